@@ -1,0 +1,106 @@
+"""The calculator's input: a scenario of one account on one venue (schema in issue #2 / README).
+
+Numbers are accepted as JSON strings or numbers; JSON numbers are read as text so ``0.1`` is exactly
+``Decimal('0.1')``. Every error names the field it is about.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from margincall.model.errors import MarginCallError
+from margincall.model.numbers import to_decimal
+
+
+def _dec(v: Any) -> Decimal:
+    if isinstance(v, Decimal | int | float | str) and not isinstance(v, bool):
+        return to_decimal(v, "number")
+    raise ValueError(f"expected a number or a numeric string, got {type(v).__name__}")
+
+
+Num = Annotated[Decimal, BeforeValidator(_dec)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierIn(_Strict):
+    floor: Num
+    cap: Num | None = None
+    mmr: Num
+    max_leverage: Num
+    maintenance_amount: Num | None = None
+    imr: Num | None = None
+
+
+class InstrumentIn(_Strict):
+    kind: Literal["linear", "inverse"] | None = None
+    contract_size: Num = Decimal(1)
+    tick_size: Num = Decimal("0.01")
+    lot_size: Num = Decimal("0.001")
+    settle_asset: str | None = None
+    tiers: list[TierIn] | None = None
+    tier_table: str | None = Field(default=None, description="a built-in table of the venue, by date, e.g. '2021'")
+    tier_mode: Literal["bracket", "whole_position"] | None = None
+    tier_basis: Literal["notional", "contracts"] | None = None
+    cap_inclusive: bool | None = None
+    mmr: Num | None = None
+    maintenance_amount: Num | None = None
+    max_leverage: Num | None = None
+
+
+class PositionIn(_Strict):
+    symbol: str = Field(min_length=1)
+    side: Literal["long", "short"]
+    size: Num
+    entry_price: Num
+    mark_price: Num | None = None
+    margin_mode: Literal["isolated", "cross"] = "cross"
+    leverage: Num
+    isolated_margin: Num | None = None
+    extra_margin: Num | None = None
+    position_side: Literal["both", "long", "short"] = "both"
+    target_liquidation_price: Num | None = None
+
+
+class Scenario(_Strict):
+    venue: str = "generic"
+    formula: str | None = None
+    wallet_balance: Num = Decimal(0)
+    taker_fee: Num | None = None
+    instruments: dict[str, InstrumentIn] = Field(default_factory=dict)
+    positions: list[PositionIn] = Field(min_length=1)
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "scenario"
+
+
+def parse_scenario(data: str | bytes | dict[str, Any]) -> Scenario:
+    """Parse and validate a scenario, raising :class:`MarginCallError` with the offending field."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data, parse_float=str, parse_constant=lambda c: c)
+        except json.JSONDecodeError as exc:
+            raise MarginCallError(
+                f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", code="malformed_json"
+            ) from None
+        except RecursionError:
+            raise MarginCallError("malformed JSON: nested too deeply", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise MarginCallError("a scenario must be a JSON object", code="malformed_json")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ").removeprefix("number: ")
+        raise MarginCallError(f"{_where(tuple(err['loc']))}: {msg}", field=_where(tuple(err["loc"]))) from None

@@ -1,0 +1,196 @@
+"""``margincall calc``: the liquidation calculator from a JSON scenario or from flags for one position."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from margincall.calculator import calculate
+from margincall.model.errors import MarginCallError
+from margincall.venues import VENUES
+
+
+def _read(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    path = Path(source)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MarginCallError(f"no such file: {source}", code="file_not_found") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        raise MarginCallError(f"cannot read {source}: {exc}", code="file_unreadable") from None
+
+
+def _scenario_from_flags(
+    venue: str,
+    symbol: str | None,
+    side: str,
+    size: str,
+    entry: str,
+    mark: str | None,
+    leverage: str,
+    margin_mode: str,
+    wallet: str | None,
+    extra_margin: str | None,
+    isolated_margin: str | None,
+    mmr: str | None,
+    maintenance_amount: str | None,
+    max_leverage: str | None,
+    kind: str | None,
+    contract_size: str | None,
+    tick_size: str | None,
+    taker_fee: str | None,
+    formula: str | None,
+    target_liq: str | None,
+    position_side: str,
+) -> dict[str, Any]:
+    profile = VENUES.get(venue)
+    if symbol is None:
+        if profile is not None and profile.markets and mmr is None and max_leverage is None:
+            symbol = next(iter(profile.markets))
+        else:
+            symbol = "BTCUSDT"
+    instrument: dict[str, Any] = {}
+    for key, value in (
+        ("mmr", mmr),
+        ("maintenance_amount", maintenance_amount),
+        ("max_leverage", max_leverage),
+        ("kind", kind),
+        ("contract_size", contract_size),
+        ("tick_size", tick_size),
+    ):
+        if value is not None:
+            instrument[key] = value
+    position: dict[str, Any] = {
+        "symbol": symbol,
+        "side": side,
+        "size": size,
+        "entry_price": entry,
+        "leverage": leverage,
+        "margin_mode": margin_mode,
+        "position_side": position_side,
+    }
+    for key, value in (
+        ("mark_price", mark),
+        ("extra_margin", extra_margin),
+        ("isolated_margin", isolated_margin),
+        ("target_liquidation_price", target_liq),
+    ):
+        if value is not None:
+            position[key] = value
+    scenario: dict[str, Any] = {"venue": venue, "positions": [position]}
+    if instrument:
+        scenario["instruments"] = {symbol: instrument}
+    if wallet is not None:
+        scenario["wallet_balance"] = wallet
+    if taker_fee is not None:
+        scenario["taker_fee"] = taker_fee
+    if formula is not None:
+        scenario["formula"] = formula
+    return scenario
+
+
+def _render(result: dict[str, Any], console: Console) -> None:
+    account = result["account"]
+    asset = account["settle_asset"]
+    for p in result["positions"]:
+        table = Table(title=f"{result['venue']} · {p['symbol']} {p['side']} ({p['margin_mode']})", show_header=False)
+        table.add_column("quantity", style="bold")
+        table.add_column("value", justify="right")
+        rows = [
+            ("Notional", p["notional"], asset),
+            ("Initial margin", p["initial_margin"], asset),
+            ("Maintenance margin", p["maintenance_margin"], asset),
+            ("Position margin", p["position_margin"], asset),
+            ("Unrealized PnL", p["unrealized_pnl"], asset),
+            ("Liquidation price", p["liquidation_price"], ""),
+            ("  (unrounded)", p["liquidation_price_unrounded"], ""),
+            ("Bankruptcy price", p["bankruptcy_price"], ""),
+            ("Distance to liquidation", p["distance_to_liquidation_pct"], "%"),
+            ("Margin ratio", p["margin_ratio"], f"({account['margin_ratio_convention']})"),
+            ("Tier", str(p["tier"]), ""),
+            ("Margin to add for target", p["margin_to_add"], asset),
+        ]
+        for label, value, unit in rows:
+            if value is None and label in ("Position margin", "Margin to add for target"):
+                continue
+            shown = "—" if value is None else f"{value} {unit}".strip()
+            table.add_row(label, shown)
+        console.print(table)
+    if any(p["margin_mode"] == "cross" for p in result["positions"]):
+        console.print(
+            f"Cross account: equity {account['equity']} {asset}, MM {account['maintenance_margin']} {asset}, "
+            f"margin ratio {account['margin_ratio']}, available {account['available_balance']} {asset}"
+        )
+
+
+Opt = Annotated[str | None, typer.Option()]
+
+
+def calc(
+    json_file: Annotated[str | None, typer.Option("--json", help="scenario JSON file, '-' for stdin")] = None,
+    venue: Annotated[str, typer.Option(help=f"one of: {', '.join(VENUES)}")] = "generic",
+    symbol: Opt = None,
+    side: Annotated[str, typer.Option(help="long or short")] = "long",
+    size: Annotated[str | None, typer.Option(help="contracts (base units for linear, USD contracts inverse)")] = None,
+    entry: Annotated[str | None, typer.Option(help="entry price")] = None,
+    mark: Annotated[str | None, typer.Option(help="mark price (default: entry)")] = None,
+    leverage: Annotated[str, typer.Option()] = "1",
+    margin_mode: Annotated[str, typer.Option(help="isolated or cross")] = "isolated",
+    wallet: Annotated[str | None, typer.Option(help="cross wallet balance")] = None,
+    extra_margin: Opt = None,
+    isolated_margin: Opt = None,
+    mmr: Annotated[str | None, typer.Option(help="maintenance margin rate (one tier)")] = None,
+    maintenance_amount: Opt = None,
+    max_leverage: Opt = None,
+    kind: Annotated[str | None, typer.Option(help="linear or inverse")] = None,
+    contract_size: Opt = None,
+    tick_size: Opt = None,
+    taker_fee: Opt = None,
+    formula: Annotated[str | None, typer.Option(help="venue formula form, e.g. bybit: legacy, 2024, 2026")] = None,
+    target_liq: Annotated[str | None, typer.Option("--target-liq", help="show the margin to add for this LP")] = None,
+    position_side: Annotated[str, typer.Option(help="both (one-way) or long/short (hedge leg)")] = "both",
+    output_json: Annotated[bool, typer.Option("--output-json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Margins, liquidation and bankruptcy prices for a scenario (--json) or one position (flags)."""
+    if json_file is not None:
+        result = calculate(_read(json_file))
+        typer.echo(json.dumps(result, indent=2))
+        return
+    if size is None or entry is None:
+        raise MarginCallError("give --json FILE, or at least --size and --entry for one position", code="usage")
+    scenario = _scenario_from_flags(
+        venue,
+        symbol,
+        side,
+        size,
+        entry,
+        mark,
+        leverage,
+        margin_mode,
+        wallet,
+        extra_margin,
+        isolated_margin,
+        mmr,
+        maintenance_amount,
+        max_leverage,
+        kind,
+        contract_size,
+        tick_size,
+        taker_fee,
+        formula,
+        target_liq,
+        position_side,
+    )
+    result = calculate(scenario)
+    if output_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _render(result, Console())

@@ -1,0 +1,60 @@
+"""``margincall`` console entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.exceptions import TyperException
+from rich.console import Console
+from rich.table import Table
+
+from margincall.cli.calc import calc
+from margincall.cli.demo import demo
+from margincall.model.errors import MarginCallError
+
+app = typer.Typer(
+    name="margincall",
+    help="Exact margin and liquidation math for crypto futures, and the engine around it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(calc)
+app.command()(demo)
+
+
+@app.command()
+def venues() -> None:
+    """List venue profiles, their formula forms and built-in markets with dated tier tables."""
+    from margincall.venues import VENUES
+
+    table = Table(title="margincall venue profiles")
+    for col in ("venue", "title", "kind", "ratio", "forms", "built-in markets (tier table dates)"):
+        table.add_column(col)
+    for p in VENUES.values():
+        markets = "; ".join(f"{s} ({', '.join(m.tables)})" for s, m in p.markets.items()) or "—"
+        table.add_row(p.name, p.title, p.kind.value, p.ratio_convention.value, ", ".join(p.forms) or "—", markets)
+    Console().print(table)
+
+
+def main() -> None:
+    """Run the CLI; bad input prints one clear line and exits with status 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except MarginCallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    except TyperException as exc:  # usage errors: unknown option, bad value
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

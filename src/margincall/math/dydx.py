@@ -1,0 +1,30 @@
+"""dYdX v4 liquidation and bankruptcy prices (v4-documentation concepts/trading/liquidations.mdx; venues.md §8).
+
+* ``MMR = |S·P·MMF|`` per position (oracle price), liquidatable when equity (TNC) < total MMR.
+* Isolated: ``p' = (e − s·p) / (|s|·MMF − s)``; cross: ``p' = (e − s·p − MMR_o) / (|s|·MMF − s)``,
+  ``e`` = account equity at price ``p``, ``s`` = signed size, ``MMR_o`` = other positions' MMR.
+* Bankruptcy price of a full close: ``P − TNC/S`` (derived from the code's ``−DNNV − TNC·|DMMR|/TMMR``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from margincall.model.numbers import ZERO
+
+
+def dydx_liquidation_price(
+    equity: Decimal, signed_size: Decimal, price: Decimal, mmf: Decimal, other_mmr: Decimal = ZERO
+) -> Decimal | None:
+    """``p' = (e − s·p − MMR_o) / (|s|·MMF − s)``; ``None`` when no positive price exists."""
+    den = abs(signed_size) * mmf - signed_size
+    if den == 0:
+        return None
+    p = (equity - signed_size * price - other_mmr) / den
+    return p if p > 0 else None
+
+
+def dydx_bankruptcy_price(equity: Decimal, signed_size: Decimal, price: Decimal) -> Decimal | None:
+    """``P − TNC/S`` (V22: B short 500 at equity 100 at price 1 → 1.2)."""
+    p = price - equity / signed_size
+    return p if p > 0 else None

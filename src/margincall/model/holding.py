@@ -1,0 +1,22 @@
+"""Holding: a position together with what is needed to value it (instrument, tiers, mark)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from margincall.model.instrument import Instrument
+from margincall.model.numbers import positive
+from margincall.model.position import Position
+from margincall.model.tiers import TierTable
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    position: Position
+    instrument: Instrument
+    tiers: TierTable
+    mark: Decimal
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mark", positive(self.mark, "mark_price"))
