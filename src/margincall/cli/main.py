@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from margincall.cli.calc import calc
 from margincall.cli.demo import demo

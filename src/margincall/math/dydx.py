@@ -24,6 +24,24 @@ def dydx_liquidation_price(
     return p if p > 0 else None
 
 
+def dydx_fillable_price(
+    oracle: Decimal,
+    sign: int,
+    mmf: Decimal,
+    equity: Decimal,
+    total_mmr: Decimal,
+    spread_to_mmr: Decimal = Decimal("1.5"),
+    bankruptcy_adjustment: Decimal = Decimal(1),
+) -> Decimal:
+    """``Fillable = P × (1 − s·(SMMR × MMF) × (BA × (1 − Q)))``, ``Q = equity / TMMR`` (docs form, §8).
+
+    V21: oracle 0.801, MMF 3 %, equity 0.50, TMMR 12.015 → 0.76645. ``1 − Q`` is clamped to [0, 1] as the
+    code's ``ABR = clamp(BA × (1 − TNC/TMMR), 0, 1)`` does.
+    """
+    adjustment = min(max(bankruptcy_adjustment * (1 - equity / total_mmr), Decimal(0)), Decimal(1))
+    return oracle * (1 - sign * spread_to_mmr * mmf * adjustment)
+
+
 def dydx_bankruptcy_price(equity: Decimal, signed_size: Decimal, price: Decimal) -> Decimal | None:
     """``P − TNC/S`` (V22: B short 500 at equity 100 at price 1 → 1.2)."""
     p = price - equity / signed_size

@@ -33,3 +33,8 @@ def okx_liquidation_price(
             return None
         p = qty * (sign + mmr + fee_rate) / den
     return p if p > 0 else None
+
+
+def okx_legacy_margin_ratio(fixed_margin: Decimal, unrealized_pnl: Decimal, position_value: Decimal) -> Decimal:
+    """2020 fixed-margin ratio ``(fixed margin + UPL) / position value``; liquidation below MMR + fee (V25)."""
+    return (fixed_margin + unrealized_pnl) / position_value

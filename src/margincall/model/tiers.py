@@ -22,6 +22,11 @@ from margincall.model.numbers import ONE, ZERO, NumberLike, non_negative, positi
 AMOUNT_TOLERANCE = Decimal("1e-6")
 
 
+def next_maintenance_amount(prev_amount: Decimal, floor: Decimal, mmr: Decimal, prev_mmr: Decimal) -> Decimal:
+    """``cum_n = F_n·(MMR_n − MMR_{n−1}) + cum_{n−1}`` (venues.md §2.1; Binance FAQ "Level 3 amount")."""
+    return prev_amount + floor * (mmr - prev_mmr)
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     """One tier: applies to amounts in ``[floor, cap)`` (or ``(floor, cap]`` if the table says so).

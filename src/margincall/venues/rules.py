@@ -38,7 +38,7 @@ from margincall.model.holding import Holding
 from margincall.model.numbers import ONE, ZERO
 
 #: Tolerance (relative) when checking that an affine solve for "margin to add" landed on its target.
-_AFFINE_CHECK = Decimal("1e-18")
+_AFFINE_CHECK = Decimal("1e-20")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +137,17 @@ class GenericRule:
         kind: ContractKind,
         fallback: Callable[[], Decimal],
     ) -> Decimal:
-        """Every venue's formula is affine in margin in ``P`` (linear) or ``1/P`` (inverse) within a tier:
-        solve from two evaluations, confirm, else use the generic equity = requirement at ``target``."""
+        """Margin to add so ``price_of(margin + Δ) == target``.
+
+        First the exact generic answer (equity = requirement at ``target``); if the venue's formula
+        disagrees (Bybit's entry-valued MM, Bitunix's open-price MM), use that every venue's formula is
+        affine in margin in ``P`` (linear) or ``1/P`` (inverse) within a tier: two evaluations give Δ,
+        which is then confirmed.
+        """
+        exact = fallback()
+        landed = price_of(margin + exact)
+        if landed is not None and abs(landed - target) <= _AFFINE_CHECK * target:
+            return exact
         p0, p1 = price_of(margin), price_of(margin + ONE)
         if p0 is not None and p1 is not None and p0 != p1:
             inverse = kind is ContractKind.INVERSE
@@ -147,7 +156,7 @@ class GenericRule:
             check = price_of(margin + delta)
             if check is not None and abs(check - target) <= _AFFINE_CHECK * target:
                 return delta
-        return fallback()
+        return exact
 
 
 @dataclass(frozen=True)
