@@ -6,9 +6,8 @@ Python API and its CLI JSON path (``calc_both`` checks the two agree).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
+from tests.conftest import D, calc_both
 
 from margincall.math.collateral import discounted_collateral, drift_asset_weight
 from margincall.math.dydx import dydx_fillable_price
@@ -21,14 +20,13 @@ from margincall.math.funding import (
     premium_index,
 )
 from margincall.math.hyperliquid import hyperliquid_mmr
-from margincall.math.margin import margin_ratio_mm_over_equity, maintenance_margin
+from margincall.math.margin import maintenance_margin, margin_ratio_mm_over_equity
 from margincall.math.mark import funding_basis_price
 from margincall.math.okx import okx_legacy_margin_ratio
 from margincall.math.rounding import round_to_tick
 from margincall.model import ContractKind, TierSpec, TierTable
 from margincall.model.tiers import next_maintenance_amount
 from margincall.venues.tables import BINANCE_USDM_BTCUSDT_2021, BYBIT_LINEAR_BTCUSDT_2026
-from tests.conftest import D, calc_both
 
 V1 = {
     "venue": "binance-usdm",
@@ -38,10 +36,24 @@ V1 = {
         "ETHUSDT": {"tier_table": "2021", "tick_size": "0.01"},
     },
     "positions": [
-        {"symbol": "BTCUSDT", "side": "long", "size": "109.488", "entry_price": "32481.98",
-         "mark_price": "31967.27", "margin_mode": "cross", "leverage": "20"},
-        {"symbol": "ETHUSDT", "side": "long", "size": "3683.979", "entry_price": "1456.84",
-         "mark_price": "1335.18", "margin_mode": "cross", "leverage": "4"},
+        {
+            "symbol": "BTCUSDT",
+            "side": "long",
+            "size": "109.488",
+            "entry_price": "32481.98",
+            "mark_price": "31967.27",
+            "margin_mode": "cross",
+            "leverage": "20",
+        },
+        {
+            "symbol": "ETHUSDT",
+            "side": "long",
+            "size": "3683.979",
+            "entry_price": "1456.84",
+            "mark_price": "1335.18",
+            "margin_mode": "cross",
+            "leverage": "4",
+        },
     ],
 }
 
@@ -62,16 +74,28 @@ def test_v1_binance_cross_two_positions():
 
 @pytest.mark.parametrize(
     ("symbol", "size", "entry", "mark", "leverage", "expected"),
-    [("ETHUSDT", "3683.979", "1456.84", "1335.18", "4", "1114.78"),
-     ("BTCUSDT", "109.488", "32481.98", "31967.27", "20", "18778.73")],
+    [
+        ("ETHUSDT", "3683.979", "1456.84", "1335.18", "4", "1114.78"),
+        ("BTCUSDT", "109.488", "32481.98", "31967.27", "20", "18778.73"),
+    ],
 )
 def test_v3_binance_isolated_variants(symbol, size, entry, mark, leverage, expected):
     # V3 (freqtrade-derived): same positions isolated, WB 1,535,443.01 as the isolated wallet.
     scenario = {
         "venue": "binance-usdm",
         "instruments": {symbol: {"tier_table": "2021", "tick_size": "0.01"}},
-        "positions": [{"symbol": symbol, "side": "long", "size": size, "entry_price": entry, "mark_price": mark,
-                       "margin_mode": "isolated", "leverage": leverage, "isolated_margin": "1535443.01"}],
+        "positions": [
+            {
+                "symbol": symbol,
+                "side": "long",
+                "size": size,
+                "entry_price": entry,
+                "mark_price": mark,
+                "margin_mode": "isolated",
+                "leverage": leverage,
+                "isolated_margin": "1535443.01",
+            }
+        ],
     }
     (res,) = calc_both(scenario)
     assert abs(D(res["positions"][0]["liquidation_price_unrounded"]) - D(expected)) <= D("0.005")
@@ -84,12 +108,20 @@ def test_v5_binance_cross_small_account():
     scenario = {
         "venue": "binance-usdm",
         "wallet_balance": "10.72",
-        "instruments": {"ETHUSDT": {"mmr": "0.0065", "maintenance_amount": "0"},
-                        "OTHER": {"mmr": "0.01", "maintenance_amount": "0"}},
+        "instruments": {
+            "ETHUSDT": {"mmr": "0.0065", "maintenance_amount": "0"},
+            "OTHER": {"mmr": "0.01", "maintenance_amount": "0"},
+        },
         "positions": [
             {"symbol": "ETHUSDT", "side": "long", "size": "1", "entry_price": "199.53", "leverage": "20"},
-            {"symbol": "OTHER", "side": "long", "size": "1", "entry_price": "19.06", "mark_price": "19",
-             "leverage": "20"},
+            {
+                "symbol": "OTHER",
+                "side": "long",
+                "size": "1",
+                "entry_price": "19.06",
+                "mark_price": "19",
+                "leverage": "20",
+            },
         ],
     }
     (res,) = calc_both(scenario)
@@ -103,8 +135,9 @@ def test_v6_maintenance_amount_recursion():
     # V6 (a) level 3: 250,000 × (1 % − 0.5 %) + 50 = 1,300; (b) level 5: 5,000,000 × (5 % − 2.5 %) + 16,300.
     assert BINANCE_USDM_BTCUSDT_2021.tiers[2].maintenance_amount == 1300
     assert BINANCE_USDM_BTCUSDT_2021.tiers[4].maintenance_amount == 141300
-    derived = TierTable.build([TierSpec(0, 50000, "0.004", 125), TierSpec(50000, 250000, "0.005", 100),
-                               TierSpec(250000, 1000000, "0.01", 50)])
+    derived = TierTable.build(
+        [TierSpec(0, 50000, "0.004", 125), TierSpec(50000, 250000, "0.005", 100), TierSpec(250000, 1000000, "0.01", 50)]
+    )
     assert derived.tiers[2].maintenance_amount == 1300
     # (c) COIN-M BTCUSD level 5: 50 BTC × (5 % − 2.5 %) + 0.56 BTC = 1.81 BTC.
     assert next_maintenance_amount(D("0.56"), D(50), D("0.05"), D("0.025")) == D("1.81")
@@ -114,15 +147,23 @@ def test_v6_maintenance_amount_recursion():
 
 
 def _bybit(side, entry, leverage, extra=None, formula=None, mmr="0.005", isolated_margin=None):
-    pos = {"symbol": "BTCUSDT", "side": side, "size": "1", "entry_price": entry, "leverage": leverage,
-           "margin_mode": "isolated"}
+    pos = {
+        "symbol": "BTCUSDT",
+        "side": side,
+        "size": "1",
+        "entry_price": entry,
+        "leverage": leverage,
+        "margin_mode": "isolated",
+    }
     if extra is not None:
         pos["extra_margin"] = extra
     if isolated_margin is not None:
         pos["isolated_margin"] = isolated_margin
-    scenario = {"venue": "bybit-linear", "instruments": {"BTCUSDT": {"mmr": mmr, "maintenance_amount": "0",
-                                                                     "tick_size": "0.5"}},
-                "positions": [pos]}
+    scenario = {
+        "venue": "bybit-linear",
+        "instruments": {"BTCUSDT": {"mmr": mmr, "maintenance_amount": "0", "tick_size": "0.5"}},
+        "positions": [pos],
+    }
     if formula:
         scenario["formula"] = formula
     (res,) = calc_both(scenario)
@@ -164,11 +205,28 @@ def test_v14_binance_mark_price_1():
 
 def test_v16_bybit_inverse_bankruptcy_rounded_up_for_long():
     # V16: long 5,000 BTCUSD @ 7,890.08, 50x: 7,890.08 × 50/51 = 7,735.3725 → 7,735.50 on the 0.5 tick.
-    scenario = {"venue": "bybit-inverse",
-                "instruments": {"BTCUSD": {"kind": "inverse", "contract_size": "1", "tick_size": "0.5",
-                                           "mmr": "0.005", "maintenance_amount": "0"}},
-                "positions": [{"symbol": "BTCUSD", "side": "long", "size": "5000", "entry_price": "7890.08",
-                               "leverage": "50", "margin_mode": "isolated"}]}
+    scenario = {
+        "venue": "bybit-inverse",
+        "instruments": {
+            "BTCUSD": {
+                "kind": "inverse",
+                "contract_size": "1",
+                "tick_size": "0.5",
+                "mmr": "0.005",
+                "maintenance_amount": "0",
+            }
+        },
+        "positions": [
+            {
+                "symbol": "BTCUSD",
+                "side": "long",
+                "size": "5000",
+                "entry_price": "7890.08",
+                "leverage": "50",
+                "margin_mode": "isolated",
+            }
+        ],
+    }
     (res,) = calc_both(scenario)
     assert D(res["positions"][0]["bankruptcy_price"]) == D("7735.50")
 
@@ -185,9 +243,21 @@ def test_v18_bybit_tier_lookup_and_continuity():
 def test_v19_dydx_isolated_short():
     # V19: e = 1,000, short 3 ETH @ 3,000, MMF 5 %: p' = (1,000 + 9,000)/(0.15 + 3) = 3,174.60;
     # equity at p' = 3 × 3,174.6 × 5 % ≈ 476.2.
-    scenario = {"venue": "dydx", "instruments": {"ETH-USD": {"mmr": "0.05", "max_leverage": "10", "tick_size": "0.01"}},
-                "positions": [{"symbol": "ETH-USD", "side": "short", "size": "3", "entry_price": "3000",
-                               "leverage": "10", "margin_mode": "isolated", "isolated_margin": "1000"}]}
+    scenario = {
+        "venue": "dydx",
+        "instruments": {"ETH-USD": {"mmr": "0.05", "max_leverage": "10", "tick_size": "0.01"}},
+        "positions": [
+            {
+                "symbol": "ETH-USD",
+                "side": "short",
+                "size": "3",
+                "entry_price": "3000",
+                "leverage": "10",
+                "margin_mode": "isolated",
+                "isolated_margin": "1000",
+            }
+        ],
+    }
     (res,) = calc_both(scenario)
     p = res["positions"][0]
     assert abs(D(p["liquidation_price_unrounded"]) - D("3174.60")) <= D("0.005")
@@ -206,10 +276,22 @@ def test_v21_dydx_fillable_price():
 
 def test_v22_dydx_deleveraging_bankruptcy_price():
     # V22: B deposits 100, short 500 @ 1; price 2 → equity −400; bankruptcy price 1 + 100/500 = 1.2.
-    scenario = {"venue": "dydx", "wallet_balance": "100",
-                "instruments": {"ABC-USD": {"mmr": "0.03", "max_leverage": "20", "tick_size": "0.0001"}},
-                "positions": [{"symbol": "ABC-USD", "side": "short", "size": "500", "entry_price": "1",
-                               "mark_price": "2", "leverage": "5", "margin_mode": "cross"}]}
+    scenario = {
+        "venue": "dydx",
+        "wallet_balance": "100",
+        "instruments": {"ABC-USD": {"mmr": "0.03", "max_leverage": "20", "tick_size": "0.0001"}},
+        "positions": [
+            {
+                "symbol": "ABC-USD",
+                "side": "short",
+                "size": "500",
+                "entry_price": "1",
+                "mark_price": "2",
+                "leverage": "5",
+                "margin_mode": "cross",
+            }
+        ],
+    }
     (res,) = calc_both(scenario)
     assert D(res["positions"][0]["bankruptcy_price"]) == D("1.2")
     assert D(res["account"]["equity"]) == -400
@@ -235,9 +317,21 @@ def test_v26_v27_hyperliquid():
     assert p == D("0.01")
     assert funding_rate(p) == D("0.0095")
     # V27: 10,000 position on a 20x-max asset: MM = 2.5 % × 10,000 = 250 at any chosen leverage.
-    scenario = {"venue": "hyperliquid", "instruments": {"XYZ": {"max_leverage": "20", "settle_asset": "USDC"}},
-                "positions": [{"symbol": "XYZ", "side": "long", "size": "1", "entry_price": "10000",
-                               "leverage": lev, "margin_mode": "isolated"} for lev in ("10", "20")]}
+    scenario = {
+        "venue": "hyperliquid",
+        "instruments": {"XYZ": {"max_leverage": "20", "settle_asset": "USDC"}},
+        "positions": [
+            {
+                "symbol": "XYZ",
+                "side": "long",
+                "size": "1",
+                "entry_price": "10000",
+                "leverage": lev,
+                "margin_mode": "isolated",
+            }
+            for lev in ("10", "20")
+        ],
+    }
     (res,) = calc_both(scenario)
     assert [D(p["maintenance_margin"]) for p in res["positions"]] == [250, 250]
     assert [D(p["initial_margin"]) for p in res["positions"]] == [1000, 500]
@@ -261,9 +355,21 @@ def test_v31_binance_margin_ratio():
 def test_seed_example():
     # Seed: $1,000 at 10x = $10,000 long (1 BTC @ 10,000), MMR 2 %: MM = 200; liquidation when equity
     # 1,000 + (P − 10,000) = 0.02 × P → P = 9,000 / 0.98 = 9,183.67 (MM re-valued at the mark). Bankruptcy 9,000.
-    scenario = {"venue": "generic", "instruments": {"BTCUSDT": {"mmr": "0.02"}},
-                "positions": [{"symbol": "BTCUSDT", "side": "long", "size": "1", "entry_price": "10000",
-                               "leverage": "10", "margin_mode": "isolated", "target_liquidation_price": "8000"}]}
+    scenario = {
+        "venue": "generic",
+        "instruments": {"BTCUSDT": {"mmr": "0.02"}},
+        "positions": [
+            {
+                "symbol": "BTCUSDT",
+                "side": "long",
+                "size": "1",
+                "entry_price": "10000",
+                "leverage": "10",
+                "margin_mode": "isolated",
+                "target_liquidation_price": "8000",
+            }
+        ],
+    }
     (res,) = calc_both(scenario)
     p = res["positions"][0]
     assert D(p["maintenance_margin"]) == 200 and D(p["initial_margin"]) == 1000

@@ -117,7 +117,9 @@ def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -
         )
         h = Holding(pos, inst, tiers, p.mark_price if p.mark_price is not None else p.entry_price)
     except MarginCallError as exc:
-        raise type(exc)(f"{where}: {exc}", code=exc.code, field=f"{where}.{exc.field or ''}".rstrip(".")) from None
+        msg = str(exc)
+        text = f"{where}.{msg}" if exc.field and msg.startswith(f"{exc.field}:") else f"{where}: {msg}"
+        raise type(exc)(text, code=exc.code, field=f"{where}.{exc.field}" if exc.field else where) from None
     # Leverage and size are checked against the tier the position opens in (its entry notional).
     key = holding_notional(h, pos.entry_price) if tiers.basis is TierBasis.NOTIONAL else pos.size
     if tiers.exceeds(key):

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import product
 
 from margincall.math.contracts import notional_of
 from margincall.model.enums import ContractKind, PositionSide
@@ -93,18 +94,33 @@ def binance_liquidation_price(
     """
     formula = _usdm if kind is ContractKind.LINEAR else _coinm
     wb_prime = wallet_balance - other_maintenance + other_unrealized_pnl
-    price = mark
-    seen: set[tuple[int, ...]] = set()
-    for _ in range(4 * sum(len(leg.tiers.tiers) for leg in legs) + 4):
-        idx = tuple(leg.tiers.index_for(notional_of(kind, leg.qty, price)) for leg in legs)
-        if idx in seen:
-            break
-        seen.add(idx)
+
+    def brackets_at(price: Decimal) -> tuple[int, ...]:
+        return tuple(leg.tiers.index_for(notional_of(kind, leg.qty, price)) for leg in legs)
+
+    def candidate(idx: tuple[int, ...]) -> Decimal | None:
         rates = [
             (leg.tiers.tiers[i].mmr, leg.tiers.tiers[i].maintenance_amount) for leg, i in zip(legs, idx, strict=True)
         ]
-        candidate = formula(wb_prime, legs, rates)
-        if candidate is None or candidate <= 0:
-            return None
-        price = candidate
-    return price
+        return formula(wb_prime, legs, rates)
+
+    # Binance's rule: start from the brackets at the mark, recompute with the brackets at LP until stable.
+    idx = brackets_at(mark)
+    seen: set[tuple[int, ...]] = set()
+    while idx not in seen:
+        seen.add(idx)
+        price = candidate(idx)
+        if price is None or price <= 0:
+            break
+        nxt = brackets_at(price)
+        if nxt == idx:
+            return price
+        idx = nxt
+    # Not settled (the root lies in a bracket the iteration does not reach, or it cycles): the answer is
+    # the bracket combination whose candidate falls in those same brackets, nearest the mark.
+    consistent = [
+        p
+        for combo in product(*(range(len(leg.tiers.tiers)) for leg in legs))
+        if (p := candidate(combo)) is not None and p > 0 and brackets_at(p) == combo
+    ]
+    return min(consistent, key=lambda p: abs(p - mark)) if consistent else None
