@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from margincall.calculator.scenario import InstrumentIn, PositionIn, Scenario
 from margincall.math.position import holding_initial_margin, holding_notional, holding_pnl, isolated_margin
@@ -239,11 +240,19 @@ def result_to_json(result: CalcResult) -> dict[str, object]:
     }
 
 
-def calculate(data: str | bytes | dict[str, object]) -> dict[str, object]:
-    """Parse, evaluate and serialise a scenario in one call (the CLI's and the API's entry point)."""
+def calculate(data: str | bytes | dict[str, object], *, output: str = "margincall") -> Any:
+    """Parse, evaluate and serialise a scenario in one call (the CLI's and the API's entry point).
+
+    ``output="ccxt"`` gives a list of ccxt unified ``Position`` dicts instead of the result JSON.
+    """
+    from margincall.calculator.ccxt_shape import to_ccxt_positions
     from margincall.calculator.scenario import parse_scenario
 
-    return result_to_json(evaluate(parse_scenario(data)))
+    scenario = parse_scenario(data)
+    result = evaluate(scenario)
+    if output == "ccxt":
+        return to_ccxt_positions(scenario, result)
+    return result_to_json(result)
 
 
 __all__: Sequence[str] = ["CalcResult", "calculate", "evaluate", "result_to_json"]

@@ -158,11 +158,12 @@ def calc(
     target_liq: Annotated[str | None, typer.Option("--target-liq", help="show the margin to add for this LP")] = None,
     position_side: Annotated[str, typer.Option(help="both (one-way) or long/short (hedge leg)")] = "both",
     output_json: Annotated[bool, typer.Option("--output-json", help="print JSON instead of a table")] = False,
+    ccxt: Annotated[bool, typer.Option("--ccxt", help="print ccxt unified Position dicts")] = False,
 ) -> None:
     """Margins, liquidation and bankruptcy prices for a scenario (--json) or one position (flags)."""
+    output = "ccxt" if ccxt else "margincall"
     if json_file is not None:
-        result = calculate(_read(json_file))
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(calculate(_read(json_file), output=output), indent=2))
         return
     if size is None or entry is None:
         raise MarginCallError("give --json FILE, or at least --size and --entry for one position", code="usage")
@@ -189,8 +190,8 @@ def calc(
         target_liq,
         position_side,
     )
-    result = calculate(scenario)
-    if output_json:
+    result = calculate(scenario, output=output)
+    if output_json or ccxt:
         typer.echo(json.dumps(result, indent=2))
     else:
         _render(result, Console())
