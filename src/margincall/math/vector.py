@@ -1,0 +1,91 @@
+"""Vectorised (float64) maintenance margin and liquidation prices for a whole book, for screening.
+
+Same rule as :mod:`margincall.math.solver` for one leg per symbol (venues.md §2.1, §3.3): in
+``u = P`` (linear) or ``u = 1/P`` (inverse), ``f(u) = constant + PnL(u) − MM(u)`` is linear within
+each tier; every tier's candidate root is computed at once and the one whose notional ``Q·u`` lies in
+that tier is kept. Floats screen; every action is confirmed with the exact Decimal path.
+Bracket-mode tables keyed on notional only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from margincall.model.enums import TierBasis, TierMode
+from margincall.model.tiers import TierTable
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+#: Prices below this fraction of the entry price are float noise around "no liquidation price".
+NOISE_FLOOR = 1e-9
+
+
+@dataclass(frozen=True)
+class TierArrays:
+    """Tier tables padded into (n_tables × max_tiers) arrays; padding tiers have floor = +inf."""
+
+    floors: F64
+    caps: F64
+    mmr: F64
+    amounts: F64
+
+    @classmethod
+    def from_tables(cls, tables: Sequence[TierTable]) -> TierArrays:
+        width = max(len(t.tiers) for t in tables)
+        shape = (len(tables), width)
+        floors, caps = np.full(shape, np.inf), np.full(shape, np.inf)
+        mmr, amounts = np.zeros(shape), np.zeros(shape)
+        for i, t in enumerate(tables):
+            if t.mode is not TierMode.BRACKET or t.basis is not TierBasis.NOTIONAL:
+                raise ValueError("the vectorised path takes bracket tables keyed on notional")
+            for k, tier in enumerate(t.tiers):
+                floors[i, k] = float(tier.floor)
+                caps[i, k] = np.inf if tier.cap is None or k == len(t.tiers) - 1 else float(tier.cap)
+                mmr[i, k] = float(tier.mmr)
+                amounts[i, k] = float(tier.maintenance_amount)
+        return cls(floors, caps, mmr, amounts)
+
+
+def maintenance_margin_vec(tiers: TierArrays, table: I64, notional: F64) -> F64:
+    """``MM = N·MMR_k − cum_k`` with ``k`` the tier holding ``N`` (last tier extrapolated)."""
+    k = (tiers.floors[table] <= notional[:, None]).sum(axis=1) - 1
+    rows = np.arange(len(table))
+    result: F64 = notional * tiers.mmr[table][rows, k] - tiers.amounts[table][rows, k]
+    return result
+
+
+def liquidation_price_vec(
+    tiers: TierArrays, table: I64, inverse: B, sign: F64, qty: F64, entry: F64, constant: F64, maintenance: bool = True
+) -> F64:
+    """Price at which ``constant + PnL − MM = 0`` per position; NaN where there is none.
+
+    ``constant``: the isolated margin, or for a cross account wallet + other positions' PnL − their MM.
+    ``maintenance=False`` gives the bankruptcy price (equity = 0).
+    """
+    a = np.where(inverse, sign * qty / entry, -sign * qty * entry) + constant
+    b = np.where(inverse, -sign * qty, sign * qty)
+    mmr = tiers.mmr[table] if maintenance else np.zeros_like(tiers.mmr[table])
+    amounts = tiers.amounts[table] if maintenance else np.zeros_like(tiers.amounts[table])
+    ak = a[:, None] + amounts
+    bk = b[:, None] - qty[:, None] * mmr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = -ak / bk
+        n = qty[:, None] * u
+        lo, hi = tiers.floors[table], tiers.caps[table]
+        ok = (u > 0) & (n >= lo) & (n <= hi) & np.isfinite(u)
+    first = np.argmax(ok, axis=1)
+    rows = np.arange(len(table))
+    found = ok[rows, first]
+    root = u[rows, first]
+    with np.errstate(divide="ignore"):
+        price: F64 = np.where(found, np.where(inverse, 1.0 / root, root), np.nan)
+    # A root within float noise of zero (e.g. a 1x long, whose equity − MM only tends to 0 as P → 0)
+    # is "no liquidation price", as the exact path says.
+    price[price < NOISE_FLOOR * entry] = np.nan
+    return price
