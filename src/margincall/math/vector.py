@@ -85,7 +85,7 @@ def liquidation_price_vec(
     root = u[rows, first]
     with np.errstate(divide="ignore"):
         price: F64 = np.where(found, np.where(inverse, 1.0 / root, root), np.nan)
-    # A root within float noise of zero (e.g. a 1x long, whose equity − MM only tends to 0 as P → 0)
+    # A root within float noise of u = 0 (a 1x long as P → 0, a 1x inverse short as P → ∞)
     # is "no liquidation price", as the exact path says.
-    price[price < NOISE_FLOOR * entry] = np.nan
+    price[(price < NOISE_FLOOR * entry) | (price > entry / NOISE_FLOOR)] = np.nan
     return price
