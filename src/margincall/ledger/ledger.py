@@ -1,0 +1,773 @@
+"""The ledger: accounts, positions and balances, changed only by events, as a double-entry journal.
+
+Every event becomes a set of :class:`Posting` s that sum to zero per asset. The books are the users'
+wallets, their isolated position margins, and the system books (insurance fund, fee income, funding pool,
+the clearing counterparty of every fill, and ``external`` — the world that deposits come from). Hence, after
+every event, exactly:
+
+    Σ wallets + Σ isolated margins + insurance + fees + funding + clearing = Σ deposits − Σ withdrawals
+
+(the clearing book holds the counterparty side of realized PnL: it is zero when every trade was between
+accounts of this ledger and every position is flat). An event is validated and staged in full before any
+of it is written: a rejected event leaves no trace.
+
+Amounts are rounded to the asset's smallest unit in the venue's favour: fees up, a user's PnL and funding
+toward minus infinity (:mod:`margincall.math.trade`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from margincall.ledger.types import (
+    CLEARING,
+    EXTERNAL,
+    FEES,
+    FUNDING,
+    INSURANCE,
+    ApplyResult,
+    PositionKey,
+    PositionState,
+    Posting,
+    Rejected,
+    isolated_book,
+    wallet_book,
+)
+from margincall.math.contracts import notional_of, pnl_of
+from margincall.math.funding import funding_payment
+from margincall.math.margin import initial_margin, maintenance_margin
+from margincall.math.trade import average_entry, charge, realized_pnl, trading_fee, user_delta
+from margincall.model.enums import MarginMode, PositionSide, TierBasis
+from margincall.model.errors import MarginCallError
+from margincall.model.numbers import ZERO, positive, to_decimal
+from margincall.venues.market import MarketSpec, market_from_listing
+
+#: Smallest unit of every asset's balance (8 decimals, as Binance and Bybit wallets show).
+DEFAULT_UNIT = Decimal("1e-8")
+DEFAULT_LEVERAGE = Decimal(20)
+MAX_ID_LENGTH = 64
+
+
+def _id(payload: Mapping[str, Any], name: str) -> str:
+    v = payload.get(name)
+    if not isinstance(v, str) or not v.strip():
+        raise Rejected("invalid_field", f"{name}: expected a non-empty string", field=name)
+    if len(v) > MAX_ID_LENGTH:
+        raise Rejected("invalid_field", f"{name}: longer than {MAX_ID_LENGTH} characters", field=name)
+    return v
+
+
+def _num(payload: Mapping[str, Any], name: str, check: Callable[[Any, str], Decimal] = positive) -> Decimal:
+    if name not in payload or payload[name] is None:
+        raise Rejected("missing_field", f"{name}: required", field=name)
+    try:
+        return check(payload[name], name)
+    except MarginCallError as e:
+        raise Rejected(e.code, str(e), field=name) from None
+
+
+def _choice(payload: Mapping[str, Any], name: str, options: Iterable[str], default: str | None = None) -> str:
+    v = payload.get(name, default)
+    opts = tuple(options)
+    if v not in opts:
+        raise Rejected("invalid_field", f"{name}: expected one of {', '.join(opts)}, got {v!r}", field=name)
+    return str(v)
+
+
+class _Tx:
+    """Staged changes of one event: balances, positions and settings, written only by :meth:`commit`."""
+
+    __slots__ = ("balances", "ledger", "leverage", "modes", "positions", "postings", "reserved")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.balances: dict[tuple[str, str], Decimal] = {}
+        self.positions: dict[PositionKey, PositionState | None] = {}
+        self.leverage: dict[tuple[str, str], Decimal] = {}
+        self.modes: dict[tuple[str, str], MarginMode] = {}
+        self.reserved: dict[tuple[str, str], tuple[str, Decimal] | None] = {}
+        self.postings: list[Posting] = []
+
+    def balance(self, book: str, asset: str) -> Decimal:
+        k = (book, asset)
+        if k in self.balances:
+            return self.balances[k]
+        return self.ledger.balances.get(k, ZERO)
+
+    def move(self, debit: str, credit: str, asset: str, amount: Decimal, memo: str) -> None:
+        """Move ``amount`` from ``debit`` to ``credit``; a negative amount moves the other way."""
+        if amount == 0:
+            return
+        if amount < 0:
+            debit, credit, amount = credit, debit, -amount
+        self.balances[(debit, asset)] = self.balance(debit, asset) - amount
+        self.balances[(credit, asset)] = self.balance(credit, asset) + amount
+        self.postings.append(Posting(debit, credit, asset, amount, memo))
+
+    def position(self, key: PositionKey) -> PositionState | None:
+        if key in self.positions:
+            return self.positions[key]
+        return self.ledger.positions.get(key)
+
+    def commit(self) -> tuple[Posting, ...]:
+        led = self.ledger
+        for k, v in self.balances.items():
+            if v == 0:
+                led.balances.pop(k, None)
+            else:
+                led.balances[k] = v
+        for key, pos in self.positions.items():
+            if pos is None:
+                if led.positions.pop(key, None) is not None:
+                    led.by_symbol[key.symbol].discard(key)
+                    led.by_account[key.account].discard(key)
+            else:
+                led.positions[key] = pos
+                led.by_symbol.setdefault(key.symbol, set()).add(key)
+                led.by_account.setdefault(key.account, set()).add(key)
+        led.leverage.update(self.leverage)
+        led.modes.update(self.modes)
+        for rk, rv in self.reserved.items():
+            if rv is None:
+                led.reserved.pop(rk, None)
+            else:
+                led.reserved[rk] = rv
+        return tuple(self.postings)
+
+
+class Ledger:
+    """Pure state machine: ``apply(type, payload, ts)`` → :class:`ApplyResult` or :class:`Rejected`."""
+
+    def __init__(self, unit: Decimal = DEFAULT_UNIT) -> None:
+        self.unit = unit
+        self.markets: dict[str, MarketSpec] = {}
+        self.marks: dict[str, Decimal] = {}
+        self.accounts: dict[str, bool] = {}  # account -> hedge mode
+        self.balances: dict[tuple[str, str], Decimal] = {}
+        self.positions: dict[PositionKey, PositionState] = {}
+        self.by_symbol: dict[str, set[PositionKey]] = {}
+        self.by_account: dict[str, set[PositionKey]] = {}
+        self.leverage: dict[tuple[str, str], Decimal] = {}
+        self.modes: dict[tuple[str, str], MarginMode] = {}
+        self.reserved: dict[tuple[str, str], tuple[str, Decimal]] = {}
+        self.deposits: dict[str, Decimal] = {}
+        self.withdrawals: dict[str, Decimal] = {}
+        self.events_applied = 0
+        self.last_ts = 0
+        self._handlers: dict[str, Callable[[_Tx, Mapping[str, Any]], dict[str, Any]]] = {
+            "market_listed": self._market_listed,
+            "account_opened": self._account_opened,
+            "position_mode_set": self._position_mode_set,
+            "deposit": self._deposit,
+            "withdrawal": self._withdrawal,
+            "transfer": self._transfer,
+            "fill": self._fill,
+            "mark": self._mark,
+            "funding": self._funding,
+            "margin_added": self._margin_added,
+            "margin_removed": self._margin_removed,
+            "leverage_set": self._leverage_set,
+            "order_margin_reserved": self._order_margin_reserved,
+            "order_margin_released": self._order_margin_released,
+            "insurance_fund_deposit": self._insurance_fund_deposit,
+        }
+        self._extensions: dict[str, Callable[[Ledger, _Tx, Mapping[str, Any]], dict[str, Any]]] = {}
+
+    # ------------------------------------------------------------------------------------------ applying
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return (*self._handlers, *self._extensions)
+
+    def register(self, event_type: str, handler: Callable[[Ledger, _Tx, Mapping[str, Any]], dict[str, Any]]) -> None:
+        """Add an event type (the risk engine registers its liquidation events this way)."""
+        self._extensions[event_type] = handler
+
+    def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
+        """Apply one event; raises :class:`Rejected` (state untouched) if it breaks a rule."""
+        if not isinstance(payload, Mapping):
+            raise Rejected("invalid_payload", "payload must be a JSON object")
+        if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+            raise Rejected("invalid_field", f"ts: expected a non-negative integer, got {ts!r}", field="ts")
+        if ts < self.last_ts:
+            raise Rejected("out_of_order", f"ts {ts} is earlier than the last event's {self.last_ts}", field="ts")
+        tx = _Tx(self)
+        handler = self._handlers.get(event_type)
+        if handler is not None:
+            details = handler(tx, payload)
+        else:
+            ext = self._extensions.get(event_type)
+            if ext is None:
+                raise Rejected("unknown_event_type", f"unknown event type {event_type!r}", field="type")
+            details = ext(self, tx, payload)
+        self._check_postings(tx)
+        postings = tx.commit()
+        self.events_applied += 1
+        self.last_ts = ts
+        return ApplyResult(event_type, postings, details)
+
+    def _check_postings(self, tx: _Tx) -> None:
+        for (book, asset), v in tx.balances.items():
+            if book.startswith("wallet:") and v < 0:
+                raise Rejected("insufficient_balance", f"{book} would go negative ({v} {asset})")
+            if book.startswith("isolated:") and v < 0:
+                raise Rejected("insufficient_margin", f"{book} would go negative ({v} {asset})")
+
+    # ------------------------------------------------------------------------------------------- lookups
+    def market(self, symbol: str) -> MarketSpec:
+        try:
+            return self.markets[symbol]
+        except KeyError:
+            raise Rejected("unknown_symbol", f"unknown symbol {symbol!r}", field="symbol") from None
+
+    def _account(self, payload: Mapping[str, Any], name: str = "account") -> str:
+        acct = _id(payload, name)
+        if acct not in self.accounts:
+            raise Rejected("unknown_account", f"unknown account {acct!r}", field=name)
+        return acct
+
+    def mark(self, symbol: str) -> Decimal | None:
+        return self.marks.get(symbol)
+
+    def wallet(self, account: str, asset: str) -> Decimal:
+        return self.balances.get((wallet_book(account), asset), ZERO)
+
+    def book_balance(self, book: str, asset: str) -> Decimal:
+        return self.balances.get((book, asset), ZERO)
+
+    def isolated_margin(self, key: PositionKey) -> Decimal:
+        asset = self.market(key.symbol).instrument.settle_asset
+        return self.balances.get((isolated_book(key.account, key.symbol, key.position_side), asset), ZERO)
+
+    def positions_of(self, account: str) -> list[PositionState]:
+        return sorted((self.positions[k] for k in self.by_account.get(account, ())),
+                      key=lambda p: (p.key.symbol, p.key.position_side.value))
+
+    def positions_in(self, symbol: str) -> list[PositionState]:
+        return sorted((self.positions[k] for k in self.by_symbol.get(symbol, ())),
+                      key=lambda p: (p.key.account, p.key.position_side.value))
+
+    def settings(self, account: str, symbol: str) -> tuple[Decimal, MarginMode]:
+        lev = self.leverage.get((account, symbol))
+        if lev is None:
+            lev = min(DEFAULT_LEVERAGE, self.market(symbol).tiers.tiers[0].max_leverage)
+        return lev, self.modes.get((account, symbol), MarginMode.CROSS)
+
+    # ------------------------------------------------------------------------------- position arithmetic
+    def price_for(self, symbol: str, fallback: Decimal | None = None) -> Decimal:
+        m = self.marks.get(symbol)
+        if m is not None:
+            return m
+        if fallback is not None:
+            return fallback
+        raise Rejected("no_mark", f"no mark price for {symbol} yet", field="symbol")
+
+    def position_qty(self, pos: PositionState) -> Decimal:
+        return abs(pos.size) * self.markets[pos.key.symbol].instrument.contract_size
+
+    def position_notional(self, pos: PositionState, price: Decimal) -> Decimal:
+        m = self.markets[pos.key.symbol]
+        return notional_of(m.instrument.kind, self.position_qty(pos), price)
+
+    def position_upnl(self, pos: PositionState, price: Decimal) -> Decimal:
+        m = self.markets[pos.key.symbol]
+        return pnl_of(m.instrument.kind, pos.sign, self.position_qty(pos), pos.entry_price, price)
+
+    def position_mm(self, pos: PositionState, price: Decimal) -> Decimal:
+        m = self.markets[pos.key.symbol]
+        inst = m.instrument
+        return maintenance_margin(m.tiers, inst.kind, self.position_qty(pos), price, inst.contract_size)
+
+    def position_im(self, pos: PositionState, price: Decimal) -> Decimal:
+        return initial_margin(self.position_notional(pos, price), pos.leverage)
+
+    def cross_totals(self, account: str, asset: str,
+                     positions: Iterable[PositionState] | None = None) -> tuple[Decimal, Decimal, Decimal]:
+        """(Σ uPnL, Σ IM, Σ MM) of the account's cross positions settled in ``asset``, at the marks."""
+        upnl = im = mm = ZERO
+        src = positions if positions is not None else (self.positions[k] for k in self.by_account.get(account, ()))
+        for pos in src:
+            if pos.is_isolated or self.markets[pos.key.symbol].instrument.settle_asset != asset:
+                continue
+            price = self.price_for(pos.key.symbol, pos.entry_price)
+            upnl += self.position_upnl(pos, price)
+            im += self.position_im(pos, price)
+            mm += self.position_mm(pos, price)
+        return upnl, im, mm
+
+    def reserved_total(self, account: str, asset: str) -> Decimal:
+        return sum((amt for (acct, _oid), (a, amt) in self.reserved.items() if acct == account and a == asset), ZERO)
+
+    def available_balance(self, account: str, asset: str) -> Decimal:
+        """Margin balance − cross IM − order margin (Binance "Available Balance"), at the marks."""
+        upnl, im, _mm = self.cross_totals(account, asset)
+        return self.wallet(account, asset) + upnl - im - self.reserved_total(account, asset)
+
+    def withdrawable(self, account: str, asset: str) -> Decimal:
+        """Binance "Max Withdraw Amount": the available balance, excluding unrealized profit."""
+        upnl, im, _mm = self.cross_totals(account, asset)
+        free = self.wallet(account, asset) - im - self.reserved_total(account, asset) + min(upnl, ZERO)
+        return max(ZERO, min(free, self.wallet(account, asset)))
+
+    # ------------------------------------------------------------------------------------------- events
+    def _market_listed(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        symbol = _id(p, "symbol")
+        if symbol in self.markets:
+            raise Rejected("duplicate", f"market {symbol} is already listed", field="symbol")
+        try:
+            spec = market_from_listing(dict(p))
+        except MarginCallError as e:
+            raise Rejected(e.code, str(e), field=e.field) from None
+        self.markets[symbol] = spec
+        self.by_symbol.setdefault(symbol, set())
+        return {"symbol": symbol, "venue": spec.venue, "settle_asset": spec.instrument.settle_asset}
+
+    def _account_opened(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct = _id(p, "account")
+        if acct in self.accounts:
+            raise Rejected("duplicate", f"account {acct!r} already exists", field="account")
+        hedge = _choice(p, "position_mode", ("one_way", "hedge"), "one_way") == "hedge"
+        self.accounts[acct] = hedge
+        self.by_account.setdefault(acct, set())
+        return {"account": acct, "position_mode": "hedge" if hedge else "one_way"}
+
+    def _position_mode_set(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct = self._account(p)
+        hedge = _choice(p, "position_mode", ("one_way", "hedge")) == "hedge"
+        if self.by_account.get(acct):
+            raise Rejected("open_positions", "position mode cannot change while positions are open",
+                           field="position_mode")
+        self.accounts[acct] = hedge
+        return {"account": acct, "position_mode": "hedge" if hedge else "one_way"}
+
+    def _asset(self, p: Mapping[str, Any]) -> str:
+        asset = _id(p, "asset")
+        if not any(m.instrument.settle_asset == asset for m in self.markets.values()):
+            raise Rejected("unknown_asset", f"no listed market settles in {asset!r}", field="asset")
+        return asset
+
+    def _amount(self, p: Mapping[str, Any], name: str = "amount") -> Decimal:
+        amt = _num(p, name)
+        if amt != amt.quantize(self.unit, rounding="ROUND_DOWN"):
+            raise Rejected("too_precise", f"{name}: {amt} has more digits than the smallest unit {self.unit}",
+                           field=name)
+        return amt
+
+    def _deposit(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct, asset, amt = self._account(p), self._asset(p), self._amount(p)
+        tx.move(EXTERNAL, wallet_book(acct), asset, amt, "deposit")
+        self.deposits[asset] = self.deposits.get(asset, ZERO) + amt
+        return {"account": acct, "asset": asset, "amount": str(amt)}
+
+    def _withdrawal(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct, asset, amt = self._account(p), self._asset(p), self._amount(p)
+        free = self.withdrawable(acct, asset)
+        if amt > free:
+            raise Rejected("insufficient_balance",
+                           f"withdrawal of {amt} {asset} exceeds the withdrawable {free}", field="amount")
+        tx.move(wallet_book(acct), EXTERNAL, asset, amt, "withdrawal")
+        self.withdrawals[asset] = self.withdrawals.get(asset, ZERO) + amt
+        return {"account": acct, "asset": asset, "amount": str(amt), "withdrawable_before": str(free)}
+
+    def _transfer(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        src, dst = self._account(p, "from"), self._account(p, "to")
+        if src == dst:
+            raise Rejected("invalid_field", "transfer to the same account", field="to")
+        asset, amt = self._asset(p), self._amount(p)
+        free = self.withdrawable(src, asset)
+        if amt > free:
+            raise Rejected("insufficient_balance", f"transfer of {amt} {asset} exceeds the transferable {free}",
+                           field="amount")
+        tx.move(wallet_book(src), wallet_book(dst), asset, amt, "transfer")
+        return {"from": src, "to": dst, "asset": asset, "amount": str(amt)}
+
+    def _insurance_fund_deposit(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        asset, amt = self._asset(p), self._amount(p)
+        tx.move(EXTERNAL, INSURANCE, asset, amt, "insurance fund capital")
+        self.deposits[asset] = self.deposits.get(asset, ZERO) + amt
+        return {"asset": asset, "amount": str(amt)}
+
+    def _mark(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        symbol = _id(p, "symbol")
+        self.market(symbol)
+        price = _num(p, "price")
+        previous = self.marks.get(symbol)
+        self.marks[symbol] = price
+        return {"symbol": symbol, "price": str(price), "previous": None if previous is None else str(previous)}
+
+    # ---------------------------------------------------------------------------------------------- fills
+    def _position_key(self, acct: str, symbol: str, p: Mapping[str, Any]) -> PositionKey:
+        hedge = self.accounts[acct]
+        if hedge:
+            ps = PositionSide(_choice(p, "position_side", ("long", "short")))
+        else:
+            ps = PositionSide(_choice(p, "position_side", ("both",), "both"))
+        return PositionKey(acct, symbol, ps)
+
+    def _fill(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct = self._account(p)
+        symbol = _id(p, "symbol")
+        market = self.market(symbol)
+        side = _choice(p, "side", ("buy", "sell"))
+        size = _num(p, "size")
+        price = _num(p, "price")
+        liquidity = _choice(p, "liquidity", ("maker", "taker"), "taker")
+        reduce_only = p.get("reduce_only", False)
+        if not isinstance(reduce_only, bool):
+            raise Rejected("invalid_field", "reduce_only: expected true or false", field="reduce_only")
+        lot = market.instrument.lot_size
+        if size % lot != 0:
+            raise Rejected("invalid_lot", f"size {size} is not a multiple of the lot size {lot}", field="size")
+        key = self._position_key(acct, symbol, p)
+        signed = size if side == "buy" else -size
+        rate = market.maker_fee if liquidity == "maker" else market.taker_fee
+        details = self.trade(tx, key, signed, price, rate, FEES, reduce_only=reduce_only, memo="fill")
+        details["liquidity"] = liquidity
+        return details
+
+    def trade(
+        self,
+        tx: _Tx,
+        key: PositionKey,
+        signed_size: Decimal,
+        price: Decimal,
+        fee_rate: Decimal,
+        fee_book: str,
+        *,
+        reduce_only: bool = False,
+        memo: str = "fill",
+        check_margin: bool = True,
+    ) -> dict[str, Any]:
+        """Trade ``signed_size`` contracts of ``key`` at ``price`` against the clearing counterparty.
+
+        Reduces first (realizing PnL and releasing isolated margin pro rata), then opens or increases with
+        the account's leverage and margin mode for the symbol (isolated: IM moved into the position's margin).
+        The fee ``notional × fee_rate`` goes to ``fee_book`` (fee income; the insurance fund for liquidations).
+        """
+        market = self.markets[key.symbol]
+        inst = market.instrument
+        asset = inst.settle_asset
+        unit = self.unit
+        wallet = wallet_book(key.account)
+        pos = tx.position(key)
+        cur = pos.size if pos is not None else ZERO
+        hedge = key.position_side is not PositionSide.BOTH
+        if hedge:
+            leg_sign = 1 if key.position_side is PositionSide.LONG else -1
+            increasing = (signed_size > 0) == (leg_sign > 0)
+            if not increasing and abs(signed_size) > abs(cur):
+                raise Rejected("reduce_exceeds_position",
+                               f"{abs(signed_size)} would reduce the {key.position_side.value} leg of {abs(cur)}",
+                               field="size")
+        closing = ZERO
+        if cur != 0 and (cur > 0) != (signed_size > 0):
+            closing = min(abs(signed_size), abs(cur))
+        opening = abs(signed_size) - closing
+        if reduce_only and opening > 0:
+            raise Rejected("reduce_only_violation", "a reduce-only fill would increase or flip the position",
+                           field="reduce_only")
+        details: dict[str, Any] = {"account": key.account, "symbol": key.symbol,
+                                   "position_side": key.position_side.value, "price": str(price),
+                                   "size": str(signed_size)}
+        fee = charge(trading_fee(inst.kind, abs(signed_size) * inst.contract_size, price, fee_rate), unit)
+        realized = ZERO
+        iso = isolated_book(key.account, key.symbol, key.position_side)
+        new_pos: PositionState | None = pos
+        if closing > 0:
+            assert pos is not None
+            qty = closing * inst.contract_size
+            realized = user_delta(realized_pnl(inst.kind, pos.sign, qty, pos.entry_price, price), unit)
+            if pos.is_isolated:
+                held = tx.balance(iso, asset)
+                release = held if closing == abs(cur) else user_delta(held * closing / abs(cur), unit)
+                tx.move(iso, wallet, asset, release, f"{memo}: isolated margin released")
+                details["margin_released"] = str(release)
+            tx.move(CLEARING, wallet, asset, realized, f"{memo}: realized pnl")
+            remaining = abs(cur) - closing
+            new_pos = None if remaining == 0 else replace(pos, size=remaining * pos.sign)
+        if opening > 0:
+            lev, mode = (new_pos.leverage, new_pos.margin_mode) if new_pos is not None else self._settings_tx(tx, key)
+            if new_pos is not None:
+                q0 = abs(new_pos.size) * inst.contract_size
+                entry = average_entry(inst.kind, q0, new_pos.entry_price, opening * inst.contract_size, price)
+                size_after = abs(new_pos.size) + opening
+            else:
+                entry = price
+                size_after = opening
+            sign = 1 if signed_size > 0 else -1
+            new_pos = PositionState(key, size_after * sign, entry, mode, lev)
+            notional_after = notional_of(inst.kind, size_after * inst.contract_size, price)
+            self._check_leverage(market, notional_after, lev, size_after)
+            if mode is MarginMode.ISOLATED:
+                im = charge(initial_margin(notional_of(inst.kind, opening * inst.contract_size, price), lev), unit)
+                tx.move(wallet, iso, asset, im, f"{memo}: isolated initial margin")
+                details["margin_locked"] = str(im)
+        tx.move(wallet, fee_book, asset, fee, f"{memo}: fee")
+        tx.positions[key] = new_pos
+        details.update(realized_pnl=str(realized), fee=str(fee), fee_rate=str(fee_rate),
+                       position_size=str(new_pos.size if new_pos else ZERO),
+                       entry_price=None if new_pos is None else str(new_pos.entry_price))
+        if check_margin and opening > 0:
+            positions = [q for k, q in self._account_positions_tx(tx, key.account)]
+            upnl, im_total, _ = self.cross_totals(key.account, asset, positions)
+            reserved = self.reserved_total(key.account, asset)
+            avail = tx.balance(wallet, asset) + upnl - im_total - reserved
+            if avail < 0:
+                raise Rejected("insufficient_margin",
+                               f"the fill needs {-avail} {asset} more available balance", field="size")
+        return details
+
+    def _account_positions_tx(self, tx: _Tx, account: str) -> list[tuple[PositionKey, PositionState]]:
+        keys = set(self.by_account.get(account, ())) | {k for k in tx.positions if k.account == account}
+        out = []
+        for k in keys:
+            q = tx.position(k)
+            if q is not None:
+                out.append((k, q))
+        return out
+
+    def _settings_tx(self, tx: _Tx, key: PositionKey) -> tuple[Decimal, MarginMode]:
+        sk = (key.account, key.symbol)
+        lev, mode = self.settings(key.account, key.symbol)
+        return tx.leverage.get(sk, lev), tx.modes.get(sk, mode)
+
+    @staticmethod
+    def _check_leverage(market: MarketSpec, notional: Decimal, leverage: Decimal, contracts: Decimal) -> None:
+        tiers = market.tiers
+        amount = contracts if tiers.basis is TierBasis.CONTRACTS else notional
+        if tiers.exceeds(amount):
+            raise Rejected("position_too_large",
+                           f"a position of {amount} is beyond the last tier of {market.instrument.symbol}",
+                           field="size")
+        tier = tiers.tier_for(amount)
+        if leverage > tier.max_leverage:
+            raise Rejected("leverage_too_high",
+                           f"leverage {leverage} is above {tier.max_leverage}, the maximum for a position of {amount}",
+                           field="leverage")
+
+    # -------------------------------------------------------------------------------------------- funding
+    def _funding(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Funding: ``amount = position notional at the mark × rate``; positive rate → longs pay shorts
+        (venues.md §3.7, §4.7, §10). Cross positions pay from / receive into the wallet, isolated ones their
+        position margin (Bybit: funding moves the isolated margin). Payers are rounded up, receivers down; the
+        pool's residual (open interest held against outside counterparties, and rounding) is swept to the
+        clearing book so the funding pool nets to zero per symbol and interval."""
+        symbol = _id(p, "symbol")
+        market = self.market(symbol)
+        rate = _num(p, "rate", to_decimal)
+        if abs(rate) >= 1:
+            raise Rejected("invalid_number", f"rate: {rate} is not a plausible funding rate", field="rate")
+        mark = _num(p, "mark") if p.get("mark") is not None else self.price_for(symbol)
+        asset = market.instrument.settle_asset
+        paid = received = ZERO
+        unpaid = ZERO
+        n = 0
+        for pos in self.positions_in(symbol):
+            amount = user_delta(funding_payment(pos.sign, self.position_notional(pos, mark), rate), self.unit)
+            book = (isolated_book(pos.key.account, symbol, pos.key.position_side) if pos.is_isolated
+                    else wallet_book(pos.key.account))
+            if amount < 0:
+                have = tx.balance(book, asset)
+                take = min(-amount, max(have, ZERO))
+                unpaid += -amount - take
+                tx.move(book, FUNDING, asset, take, "funding paid")
+                paid += take
+            elif amount > 0:
+                tx.move(FUNDING, book, asset, amount, "funding received")
+                received += amount
+            n += 1
+        residual = tx.balance(FUNDING, asset)
+        tx.move(FUNDING, CLEARING, asset, residual, "funding residual to clearing")
+        return {"symbol": symbol, "rate": str(rate), "mark": str(mark), "positions": n, "paid": str(paid),
+                "received": str(received), "residual": str(residual), "unpaid": str(unpaid)}
+
+    # ------------------------------------------------------------------------------- margin and leverage
+    def _existing(self, p: Mapping[str, Any]) -> PositionState:
+        acct = self._account(p)
+        symbol = _id(p, "symbol")
+        self.market(symbol)
+        key = self._position_key(acct, symbol, p)
+        pos = self.positions.get(key)
+        if pos is None:
+            raise Rejected("no_position", f"{acct} has no {key.position_side.value} position in {symbol}",
+                           field="symbol")
+        return pos
+
+    def _margin_added(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        pos = self._existing(p)
+        if not pos.is_isolated:
+            raise Rejected("not_isolated", "margin can be added only to an isolated position", field="symbol")
+        amt = self._amount(p)
+        asset = self.markets[pos.key.symbol].instrument.settle_asset
+        free = self.withdrawable(pos.key.account, asset)
+        if amt > free:
+            raise Rejected("insufficient_balance", f"{amt} {asset} exceeds the available {free}", field="amount")
+        tx.move(wallet_book(pos.key.account), isolated_book(pos.key.account, pos.key.symbol, pos.key.position_side),
+                asset, amt, "isolated margin added")
+        return {"account": pos.key.account, "symbol": pos.key.symbol, "amount": str(amt)}
+
+    def _margin_removed(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Removable isolated margin: what keeps ``margin + min(uPnL, 0) ≥ IM at the mark`` (Binance)."""
+        pos = self._existing(p)
+        if not pos.is_isolated:
+            raise Rejected("not_isolated", "margin can be removed only from an isolated position", field="symbol")
+        amt = self._amount(p)
+        asset = self.markets[pos.key.symbol].instrument.settle_asset
+        price = self.price_for(pos.key.symbol, pos.entry_price)
+        held = self.isolated_margin(pos.key)
+        removable = held + min(self.position_upnl(pos, price), ZERO) - self.position_im(pos, price)
+        if amt > removable:
+            raise Rejected("insufficient_margin",
+                           f"removing {amt} {asset} would leave less than the initial margin (removable "
+                           f"{max(removable, ZERO)})", field="amount")
+        tx.move(isolated_book(pos.key.account, pos.key.symbol, pos.key.position_side), wallet_book(pos.key.account),
+                asset, amt, "isolated margin removed")
+        return {"account": pos.key.account, "symbol": pos.key.symbol, "amount": str(amt)}
+
+    def _leverage_set(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct = self._account(p)
+        symbol = _id(p, "symbol")
+        market = self.market(symbol)
+        lev = _num(p, "leverage")
+        cur_lev, cur_mode = self.settings(acct, symbol)
+        mode = MarginMode(_choice(p, "margin_mode", ("cross", "isolated"), cur_mode.value))
+        open_positions = [self.positions[k] for k in self.by_account.get(acct, ()) if k.symbol == symbol]
+        if open_positions and mode is not cur_mode:
+            raise Rejected("open_positions", "the margin mode cannot change while a position is open",
+                           field="margin_mode")
+        asset = market.instrument.settle_asset
+        tx.leverage[(acct, symbol)] = lev
+        tx.modes[(acct, symbol)] = mode
+        if not open_positions and lev > market.tiers.max_leverage:
+            raise Rejected("leverage_too_high", f"leverage {lev} is above {symbol}'s maximum "
+                           f"{market.tiers.max_leverage}", field="leverage")
+        for pos in open_positions:
+            price = self.price_for(symbol, pos.entry_price)
+            self._check_leverage(market, self.position_notional(pos, price), lev, abs(pos.size))
+            new = replace(pos, leverage=lev)
+            tx.positions[pos.key] = new
+            if pos.is_isolated and self.isolated_margin(pos.key) < self.position_im(new, price):
+                raise Rejected("insufficient_margin", "the isolated margin would not cover the initial margin at "
+                               f"leverage {lev}", field="leverage")
+        if open_positions and mode is MarginMode.CROSS:
+            positions = [q for _k, q in self._account_positions_tx(tx, acct)]
+            upnl, im, _ = self.cross_totals(acct, asset, positions)
+            if self.wallet(acct, asset) + upnl - im - self.reserved_total(acct, asset) < 0:
+                raise Rejected("insufficient_margin", f"the cross margin would not cover the initial margin at "
+                               f"leverage {lev}", field="leverage")
+        return {"account": acct, "symbol": symbol, "leverage": str(lev), "margin_mode": mode.value,
+                "previous_leverage": str(cur_lev)}
+
+    # ---------------------------------------------------------------------------------------- order margin
+    def _order_margin_reserved(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct = self._account(p)
+        oid = _id(p, "order_id")
+        asset, amt = self._asset(p), self._amount(p)
+        if (acct, oid) in self.reserved:
+            raise Rejected("duplicate", f"order {oid} already reserves margin", field="order_id")
+        avail = self.available_balance(acct, asset)
+        if amt > avail:
+            raise Rejected("insufficient_margin", f"{amt} {asset} exceeds the available {avail}", field="amount")
+        tx.reserved[(acct, oid)] = (asset, amt)
+        return {"account": acct, "order_id": oid, "asset": asset, "amount": str(amt)}
+
+    def _order_margin_released(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        acct = self._account(p)
+        oid = _id(p, "order_id")
+        if (acct, oid) not in self.reserved:
+            raise Rejected("unknown_order", f"order {oid} reserves no margin", field="order_id")
+        asset, amt = self.reserved[(acct, oid)]
+        tx.reserved[(acct, oid)] = None
+        return {"account": acct, "order_id": oid, "asset": asset, "amount": str(amt)}
+
+    def release_all_orders(self, tx: _Tx, account: str) -> list[dict[str, str]]:
+        released = []
+        for (acct, oid), (asset, amt) in sorted(self.reserved.items()):
+            if acct == account:
+                tx.reserved[(acct, oid)] = None
+                released.append({"order_id": oid, "asset": asset, "amount": str(amt)})
+        return released
+
+    # --------------------------------------------------------------------------------- invariants, state
+    def conservation_error(self) -> str | None:
+        """``None`` when, per asset, Σ all non-external books = Σ deposits − Σ withdrawals (and the
+        external book is exactly its negative); otherwise a message saying which asset is off by how much."""
+        totals: dict[str, Decimal] = {}
+        for (book, asset), v in self.balances.items():
+            if book != EXTERNAL:
+                totals[asset] = totals.get(asset, ZERO) + v
+        assets = set(totals) | set(self.deposits) | set(self.withdrawals)
+        for asset in sorted(assets):
+            net = self.deposits.get(asset, ZERO) - self.withdrawals.get(asset, ZERO)
+            held = totals.get(asset, ZERO)
+            if held != net:
+                return f"{asset}: books hold {held} but deposits − withdrawals = {net}"
+            if self.balances.get((EXTERNAL, asset), ZERO) != -net:
+                return f"{asset}: external book {self.balances.get((EXTERNAL, asset), ZERO)} is not −{net}"
+        for (book, asset), v in self.balances.items():
+            if book.startswith(("wallet:", "isolated:")) and v < 0:
+                return f"{book} is negative: {v} {asset}"
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-able data (sorted, so equal states give equal JSON)."""
+        return {
+            "unit": str(self.unit),
+            "markets": {s: m.listing for s, m in sorted(self.markets.items())},
+            "marks": {s: str(v) for s, v in sorted(self.marks.items())},
+            "accounts": {a: h for a, h in sorted(self.accounts.items())},
+            "balances": [[b, a, str(v)] for (b, a), v in sorted(self.balances.items())],
+            "positions": [
+                [k.account, k.symbol, k.position_side.value, str(q.size), str(q.entry_price), q.margin_mode.value,
+                 str(q.leverage)]
+                for k, q in sorted(self.positions.items(),
+                                   key=lambda kv: (kv[0].account, kv[0].symbol, kv[0].position_side.value))
+            ],
+            "leverage": [[a, s, str(v)] for (a, s), v in sorted(self.leverage.items())],
+            "modes": [[a, s, v.value] for (a, s), v in sorted(self.modes.items())],
+            "reserved": [[a, o, asset, str(v)] for (a, o), (asset, v) in sorted(self.reserved.items())],
+            "deposits": {a: str(v) for a, v in sorted(self.deposits.items())},
+            "withdrawals": {a: str(v) for a, v in sorted(self.withdrawals.items())},
+            "events_applied": self.events_applied,
+            "last_ts": self.last_ts,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> Ledger:
+        led = cls(Decimal(data["unit"]))
+        for symbol, listing in data["markets"].items():
+            led.markets[symbol] = market_from_listing(listing)
+            led.by_symbol.setdefault(symbol, set())
+        led.marks = {s: Decimal(v) for s, v in data["marks"].items()}
+        led.accounts = dict(data["accounts"])
+        for a in led.accounts:
+            led.by_account.setdefault(a, set())
+        led.balances = {(b, a): Decimal(v) for b, a, v in data["balances"]}
+        for acct, sym, ps, size, entry, mode, lev in data["positions"]:
+            key = PositionKey(acct, sym, PositionSide(ps))
+            led.positions[key] = PositionState(key, Decimal(size), Decimal(entry), MarginMode(mode), Decimal(lev))
+            led.by_symbol.setdefault(sym, set()).add(key)
+            led.by_account.setdefault(acct, set()).add(key)
+        led.leverage = {(a, s): Decimal(v) for a, s, v in data["leverage"]}
+        led.modes = {(a, s): MarginMode(v) for a, s, v in data["modes"]}
+        led.reserved = {(a, o): (asset, Decimal(v)) for a, o, asset, v in data["reserved"]}
+        led.deposits = {a: Decimal(v) for a, v in data["deposits"].items()}
+        led.withdrawals = {a: Decimal(v) for a, v in data["withdrawals"].items()}
+        led.events_applied = int(data["events_applied"])
+        led.last_ts = int(data["last_ts"])
+        return led
+
+    def digest(self) -> str:
+        """sha256 of the canonical snapshot: two ledgers are in the same state iff their digests are equal."""
+        blob = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def copy(self) -> Ledger:
+        clone = Ledger.from_snapshot(self.snapshot())
+        clone._extensions = dict(self._extensions)
+        return clone
+
