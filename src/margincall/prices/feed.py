@@ -177,7 +177,7 @@ class MarkFeed:
                         f" (band {low} … {high})",
                         field="price",
                     )
-                accepted, clamped = self._edge(symbol, low if price < low else high, up=price > high), True
+                accepted, clamped = self._edge(symbol, low if price < low else high, low, high, up=price > high), True
         tick = MarkTick(symbol, accepted, ts, previous, clamped, price, tick_id)
         self._last[symbol] = tick
         if tick_id is not None:
@@ -188,9 +188,11 @@ class MarkFeed:
                 seen.discard(order.popleft())
         return tick
 
-    def _edge(self, symbol: str, edge: Decimal, *, up: bool) -> Decimal:
-        """The band edge, rounded inwards to the tick when the symbol has one."""
+    def _edge(self, symbol: str, edge: Decimal, low: Decimal, high: Decimal, *, up: bool) -> Decimal:
+        """The band edge, rounded inwards to the tick when the symbol has one (unrounded when the band is
+        narrower than a tick, so the clamped mark never leaves the band)."""
         tick = self._ticks.get(symbol)
         if tick is None:
             return edge
-        return round_to_tick(edge, tick, ROUND_FLOOR if up else ROUND_CEILING)
+        rounded = round_to_tick(edge, tick, ROUND_FLOOR if up else ROUND_CEILING)
+        return rounded if low <= rounded <= high and rounded > 0 else edge
