@@ -158,5 +158,5 @@ def test_cli_table_output_for_one_position():
         "19000",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "19700" in proc.stdout  # V8
-    assert "700 USDT" in proc.stdout  # margin to add: 1 × (19,700 − 19,000)
+    assert "19,700" in proc.stdout  # V8 (the table shows prices with separators, money to 2 places)
+    assert "700.00 USDT" in proc.stdout  # margin to add: 1 × (19,700 − 19,000)

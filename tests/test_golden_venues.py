@@ -238,6 +238,16 @@ def test_v18_bybit_tier_lookup_and_continuity():
     assert t.tier_for(D(2000000)).mmr == D("0.005") and t.tier_for(D(2000000)).maintenance_amount == 0
     assert t.tier_for(D(2600000)).mmr == D("0.0056") and t.tier_for(D(2600000)).maintenance_amount == 1200
     assert maintenance_margin(t, ContractKind.LINEAR, D(2600000), D(1)) == 13360
+    # The same through the calculator: 26 BTC at 100,000 = 2,000,000 + 600,000 → tier 2, MM 13,360.
+    (res,) = calc_both(
+        {
+            "venue": "bybit-linear",
+            "positions": [
+                {"symbol": "BTCUSDT", "side": "long", "size": "26", "entry_price": "100000", "leverage": "50"}
+            ],
+        }
+    )
+    assert (res["positions"][0]["tier"], D(res["positions"][0]["maintenance_margin"])) == (2, 13360)
 
 
 def test_v19_dydx_isolated_short():
@@ -350,6 +360,29 @@ def test_v31_binance_margin_ratio():
     ratio = margin_ratio_mm_over_equity(D("8501.442188"), balance)
     assert ratio is not None and ratio >= 1
     assert abs(ratio * 100 - D("100.27")) <= D("0.005")
+    # Through the calculator: one cross position with UPNL −17,444.086776 and MM 8,501.442188 (1 unit, mark
+    # 850,144.2188 at a flat 1 % → MM 8,501.442188; entry = mark + 17,444.086776 = 867,588.305576).
+    (res,) = calc_both(
+        {
+            "venue": "binance-usdm",
+            "wallet_balance": "25923.05553202",
+            "instruments": {"X": {"mmr": "0.01", "maintenance_amount": "0", "max_leverage": "20"}},
+            "positions": [
+                {
+                    "symbol": "X",
+                    "side": "long",
+                    "size": "1",
+                    "entry_price": "867588.305576",
+                    "mark_price": "850144.2188",
+                    "leverage": "10",
+                }
+            ],
+        }
+    )
+    account = res["account"]
+    assert D(account["equity"]) == D("8478.96875602")
+    assert D(account["maintenance_margin"]) == D("8501.442188")
+    assert abs(D(account["margin_ratio"]) * 100 - D("100.27")) <= D("0.005")
 
 
 def test_seed_example():

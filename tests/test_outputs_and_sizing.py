@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +90,64 @@ def test_distance_to_liquidation():
     assert distance_to_liquidation_pct(D(10000), D(9200), 1) == 8
     assert distance_to_liquidation_pct(D(10000), D(10500), -1) == 5
     assert distance_to_liquidation_pct(D(9000), D(9200), 1) < 0
+
+
+def _calc_table(*args: str) -> str:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "margincall.cli.main", "calc", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_calc_table_rounds_for_display_and_json_stays_exact():
+    # 0.333 BTC long @ 30,000, 7x on bybit-linear (tier 1: MMR 0.5 %), target LP 25,000:
+    # IM = 9,990 / 7 = 1,427.142857…; MM = 9,990 × 0.5 % = 49.95;
+    # LP = 30,000 − (1,427.142857… − 49.95) / 0.333 = 25,864.285714… → 25,864.3 (long: up to the 0.1 tick);
+    # distance = 4,135.714285… / 30,000 = 13.7857… %; ratio = 49.95 / 1,427.142857… = 3.5 % exactly;
+    # margin to add: (1,377.192857… + m) / 0.333 = 5,000 → m = 287.807142….
+    args = ("--venue", "bybit-linear", "--side", "long", "--size", "0.333", "--entry", "30000", "--leverage", "7")
+    out = _calc_table(*args, "--target-liq", "25000")
+    for shown in (
+        "9,990.00 USDT",
+        "1,427.14 USDT",
+        "49.95 USDT",
+        "25,864.3 ",
+        "25,864.28571 ",
+        "13.79 %",
+        "3.50 % (MM / equity)",
+        "287.81 USDT",
+    ):
+        assert shown in out, (shown, out)
+    assert not re.search(r"\d\.\d{9,}", out), out  # no 28-digit ratios or amounts on screen
+    exact = json.loads(_calc_table(*args, "--target-liq", "25000", "--output-json"))["positions"][0]
+    assert exact["initial_margin"] == "1427.142857142857142857142857"
+    assert D(exact["distance_to_liquidation_pct"]) == (D(30000) - D(exact["liquidation_price_unrounded"])) / 300
+
+
+def test_calc_table_coin_settled_shows_eight_places():
+    # Inverse, 5,000 USD of BTCUSD @ 7,890.08, 50x: notional 5,000 / 7,890.08 = 0.633707… BTC → 0.63370714;
+    # IM = 0.633707… / 50 = 0.0126741… → 0.01267414 BTC.
+    out = _calc_table(
+        "--venue", "bybit-inverse", "--symbol", "BTCUSD", "--kind", "inverse", "--contract-size", "1",
+        "--tick-size", "0.5", "--mmr", "0.005", "--side", "long", "--size", "5000", "--entry", "7890.08",
+        "--leverage", "50",
+    )  # fmt: skip
+    assert "0.63370714 BTC" in out and "0.01267414 BTC" in out, out
+    assert not re.search(r"\d\.\d{9,}", out), out
+
+
+def test_readme_seed_table_is_the_real_output():
+    # The README's seed example block must be what the command prints (it once showed a made-up 9,200).
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ margincall calc --mmr 0.02 --side long --size 1 --entry 10000 --leverage 10\n", 1)[1]
+    shown = [line.strip() for line in block.split("```", 1)[0].splitlines() if line.strip()]
+    out = _calc_table("--mmr", "0.02", "--side", "long", "--size", "1", "--entry", "10000", "--leverage", "10")
+    assert [line.strip() for line in out.splitlines() if line.strip()] == shown
+    # Hand check of the key row: 1,000 + (P − 10,000) = 0.02·P → P = 9,000 / 0.98 = 9,183.673… → 9,183.68 (up).
+    assert any("9,183.68" in line for line in shown)

@@ -21,6 +21,7 @@ from margincall.model.instrument import Instrument
 from margincall.model.numbers import ZERO
 from margincall.model.position import Position
 from margincall.model.tiers import TierSpec, TierTable
+from margincall.venues import loaders
 from margincall.venues.profiles import VenueProfile, get_venue
 from margincall.venues.rules import Fees, GenericRule
 
@@ -61,12 +62,58 @@ class CalcResult:
     account: AccountResult
 
 
+#: Ways an instrument can give its tier table; at most one may be used at a time.
+_TIER_SOURCES = (
+    "tiers",
+    "tier_table",
+    "mmr",
+    "ccxt_tiers",
+    "binance_brackets",
+    "bybit_risk_limits",
+    "okx_position_tiers",
+)
+
+
+def _payload_tiers(
+    symbol: str, spec: InstrumentIn, mode: TierMode, basis: TierBasis, inclusive: bool
+) -> TierTable | None:
+    """A table from a venue/ccxt payload given on the instrument (``margincall.venues.loaders``), if any."""
+    field = f"instruments.{symbol}"
+    try:
+        if spec.ccxt_tiers is not None:
+            field += ".ccxt_tiers"
+            return loaders.load_ccxt_market_tiers(
+                spec.ccxt_tiers, symbol=symbol, mode=mode, basis=basis, cap_inclusive=inclusive
+            )
+        if spec.binance_brackets is not None:
+            field += ".binance_brackets"
+            return loaders.select_table(loaders.load_binance_brackets(spec.binance_brackets), symbol, field)
+        if spec.bybit_risk_limits is not None:
+            field += ".bybit_risk_limits"
+            return loaders.select_table(loaders.load_bybit_risk_limits(spec.bybit_risk_limits), symbol, field)
+        if spec.okx_position_tiers is not None:
+            field += ".okx_position_tiers"
+            return loaders.select_table(loaders.load_okx_position_tiers(spec.okx_position_tiers), symbol, field)
+    except MarginCallError as exc:
+        text = str(exc) if str(exc).startswith(field) else f"{field}: {exc}"
+        raise type(exc)(text, code=exc.code, field=field) from None
+    return None
+
+
 def _tiers(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -> TierTable:
     if spec is None:
         return profile.tier_table(symbol)
+    given = [name for name in _TIER_SOURCES if getattr(spec, name) not in (None, [])]
+    if len(given) > 1:
+        raise MarginCallError(
+            f"instruments.{symbol}: give one tier source, not {' and '.join(given)}", field=f"instruments.{symbol}"
+        )
     mode = TierMode(spec.tier_mode) if spec.tier_mode else profile.tier_mode
     basis = TierBasis(spec.tier_basis) if spec.tier_basis else profile.tier_basis
     inclusive = profile.cap_inclusive if spec.cap_inclusive is None else spec.cap_inclusive
+    loaded = _payload_tiers(symbol, spec, mode, basis, inclusive)
+    if loaded is not None:
+        return loaded
     if spec.tiers:
         return TierTable.build(
             [TierSpec(t.floor, t.cap, t.mmr, t.max_leverage, t.maintenance_amount, t.imr) for t in spec.tiers],
@@ -86,7 +133,9 @@ def _tiers(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -> Tie
     if symbol in profile.markets:
         return profile.tier_table(symbol)
     raise MarginCallError(
-        f'instruments.{symbol}: give "tiers", "tier_table", "mmr" or "max_leverage"', field=f"instruments.{symbol}"
+        f'instruments.{symbol}: give "tiers", "tier_table", "mmr", "max_leverage" or a venue tier payload'
+        ' ("ccxt_tiers", "binance_brackets", "bybit_risk_limits", "okx_position_tiers")',
+        field=f"instruments.{symbol}",
     )
 
 

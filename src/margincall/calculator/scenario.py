@@ -52,6 +52,13 @@ class InstrumentIn(_Strict):
     mmr: Num | None = None
     maintenance_amount: Num | None = None
     max_leverage: Num | None = None
+    # Tier tables as the venues / ccxt publish them (margincall.venues.loaders): ccxt
+    # fetch_market_leverage_tiers() list; Binance leverageBracket object or list; Bybit /v5/market/risk-limit
+    # response, result or list; OKX /api/v5/public/position-tiers response or data list.
+    ccxt_tiers: list[Any] | None = None
+    binance_brackets: dict[str, Any] | list[Any] | None = None
+    bybit_risk_limits: dict[str, Any] | list[Any] | None = None
+    okx_position_tiers: dict[str, Any] | list[Any] | None = None
 
 
 class PositionIn(_Strict):

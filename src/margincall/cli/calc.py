@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,37 +98,85 @@ def _scenario_from_flags(
     return scenario
 
 
+#: Decimal places shown for money in a settle asset (display only; the JSON output stays exact).
+_CASH_PLACES = {"USD": 2, "USDT": 2, "USDC": 2, "BUSD": 2, "FDUSD": 2, "USDE": 2}
+_COIN_PLACES = 8
+_CONVENTION_LABEL = {"mm_over_equity": "MM / equity", "equity_over_mm": "equity / MM"}
+
+
+def _places(text: str) -> int:
+    exponent = Decimal(text).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _fixed(value: Decimal, places: int) -> str:
+    """``value`` half-up to ``places`` decimals with thousands separators (wide context: never overflows)."""
+    with localcontext() as ctx:
+        ctx.prec = 120
+        return format(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), f",.{places}f")
+
+
+def _money(value: str | None, asset: str) -> str:
+    if value is None:
+        return "—"
+    return f"{_fixed(Decimal(value), _CASH_PLACES.get(asset.upper(), _COIN_PLACES))} {asset}"
+
+
+def _percent(value: str | None, *, scale: int = 1) -> str:
+    return "—" if value is None else f"{_fixed(Decimal(value) * scale, 2)} %"
+
+
+def _price(value: str | None) -> str:
+    """A tick-rounded price: all its digits, with separators."""
+    return "—" if value is None else _fixed(Decimal(value), _places(value))
+
+
+def _unrounded(value: str | None, rounded: str | None) -> str:
+    """The exact price to four decimals past the tick's, enough to see how the venue rounded it."""
+    if value is None:
+        return "—"
+    return _fixed(Decimal(value), (0 if rounded is None else _places(rounded)) + 4)
+
+
 def _render(result: dict[str, Any], console: Console) -> None:
+    """The result as a table per position, rounded for reading: money to the settle asset's usual places
+    (2 for USD stablecoins, 8 for coins), percentages to 2 places, prices to their tick. Display only."""
     account = result["account"]
     asset = account["settle_asset"]
+    convention = _CONVENTION_LABEL.get(account["margin_ratio_convention"], account["margin_ratio_convention"])
     for p in result["positions"]:
         table = Table(title=f"{result['venue']} · {p['symbol']} {p['side']} ({p['margin_mode']})", show_header=False)
         table.add_column("quantity", style="bold")
         table.add_column("value", justify="right")
-        rows = [
-            ("Notional", p["notional"], asset),
-            ("Initial margin", p["initial_margin"], asset),
-            ("Maintenance margin", p["maintenance_margin"], asset),
-            ("Position margin", p["position_margin"], asset),
-            ("Unrealized PnL", p["unrealized_pnl"], asset),
-            ("Liquidation price", p["liquidation_price"], ""),
-            ("  (unrounded)", p["liquidation_price_unrounded"], ""),
-            ("Bankruptcy price", p["bankruptcy_price"], ""),
-            ("Distance to liquidation", p["distance_to_liquidation_pct"], "%"),
-            ("Margin ratio", p["margin_ratio"], f"({account['margin_ratio_convention']})"),
-            ("Tier", str(p["tier"]), ""),
-            ("Margin to add for target", p["margin_to_add"], asset),
+        rows: list[tuple[str, str | None, str]] = [
+            ("Notional", p["notional"], _money(p["notional"], asset)),
+            ("Initial margin", p["initial_margin"], _money(p["initial_margin"], asset)),
+            ("Maintenance margin", p["maintenance_margin"], _money(p["maintenance_margin"], asset)),
+            ("Position margin", p["position_margin"], _money(p["position_margin"], asset)),
+            ("Unrealized PnL", p["unrealized_pnl"], _money(p["unrealized_pnl"], asset)),
+            ("Liquidation price", p["liquidation_price"], _price(p["liquidation_price"])),
+            (
+                "  (unrounded)",
+                p["liquidation_price_unrounded"],
+                _unrounded(p["liquidation_price_unrounded"], p["liquidation_price"]),
+            ),
+            ("Bankruptcy price", p["bankruptcy_price"], _price(p["bankruptcy_price"])),
+            ("Distance to liquidation", p["distance_to_liquidation_pct"], _percent(p["distance_to_liquidation_pct"])),
+            ("Margin ratio", p["margin_ratio"], f"{_percent(p['margin_ratio'], scale=100)} ({convention})"),
+            ("Tier", str(p["tier"]), str(p["tier"])),
+            ("Margin to add for target", p["margin_to_add"], _money(p["margin_to_add"], asset)),
         ]
-        for label, value, unit in rows:
-            if value is None and label in ("Position margin", "Margin to add for target"):
+        for label, raw, shown in rows:
+            if raw is None and label in ("Position margin", "Margin to add for target"):
                 continue
-            shown = "—" if value is None else f"{value} {unit}".strip()
             table.add_row(label, shown)
         console.print(table)
     if any(p["margin_mode"] == "cross" for p in result["positions"]):
         console.print(
-            f"Cross account: equity {account['equity']} {asset}, MM {account['maintenance_margin']} {asset}, "
-            f"margin ratio {account['margin_ratio']}, available {account['available_balance']} {asset}"
+            f"Cross account: equity {_money(account['equity'], asset)}, "
+            f"MM {_money(account['maintenance_margin'], asset)}, "
+            f"margin ratio {_percent(account['margin_ratio'], scale=100)} ({convention}), "
+            f"available {_money(account['available_balance'], asset)}"
         )
 
 
