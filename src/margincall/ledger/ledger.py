@@ -472,7 +472,7 @@ class Ledger:
                            field="reduce_only")
         details: dict[str, Any] = {"account": key.account, "symbol": key.symbol,
                                    "position_side": key.position_side.value, "price": str(price),
-                                   "size": str(signed_size)}
+                                   "signed_size": str(signed_size)}
         fee = charge(trading_fee(inst.kind, abs(signed_size) * inst.contract_size, price, fee_rate), unit)
         realized = ZERO
         iso = isolated_book(key.account, key.symbol, key.position_side)

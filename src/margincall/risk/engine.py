@@ -1,0 +1,519 @@
+"""The risk engine: mark prices in; margin calls and the liquidation waterfall out.
+
+A pure state machine over the ledger. :meth:`RiskEngine.process` takes one input event (a mark, a fill, a
+deposit …), applies it, re-checks what it can affect, and returns every event it applied — the input and the
+margin calls and liquidation steps it caused — for the caller to append to the log. :meth:`RiskEngine.apply`
+applies one already-logged event (replay); the engine's own state (bands, liquidations in progress, the queue)
+is a fold of the same events, so replaying a log gives the same engine.
+
+Waterfall per watched account (cross, per settle asset) or isolated position, once equity ≤ MM at the mark
+(venues.md §12.5):
+
+1. ``liquidation_started``: the account's orders are cancelled (reserved margin released).
+2. ``partial_liquidation`` steps by the venue's rule (:mod:`margincall.risk.partial`) at the executor's
+   price, liquidation fee to the insurance fund, stopping as soon as equity > MM again.
+3. Full close: the insurance fund takes over at the mark and unwinds at the executor's price
+   (``liquidation``), then the remaining equity is settled with the fund (``bankruptcy_settlement``) —
+   surplus above bankruptcy in, deficit paid.
+4. If the equity is below zero and the fund cannot pay the deficit: auto-deleveraging — the opposite positions
+   ranked by the venue's formula (:mod:`margincall.risk.adl`) are reduced at the bankruptcy price (``adl``),
+   the bankrupt position closes against them at that price; what no counterparty can take closes against the
+   venue, and with ``last_resort="socialize"`` that loss is charged to the profitable accounts
+   (``socialized_loss``).
+
+Work per call is bounded by ``max_steps_per_tick``: the most under-margined watches go first (a priority
+queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, Rejected
+from margincall.ledger.types import INSURANCE
+from margincall.math.contracts import notional_of, pnl_of
+from margincall.math.trade import charge
+from margincall.model.enums import ContractKind
+from margincall.model.numbers import ONE, ZERO
+from margincall.risk.adl import AdlCandidate, AdlRanking, adl_ranking, rank
+from margincall.risk.events import register
+from margincall.risk.executor import LiquidationExecutor, MarketExecutor
+from margincall.risk.margin_call import Band, BandConfig
+from margincall.risk.partial import PartialRule, partial_rule
+from margincall.risk.status import MarginStatus, WatchId, liquidation_price, status, watches_for
+
+RISK_EVENTS = frozenset({"margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl",
+                         "socialized_loss", "liquidation_finished", "bankruptcy_settlement"})
+#: Input events after which the account's margin must be re-checked.
+_ACCOUNT_EVENTS = frozenset({"fill", "withdrawal", "margin_removed", "leverage_set", "order_margin_reserved",
+                             "transfer", "deposit", "margin_added"})
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    bands: BandConfig = field(default_factory=BandConfig)
+    executor: LiquidationExecutor = field(default_factory=MarketExecutor)
+    max_steps_per_tick: int = 10_000
+    last_resort: str = "venue"  # or "socialize"
+    partial_rules: Mapping[str, PartialRule] = field(default_factory=dict)  # venue → rule (overrides)
+    adl_rankings: Mapping[str, AdlRanking] = field(default_factory=dict)
+    enforce_reduce_only: bool = True
+
+    def partial_for(self, venue: str) -> PartialRule:
+        return self.partial_rules.get(venue) or partial_rule(venue)
+
+    def ranking_for(self, venue: str) -> AdlRanking:
+        return self.adl_rankings.get(venue) or adl_ranking(venue)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One event the engine applied: what to append to the log."""
+
+    type: str
+    payload: dict[str, Any]
+    ts: int
+    result: ApplyResult
+
+
+@dataclass
+class _Liquidation:
+    liquidation_id: str
+    steps: int = 0
+    last_step_ts: int | None = None
+
+
+@dataclass
+class Metrics:
+    ticks: int = 0
+    margin_calls: int = 0
+    liquidations: int = 0
+    partial_liquidations: int = 0
+    adl: int = 0
+    steps: int = 0
+    carried: int = 0  # watches left in the queue at the end of the last call
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class Screener(Protocol):
+    """Finds the watches a mark move may have changed (the float index lives behind this)."""
+
+    def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]: ...
+
+
+class HoldersScreener:
+    """Every watch holding the symbol (exact and simple; the float band index narrows this for big books)."""
+
+    def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
+        led = engine.ledger
+        return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
+
+
+def _pkey(watch: WatchId) -> dict[str, str]:
+    return {"account": watch.account, "scope": watch.scope, "what": watch.what}
+
+
+class RiskEngine:
+    def __init__(self, config: EngineConfig | None = None, ledger: Ledger | None = None,
+                 screener: Screener | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.ledger = register(ledger or Ledger())
+        self.screener: Screener = screener or HoldersScreener()
+        self.bands: dict[WatchId, Band] = {}
+        self.active: dict[WatchId, _Liquidation] = {}
+        self.queue: list[tuple[Decimal, str, WatchId]] = []
+        self.queued: set[WatchId] = set()
+        self.next_liquidation = 1
+        self.metrics = Metrics()
+        self._out: list[Applied] | None = None
+        self._ts = 0
+
+    # ----------------------------------------------------------------------------------------- replay path
+    def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
+        """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
+        result = self.ledger.apply(event_type, payload, ts)
+        self._fold(event_type, payload, ts)
+        return result
+
+    def _fold(self, event_type: str, p: Mapping[str, Any], ts: int) -> None:
+        if event_type not in RISK_EVENTS:
+            return
+        if event_type == "adl" or event_type == "socialized_loss" or event_type == "bankruptcy_settlement":
+            return
+        watch = WatchId(p["scope"], p["account"], p["what"])
+        if event_type == "margin_call":
+            self.bands[watch] = Band.of(p["band"])
+        elif event_type == "liquidation_started":
+            lid = p["liquidation_id"]
+            self.active[watch] = _Liquidation(lid)
+            self.next_liquidation = max(self.next_liquidation, int(lid.lstrip("L")) + 1)
+        elif event_type == "partial_liquidation":
+            st = self.active.get(watch)
+            if st is not None:
+                st.steps += 1
+                st.last_step_ts = ts
+        elif event_type == "liquidation_finished":
+            self.active.pop(watch, None)
+
+    # ------------------------------------------------------------------------------------------- live path
+    def process(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> list[Applied]:
+        """Apply an input event and everything it causes; returns all of it, in order, for the log."""
+        if event_type in RISK_EVENTS:
+            raise Rejected("reserved_event_type", f"{event_type} events are produced by the engine only",
+                           field="type")
+        if event_type == "fill" and self.config.enforce_reduce_only:
+            self._check_reduce_only(payload)
+        out: list[Applied] = []
+        self._out = out
+        self._ts = ts
+        try:
+            result = self.apply(event_type, payload, ts)
+            out.append(Applied(event_type, dict(payload), ts, result))
+            watches: set[WatchId] = set()
+            if event_type == "mark":
+                self.metrics.ticks += 1
+                watches |= set(self.screener.candidates(self, str(payload["symbol"])))
+            elif event_type == "funding":
+                watches |= set(HoldersScreener().candidates(self, str(payload["symbol"])))
+            elif event_type in _ACCOUNT_EVENTS:
+                for key in ("account", "from", "to"):
+                    acct = payload.get(key)
+                    if isinstance(acct, str):
+                        watches |= self._watches_of(acct)
+            watches |= set(self.active)
+            self._check(watches)
+            self._work()
+        finally:
+            self._out = None
+        return out
+
+    def _check_reduce_only(self, p: Mapping[str, Any]) -> None:
+        acct, symbol = p.get("account"), p.get("symbol")
+        if not isinstance(acct, str) or not isinstance(symbol, str) or symbol not in self.ledger.markets:
+            return
+        if p.get("reduce_only") is True:
+            return
+        asset = self.ledger.markets[symbol].instrument.settle_asset
+        band = self.bands.get(WatchId.cross(acct, asset), Band.HEALTHY)
+        if band >= Band.REDUCE_ONLY:
+            led = self.ledger
+            size = p.get("size")
+            held = ZERO
+            for pos in led.positions_of(acct):
+                if pos.key.symbol == symbol and not pos.is_isolated:
+                    held += pos.size
+            side = p.get("side")
+            signed = Decimal(str(size)) if side == "buy" else -Decimal(str(size)) if side == "sell" else ZERO
+            reduces = held != 0 and (held > 0) != (signed > 0) and abs(signed) <= abs(held)
+            if not reduces:
+                raise Rejected("reduce_only_band", f"account {acct} is in the {band.label} band: only fills that "
+                               "reduce a position are accepted", field="side")
+
+    def _watches_of(self, account: str) -> set[WatchId]:
+        led = self.ledger
+        return {watches_for(led, k) for k in led.by_account.get(account, ())} | {
+            w for w in self.bands if w.account == account}
+
+    def _emit(self, event_type: str, payload: dict[str, Any]) -> ApplyResult:
+        result = self.apply(event_type, payload, self._ts)
+        if self._out is not None:
+            self._out.append(Applied(event_type, payload, self._ts, result))
+        return result
+
+    # ----------------------------------------------------------------------------------- checks and bands
+    def _check(self, watches: Iterable[WatchId]) -> None:
+        for watch in sorted(watches, key=str):
+            st = status(self.ledger, watch)
+            self._update_band(watch, st)
+            if (st.liquidatable or watch in self.active) and watch not in self.queued:
+                self._enqueue(watch, st)
+
+    def _update_band(self, watch: WatchId, st: MarginStatus) -> None:
+        current = self.bands.get(watch, Band.HEALTHY)
+        new = self.config.bands.next_band(current, st.maintenance_margin, st.equity) if st.positions else Band.HEALTHY
+        if new == current:
+            return
+        ratio = st.ratio
+        marks = {}
+        for pos in st.positions:
+            lp = liquidation_price(self.ledger, watch, pos.key.symbol)
+            marks[pos.key.symbol] = None if lp is None else str(lp)
+        self.metrics.margin_calls += 1
+        self._emit("margin_call", {
+            **_pkey(watch), "band": new.label, "previous_band": current.label,
+            "equity": str(st.equity), "maintenance_margin": str(st.maintenance_margin),
+            "margin_ratio": None if ratio is None else str(ratio),
+            "liquidation_marks": marks,
+            "deposit_to_healthy": str(charge(self.config.bands.deposit_to_healthy(st.maintenance_margin, st.equity),
+                                              self.ledger.unit)),
+        })
+
+    def _enqueue(self, watch: WatchId, st: MarginStatus) -> None:
+        # most under-margined first: larger MM/equity first; equity ≤ 0 before everything
+        key = -(st.maintenance_margin / st.equity) if st.equity > 0 else Decimal("-1e30") + st.equity
+        heapq.heappush(self.queue, (key, str(watch), watch))
+        self.queued.add(watch)
+
+    def _work(self) -> None:
+        budget = self.config.max_steps_per_tick
+        waiting: list[WatchId] = []
+        while self.queue and budget > 0:
+            _k, _s, watch = heapq.heappop(self.queue)
+            self.queued.discard(watch)
+            used, done = self._liquidate(watch, budget)
+            budget -= used
+            if not done:
+                waiting.append(watch)
+        for watch in waiting:
+            if watch not in self.queued:
+                self._enqueue(watch, status(self.ledger, watch))
+        self.metrics.carried = len(self.queue) - len(waiting)
+
+    # ------------------------------------------------------------------------------------------ waterfall
+    def _liquidate(self, watch: WatchId, budget: int) -> tuple[int, bool]:
+        """Run the waterfall for ``watch`` for at most ``budget`` steps: (steps used, finished?)."""
+        led = self.ledger
+        used = 0
+        st = status(led, watch)
+        if watch not in self.active:
+            if not st.liquidatable:
+                return 0, True
+            lid = f"L{self.next_liquidation}"
+            ratio = st.ratio
+            self._emit("liquidation_started", {
+                **_pkey(watch), "liquidation_id": lid, "equity": str(st.equity),
+                "maintenance_margin": str(st.maintenance_margin),
+                "margin_ratio": None if ratio is None else str(ratio),
+                "marks": {p.key.symbol: str(led.price_for(p.key.symbol)) for p in st.positions},
+            })
+            self.metrics.liquidations += 1
+        state = self.active[watch]
+        while used < budget:
+            st = status(led, watch)
+            if not st.positions or not st.liquidatable:
+                self._finish(watch, "restored" if st.positions else "closed")
+                return used + 1, True
+            pos = max(st.positions, key=lambda p: (led.position_mm(p, led.price_for(p.key.symbol)), p.key.symbol))
+            market = led.markets[pos.key.symbol]
+            rule = self.config.partial_for(market.venue)
+            since = None if state.last_step_ts is None else self._ts - state.last_step_ts
+            mark = led.price_for(pos.key.symbol)
+            step = rule.step(market, abs(pos.size), mark, state.steps, since)
+            if step is None:
+                return used, False  # cooldown: try again on a later call
+            if step.size is not None and self._partial(watch, state, pos, step.size, mark, step):
+                used += 1
+                continue
+            used += self._full(watch, st)
+            self._finish(watch, "closed")
+            return used + 1, True
+        return used, False
+
+    def _finish(self, watch: WatchId, outcome: str) -> None:
+        state = self.active.get(watch)
+        if state is None:
+            return
+        st = status(self.ledger, watch)
+        self._emit("liquidation_finished", {**_pkey(watch), "liquidation_id": state.liquidation_id,
+                                            "outcome": outcome, "equity": str(st.equity),
+                                            "maintenance_margin": str(st.maintenance_margin)})
+        self._update_band(watch, st)
+
+    def _partial(self, watch: WatchId, state: _Liquidation, pos: PositionState, size: Decimal, mark: Decimal,
+                 step: Any) -> bool:
+        led = self.ledger
+        market = led.markets[pos.key.symbol]
+        inst = market.instrument
+        n = notional_of(inst.kind, size * inst.contract_size, mark)
+        price = self.config.executor.fill_price(pos.sign, mark, n, None)
+        payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
+                   "position_side": pos.key.position_side.value, "size": str(size), "price": str(price),
+                   "mark": str(mark), "fee_rate": str(market.liquidation_fee), "reason": step.reason,
+                   "tier_before": step.tier_before + 1,
+                   "tier_after": None if step.tier_after is None else step.tier_after + 1}
+        try:
+            self._emit("partial_liquidation", payload)
+        except Rejected:
+            return False  # the fee would take the balance below zero: close in full instead
+        self.metrics.partial_liquidations += 1
+        return True
+
+    def _full(self, watch: WatchId, st: MarginStatus) -> int:
+        """Close every position of the watch: takeover by the fund, or ADL when the fund cannot pay."""
+        led = self.ledger
+        lid = self.active[watch].liquidation_id
+        asset = led.markets[st.positions[0].key.symbol].instrument.settle_asset
+        exec_prices: dict[PositionKey, Decimal] = {}
+        fund_result = st.equity
+        for pos in st.positions:
+            mark = led.price_for(pos.key.symbol)
+            inst = led.markets[pos.key.symbol].instrument
+            qty = abs(pos.size) * inst.contract_size
+            price = self.config.executor.fill_price(pos.sign, mark, notional_of(inst.kind, qty, mark), None)
+            exec_prices[pos.key] = price
+            fund_result += pnl_of(inst.kind, pos.sign, qty, mark, price)
+        fund = led.book_balance(INSURANCE, asset)
+        nominal_fee = sum((led.position_notional(p, exec_prices[p.key]) * led.markets[p.key.symbol].liquidation_fee
+                           for p in st.positions), ZERO)
+        steps = 0
+        bankrupt = self._bankruptcy_prices(st)
+        if st.equity >= 0 or fund + st.equity >= 0:
+            for pos in st.positions:
+                market = led.markets[pos.key.symbol]
+                self._emit("liquidation", {
+                    **_pkey(watch), "liquidation_id": lid, "symbol": pos.key.symbol,
+                    "position_side": pos.key.position_side.value, "size": str(abs(pos.size)),
+                    "close_price": str(led.price_for(pos.key.symbol)), "price": str(exec_prices[pos.key]),
+                    "bankruptcy_price": str(bankrupt[pos.key]), "fee_rate": str(market.liquidation_fee),
+                    "mode": "takeover", "expected_fund_result": str(fund_result)})
+                steps += 1
+        else:
+            for pos in st.positions:
+                steps += self._deleverage(watch, lid, pos, bankrupt[pos.key])
+        if watch.scope == "cross":
+            self._emit("bankruptcy_settlement", {**_pkey(watch), "liquidation_id": lid, "asset": asset,
+                                                 "liquidation_fee": str(nominal_fee.quantize(led.unit))})
+            steps += 1
+        return steps
+
+    def _bankruptcy_prices(self, st: MarginStatus) -> dict[PositionKey, Decimal]:
+        """Per position, the price at which it closes with the watch's equity exactly zero: the deficit (or
+        surplus) ``E`` is shared in proportion to notional, ``close at P with pnl(P) = pnl(mark) − share``."""
+        led = self.ledger
+        notionals = {p.key: led.position_notional(p, led.price_for(p.key.symbol)) for p in st.positions}
+        total = sum(notionals.values(), ZERO)
+        out: dict[PositionKey, Decimal] = {}
+        for pos in st.positions:
+            mark = led.price_for(pos.key.symbol)
+            inst = led.markets[pos.key.symbol].instrument
+            qty = abs(pos.size) * inst.contract_size
+            share = st.equity * notionals[pos.key] / total if total > 0 else ZERO
+            if inst.kind is ContractKind.LINEAR:
+                price = mark - share / (pos.sign * qty)
+            else:
+                inv = ONE / mark + share / (pos.sign * qty)
+                price = ONE / inv if inv > 0 else mark * 1000
+            out[pos.key] = price if price > 0 else mark / 1000
+        return out
+
+    def _deleverage(self, watch: WatchId, lid: str, pos: PositionState, bankrupt: Decimal) -> int:
+        led = self.ledger
+        symbol = pos.key.symbol
+        market = led.markets[symbol]
+        ranking = self.config.ranking_for(market.venue)
+        candidates = self._adl_candidates(pos)
+        remaining = abs(pos.size)
+        steps = 0
+        for i, (score, c) in enumerate(rank(candidates, ranking), start=1):
+            if remaining <= 0:
+                break
+            take = min(remaining, c.size)
+            self._emit("adl", {"account": c.account, "symbol": symbol, "position_side": c.position_side,
+                               "size": str(take), "price": str(bankrupt), "liquidation_id": lid, "rank": i,
+                               "score": str(score), "ranking": ranking.name, "bankrupt_account": watch.account})
+            self.metrics.adl += 1
+            remaining -= take
+            steps += 1
+        filled = abs(pos.size) - remaining
+        base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
+                "position_side": pos.key.position_side.value, "close_price": str(bankrupt),
+                "price": str(bankrupt), "bankruptcy_price": str(bankrupt), "fee_rate": "0", "mode": "adl"}
+        if filled > 0:
+            self._emit("liquidation", {**base, "size": str(filled)})
+            steps += 1
+        if remaining > 0:
+            mark = led.price_for(symbol)
+            inst = market.instrument
+            loss = pnl_of(inst.kind, pos.sign, remaining * inst.contract_size, bankrupt, mark)
+            self._emit("liquidation", {**base, "size": str(remaining), "counterparty": "venue",
+                                       "venue_loss": str(loss)})
+            steps += 1
+            if self.config.last_resort == "socialize" and loss > 0:
+                self._socialize(lid, pos, loss)
+                steps += 1
+        return steps
+
+    def _adl_candidates(self, pos: PositionState) -> list[AdlCandidate]:
+        led = self.ledger
+        out = []
+        for other in led.positions_in(pos.key.symbol):
+            if other.key.account == pos.key.account or other.sign == pos.sign:
+                continue
+            mark = led.price_for(other.key.symbol)
+            watch = watches_for(led, other.key)
+            st = status(led, watch)
+            upnl = led.position_upnl(other, mark)
+            wallet = (led.isolated_margin(other.key) if other.is_isolated
+                      else led.wallet(other.key.account, led.markets[other.key.symbol].instrument.settle_asset))
+            out.append(AdlCandidate(
+                account=other.key.account, symbol=other.key.symbol, position_side=other.key.position_side.value,
+                size=abs(other.size), sign=other.sign, entry_price=other.entry_price, mark=mark,
+                notional=led.position_notional(other, mark),
+                entry_notional=led.position_notional(other, other.entry_price), upnl=upnl, wallet=wallet,
+                equity=st.equity, maintenance_margin=st.maintenance_margin))
+        return out
+
+    def _socialize(self, lid: str, pos: PositionState, loss: Decimal) -> None:
+        """Charge ``loss`` to accounts with profit in the symbol, pro rata to profit, capped at each wallet."""
+        led = self.ledger
+        asset = led.markets[pos.key.symbol].instrument.settle_asset
+        profits: dict[str, Decimal] = {}
+        for other in led.positions_in(pos.key.symbol):
+            if other.key.account == pos.key.account:
+                continue
+            u = led.position_upnl(other, led.price_for(other.key.symbol))
+            if u > 0:
+                profits[other.key.account] = profits.get(other.key.account, ZERO) + u
+        total = sum(profits.values(), ZERO)
+        if total <= 0:
+            return
+        shares = []
+        for acct in sorted(profits):
+            amt = min(loss * profits[acct] / total, led.withdrawable(acct, asset)).quantize(led.unit)
+            if amt > 0:
+                shares.append({"account": acct, "amount": str(amt)})
+        if shares:
+            self._emit("socialized_loss", {"liquidation_id": lid, "asset": asset, "symbol": pos.key.symbol,
+                                           "loss": str(loss), "shares": shares})
+
+    # --------------------------------------------------------------------------------------------- state
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "ledger": self.ledger.snapshot(),
+            "bands": sorted([str(w.scope), w.account, w.what, b.label] for w, b in self.bands.items()),
+            "active": sorted([w.scope, w.account, w.what, s.liquidation_id, s.steps, s.last_step_ts]
+                             for w, s in self.active.items()),
+            "next_liquidation": self.next_liquidation,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any], config: EngineConfig | None = None) -> RiskEngine:
+        engine = cls(config, Ledger.from_snapshot(data["ledger"]))
+        engine.bands = {WatchId(s, a, w): Band.of(b) for s, a, w, b in data["bands"]}
+        engine.active = {WatchId(s, a, w): _Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
+                         data["active"]}
+        engine.next_liquidation = int(data["next_liquidation"])
+        return engine
+
+    def digest(self) -> str:
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.snapshot(), sort_keys=True, default=str).encode()).hexdigest()
+
+    def conservation_error(self) -> str | None:
+        return self.ledger.conservation_error()
+
+    @property
+    def events_applied(self) -> int:
+        return self.ledger.events_applied
+
+    @property
+    def last_ts(self) -> int:
+        return self.ledger.last_ts

@@ -1,0 +1,171 @@
+"""The risk engine's events, applied by the ledger like any other (so state stays a fold of the log).
+
+* ``margin_call`` and ``liquidation_started`` / ``liquidation_finished`` carry numbers, no money (starting a
+  liquidation cancels the account's orders: their reserved margin is released).
+* ``partial_liquidation``: a reduce-only close at the executor's price; the liquidation fee goes to the
+  insurance fund (Binance "liquidation clearance fee", §3.8).
+* ``liquidation``: takeover — the insurance fund takes the position over at the mark and unwinds it at the
+  executor's price; the account's remaining equity (cross: ``bankruptcy_settlement`` once its last position is
+  closed; isolated: when the position is closed) goes to the fund if above bankruptcy and is paid by the fund if
+  below (Binance §3.8, Bybit §4.6 "better-than-bankruptcy close → remaining margin to the insurance fund;
+  worse → insurance fund pays"). ``mode = "adl"``: the account closes at its bankruptcy price against the
+  deleveraged counterparties, so nothing is left to settle.
+* ``adl``: a counterparty's position reduced at the bankrupt position's bankruptcy price, no fee (§3.8).
+* ``socialized_loss``: the last resort — a deficit neither the fund nor ADL could cover is first taken by the
+  venue (the bankrupt position closes at its bankruptcy price against the clearing book); with
+  ``last_resort = "socialize"`` it is then charged to the profitable accounts in that symbol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from margincall.ledger.ledger import Ledger, _choice, _id, _num, _Tx
+from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
+from margincall.math.contracts import notional_of, pnl_of
+from margincall.model.enums import PositionSide
+from margincall.model.numbers import ZERO, non_negative
+
+
+def _key(led: Ledger, p: Mapping[str, Any]) -> PositionKey:
+    acct = led._account(p)
+    symbol = _id(p, "symbol")
+    led.market(symbol)
+    side = PositionSide(_choice(p, "position_side", ("both", "long", "short"), "both"))
+    key = PositionKey(acct, symbol, side)
+    if key not in led.positions:
+        raise Rejected("no_position", f"{acct} has no {side.value} position in {symbol}", field="symbol")
+    return key
+
+
+def _size(led: Ledger, key: PositionKey, p: Mapping[str, Any]) -> Decimal:
+    size = _num(p, "size")
+    held = abs(led.positions[key].size)
+    if size > held:
+        raise Rejected("reduce_exceeds_position", f"{size} exceeds the position's {held}", field="size")
+    return size
+
+
+def _note(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    led._account(p)
+    return dict(p)
+
+
+def _liquidation_started(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    acct = led._account(p)
+    _id(p, "liquidation_id")
+    released = led.release_all_orders(tx, acct)
+    return {**p, "orders_cancelled": released}
+
+
+def _partial(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    key = _key(led, p)
+    size, price = _size(led, key, p), _num(p, "price")
+    fee_rate = _num(p, "fee_rate", non_negative)
+    sign = led.positions[key].sign
+    d = led.trade(tx, key, -sign * size, price, fee_rate, INSURANCE, reduce_only=True,
+                  memo="partial liquidation", check_margin=False)
+    return {**d, **p, "liquidation_fee": d["fee"]}
+
+
+def _liquidation(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """Close ``size`` at ``close_price`` (the mark for a takeover, the bankruptcy price for ADL); in a takeover
+    the fund unwinds it at the executor's ``price``. An isolated position's remaining equity is settled with
+    the fund when it is closed in full (surplus in, deficit out)."""
+    key = _key(led, p)
+    pos = led.positions[key]
+    size = _size(led, key, p)
+    close, price = _num(p, "close_price"), _num(p, "price")
+    mode = _choice(p, "mode", ("takeover", "adl"), "takeover")
+    market = led.markets[key.symbol]
+    inst, asset = market.instrument, market.instrument.settle_asset
+    d = led.trade(tx, key, -pos.sign * size, close, ZERO, INSURANCE, reduce_only=True,
+                  memo="liquidation close", check_margin=False)
+    out: dict[str, Any] = {**d, **p, "close_fee": d["fee"]}
+    if mode == "takeover":
+        fund_pnl = pnl_of(inst.kind, pos.sign, size * inst.contract_size, close, price).quantize(
+            led.unit, rounding=ROUND_FLOOR)
+        tx.move(CLEARING, INSURANCE, asset, fund_pnl, "insurance fund unwinds the position")
+        out["insurance_fund_pnl"] = str(fund_pnl)
+    if pos.is_isolated and tx.position(key) is None:
+        residual = Decimal(d.get("margin_released", "0")) + Decimal(d["realized_pnl"])
+        nominal_fee = notional_of(inst.kind, size * inst.contract_size, price) * _num(p, "fee_rate", non_negative)
+        out.update(_settle(led, tx, key.account, asset, residual, nominal_fee))
+    return out
+
+
+def _settle(led: Ledger, tx: _Tx, account: str, asset: str, residual: Decimal, nominal_fee: Decimal
+            ) -> dict[str, str]:
+    """Move ``residual`` of the account's wallet to the fund (surplus above bankruptcy: the liquidation fee
+    first, up to ``nominal_fee``, then the rest) or, if negative, pay it from the fund — and from the venue
+    (clearing) for what the fund does not have."""
+    wallet = wallet_book(account)
+    if residual >= 0:
+        fee = min(residual, nominal_fee.quantize(led.unit, rounding=ROUND_CEILING))
+        tx.move(wallet, INSURANCE, asset, fee, "liquidation fee")
+        tx.move(wallet, INSURANCE, asset, residual - fee, "surplus above bankruptcy to the insurance fund")
+        return {"liquidation_fee": str(fee), "surplus": str(residual - fee), "insurance_paid": "0",
+                "venue_absorbed": "0"}
+    deficit = -residual
+    from_fund = min(deficit, max(tx.balance(INSURANCE, asset), ZERO))
+    tx.move(INSURANCE, wallet, asset, from_fund, "insurance fund pays the deficit below bankruptcy")
+    tx.move(CLEARING, wallet, asset, deficit - from_fund, "deficit the fund could not pay, absorbed by the venue")
+    return {"liquidation_fee": "0", "surplus": "0", "insurance_paid": str(from_fund),
+            "venue_absorbed": str(deficit - from_fund)}
+
+
+def _bankruptcy_settlement(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """After a cross account's positions in ``asset`` are all closed: its wallet is settled to zero with the
+    insurance fund (Binance §3.8: remaining collateral to the fund; a negative balance topped up to 0)."""
+    acct = led._account(p)
+    asset = led._asset(p)
+    left = [k for k in led.by_account.get(acct, ()) if not led.positions[k].is_isolated
+            and led.markets[k.symbol].instrument.settle_asset == asset]
+    if left:
+        raise Rejected("open_positions", f"{acct} still holds cross positions in {asset}", field="account")
+    fee = _num(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
+    return {**p, **_settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)}
+
+
+def _adl(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    key = _key(led, p)
+    size, price = _size(led, key, p), _num(p, "price")
+    sign = led.positions[key].sign
+    d = led.trade(tx, key, -sign * size, price, ZERO, INSURANCE, reduce_only=True, memo="auto-deleveraging",
+                  check_margin=False)
+    return {**p, **d}
+
+
+def _socialized(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """Charge the listed accounts (``shares``: account, amount) for a loss the venue took when no insurance
+    fund and no ADL counterparty was left: wallet → clearing."""
+    asset = led._asset(p)
+    shares = p.get("shares", [])
+    if not isinstance(shares, list):
+        raise Rejected("invalid_field", "shares: expected a list", field="shares")
+    for s in shares:
+        acct = led._account(s)
+        amt = _num(s, "amount")
+        tx.move(wallet_book(acct), CLEARING, asset, amt, "socialized loss")
+    return dict(p)
+
+
+HANDLERS = {
+    "margin_call": _note,
+    "liquidation_started": _liquidation_started,
+    "partial_liquidation": _partial,
+    "liquidation": _liquidation,
+    "bankruptcy_settlement": _bankruptcy_settlement,
+    "adl": _adl,
+    "socialized_loss": _socialized,
+    "liquidation_finished": _note,
+}
+
+
+def register(ledger: Ledger) -> Ledger:
+    """Teach ``ledger`` the risk engine's events."""
+    for name, handler in HANDLERS.items():
+        ledger.register(name, handler)
+    return ledger
