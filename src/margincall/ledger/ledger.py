@@ -159,6 +159,9 @@ class Ledger:
         self.withdrawals: dict[str, Decimal] = {}
         self.events_applied = 0
         self.last_ts = 0
+        #: Wallet books of cross accounts under liquidation: they may go below zero between the waterfall's
+        #: steps until the bankruptcy settlement brings them back to zero.
+        self.liquidating: set[tuple[str, str]] = set()
         self._handlers: dict[str, Callable[[_Tx, Mapping[str, Any]], dict[str, Any]]] = {
             "market_listed": self._market_listed,
             "account_opened": self._account_opened,
@@ -212,7 +215,7 @@ class Ledger:
 
     def _check_postings(self, tx: _Tx) -> None:
         for (book, asset), v in tx.balances.items():
-            if book.startswith("wallet:") and v < 0:
+            if book.startswith("wallet:") and v < 0 and (book, asset) not in self.liquidating:
                 raise Rejected("insufficient_balance", f"{book} would go negative ({v} {asset})")
             if book.startswith("isolated:") and v < 0:
                 raise Rejected("insufficient_margin", f"{book} would go negative ({v} {asset})")
@@ -709,7 +712,7 @@ class Ledger:
             if self.balances.get((EXTERNAL, asset), ZERO) != -net:
                 return f"{asset}: external book {self.balances.get((EXTERNAL, asset), ZERO)} is not −{net}"
         for (book, asset), v in self.balances.items():
-            if book.startswith(("wallet:", "isolated:")) and v < 0:
+            if book.startswith(("wallet:", "isolated:")) and v < 0 and (book, asset) not in self.liquidating:
                 return f"{book} is negative: {v} {asset}"
         return None
 
@@ -730,6 +733,7 @@ class Ledger:
             "leverage": [[a, s, str(v)] for (a, s), v in sorted(self.leverage.items())],
             "modes": [[a, s, v.value] for (a, s), v in sorted(self.modes.items())],
             "reserved": [[a, o, asset, str(v)] for (a, o), (asset, v) in sorted(self.reserved.items())],
+            "liquidating": sorted([b, a] for b, a in self.liquidating),
             "deposits": {a: str(v) for a, v in sorted(self.deposits.items())},
             "withdrawals": {a: str(v) for a, v in sorted(self.withdrawals.items())},
             "events_applied": self.events_applied,
@@ -755,6 +759,7 @@ class Ledger:
         led.leverage = {(a, s): Decimal(v) for a, s, v in data["leverage"]}
         led.modes = {(a, s): MarginMode(v) for a, s, v in data["modes"]}
         led.reserved = {(a, o): (asset, Decimal(v)) for a, o, asset, v in data["reserved"]}
+        led.liquidating = {(b, a) for b, a in data.get("liquidating", [])}
         led.deposits = {a: Decimal(v) for a, v in data["deposits"].items()}
         led.withdrawals = {a: Decimal(v) for a, v in data["withdrawals"].items()}
         led.events_applied = int(data["events_applied"])

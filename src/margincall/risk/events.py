@@ -57,6 +57,8 @@ def _liquidation_started(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str
     acct = led._account(p)
     _id(p, "liquidation_id")
     released = led.release_all_orders(tx, acct)
+    if p.get("scope") == "cross":
+        led.liquidating.add((wallet_book(acct), _id(p, "what")))
     return {**p, "orders_cancelled": released}
 
 
@@ -126,7 +128,9 @@ def _bankruptcy_settlement(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[s
     if left:
         raise Rejected("open_positions", f"{acct} still holds cross positions in {asset}", field="account")
     fee = _num(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
-    return {**p, **_settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)}
+    out = {**p, **_settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)}
+    led.liquidating.discard((wallet_book(acct), asset))
+    return out
 
 
 def _adl(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 * :class:`MarketExecutor` (default): a market order filling at the mark moved against the liquidated side by
   ``slippage`` plus ``impact`` per unit of notional (a simple linear impact model).
 * :class:`TakeoverExecutor`: the insurance fund takes the position over at the bankruptcy price (Binance
-  §3.8 "closed at the bankruptcy price, the insurance fund takes it over"; Bybit §4.6 takeover).
+  §3.8 "closed at the bankruptcy price, the insurance fund takes it over"; Bybit §4.6 takeover) and carries it
+  at the mark: the account loses its whole remaining equity, the fund books it, and no market slippage applies.
 """
 
 from __future__ import annotations
@@ -41,4 +42,4 @@ class TakeoverExecutor:
     name: str = "takeover"
 
     def fill_price(self, sign: int, mark: Decimal, notional: Decimal, bankruptcy: Decimal | None) -> Decimal:
-        return bankruptcy if bankruptcy is not None else mark
+        return mark
