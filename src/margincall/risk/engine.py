@@ -115,6 +115,18 @@ class HoldersScreener:
         return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
 
 
+#: Computed prices carried in events (bankruptcy, executor) keep 10 decimals; the dust this leaves is settled
+#: with the insurance fund at the bankruptcy settlement.
+PRICE_QUANTUM = Decimal("1e-10")
+
+
+def _price(p: Decimal) -> Decimal:
+    """``p`` to 10 decimals, trailing zeros dropped, never in exponent notation."""
+    q = p.quantize(PRICE_QUANTUM).normalize()
+    exponent = q.as_tuple().exponent
+    return q.quantize(ONE) if isinstance(exponent, int) and exponent > 0 else q
+
+
 def _pkey(watch: WatchId) -> dict[str, str]:
     return {"account": watch.account, "scope": watch.scope, "what": watch.what}
 
@@ -331,7 +343,7 @@ class RiskEngine:
         market = led.markets[pos.key.symbol]
         inst = market.instrument
         n = notional_of(inst.kind, size * inst.contract_size, mark)
-        price = self.config.executor.fill_price(pos.sign, mark, n, None)
+        price = _price(self.config.executor.fill_price(pos.sign, mark, n, None))
         payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
                    "position_side": pos.key.position_side.value, "size": str(size), "price": str(price),
                    "mark": str(mark), "fee_rate": str(market.liquidation_fee), "reason": step.reason,
@@ -355,7 +367,7 @@ class RiskEngine:
             mark = led.price_for(pos.key.symbol)
             inst = led.markets[pos.key.symbol].instrument
             qty = abs(pos.size) * inst.contract_size
-            price = self.config.executor.fill_price(pos.sign, mark, notional_of(inst.kind, qty, mark), None)
+            price = _price(self.config.executor.fill_price(pos.sign, mark, notional_of(inst.kind, qty, mark), None))
             exec_prices[pos.key] = price
             fund_result += pnl_of(inst.kind, pos.sign, qty, mark, price)
         fund = led.book_balance(INSURANCE, asset)
@@ -399,7 +411,7 @@ class RiskEngine:
             else:
                 inv = ONE / mark + share / (pos.sign * qty)
                 price = ONE / inv if inv > 0 else mark * 1000
-            out[pos.key] = price if price > 0 else mark / 1000
+            out[pos.key] = _price(price if price > 0 else mark / 1000)
         return out
 
     def _deleverage(self, watch: WatchId, lid: str, pos: PositionState, bankrupt: Decimal) -> int:
