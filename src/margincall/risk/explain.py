@@ -1,0 +1,135 @@
+"""Explain a liquidation: the chain of logged events that led to it, each number with the formula that made it.
+
+Works on any iterable of logged events (``seq``, ``ts``, ``type``, ``payload``, ``result``) — the durable log
+of :mod:`margincall.store`, or the ``Applied`` events the engine returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Which function produced each number an event carries (by event type, then field).
+FORMULAS: dict[str, dict[str, str]] = {
+    "_common": {
+        "equity": "wallet (or isolated margin) + Σ uPnL at the mark — math.contracts.pnl_of (venues.md §3.2)",
+        "maintenance_margin": "Σ notional × MMR(tier) − cum(tier), tier at the mark — math.margin.maintenance_margin "
+                              "(venues.md §2.1)",
+        "margin_ratio": "MM / equity — math.margin.margin_ratio_mm_over_equity (venues.md §0)",
+    },
+    "margin_call": {
+        "band": "bands on MM/equity with hysteresis — risk.margin_call.BandConfig.next_band",
+        "liquidation_marks": "the mark where equity = MM, others fixed — venues.rules.<venue>.cross_liquidation_price"
+                             " / isolated_liquidation_price",
+        "deposit_to_healthy": "MM / (warning − hysteresis) − equity — risk.margin_call.BandConfig.deposit_to_healthy",
+    },
+    "partial_liquidation": {
+        "size": "the venue's partial rule (tier step-down / 20 % steps) — risk.partial",
+        "price": "executor fill: mark × (1 ∓ slippage − impact) — risk.executor.MarketExecutor",
+        "liquidation_fee": "notional × liquidation fee rate — math.trade.trading_fee (venues.md §3.8)",
+        "realized_pnl": "closed quantity × (price − entry) — math.trade.realized_pnl",
+    },
+    "liquidation": {
+        "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — "
+                            "risk.engine.RiskEngine._bankruptcy_prices (venues.md §3.5)",
+        "close_price": "takeover at the mark (ADL: the bankruptcy price) — risk.events._liquidation",
+        "price": "executor fill — risk.executor",
+        "realized_pnl": "math.trade.realized_pnl at the close price",
+        "insurance_fund_pnl": "the fund unwinds at the executor's price: pnl(close → price) — math.contracts.pnl_of",
+    },
+    "bankruptcy_settlement": {
+        "liquidation_fee": "min(remaining equity, Σ notional × liquidation fee rate) — risk.events._settle",
+        "surplus": "remaining equity above bankruptcy, to the insurance fund — risk.events._settle",
+        "insurance_paid": "deficit below bankruptcy paid by the fund — risk.events._settle",
+        "venue_absorbed": "deficit the fund could not pay — risk.events._settle",
+    },
+    "adl": {
+        "score": "the venue's ADL ranking — risk.adl",
+        "price": "the bankrupt position's bankruptcy price (venues.md §3.8)",
+        "realized_pnl": "math.trade.realized_pnl at the bankruptcy price",
+    },
+    "fill": {
+        "realized_pnl": "math.trade.realized_pnl",
+        "fee": "notional × maker/taker rate — math.trade.trading_fee",
+        "entry_price": "quantity-weighted (linear) or harmonic (inverse) average — math.trade.average_entry",
+    },
+    "funding": {"paid": "notional at the mark × rate — math.funding.funding_payment (venues.md §3.7)"},
+}
+
+_SHOWN = ("symbol", "side", "size", "price", "mark", "band", "previous_band", "equity", "maintenance_margin",
+          "margin_ratio", "liquidation_marks", "deposit_to_healthy", "reason", "tier_before", "tier_after",
+          "close_price", "bankruptcy_price", "liquidation_fee", "fee", "realized_pnl", "insurance_fund_pnl",
+          "surplus", "insurance_paid", "venue_absorbed", "score", "rank", "ranking", "mode", "outcome", "amount",
+          "rate", "paid", "received", "entry_price", "position_size")
+_RISK = {"margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl", "socialized_loss",
+         "bankruptcy_settlement", "liquidation_finished"}
+
+
+@dataclass(frozen=True)
+class Number:
+    name: str
+    value: Any
+    formula: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    seq: int
+    ts: int
+    type: str
+    numbers: tuple[Number, ...] = field(default_factory=tuple)
+
+
+def _field(e: Any, name: str) -> Any:
+    return e[name] if isinstance(e, Mapping) else getattr(e, name)
+
+
+def _involves(account: str, etype: str, data: Mapping[str, Any]) -> bool:
+    if data.get("account") == account or data.get("from") == account or data.get("to") == account:
+        return True
+    if etype == "adl" and data.get("bankrupt_account") == account:
+        return True
+    if etype == "socialized_loss":
+        return any(s.get("account") == account for s in data.get("shares", []))
+    return False
+
+
+def explain(events: Iterable[Any], account: str, *, liquidation_id: str | None = None) -> list[Step]:
+    """The events that involve ``account`` — and the marks that moved its symbols just before an engine event —
+    up to the end of its last (or the given) liquidation, each with its numbers and their formulas."""
+    steps: list[Step] = []
+    held: set[str] = set()
+    pending_marks: dict[str, Step] = {}
+    for e in events:
+        etype = _field(e, "type")
+        payload = dict(_field(e, "payload") or {})
+        result = dict(_field(e, "result") or {})
+        data = {**result, **payload}
+        seq, ts = int(_field(e, "seq")), int(_field(e, "ts"))
+        if etype == "mark":
+            if data.get("symbol") in held:
+                pending_marks[str(data["symbol"])] = _step(seq, ts, etype, data)
+            continue
+        if not _involves(account, etype, data):
+            continue
+        if liquidation_id is not None and etype in _RISK and data.get("liquidation_id") not in (None, liquidation_id):
+            continue
+        if etype in _RISK and pending_marks:
+            steps.extend(sorted(pending_marks.values(), key=lambda s: s.seq))
+            pending_marks.clear()
+        if etype == "fill" and data.get("account") == account and data.get("symbol"):
+            held.add(str(data["symbol"]))
+        steps.append(_step(seq, ts, etype, data))
+    return steps
+
+
+def _step(seq: int, ts: int, etype: str, data: Mapping[str, Any]) -> Step:
+    formulas = {**FORMULAS["_common"], **FORMULAS.get(etype, {})}
+    nums = tuple(Number(k, data[k], formulas.get(k)) for k in _SHOWN if data.get(k) not in (None, "", {}, []))
+    return Step(seq, ts, etype, nums)
+
+
+def liquidation_ids(events: Iterable[Any], account: str) -> list[str]:
+    return [str(_field(e, "payload")["liquidation_id"]) for e in events
+            if _field(e, "type") == "liquidation_started" and _field(e, "payload").get("account") == account]
