@@ -1,0 +1,176 @@
+"""Durable ledger throughput: fills/s through the Journal's batched path, raw log appends/s, replay events/s.
+
+python3 benchmarks/ledger.py [--events N] [--pg-url URL | --no-postgres] [--json]
+
+* fills/s — ``Journal.submit_many`` of fill events (each with an idempotency key) in batches of 1, 100 and 1000:
+  ledger apply + canonical JSON + hash chain + one durable transaction per batch (SQLite WAL + synchronous=FULL;
+  PostgreSQL with synchronous_commit=on). Acknowledged = durable.
+* append/s — ``EventLog.append`` of ready-made events and results: the log alone, without the ledger.
+* replay — a fresh ledger folded from the SQLite log (read + parse + apply), and its two halves separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from margincall.ledger import Ledger
+from margincall.store import NewEvent, open_log
+from margincall.store.journal import Command, Journal, fold
+
+MARKET = {"venue": "binance-usdm", "symbol": "BTCUSDT"}
+BUY = {"account": "a1", "symbol": "BTCUSDT", "side": "buy", "size": "0.01", "price": "60000", "liquidity": "taker"}
+SELL = {**BUY, "side": "sell"}
+BATCHES = (1, 100, 1000)
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def sqlite_target() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="mc-bench-") as d:
+        yield str(Path(d) / "events.db")
+
+
+@contextmanager
+def pg_target(url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def fills(n: int, start: int = 0) -> list[Command]:
+    return [Command("fill", BUY if i % 2 == 0 else SELL, key=f"f{i}", ts=2_000 + i) for i in range(start, start + n)]
+
+
+def journal_rate(target: str, batch: int, n: int) -> tuple[float, Journal]:
+    """Fills per second through ``submit_many`` in batches of ``batch`` (``n`` fills in all)."""
+    j = Journal(open_log(target), Ledger)
+    j.submit_many(
+        [
+            Command("market_listed", MARKET, ts=1_000),
+            Command("account_opened", {"account": "a1"}, ts=1_000),
+            Command("deposit", {"account": "a1", "asset": "USDT", "amount": "1000000000"}, ts=1_000),
+        ]
+    )
+    commands = fills(n)
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        for outcome in j.submit_many(commands[i : i + batch]):
+            if not hasattr(outcome, "seq"):
+                raise SystemExit(f"benchmark fill refused: {outcome!r}")
+    return n / (time.perf_counter() - t0), j
+
+
+def append_rate(target: str, batch: int, n: int, result: dict[str, Any]) -> float:
+    """Events per second through ``EventLog.append`` alone (events and results prepared beforehand)."""
+    log = open_log(target)
+    events = [(NewEvent("fill", BUY if i % 2 == 0 else SELL, f"r{i}", 2_000 + i), result) for i in range(n)]
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        log.append(events[i : i + batch])
+    rate = n / (time.perf_counter() - t0)
+    log.close()
+    return rate
+
+
+def count_for(batch: int, n: int) -> int:
+    # One fsync per event at batch 1: a few hundred events measure it; bigger batches get the full count.
+    return min(n, 500) if batch == 1 else n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=20_000, help="fills per measurement (batch 1: at most 500)")
+    ap.add_argument("--pg-url", default=os.environ.get("MARGINCALL_DATABASE_URL") or DEFAULT_PG)
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    n = args.events
+
+    sample = Ledger()
+    sample.apply("market_listed", MARKET, ts=1)
+    sample.apply("account_opened", {"account": "a1"}, ts=1)
+    sample.apply("deposit", {"account": "a1", "asset": "USDT", "amount": "1000"}, ts=1)
+    result = sample.apply("fill", BUY, ts=2).to_dict()
+
+    backends: list[tuple[str, Any]] = [("sqlite", sqlite_target)]
+    if not args.no_postgres:
+        backends.append(("postgres", lambda: pg_target(args.pg_url)))
+    figures: dict[str, dict[str, float]] = {}
+    replay: dict[str, float] = {}
+    for name, make in backends:
+        fills_s: dict[str, float] = {}
+        appends_s: dict[str, float] = {}
+        for batch in BATCHES:
+            with make() as target:
+                rate, j = journal_rate(target, batch, count_for(batch, n))
+                fills_s[str(batch)] = rate
+                if name == "sqlite" and batch == BATCHES[-1]:
+                    log = j.log
+                    live = j.ledger.digest()
+                    t0 = time.perf_counter()
+                    events = list(log.read(results=False))
+                    t_read = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    folded = fold(events, Ledger())
+                    t_apply = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    again = fold(log.read(results=False), Ledger())
+                    t_all = time.perf_counter() - t0
+                    if not folded.digest() == again.digest() == live:
+                        raise SystemExit("replay differs from the live ledger")
+                    replay = {
+                        "events": len(events),
+                        "replay_events_per_s": len(events) / t_all,
+                        "read_events_per_s": len(events) / t_read,
+                        "apply_events_per_s": len(events) / t_apply,
+                    }
+                j.log.close()
+            with make() as target:
+                appends_s[str(batch)] = append_rate(target, batch, count_for(batch, n), result)
+        figures[f"{name}_fills_per_s"] = fills_s
+        figures[f"{name}_append_per_s"] = appends_s
+
+    print(f"durable fills through Journal.submit_many (idempotency key on every fill); {n} fills per batched run")
+    print(f"{'backend':<10} {'batch':>6} {'fills/s':>12} {'raw append/s':>14}")
+    for name, _ in backends:
+        for batch in BATCHES:
+            f = figures[f"{name}_fills_per_s"][str(batch)]
+            a = figures[f"{name}_append_per_s"][str(batch)]
+            print(f"{name:<10} {batch:>6} {f:>12,.0f} {a:>14,.0f}")
+    print(
+        f"replay of {replay['events']:,} events: {replay['replay_events_per_s']:,.0f} events/s "
+        f"(read+parse alone {replay['read_events_per_s']:,.0f}/s, ledger apply alone "
+        f"{replay['apply_events_per_s']:,.0f}/s)"
+    )
+    if args.json:
+        out: dict[str, Any] = {
+            "sqlite_fills_per_s": {k: round(v) for k, v in figures["sqlite_fills_per_s"].items()},
+            "postgres_fills_per_s": {k: round(v) for k, v in figures.get("postgres_fills_per_s", {}).items()},
+            "replay_events_per_s": round(replay["replay_events_per_s"]),
+            "sqlite_append_per_s": {k: round(v) for k, v in figures["sqlite_append_per_s"].items()},
+            "postgres_append_per_s": {k: round(v) for k, v in figures.get("postgres_append_per_s", {}).items()},
+            "replay_read_per_s": round(replay["read_events_per_s"]),
+            "replay_apply_per_s": round(replay["apply_events_per_s"]),
+        }
+        sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""PostgreSQL event log (psycopg 3), chosen by a ``postgresql://`` URL.
+
+A commit is durable when it returns as long as the server runs with ``fsync=on`` and
+``synchronous_commit=on`` (the defaults; https://www.postgresql.org/docs/current/wal-async-commit.html).
+One transaction per :meth:`PostgresEventLog.append`; large batches go through ``COPY`` (one round trip),
+small ones through ``executemany`` (pipelined). The schema lives in the connection's ``search_path``
+(e.g. ``postgresql://host/db?options=-csearch_path%3Dmyschema``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import psycopg
+
+from margincall.store.log import (
+    GENESIS_HASH,
+    NewEvent,
+    StoredEvent,
+    StoreError,
+    canonical_json,
+    chain,
+    row_to_event,
+    row_to_event_without_result,
+)
+
+#: Ordered schema migrations: version ``i + 1`` is ``MIGRATIONS[i]`` (a list of statements). Append only.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE events (
+            seq BIGINT PRIMARY KEY,
+            key TEXT,
+            ts BIGINT NOT NULL,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            result TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX events_key ON events (key)",
+        """CREATE TABLE snapshots (
+            seq BIGINT PRIMARY KEY,
+            state TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ],
+]
+
+_COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+_COPY = f"COPY events ({_COLUMNS}) FROM STDIN"
+#: Batches at least this long are written with COPY: measured faster than executemany from 4 events up
+#: (1.7x at 1000); a single event is faster as one INSERT.
+COPY_THRESHOLD = 4
+_READ_CHUNK = 10000
+#: Arbitrary constant naming the advisory lock that serialises concurrent migrations.
+_MIGRATION_LOCK = 0x6D61726763616C6C
+
+
+class PostgresEventLog:
+    """:class:`~margincall.store.log.EventLog` in PostgreSQL (tables created in the search_path schema)."""
+
+    def __init__(self, url: str, *, migrations: Sequence[Sequence[str]] | None = None) -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        self._closed = False
+        self._migrations = MIGRATIONS if migrations is None else migrations
+        try:
+            self._conn = psycopg.connect(url, autocommit=True)
+            self._migrate()
+            self._load_tail()
+        except psycopg.Error as exc:
+            raise StoreError(f"postgres: {exc}") from exc
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
+        self._conn = psycopg.connect(self.url, autocommit=True)
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run a read; a lost connection is re-opened and the read retried once (reads are idempotent)."""
+        with self._lock:
+            if self._closed:
+                raise StoreError("postgres: the log is closed")
+            for attempt in (1, 2):
+                try:
+                    if self._conn.broken or self._conn.closed:
+                        self._reconnect()
+                    with self._conn.cursor() as cur:
+                        cur.execute(sql, params)
+                        return cur.fetchall()
+                except psycopg.OperationalError as exc:
+                    if attempt == 2:
+                        raise StoreError(f"postgres: {exc}") from exc
+                except psycopg.Error as exc:
+                    raise StoreError(f"postgres: {exc}") from exc
+            raise AssertionError("unreachable")
+
+    # -- schema -----------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            row = cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            current = int(row[0]) if row else 0
+            if current > len(self._migrations):
+                raise StoreError(f"postgres: schema version {current} is newer than this code knows")
+            for version in range(current + 1, len(self._migrations) + 1):
+                for statement in self._migrations[version - 1]:
+                    cur.execute(statement)
+                cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+    def schema_version(self) -> int:
+        return int(self._fetch("SELECT MAX(version) FROM schema_version", ())[0][0])
+
+    def _load_tail(self) -> None:
+        rows = self._fetch("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", ())
+        row = rows[0] if rows else None
+        self._last_seq, self._last_hash = (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+    # -- events -----------------------------------------------------------------------------------------
+    def append(self, batch: Sequence[tuple[NewEvent, Mapping[str, Any] | None]]) -> list[StoredEvent]:
+        if not batch:
+            return []
+        with self._lock:
+            events, rows = chain(batch, self._last_seq, self._last_hash)
+            try:
+                if self._closed:
+                    raise StoreError("postgres: the log is closed")
+                if self._conn.broken:
+                    self._reconnect()
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    if len(rows) >= COPY_THRESHOLD:
+                        with cur.copy(_COPY) as copy:
+                            for r in rows:
+                                copy.write_row(r)
+                    elif len(rows) == 1:
+                        cur.execute(_INSERT, rows[0])
+                    else:
+                        cur.executemany(_INSERT, rows)
+            except psycopg.Error as exc:
+                # The commit may or may not have reached the server: re-read the tail from the database.
+                # (If that fails too, the stale tail is harmless: the next append hits the seq primary key.)
+                with contextlib.suppress(StoreError):
+                    self._load_tail()
+                code = "idempotency_conflict" if "events_key" in str(exc) else None
+                raise StoreError(f"postgres: append failed: {exc}", code=code) from exc
+            self._last_seq, self._last_hash = events[-1].seq, events[-1].hash
+            return events
+
+    def read(self, after_seq: int = 0, *, results: bool = True) -> Iterator[StoredEvent]:
+        last = after_seq
+        while True:
+            rows = self._fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (last, _READ_CHUNK)
+            )
+            if not rows:
+                return
+            yield from map(row_to_event if results else row_to_event_without_result, rows)
+            last = rows[-1][0]
+
+    def by_key(self, key: str) -> StoredEvent | None:
+        rows = self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key = %s", (key,))
+        return row_to_event(rows[0]) if rows else None
+
+    def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
+        if not keys:
+            return {}
+        rows = self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key = ANY(%s)", (list(keys),))
+        return {row[1]: row_to_event(row) for row in rows}
+
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def last_hash(self) -> str:
+        return self._last_hash
+
+    # -- snapshots --------------------------------------------------------------------------------------
+    def save_snapshot(self, seq: int, state: Mapping[str, Any]) -> None:
+        text = canonical_json(state)
+        with self._lock:
+            try:
+                if self._conn.broken:
+                    self._reconnect()
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    cur.execute(
+                        "INSERT INTO snapshots (seq, state) VALUES (%s, %s) "
+                        "ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state",
+                        (seq, text),
+                    )
+            except psycopg.Error as exc:
+                raise StoreError(f"postgres: snapshot failed: {exc}") from exc
+
+    def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
+        rows = self._fetch("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1", ())
+        return (int(rows[0][0]), json.loads(rows[0][1])) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._conn.close()
+
+    def __enter__(self) -> PostgresEventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

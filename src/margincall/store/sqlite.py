@@ -1,0 +1,187 @@
+"""SQLite event log: the default backend (one file, WAL, ``synchronous=FULL``).
+
+With ``journal_mode=WAL`` and ``synchronous=FULL`` SQLite fsyncs the WAL at every commit, so a committed
+transaction survives a process crash and a power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
+One transaction per :meth:`SqliteEventLog.append` call: batching many events into one call pays one fsync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from margincall.store.log import (
+    GENESIS_HASH,
+    NewEvent,
+    StoredEvent,
+    StoreError,
+    canonical_json,
+    chain,
+    row_to_event,
+    row_to_event_without_result,
+)
+
+#: Ordered schema migrations: version ``i + 1`` is ``MIGRATIONS[i]`` (a list of statements). Append only.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            key TEXT,
+            ts INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            result TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX events_key ON events (key)",
+        """CREATE TABLE snapshots (
+            seq INTEGER PRIMARY KEY,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""",
+    ],
+]
+
+_COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_READ_CHUNK = 4096
+
+
+class SqliteEventLog:
+    """:class:`~margincall.store.log.EventLog` in a SQLite file (created with its schema when missing)."""
+
+    def __init__(self, path: str | Path, *, migrations: Sequence[Sequence[str]] | None = None) -> None:
+        self.path = str(path)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one append is exactly one transaction.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._lock = threading.RLock()
+            self._migrate(MIGRATIONS if migrations is None else migrations)
+            self._load_tail()
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite {self.path}: {exc}") from exc
+
+    # -- schema -----------------------------------------------------------------------------------------
+    def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")  # takes the write lock: two processes opening at once migrate once
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+            )
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            if current > len(migrations):
+                raise StoreError(f"sqlite {self.path}: schema version {current} is newer than this code knows")
+            for version in range(current + 1, len(migrations) + 1):
+                for statement in migrations[version - 1]:
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"sqlite {self.path}: {exc}") from exc
+
+    def schema_version(self) -> int:
+        return int(self._fetch("SELECT MAX(version) FROM schema_version", ())[0][0])
+
+    def _load_tail(self) -> None:
+        rows = self._fetch("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", ())
+        row = rows[0] if rows else None
+        self._last_seq, self._last_hash = (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+    # -- events -----------------------------------------------------------------------------------------
+    def append(self, batch: Sequence[tuple[NewEvent, Mapping[str, Any] | None]]) -> list[StoredEvent]:
+        if not batch:
+            return []
+        with self._lock:
+            events, rows = chain(batch, self._last_seq, self._last_hash)
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(_INSERT, rows)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                # Another writer may have appended: re-read the tail so the next append chains correctly.
+                with contextlib.suppress(StoreError):
+                    self._load_tail()
+                code = "idempotency_conflict" if "events.key" in str(exc) else None
+                raise StoreError(f"sqlite {self.path}: append failed: {exc}", code=code) from exc
+            self._last_seq, self._last_hash = events[-1].seq, events[-1].hash
+            return events
+
+    def read(self, after_seq: int = 0, *, results: bool = True) -> Iterator[StoredEvent]:
+        # Pages by seq (no cursor held open across yields), so the caller may append while iterating.
+        last = after_seq
+        while True:
+            rows = self._fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, _READ_CHUNK)
+            )
+            if not rows:
+                return
+            yield from map(row_to_event if results else row_to_event_without_result, rows)
+            last = rows[-1][0]
+
+    def by_key(self, key: str) -> StoredEvent | None:
+        rows = self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key = ?", (key,))
+        return row_to_event(rows[0]) if rows else None
+
+    def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
+        found: dict[str, StoredEvent] = {}
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key IN ({marks})", part):
+                found[row[1]] = row_to_event(row)
+        return found
+
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def last_hash(self) -> str:
+        return self._last_hash
+
+    # -- snapshots --------------------------------------------------------------------------------------
+    def save_snapshot(self, seq: int, state: Mapping[str, Any]) -> None:
+        text = canonical_json(state)
+        with self._lock:
+            try:
+                self._db.execute("INSERT OR REPLACE INTO snapshots (seq, state) VALUES (?, ?)", (seq, text))
+            except sqlite3.Error as exc:
+                raise StoreError(f"sqlite {self.path}: snapshot failed: {exc}") from exc
+
+    def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
+        rows = self._fetch("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1", ())
+        return (int(rows[0][0]), json.loads(rows[0][1])) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteEventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
