@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from margincall.model.errors import MarginCallError
-from margincall.store.log import GENESIS_HASH, EventLog, NewEvent, StoreError, canonical_json, event_hash
+from margincall.store.log import (
+    GENESIS_HASH,
+    EventLog,
+    NewEvent,
+    StoredEvent,
+    StoreError,
+    canonical_json,
+    event_hash,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -74,12 +82,16 @@ class Ack:
     """An acknowledged (durable) event: its sequence number and the ledger's result.
 
     ``duplicate`` is True when the idempotency key had been used before with the same event; ``seq`` and
-    ``result`` are then the original ones.
+    ``result`` are then the original ones. A state machine with a ``process`` method (the risk engine) may apply
+    more events because of a command; they are appended after it, in the same transaction, as ``caused``.
     """
 
     seq: int
     result: dict[str, Any] | None
     duplicate: bool = False
+    #: Events the state machine applied because of this one (the risk engine's margin calls and liquidation
+    #: steps), durable in the same transaction.
+    caused: tuple[StoredEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +202,7 @@ class Journal:
             existing = log.by_keys(keys) if keys else {}
             pending: list[tuple[NewEvent, dict[str, Any]]] = []
             pending_index: list[int] = []
+            pending_caused: list[int] = []  # events the engine caused after each accepted command
             pending_keys: dict[str, tuple[str, str, int]] = {}  # key -> (type, payload json, index in pending)
             duplicates_of_pending: list[tuple[int, int]] = []  # (command index, index in pending)
             now = None
@@ -216,21 +229,34 @@ class Journal:
                             if now is None:
                                 now = self._clock()
                             ts = max(now, ledger.last_ts)
-                        result = ledger.apply(c.type, c.payload, ts=ts).to_dict()
+                        process = getattr(ledger, "process", None)
+                        if process is not None:
+                            applied = process(c.type, c.payload, ts)
+                            result = applied[0].result.to_dict()
+                            caused = [(NewEvent(a.type, a.payload, None, a.ts), a.result.to_dict())
+                                      for a in applied[1:]]
+                        else:
+                            result = ledger.apply(c.type, c.payload, ts=ts).to_dict()
+                            caused = []
                     except MarginCallError as exc:
                         outcomes[i] = exc
                         continue
                     if c.key is not None:
                         pending_keys[c.key] = (c.type, payload_json, len(pending))
-                    pending.append((NewEvent(c.type, c.payload, c.key, ts, payload_json), result))
                     pending_index.append(i)
+                    pending_caused.append(len(caused))
+                    pending.append((NewEvent(c.type, c.payload, c.key, ts, payload_json), result))
+                    pending.extend(caused)
                 stored = log.append(pending)
             except BaseException:
                 if pending:
                     self._rebuild_after_failure()
                 raise
-            for i, ev in zip(pending_index, stored, strict=True):
-                outcomes[i] = Ack(ev.seq, ev.result, False)
+            at = 0
+            for i, n_caused in zip(pending_index, pending_caused, strict=True):
+                ev = stored[at]
+                outcomes[i] = Ack(ev.seq, ev.result, False, tuple(stored[at + 1: at + 1 + n_caused]))
+                at += 1 + n_caused
             for i, p in duplicates_of_pending:
                 outcomes[i] = Ack(stored[p].seq, stored[p].result, True)
             if stored and self.snapshot_every:
