@@ -11,6 +11,9 @@ from typer.exceptions import TyperException
 
 from margincall.cli.calc import calc
 from margincall.cli.demo import demo
+from margincall.cli.explain import explain
+from margincall.cli.ledger import ledger_app
+from margincall.cli.serve import serve
 from margincall.model.errors import MarginCallError
 
 app = typer.Typer(
@@ -22,6 +25,9 @@ app = typer.Typer(
 )
 app.command()(calc)
 app.command()(demo)
+app.command()(serve)
+app.command()(explain)
+app.add_typer(ledger_app, name="ledger")
 
 
 @app.command()
@@ -41,7 +47,7 @@ def venues() -> None:
 def main() -> None:
     """Run the CLI; bad input prints one clear line and exits with status 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # click returns a typer.Exit's code instead of raising it
     except MarginCallError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -53,7 +59,7 @@ def main() -> None:
     except TyperException as exc:  # usage errors: unknown option, bad value
         exc.show()  # type: ignore[attr-defined]
         sys.exit(2)
-    sys.exit(0)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,11 @@ DEFAULT_LEVERAGE = Decimal(20)
 MAX_ID_LENGTH = 64
 
 
+def _s(d: Decimal) -> str:
+    """A Decimal as plain text, never in exponent notation (``0E-8`` → ``0.00000000``)."""
+    return format(d, "f")
+
+
 def _id(payload: Mapping[str, Any], name: str) -> str:
     v = payload.get(name)
     if not isinstance(v, str) or not v.strip():
@@ -364,7 +369,7 @@ class Ledger:
         acct, asset, amt = self._account(p), self._asset(p), self._amount(p)
         tx.move(EXTERNAL, wallet_book(acct), asset, amt, "deposit")
         self.deposits[asset] = self.deposits.get(asset, ZERO) + amt
-        return {"account": acct, "asset": asset, "amount": str(amt)}
+        return {"account": acct, "asset": asset, "amount": _s(amt)}
 
     def _withdrawal(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         acct, asset, amt = self._account(p), self._asset(p), self._amount(p)
@@ -374,7 +379,7 @@ class Ledger:
                            f"withdrawal of {amt} {asset} exceeds the withdrawable {free}", field="amount")
         tx.move(wallet_book(acct), EXTERNAL, asset, amt, "withdrawal")
         self.withdrawals[asset] = self.withdrawals.get(asset, ZERO) + amt
-        return {"account": acct, "asset": asset, "amount": str(amt), "withdrawable_before": str(free)}
+        return {"account": acct, "asset": asset, "amount": _s(amt), "withdrawable_before": _s(free)}
 
     def _transfer(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         src, dst = self._account(p, "from"), self._account(p, "to")
@@ -386,13 +391,13 @@ class Ledger:
             raise Rejected("insufficient_balance", f"transfer of {amt} {asset} exceeds the transferable {free}",
                            field="amount")
         tx.move(wallet_book(src), wallet_book(dst), asset, amt, "transfer")
-        return {"from": src, "to": dst, "asset": asset, "amount": str(amt)}
+        return {"from": src, "to": dst, "asset": asset, "amount": _s(amt)}
 
     def _insurance_fund_deposit(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         asset, amt = self._asset(p), self._amount(p)
         tx.move(EXTERNAL, INSURANCE, asset, amt, "insurance fund capital")
         self.deposits[asset] = self.deposits.get(asset, ZERO) + amt
-        return {"asset": asset, "amount": str(amt)}
+        return {"asset": asset, "amount": _s(amt)}
 
     def _mark(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         symbol = _id(p, "symbol")
@@ -400,7 +405,7 @@ class Ledger:
         price = _num(p, "price")
         previous = self.marks.get(symbol)
         self.marks[symbol] = price
-        return {"symbol": symbol, "price": str(price), "previous": None if previous is None else str(previous)}
+        return {"symbol": symbol, "price": _s(price), "previous": None if previous is None else _s(previous)}
 
     # ---------------------------------------------------------------------------------------------- fills
     def _position_key(self, acct: str, symbol: str, p: Mapping[str, Any]) -> PositionKey:
@@ -474,8 +479,8 @@ class Ledger:
             raise Rejected("reduce_only_violation", "a reduce-only fill would increase or flip the position",
                            field="reduce_only")
         details: dict[str, Any] = {"account": key.account, "symbol": key.symbol,
-                                   "position_side": key.position_side.value, "price": str(price),
-                                   "signed_size": str(signed_size)}
+                                   "position_side": key.position_side.value, "price": _s(price),
+                                   "signed_size": _s(signed_size)}
         fee = charge(trading_fee(inst.kind, abs(signed_size) * inst.contract_size, price, fee_rate), unit)
         realized = ZERO
         iso = isolated_book(key.account, key.symbol, key.position_side)
@@ -488,7 +493,7 @@ class Ledger:
                 held = tx.balance(iso, asset)
                 release = held if closing == abs(cur) else user_delta(held * closing / abs(cur), unit)
                 tx.move(iso, wallet, asset, release, f"{memo}: isolated margin released")
-                details["margin_released"] = str(release)
+                details["margin_released"] = _s(release)
             tx.move(CLEARING, wallet, asset, realized, f"{memo}: realized pnl")
             remaining = abs(cur) - closing
             new_pos = None if remaining == 0 else replace(pos, size=remaining * pos.sign)
@@ -508,12 +513,12 @@ class Ledger:
             if mode is MarginMode.ISOLATED:
                 im = charge(initial_margin(notional_of(inst.kind, opening * inst.contract_size, price), lev), unit)
                 tx.move(wallet, iso, asset, im, f"{memo}: isolated initial margin")
-                details["margin_locked"] = str(im)
+                details["margin_locked"] = _s(im)
         tx.move(wallet, fee_book, asset, fee, f"{memo}: fee")
         tx.positions[key] = new_pos
-        details.update(realized_pnl=str(realized), fee=str(fee), fee_rate=str(fee_rate),
-                       position_size=str(new_pos.size if new_pos else ZERO),
-                       entry_price=None if new_pos is None else str(new_pos.entry_price))
+        details.update(realized_pnl=_s(realized), fee=_s(fee), fee_rate=_s(fee_rate),
+                       position_size=_s(new_pos.size if new_pos else ZERO),
+                       entry_price=None if new_pos is None else _s(new_pos.entry_price))
         if check_margin and opening > 0:
             positions = [q for k, q in self._account_positions_tx(tx, key.account)]
             upnl, im_total, _ = self.cross_totals(key.account, asset, positions)
@@ -585,8 +590,8 @@ class Ledger:
             n += 1
         residual = tx.balance(FUNDING, asset)
         tx.move(FUNDING, CLEARING, asset, residual, "funding residual to clearing")
-        return {"symbol": symbol, "rate": str(rate), "mark": str(mark), "positions": n, "paid": str(paid),
-                "received": str(received), "residual": str(residual), "unpaid": str(unpaid)}
+        return {"symbol": symbol, "rate": _s(rate), "mark": _s(mark), "positions": n, "paid": _s(paid),
+                "received": _s(received), "residual": _s(residual), "unpaid": _s(unpaid)}
 
     # ------------------------------------------------------------------------------- margin and leverage
     def _existing(self, p: Mapping[str, Any]) -> PositionState:
@@ -611,7 +616,7 @@ class Ledger:
             raise Rejected("insufficient_balance", f"{amt} {asset} exceeds the available {free}", field="amount")
         tx.move(wallet_book(pos.key.account), isolated_book(pos.key.account, pos.key.symbol, pos.key.position_side),
                 asset, amt, "isolated margin added")
-        return {"account": pos.key.account, "symbol": pos.key.symbol, "amount": str(amt)}
+        return {"account": pos.key.account, "symbol": pos.key.symbol, "amount": _s(amt)}
 
     def _margin_removed(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         """Removable isolated margin: what keeps ``margin + min(uPnL, 0) ≥ IM at the mark`` (Binance)."""
@@ -629,7 +634,7 @@ class Ledger:
                            f"{max(removable, ZERO)})", field="amount")
         tx.move(isolated_book(pos.key.account, pos.key.symbol, pos.key.position_side), wallet_book(pos.key.account),
                 asset, amt, "isolated margin removed")
-        return {"account": pos.key.account, "symbol": pos.key.symbol, "amount": str(amt)}
+        return {"account": pos.key.account, "symbol": pos.key.symbol, "amount": _s(amt)}
 
     def _leverage_set(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         acct = self._account(p)
@@ -662,8 +667,8 @@ class Ledger:
             if self.wallet(acct, asset) + upnl - im - self.reserved_total(acct, asset) < 0:
                 raise Rejected("insufficient_margin", f"the cross margin would not cover the initial margin at "
                                f"leverage {lev}", field="leverage")
-        return {"account": acct, "symbol": symbol, "leverage": str(lev), "margin_mode": mode.value,
-                "previous_leverage": str(cur_lev)}
+        return {"account": acct, "symbol": symbol, "leverage": _s(lev), "margin_mode": mode.value,
+                "previous_leverage": _s(cur_lev)}
 
     # ---------------------------------------------------------------------------------------- order margin
     def _order_margin_reserved(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -676,7 +681,7 @@ class Ledger:
         if amt > avail:
             raise Rejected("insufficient_margin", f"{amt} {asset} exceeds the available {avail}", field="amount")
         tx.reserved[(acct, oid)] = (asset, amt)
-        return {"account": acct, "order_id": oid, "asset": asset, "amount": str(amt)}
+        return {"account": acct, "order_id": oid, "asset": asset, "amount": _s(amt)}
 
     def _order_margin_released(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         acct = self._account(p)
@@ -685,14 +690,14 @@ class Ledger:
             raise Rejected("unknown_order", f"order {oid} reserves no margin", field="order_id")
         asset, amt = self.reserved[(acct, oid)]
         tx.reserved[(acct, oid)] = None
-        return {"account": acct, "order_id": oid, "asset": asset, "amount": str(amt)}
+        return {"account": acct, "order_id": oid, "asset": asset, "amount": _s(amt)}
 
     def release_all_orders(self, tx: _Tx, account: str) -> list[dict[str, str]]:
         released = []
         for (acct, oid), (asset, amt) in sorted(self.reserved.items()):
             if acct == account:
                 tx.reserved[(acct, oid)] = None
-                released.append({"order_id": oid, "asset": asset, "amount": str(amt)})
+                released.append({"order_id": oid, "asset": asset, "amount": _s(amt)})
         return released
 
     # --------------------------------------------------------------------------------- invariants, state
