@@ -1,0 +1,246 @@
+"""Risk engine: full re-screen and per-tick latency on a synthetic book (issue #4, "Done when").
+
+python benchmarks/engine.py [--positions N] [--ticks T] [--seed S] [--json]
+
+Book: N positions in N/10 accounts (10 symbols each), 70 % cross, 200 linear symbols cycling through the
+built-in bracket tier tables, notionals log-uniform 50 … 2,000,000, leverage 2 … 50, entries within a few % of
+the mark. Cross accounts start healthy-watched at k_down = 1.25 (margin call), isolated positions at 1.
+A tick is one symbol's mark moving by a small random step (σ = 2 bp): set the mark, query the band index,
+evaluate the candidates, run a two-state margin-call machine (healthy → warned at 1.25, liquidation at 1), hand
+the liquidations off (removed from the index), re-band the rest — all inside the timed span.
+
+Sections run in order from ``SECTIONS``; each takes the shared :class:`Context` and returns rows for the table
+and keys for the JSON object, so further sections (the crash tick) can be appended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from margincall.risk.book import RiskBook
+from margincall.risk.index import BandIndex
+from margincall.risk.screen import Evaluation, evaluate_accounts, evaluate_isolated, full_screen
+from margincall.venues.tables import (
+    BINANCE_USDM_BTCUSDT_2021,
+    BINANCE_USDM_BTCUSDT_2024,
+    BINANCE_USDM_ETHUSDT_2021,
+    BINANCE_USDM_ETHUSDT_2024,
+    BYBIT_LINEAR_BTCUSDT_2026,
+    DYDX_LARGE_CAP,
+    HYPERLIQUID_BTC,
+    HYPERLIQUID_ETH,
+    HYPERLIQUID_SOL,
+)
+
+TABLES = [
+    BINANCE_USDM_BTCUSDT_2024,
+    BINANCE_USDM_ETHUSDT_2024,
+    BINANCE_USDM_BTCUSDT_2021,
+    BINANCE_USDM_ETHUSDT_2021,
+    BYBIT_LINEAR_BTCUSDT_2026,
+    HYPERLIQUID_BTC,
+    HYPERLIQUID_ETH,
+    HYPERLIQUID_SOL,
+    DYDX_LARGE_CAP,
+]
+N_SYMBOLS = 200
+PER_ACCOUNT = 10
+TICK_SIGMA = 2e-4
+
+
+def build_book(n_positions: int, seed: int) -> RiskBook:
+    """The synthetic book, built with vectorised calls only (no per-position Python loop)."""
+    rng = np.random.default_rng(seed)
+    book = RiskBook("USDT", capacity=n_positions)
+    marks = np.exp(rng.uniform(np.log(0.05), np.log(60000), N_SYMBOLS))
+    for s in range(N_SYMBOLS):
+        book.add_symbol(f"SYM{s}USDT", TABLES[s % len(TABLES)])
+        book.set_mark(s, float(marks[s]))
+    n_accounts = max(1, -(-n_positions // PER_ACCOUNT))
+    book.add_accounts([f"acct{a}" for a in range(n_accounts)])
+    pos = np.arange(n_positions)
+    acc = pos // PER_ACCOUNT
+    # Ten distinct symbols per account: a random start, stepping by 17 (coprime with 200).
+    sym = (rng.integers(0, N_SYMBOLS, n_accounts)[acc] + 17 * (pos % PER_ACCOUNT)) % N_SYMBOLS
+    iso = rng.random(n_positions) < 0.30
+    sign = rng.choice([-1.0, 1.0], n_positions)
+    entry = marks[sym] * (1 + rng.normal(0, 0.01, n_positions))
+    notional = np.exp(rng.uniform(np.log(50), np.log(2e6), n_positions))
+    qty = notional / entry
+    lev = rng.integers(2, 51, n_positions).astype(np.float64)
+    margin = np.where(iso, notional / lev, 0.0)
+    book.add_positions(acc, sym, sign, qty, entry, iso, margin)
+    acct_lev = rng.integers(2, 31, n_accounts).astype(np.float64)
+    wallet = np.bincount(acc[~iso], notional[~iso], n_accounts) / acct_lev
+    book.set_wallets(np.arange(n_accounts), wallet)
+    book.set_thresholds_many(np.arange(n_accounts), 1.25)
+    return book
+
+
+@dataclass
+class Engine:
+    """A minimal engine loop around the screening structures (the real one lives in the risk engine)."""
+
+    book: RiskBook
+    index: BandIndex
+    liquidated: int = 0
+    margin_calls: int = 0
+
+    def settle(self, accounts: np.ndarray, slots: np.ndarray) -> None:
+        """Evaluate entries, then :meth:`transition` (used at start-up and after threshold changes)."""
+        ea, es = evaluate_accounts(self.book, accounts), evaluate_isolated(self.book, slots)
+        self.index.rebuild(accounts, slots)
+        self.transition(ea, es)
+
+    def transition(self, ea: Evaluation, es: Evaluation) -> None:
+        """Move margin-call states of evaluated (and already re-banded) entries; liquidations are handed off."""
+        book = self.book
+        kd = book.k_down[ea.ids]
+        liq_a = ea.flagged & (kd <= 1.0)
+        warn_a = ea.flagged & (kd > 1.0)
+        heal_a = ea.recovered
+        self.liquidated += int(liq_a.sum() + es.flagged.sum())
+        self.margin_calls += int(warn_a.sum())
+        if liq_a.any() or es.flagged.any():
+            self.index.remove(ea.ids[liq_a], es.ids[es.flagged])
+        if warn_a.any() or heal_a.any():
+            book.set_thresholds_many(ea.ids[warn_a], 1.0, 1.25)
+            book.set_thresholds_many(ea.ids[heal_a], 1.25, 0.0)
+            # A warned account may already be past liquidation: evaluate again at the new thresholds.
+            self.settle(ea.ids[warn_a | heal_a], es.ids[:0])
+
+    def tick(self, s: int, price: float) -> int:
+        r = self.index.tick(s, price)
+        ea, es = r.accounts, r.slots
+        if ea.flagged.any() or ea.recovered.any() or es.flagged.any():
+            self.transition(ea, es)
+        return len(ea.ids) + len(es.ids)
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    out: dict[str, object] = field(default_factory=dict)
+    book: RiskBook | None = None
+    engine: Engine | None = None
+
+
+def start_engine(book: RiskBook) -> Engine:
+    """Band every entry, then hand the entries already past a threshold to the state machine."""
+    engine = Engine(book, BandIndex(book))
+    engine.index.rebuild_all()
+    res = full_screen(book)
+    engine.settle(np.union1d(res.flagged_accounts, res.recovered_accounts), res.flagged_slots)
+    return engine
+
+
+def run_ticks(engine: Engine, n_ticks: int, seed: int) -> tuple[np.ndarray, float]:
+    rng = np.random.default_rng(seed)
+    syms = rng.integers(0, N_SYMBOLS, n_ticks)
+    steps = np.exp(rng.normal(0, TICK_SIGMA, n_ticks))
+    lat = np.empty(n_ticks)
+    cands = 0
+    mark = engine.book.mark
+    for t in range(n_ticks):
+        s = int(syms[t])
+        p = float(mark[s] * steps[t])
+        t0 = time.perf_counter_ns()
+        cands += engine.tick(s, p)
+        lat[t] = time.perf_counter_ns() - t0
+    return lat / 1000.0, cands / n_ticks
+
+
+def section_build(ctx: Context) -> None:
+    n = ctx.args.positions
+    t0 = time.perf_counter()
+    ctx.book = build_book(n, ctx.args.seed)
+    t1 = time.perf_counter()
+    ctx.engine = start_engine(ctx.book)
+    t2 = time.perf_counter()
+    ctx.rows += [
+        ("positions / accounts", f"{n:,} / {ctx.book.n_accounts:,}"),
+        ("build book (vectorised)", f"{t1 - t0:.2f} s"),
+        ("band every entry + first screen", f"{t2 - t1:.2f} s"),
+        (
+            "entries already past a threshold",
+            f"{ctx.engine.liquidated:,} liquidated, {ctx.engine.margin_calls:,} warned",
+        ),
+    ]
+    ctx.out |= {"positions": n, "accounts": ctx.book.n_accounts}
+
+
+def section_screen(ctx: Context) -> None:
+    assert ctx.book is not None
+    full_screen(ctx.book)  # JIT warm-up (cached on disk after the first run)
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        full_screen(ctx.book)
+        times.append(time.perf_counter() - t0)
+    ms = float(np.median(times) * 1000)
+    ctx.rows.append(("full re-screen (median of 7)", f"{ms:.1f} ms"))
+    ctx.out["full_rescreen_ms"] = round(ms, 2)
+
+
+def section_ticks(ctx: Context) -> None:
+    assert ctx.engine is not None
+    liq0, calls0 = ctx.engine.liquidated, ctx.engine.margin_calls
+    run_ticks(ctx.engine, 200, ctx.args.seed + 100)  # warm-up
+    lat, cands = run_ticks(ctx.engine, ctx.args.ticks, ctx.args.seed + 1)
+    med, p99 = float(np.median(lat)), float(np.percentile(lat, 99))
+    ctx.rows += [
+        (f"normal tick ({ctx.args.ticks:,} ticks, σ {TICK_SIGMA:.0e}) median / p99", f"{med:.1f} / {p99:.1f} µs"),
+        ("  candidates per tick (mean)", f"{cands:.2f}"),
+        (
+            "  liquidations handed off / margin calls",
+            f"{ctx.engine.liquidated - liq0:,} / {ctx.engine.margin_calls - calls0:,}",
+        ),
+    ]
+    ctx.out |= {"tick_median_us": round(med, 2), "tick_p99_us": round(p99, 2)}
+
+
+def section_small(ctx: Context) -> None:
+    n = max(PER_ACCOUNT, ctx.args.positions // 100)
+    engine = start_engine(build_book(n, ctx.args.seed + 7))
+    run_ticks(engine, 200, ctx.args.seed + 100)
+    lat, _ = run_ticks(engine, ctx.args.ticks, ctx.args.seed + 1)
+    med, p99 = float(np.median(lat)), float(np.percentile(lat, 99))
+    ctx.rows.append((f"book 100× smaller ({n:,} positions) tick median / p99", f"{med:.1f} / {p99:.1f} µs"))
+    ctx.out["small_book_tick_median_us"] = round(med, 2)
+
+
+SECTIONS: list[tuple[str, Callable[[Context], None]]] = [
+    ("build", section_build),
+    ("screen", section_screen),
+    ("ticks", section_ticks),
+    ("small book", section_small),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--positions", type=int, default=1_000_000)
+    ap.add_argument("--ticks", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    ctx = Context(args)
+    for _, run in SECTIONS:
+        run(ctx)
+    width = max(len(k) for k, _ in ctx.rows)
+    print("margincall risk engine benchmark")
+    for k, v in ctx.rows:
+        print(f"  {k:<{width}}  {v}")
+    if args.json:
+        print(json.dumps(ctx.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,622 @@
+"""Per-tick index of safe price bands, so a mark tick touches only the entries that may change state (issue #4 item 3).
+
+An *entry* is a cross account (its cross positions) or one isolated position. Its state is the sign of
+``f_k = equity − k·MM`` for ``k = k_down`` (flagged when ``f ≤ 0``) and, when set, ``k = k_up`` (recovered when
+``f > 0``); see :mod:`margincall.risk.book`. For every symbol ``s`` it holds, the entry gets a band
+``(lo_s, hi_s)`` around the mark such that while every mark stays strictly inside its band, no ``f_k`` can change
+sign — so the state cannot change and the entry need not be looked at.
+
+The slack method. At the marks ``P`` when the band is built, ``slack = min_k |f_k(P)|``. For linear contracts
+``∂f/∂P_s = A_s − k·M_s`` with ``A_s = Σ s·Q`` (uPnL is linear in ``P``) and ``M_s = Σ Q·mmr_tier`` (tiered MM
+is continuous and piecewise linear in the notional, slope ``mmr_k``, venues.md §2.1), so with
+``M_s ∈ [Σ Q·min_mmr_s, Σ Q·max_mmr_s]`` the slope is bounded by ``L_s = max |A_s − k·M_s|`` over the two ends
+and both ``k`` (never more than the cruder ``|A_s| + k·Σ Q·max_mmr_s``). For inverse contracts the same holds in
+``u = 1/P`` with ``A_s = −Σ s·Q`` (uPnL ``s·Q·(1/EP − u)``, notional ``Q·u``). So ``|Δf| ≤ Σ_s L_s·|Δx_s|``
+(``x = P`` or ``1/P``). Splitting the slack in proportion to ``L_s·x_s`` gives every symbol the same relative
+half-width ``r = slack' / Σ_s L_s·x_s``: the band is ``P·(1 ± r)`` (linear) or ``P/(1 ± r)`` (inverse); for one
+position in one tier it ends exactly at the threshold price. ``slack'`` is the slack less a float allowance
+(``1e-10`` of the magnitude of the terms, plus the tables' float discontinuities at tier floors) and ``r`` is
+shrunk by ``1e-9``, so the float screen of :mod:`margincall.risk.screen` cannot see a state change inside a band.
+Zero slack gives an empty band (the entry is a candidate on every tick of its symbols).
+
+Storage: a record per (entry, symbol) band; per symbol the records sorted by ``lo`` and by ``hi`` (numpy arrays),
+plus a small unsorted pending buffer merged in when full. Re-banding an entry bumps its stamp, so its old records
+are dropped lazily (skipped by queries, removed at the next merge). A tick on ``s`` at price ``p`` binary-searches
+``lo ≥ p`` and ``hi ≤ p`` and scans the pending buffer: exactly the entries whose band on ``s`` the price left.
+
+The caller keeps the index in step with the book: after :meth:`RiskBook.set_mark` call :meth:`BandIndex.on_tick`,
+evaluate the candidates (:func:`~margincall.risk.screen.evaluate_accounts`/``evaluate_isolated``) and
+:meth:`BandIndex.rebuild` them (:meth:`BandIndex.tick` does all of it in one kernel call); after any change to an
+account's wallet, positions or thresholds, :meth:`BandIndex.rebuild` it; after :meth:`RiskBook.remove_position`
+of an isolated position, :meth:`BandIndex.remove` its slot (the slot may be reused by another position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, types
+from numba.typed import List
+
+from margincall.risk.book import RiskBook
+from margincall.risk.screen import Evaluation, account_kernel, isolated_kernel, position_terms
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+#: Float allowance on ``f``, relative to the sum of the magnitudes of its terms (float error is ~1e-15 of it).
+REL_EPS = 1e-10
+#: Relative shrink of every band's half-width.
+SHRINK = 1e-9
+
+
+# ------------------------------------------------------------------------------------------------ kernels
+@njit(cache=True)
+def _bands(keys: I64, bk: Any) -> tuple[I64, I64, F64, F64]:
+    """Bands of the entries ``keys`` (``2a`` for account ``a``, ``2i + 1`` for isolated slot ``i``).
+
+    ``bk`` is :func:`_book_args`. Returns per key its number of records, then each record's symbol, lo, hi.
+    """
+    (head, nxt, active, isolated, symbol, sign, qty, entry, margin, pos_k_down, pos_k_up, wallet, k_down, k_up,
+     n_cross, mark, inverse, sym_table, floors, mmr, amounts, min_mmr, max_mmr, max_jump, n_symbols) = bk  # fmt: skip
+    total = 0
+    for key in keys:
+        total += 1 if key & 1 else n_cross[key >> 1]
+    cnt = np.zeros(len(keys), dtype=np.int64)
+    out_sym = np.empty(total, dtype=np.int64)
+    out_lo = np.empty(total)
+    out_hi = np.empty(total)
+    local = np.full(n_symbols, -1, dtype=np.int64)
+    syms = np.empty(n_symbols, dtype=np.int64)
+    net = np.zeros(n_symbols)
+    gmin = np.zeros(n_symbols)
+    gmax = np.zeros(n_symbols)
+    w = 0
+    for j in range(len(keys)):
+        key = keys[j]
+        idx = key >> 1
+        if key & 1:
+            if not (active[idx] and isolated[idx]):
+                continue
+            kd, ku, base = pos_k_down[idx], pos_k_up[idx], margin[idx]
+            i = idx
+        else:
+            if n_cross[idx] == 0:
+                continue
+            kd, ku, base = k_down[idx], k_up[idx], wallet[idx]
+            i = head[idx]
+        kmax = max(kd, ku)
+        su = 0.0
+        sm = 0.0
+        mag = abs(base)
+        jumps = 0.0
+        nloc = 0
+        while i >= 0:
+            if active[i] and isolated[i] == bool(key & 1):
+                u, m, n, rate, cum = position_terms(
+                    i, symbol, sign, qty, entry, mark, inverse, sym_table, floors, mmr, amounts
+                )
+                su += u
+                sm += m
+                s = symbol[i]
+                q = qty[i]
+                p = mark[s]
+                if inverse[s]:
+                    mag += q * (1.0 / p + 1.0 / entry[i])
+                else:
+                    mag += q * (p + entry[i])
+                mag += abs(u) + kmax * (n * rate + cum)
+                jumps += max_jump[s]
+                if local[s] < 0:
+                    local[s] = nloc
+                    syms[nloc] = s
+                    net[nloc] = 0.0
+                    gmin[nloc] = 0.0
+                    gmax[nloc] = 0.0
+                    nloc += 1
+                t = local[s]
+                net[t] += sign[i] * q
+                gmin[t] += q * min_mmr[s]
+                gmax[t] += q * max_mmr[s]
+            i = -1 if key & 1 else nxt[i]
+        eq = base + su
+        slack = abs(eq - kd * sm)
+        if ku > 0.0:
+            slack = min(slack, abs(eq - ku * sm))
+        eps = REL_EPS * mag + kmax * jumps
+        k2 = ku if ku > 0.0 else kd
+        denom = 0.0
+        for t in range(nloc):
+            s = syms[t]
+            # ∂f/∂x = a − k·M with M ∈ [gmin, gmax]: linear in M, so |∂f/∂x| peaks at an end.
+            a = -net[t] if inverse[s] else net[t]
+            lip = max(
+                max(abs(a - kd * gmin[t]), abs(a - kd * gmax[t])),
+                max(abs(a - k2 * gmin[t]), abs(a - k2 * gmax[t])),
+            )
+            x = 1.0 / mark[s] if inverse[s] else mark[s]
+            denom += lip * x
+        if denom <= 0.0:
+            r = np.inf  # f does not depend on the marks at all
+        elif slack > eps:
+            r = (slack - eps) / denom * (1.0 - SHRINK)
+        else:
+            r = 0.0
+        for t in range(nloc):
+            s = syms[t]
+            p = mark[s]
+            if inverse[s]:
+                lo = p / (1.0 + r)
+                hi = p / (1.0 - r) if r < 1.0 else np.inf
+            else:
+                lo = p * (1.0 - r)
+                hi = p * (1.0 + r)
+            out_sym[w] = s
+            out_lo[w] = lo
+            out_hi[w] = hi
+            w += 1
+            local[s] = -1
+        cnt[j] = nloc
+    return cnt, out_sym[:w], out_lo[:w], out_hi[:w]
+
+
+@njit(cache=True)
+def _merge_one(
+    vals: F64, recs: F64, pend: I64, rec_v: F64, rec_key: I64, rec_stamp: I64, entry_stamp: I64
+) -> tuple[F64, F64]:
+    """Sorted (vals, recs) without stale records, merged with the valid pending records ``pend``."""
+    pv = rec_v[pend]
+    order = np.argsort(pv, kind="mergesort")
+    pend = pend[order]
+    pv = pv[order]
+    keep = 0
+    for j in range(len(recs)):
+        r = int(recs[j])
+        if rec_stamp[r] == entry_stamp[rec_key[r]]:
+            keep += 1
+    out_v = np.empty(keep + len(pend))
+    out_r = np.empty(keep + len(pend))
+    a = 0
+    b = 0
+    c = 0
+    n = len(recs)
+    while True:
+        while a < n and rec_stamp[int(recs[a])] != entry_stamp[rec_key[int(recs[a])]]:
+            a += 1
+        if a < n and (b >= len(pend) or vals[a] <= pv[b]):
+            out_v[c] = vals[a]
+            out_r[c] = recs[a]
+            a += 1
+        elif b < len(pend):
+            out_v[c] = pv[b]
+            out_r[c] = pend[b]
+            b += 1
+        else:
+            break
+        c += 1
+    return out_v, out_r
+
+
+@njit(cache=True)
+def _merge(
+    s: int,
+    rec_lo: F64,
+    rec_hi: F64,
+    rec_key: I64,
+    rec_stamp: I64,
+    entry_stamp: I64,
+    sorted_: Any,
+    pend: I64,
+    pend_n: I64,
+    stale_n: I64,
+) -> None:
+    m = pend_n[s]
+    pv = np.empty(m, dtype=np.int64)
+    c = 0
+    for t in range(m):
+        r = pend[s, t]
+        if rec_stamp[r] == entry_stamp[rec_key[r]]:
+            pv[c] = r
+            c += 1
+    pv = pv[:c]
+    old = sorted_[s]
+    lv, lr = _merge_one(old[0], old[1], pv, rec_lo, rec_key, rec_stamp, entry_stamp)
+    hv, hr = _merge_one(old[2], old[3], pv, rec_hi, rec_key, rec_stamp, entry_stamp)
+    new = np.empty((4, len(lv)))
+    new[0] = lv
+    new[1] = lr
+    new[2] = hv
+    new[3] = hr
+    sorted_[s] = new
+    pend_n[s] = 0
+    stale_n[s] = 0
+
+
+@njit(cache=True)
+def _commit(keys: I64, cnt: I64, out_sym: I64, out_lo: F64, out_hi: F64, ix: Any, sorted_: Any) -> None:
+    """Replace the records of ``keys`` by the new bands (``cnt[j]`` records each, in order); ``ix``: the index."""
+    (rec_lo, rec_hi, rec_key, rec_sym, rec_stamp, entry_stamp, entry_first, entry_n, pend, pend_n, stale_n,
+     meta) = ix  # fmt: skip
+    n_rec = meta[0]
+    cap = pend.shape[1]
+    w = 0
+    for j in range(len(keys)):
+        key = keys[j]
+        f0 = entry_first[key]
+        n0 = entry_n[key]
+        entry_stamp[key] += 1
+        stamp = entry_stamp[key]
+        entry_first[key] = n_rec
+        entry_n[key] = cnt[j]
+        for r in range(f0, f0 + n0):
+            s = rec_sym[r]
+            stale_n[s] += 1
+            if stale_n[s] > 4 * cap:
+                _merge(s, rec_lo, rec_hi, rec_key, rec_stamp, entry_stamp, sorted_, pend, pend_n, stale_n)
+        for _ in range(cnt[j]):
+            r = n_rec
+            n_rec += 1
+            s = out_sym[w]
+            rec_lo[r] = out_lo[w]
+            rec_hi[r] = out_hi[w]
+            rec_key[r] = key
+            rec_sym[r] = s
+            rec_stamp[r] = stamp
+            w += 1
+            if pend_n[s] == cap:
+                _merge(s, rec_lo, rec_hi, rec_key, rec_stamp, entry_stamp, sorted_, pend, pend_n, stale_n)
+            pend[s, pend_n[s]] = r
+            pend_n[s] += 1
+    meta[0] = n_rec
+
+
+@njit(cache=True)
+def _query(
+    s: int,
+    p: float,
+    sorted_: Any,
+    pend: I64,
+    pend_n: I64,
+    rec_lo: F64,
+    rec_hi: F64,
+    rec_key: I64,
+    rec_stamp: I64,
+    entry_stamp: I64,
+) -> tuple[I64, I64]:
+    """Accounts and slots whose band on ``s`` does not strictly contain ``p`` (``p ≤ lo`` or ``p ≥ hi``)."""
+    st = sorted_[s]
+    lv = st[0]
+    lr = st[1]
+    hv = st[2]
+    hr = st[3]
+    m = pend_n[s]
+    a0 = np.searchsorted(lv, p, side="left")
+    b0 = np.searchsorted(hv, p, side="right")
+    out = np.empty(len(lv) - a0 + b0 + m, dtype=np.int64)
+    c = 0
+    for j in range(a0, len(lv)):
+        r = int(lr[j])
+        if rec_stamp[r] == entry_stamp[rec_key[r]]:
+            out[c] = rec_key[r]
+            c += 1
+    for j in range(b0):
+        r = int(hr[j])
+        if rec_stamp[r] == entry_stamp[rec_key[r]] and rec_lo[r] < p:
+            out[c] = rec_key[r]
+            c += 1
+    for t in range(m):
+        r = pend[s, t]
+        if rec_stamp[r] == entry_stamp[rec_key[r]] and (p <= rec_lo[r] or p >= rec_hi[r]):
+            out[c] = rec_key[r]
+            c += 1
+    na = 0
+    for j in range(c):
+        if out[j] & 1 == 0:
+            na += 1
+    accounts = np.empty(na, dtype=np.int64)
+    slots = np.empty(c - na, dtype=np.int64)
+    ia = 0
+    ib = 0
+    for j in range(c):
+        k = out[j]
+        if k & 1:
+            slots[ib] = k >> 1
+            ib += 1
+        else:
+            accounts[ia] = k >> 1
+            ia += 1
+    return accounts, slots
+
+
+@njit(cache=True)
+def _band_commit(keys: I64, bk: Any, ix: Any, sorted_: Any) -> int:
+    """Band ``keys`` and commit; returns 0, or the number of records needed when the store is too small."""
+    cnt, sym, lo, hi = _bands(keys, bk)
+    rec_lo, meta = ix[0], ix[11]
+    if meta[0] + len(sym) > len(rec_lo):
+        return len(sym)
+    _commit(keys, cnt, sym, lo, hi, ix, sorted_)
+    return 0
+
+
+@njit(cache=True)
+def _tick(s: int, p: float, bk: Any, ix: Any, sorted_: Any) -> Any:
+    """Query, evaluate (the screen kernels) and re-band the candidates of one tick, in one call."""
+    (head, nxt, active, isolated, symbol, sign, qty, entry, margin, pos_k_down, pos_k_up, wallet, k_down, k_up,
+     n_cross, mark, inverse, sym_table, floors, mmr, amounts) = bk[:21]  # fmt: skip
+    rec_lo, rec_hi, rec_key, rec_stamp, entry_stamp, pend, pend_n = ix[0], ix[1], ix[2], ix[4], ix[5], ix[8], ix[9]
+    accounts, slots = _query(s, p, sorted_, pend, pend_n, rec_lo, rec_hi, rec_key, rec_stamp, entry_stamp)
+    ea = account_kernel(accounts, head, nxt, active, isolated, symbol, sign, qty, entry, wallet, k_down, k_up,
+                        n_cross, mark, inverse, sym_table, floors, mmr, amounts)  # fmt: skip
+    es = isolated_kernel(slots, active, isolated, symbol, sign, qty, entry, margin, pos_k_down, pos_k_up, mark,
+                         inverse, sym_table, floors, mmr, amounts)  # fmt: skip
+    keys = np.empty(len(accounts) + len(slots), dtype=np.int64)
+    keys[: len(accounts)] = 2 * accounts
+    keys[len(accounts) :] = 2 * slots + 1
+    status = _band_commit(keys, bk, ix, sorted_) if len(keys) else 0
+    return accounts, slots, ea, es, keys, status
+
+
+@njit(cache=True)
+def _compact(
+    n_entries: int,
+    rec_lo: F64,
+    rec_hi: F64,
+    rec_key: I64,
+    rec_sym: I64,
+    rec_stamp: I64,
+    entry_first: I64,
+    entry_n: I64,
+) -> int:
+    """Move the live records (each entry's current ones) to the front, in entry order; returns their count."""
+    keys = np.argsort(entry_first[:n_entries], kind="mergesort")  # live records keep their relative order
+    w = 0
+    for key in keys:
+        f0 = entry_first[key]
+        n0 = entry_n[key]
+        entry_first[key] = w
+        for r in range(f0, f0 + n0):
+            rec_lo[w] = rec_lo[r]
+            rec_hi[w] = rec_hi[r]
+            rec_key[w] = rec_key[r]
+            rec_sym[w] = rec_sym[r]
+            rec_stamp[w] = rec_stamp[r]
+            w += 1
+    return w
+
+
+# -------------------------------------------------------------------------------------------- the index
+@dataclass(frozen=True)
+class Candidates:
+    """Entries a tick may have changed: cross account ids and isolated position slots."""
+
+    accounts: I64
+    slots: I64
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """The evaluated candidates of one tick (already re-banded)."""
+
+    accounts: Evaluation
+    slots: Evaluation
+
+
+class BandIndex:
+    """Safe price bands of every watched entry of a :class:`RiskBook` (see the module docstring)."""
+
+    def __init__(self, book: RiskBook, pending: int = 128) -> None:
+        self.book = book
+        self._pcap = int(pending)
+        self._n_sym = 0
+        # Per symbol a (4, n) array: records sorted by lo (row 0: lo, row 1: record id as a float), and sorted by
+        # hi (rows 2, 3). One typed list: each typed-list argument costs ~1 µs per kernel call.
+        self._sorted = List.empty_list(types.Array(types.float64, 2, "C"))
+        self._pend = np.zeros((0, self._pcap), dtype=np.int64)
+        self._pend_n = np.zeros(0, dtype=np.int64)
+        self._stale_n = np.zeros(0, dtype=np.int64)
+        self._meta = np.zeros(1, dtype=np.int64)  # [number of records]
+        self._rec_lo = np.zeros(1024)
+        self._rec_hi = np.zeros(1024)
+        self._rec_key = np.zeros(1024, dtype=np.int64)
+        self._rec_sym = np.zeros(1024, dtype=np.int64)
+        self._rec_stamp = np.zeros(1024, dtype=np.int64)
+        self._entry_stamp = np.zeros(0, dtype=np.int64)
+        self._entry_first = np.zeros(0, dtype=np.int64)
+        self._entry_n = np.zeros(0, dtype=np.int64)
+        self._sync()
+
+    # ---------------------------------------------------------------------------------------- storage
+    def _sync(self) -> None:
+        """Follow the book's growth: new symbols, more accounts or slots."""
+        n_sym = self.book.n_symbols
+        if n_sym > self._n_sym:
+            for _ in range(self._n_sym, n_sym):
+                self._sorted.append(np.zeros((4, 0)))
+            extra = n_sym - self._n_sym
+            self._pend = np.vstack([self._pend, np.zeros((extra, self._pcap), dtype=np.int64)])
+            self._pend_n = np.concatenate([self._pend_n, np.zeros(extra, dtype=np.int64)])
+            self._stale_n = np.concatenate([self._stale_n, np.zeros(extra, dtype=np.int64)])
+            self._n_sym = n_sym
+        need = 2 * max(self.book.n_accounts, self.book.n_slots) + 2
+        if need > len(self._entry_stamp):
+            cap = max(need, 2 * len(self._entry_stamp))
+            for name in ("_entry_stamp", "_entry_first", "_entry_n"):
+                old = getattr(self, name)
+                new = np.zeros(cap, dtype=np.int64)
+                new[: len(old)] = old
+                setattr(self, name, new)
+
+    def _reserve_records(self, extra: int) -> None:
+        n = int(self._meta[0])
+        if n + extra <= len(self._rec_lo):
+            return
+        live = _compact(
+            len(self._entry_first),
+            self._rec_lo,
+            self._rec_hi,
+            self._rec_key,
+            self._rec_sym,
+            self._rec_stamp,
+            self._entry_first,
+            self._entry_n,
+        )
+        cap = len(self._rec_lo)
+        while live + extra > cap // 2:
+            cap *= 2
+        if cap > len(self._rec_lo):
+            for name in ("_rec_lo", "_rec_hi", "_rec_key", "_rec_sym", "_rec_stamp"):
+                old = getattr(self, name)
+                new = np.zeros(cap, dtype=old.dtype)
+                new[:live] = old[:live]
+                setattr(self, name, new)
+        self._meta[0] = live
+        self._build_structures()
+
+    def _build_structures(self) -> None:
+        """Per-symbol sorted arrays from scratch, from the records ``[0, n)`` (all live)."""
+        n = int(self._meta[0])
+        sym, lo, hi = self._rec_sym[:n], self._rec_lo[:n], self._rec_hi[:n]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(sym, minlength=self._n_sym))])
+        by_lo = np.lexsort((lo, sym))
+        by_hi = np.lexsort((hi, sym))
+        for s in range(self._n_sym):
+            a, b = bounds[s], bounds[s + 1]
+            rl, rh = by_lo[a:b], by_hi[a:b]
+            self._sorted[s] = np.ascontiguousarray(np.vstack([lo[rl], rl, hi[rh], rh]), dtype=np.float64)
+        self._pend_n[:] = 0
+        self._stale_n[:] = 0
+
+    def _bk(self) -> tuple[Any, ...]:
+        """The book's arrays as the kernels take them (re-read each call: the book may have grown)."""
+        b, t = self.book, self.book.tiers
+        return (b.head, b.nxt, b.active, b.isolated, b.symbol, b.sign, b.qty, b.entry, b.margin, b.pos_k_down,
+                b.pos_k_up, b.wallet, b.k_down, b.k_up, b.n_cross, b.mark, b.inverse, b.sym_table, t.floors, t.mmr,
+                t.amounts, b.min_mmr, b.max_mmr, b.max_jump, b.n_symbols)  # fmt: skip
+
+    def _ix(self) -> tuple[Any, ...]:
+        return (self._rec_lo, self._rec_hi, self._rec_key, self._rec_sym, self._rec_stamp, self._entry_stamp,
+                self._entry_first, self._entry_n, self._pend, self._pend_n, self._stale_n, self._meta)  # fmt: skip
+
+    @staticmethod
+    def _keys(accounts: Sequence[int] | I64, slots: Sequence[int] | I64) -> I64:
+        a = np.asarray(accounts, dtype=np.int64).reshape(-1)
+        s = np.asarray(slots, dtype=np.int64).reshape(-1)
+        return np.concatenate([2 * a, 2 * s + 1])  # a repeated key is only banded twice: harmless
+
+    def _check(self, accounts: Sequence[int] | I64, slots: Sequence[int] | I64) -> None:
+        a = np.asarray(accounts, dtype=np.int64)
+        s = np.asarray(slots, dtype=np.int64)
+        if a.size and (a.min() < 0 or a.max() >= self.book.n_accounts):
+            raise ValueError("account id out of range")
+        if s.size and (s.min() < 0 or s.max() >= self.book.n_slots):
+            raise ValueError("slot out of range")
+
+    # -------------------------------------------------------------------------------------------- API
+    def rebuild_all(self) -> None:
+        """Drop every band and band every watched entry of the book (accounts with cross positions, isolated
+        positions) at the current marks. Vectorised; use after loading a book."""
+        self.book.check_marks()
+        self._sync()
+        self._entry_stamp += 1
+        self._entry_first[:] = 0
+        self._entry_n[:] = 0
+        keys = np.concatenate([2 * self.book.cross_accounts(), 2 * self.book.isolated_slots() + 1])
+        cnt, sym, lo, hi = _bands(keys, self._bk())
+        n = len(sym)
+        if n > len(self._rec_lo):
+            cap = max(1024, 2 * n)
+            self._rec_lo, self._rec_hi = np.zeros(cap), np.zeros(cap)
+            self._rec_key, self._rec_sym, self._rec_stamp = (np.zeros(cap, dtype=np.int64) for _ in range(3))
+        self._rec_lo[:n], self._rec_hi[:n], self._rec_sym[:n] = lo, hi, sym
+        self._rec_key[:n] = np.repeat(keys, cnt)
+        self._rec_stamp[:n] = self._entry_stamp[self._rec_key[:n]]
+        self._entry_first[keys] = np.cumsum(cnt) - cnt
+        self._entry_n[keys] = cnt
+        self._meta[0] = n
+        self._build_structures()
+
+    def rebuild(self, accounts: Sequence[int] | I64 = (), slots: Sequence[int] | I64 = ()) -> None:
+        """Recompute the bands of these cross accounts and isolated slots from the book at the current marks.
+
+        An account without cross positions, or a slot that is not an active isolated position, ends up with
+        no band (unwatched).
+        """
+        self._sync()
+        self._check(accounts, slots)
+        self._commit(self._keys(accounts, slots), band=True)
+
+    def remove(self, accounts: Sequence[int] | I64 = (), slots: Sequence[int] | I64 = ()) -> None:
+        """Stop watching these entries (e.g. handed to the liquidation queue, or a removed isolated slot)."""
+        self._sync()
+        self._check(accounts, slots)
+        self._commit(self._keys(accounts, slots), band=False)
+
+    def _commit(self, keys: I64, band: bool) -> None:
+        if not band:
+            self._reserve_records(0)
+            empty = np.zeros(0, dtype=np.int64)
+            none = np.zeros(len(keys), dtype=np.int64)
+            _commit(keys, none, empty, np.zeros(0), np.zeros(0), self._ix(), self._sorted)
+            return
+        need = _band_commit(keys, self._bk(), self._ix(), self._sorted)
+        if need:
+            self._reserve_records(need)
+            _band_commit(keys, self._bk(), self._ix(), self._sorted)
+
+    def on_tick(self, s: int, price: float) -> Candidates:
+        """The entries whose band on symbol ``s`` does not strictly contain ``price`` (query only: set the mark
+        in the book, evaluate and :meth:`rebuild` the candidates — or use :meth:`tick`)."""
+        if not 0 <= s < self._n_sym:
+            return Candidates(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        accounts, slots = _query(
+            s,
+            float(price),
+            self._sorted,
+            self._pend,
+            self._pend_n,
+            self._rec_lo,
+            self._rec_hi,
+            self._rec_key,
+            self._rec_stamp,
+            self._entry_stamp,
+        )
+        return Candidates(accounts, slots)
+
+    def tick(self, s: int, price: float) -> TickResult:
+        """The whole per-tick path in one kernel call: set the mark, find the candidates, evaluate them
+        (the same kernels and numbers as :func:`~margincall.risk.screen.evaluate_accounts`/``evaluate_isolated``)
+        and re-band them at their current thresholds. An engine that then changes a candidate's thresholds
+        re-evaluates it and calls :meth:`rebuild`."""
+        self.book.set_mark(s, price)
+        if not 0 <= s < self._n_sym:
+            e = np.zeros(0, dtype=np.int64)
+            empty = Evaluation(e, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_))
+            return TickResult(empty, empty)
+        accounts, slots, ea, es, keys, need = _tick(s, float(price), self._bk(), self._ix(), self._sorted)
+        if need:
+            self._reserve_records(need)
+            _band_commit(keys, self._bk(), self._ix(), self._sorted)
+        return TickResult(Evaluation(accounts, *ea), Evaluation(slots, *es))
+
+    def bands(self, account: int | None = None, slot: int | None = None) -> dict[int, tuple[float, float]]:
+        """The current bands of one entry, ``{symbol: (lo, hi)}`` (empty when not watched)."""
+        if (account is None) == (slot is None):
+            raise ValueError("give exactly one of account, slot")
+        key = 2 * account if account is not None else 2 * int(slot) + 1  # type: ignore[arg-type]
+        if key >= len(self._entry_n):
+            return {}
+        f0, n0 = int(self._entry_first[key]), int(self._entry_n[key])
+        return {
+            int(self._rec_sym[r]): (float(self._rec_lo[r]), float(self._rec_hi[r])) for r in range(f0, f0 + n0)
+        }
+
+    @property
+    def n_records(self) -> int:
+        """Records stored, live and stale."""
+        return int(self._meta[0])
