@@ -59,6 +59,9 @@ class EngineConfig:
     executor: LiquidationExecutor = field(default_factory=MarketExecutor)
     max_steps_per_tick: int = 10_000
     last_resort: str = "venue"  # or "socialize"
+    #: "index": the float band index (touches only watches that may have changed band); "holders": every
+    #: holder of the ticked symbol, checked exactly (simple; for small books and as a reference in tests).
+    screener: str = "index"
     partial_rules: Mapping[str, PartialRule] = field(default_factory=dict)  # venue → rule (overrides)
     adl_rankings: Mapping[str, AdlRanking] = field(default_factory=dict)
     enforce_reduce_only: bool = True
@@ -136,7 +139,11 @@ class RiskEngine:
                  screener: Screener | None = None) -> None:
         self.config = config or EngineConfig()
         self.ledger = register(ledger or Ledger())
-        self.screener: Screener = screener or HoldersScreener()
+        if screener is None:
+            from margincall.risk.screener import IndexScreener
+
+            screener = IndexScreener() if self.config.screener == "index" else HoldersScreener()
+        self.screener: Screener = screener
         self.bands: dict[WatchId, Band] = {}
         self.active: dict[WatchId, _Liquidation] = {}
         self.queue: list[tuple[Decimal, str, WatchId]] = []
@@ -145,12 +152,16 @@ class RiskEngine:
         self.metrics = Metrics()
         self._out: list[Applied] | None = None
         self._ts = 0
+        self._recheck_all = False  # after a restore from a snapshot: check every watch once
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
         result = self.ledger.apply(event_type, payload, ts)
         self._fold(event_type, payload, ts)
+        hook = getattr(self.screener, "on_applied", None)
+        if hook is not None:
+            hook(self, event_type, payload)
         return result
 
     def _fold(self, event_type: str, p: Mapping[str, Any], ts: int) -> None:
@@ -198,9 +209,16 @@ class RiskEngine:
                     acct = payload.get(key)
                     if isinstance(acct, str):
                         watches |= self._watches_of(acct)
-            watches |= set(self.active)
+            watches |= set(self.active) | set(self.queued)
+            if self._recheck_all:
+                led = self.ledger
+                watches |= {watches_for(led, k) for k in led.positions}
+                self._recheck_all = False
             self._check(watches)
             self._work()
+            flush = getattr(self.screener, "flush", None)
+            if flush is not None:
+                flush(self)
         finally:
             self._out = None
         return out
@@ -511,6 +529,10 @@ class RiskEngine:
         engine.active = {WatchId(s, a, w): _Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
                          data["active"]}
         engine.next_liquidation = int(data["next_liquidation"])
+        restore = getattr(engine.screener, "restore", None)
+        if restore is not None:
+            restore(engine)
+        engine._recheck_all = True
         return engine
 
     def digest(self) -> str:

@@ -1,0 +1,170 @@
+"""The engine's screener over the float band index: a mark tick touches only the watches that may have
+changed band, not every holder of the symbol (issue #4 item 3).
+
+The ledger stays the truth: after every applied event the accounts it touched are marked dirty, and before
+the next query their rows in the float :class:`~margincall.risk.book.RiskBook` (one per settle asset) are
+re-synced from the ledger and re-banded with thresholds taken from the engine's current margin-call band:
+a watch in band B is a candidate once ``equity − k_down·MM ≤ 0`` (``k_down = 1 / threshold(B + 1)``) or
+``equity − k_up·MM > 0`` (``k_up = 1 / (threshold(B) − hysteresis)``). Candidates are then checked exactly
+(Decimal) by the engine. Symbols the float book cannot model (whole-position or contract-keyed tiers) are
+screened by holding instead, for every account that holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from margincall.ledger.types import PositionKey
+from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
+from margincall.model.errors import MarginCallError
+from margincall.risk.book import RiskBook
+from margincall.risk.index import BandIndex
+from margincall.risk.margin_call import Band
+from margincall.risk.status import WatchId, watches_for
+
+if TYPE_CHECKING:
+    from margincall.risk.engine import RiskEngine
+
+_LEG = {PositionSide.BOTH: 0, PositionSide.LONG: 1, PositionSide.SHORT: -1}
+
+
+class _AssetBook:
+    def __init__(self, asset: str) -> None:
+        self.asset = asset
+        self.book = RiskBook(settle_asset=asset)
+        self.index = BandIndex(self.book)
+        self.slot_keys: dict[int, PositionKey] = {}
+
+
+class IndexScreener:
+    def __init__(self) -> None:
+        self.books: dict[str, _AssetBook] = {}
+        self.symbol_book: dict[str, tuple[_AssetBook, int]] = {}
+        self.unsupported: set[str] = set()
+        self.dirty: set[str] = set()
+
+    # ------------------------------------------------------------------------------------------- syncing
+    def on_applied(self, engine: RiskEngine, event_type: str, payload: Mapping[str, Any]) -> None:
+        led = engine.ledger
+        if event_type == "market_listed":
+            symbol = str(payload["symbol"])
+            m = led.markets[symbol]
+            if m.tiers.mode is not TierMode.BRACKET or m.tiers.basis is not TierBasis.NOTIONAL:
+                self.unsupported.add(symbol)
+                return
+            asset = m.instrument.settle_asset
+            ab = self.books.get(asset)
+            if ab is None:
+                ab = self.books[asset] = _AssetBook(asset)
+            s = ab.book.add_symbol(symbol, m.tiers, m.instrument.is_inverse)
+            self.symbol_book[symbol] = (ab, s)
+            return
+        if event_type == "mark":
+            hit = self.symbol_book.get(str(payload["symbol"]))
+            if hit is not None:
+                hit[0].book.set_mark(hit[1], float(led.marks[str(payload["symbol"])]))
+            return
+        if event_type == "funding":
+            self.dirty.update(k.account for k in led.by_symbol.get(str(payload["symbol"]), ()))
+            return
+        for name in ("account", "from", "to", "bankrupt_account"):
+            v = payload.get(name)
+            if isinstance(v, str):
+                self.dirty.add(v)
+        for share in payload.get("shares", ()) or ():
+            if isinstance(share, Mapping) and isinstance(share.get("account"), str):
+                self.dirty.add(share["account"])
+
+    def flush(self, engine: RiskEngine) -> None:
+        """Re-sync and re-band every dirty account from the ledger."""
+        if not self.dirty:
+            return
+        led = engine.ledger
+        dirty, self.dirty = self.dirty, set()
+        for acct in sorted(dirty):
+            if acct not in led.accounts:
+                continue
+            for ab in self.books.values():
+                self._sync_account(engine, ab, acct)
+
+    def _sync_account(self, engine: RiskEngine, ab: _AssetBook, acct: str) -> None:
+        led, book = engine.ledger, ab.book
+        try:
+            a = book.account_id(acct)
+        except MarginCallError:
+            a = book.add_account(acct)
+        book.set_wallet(a, float(led.wallet(acct, ab.asset)))
+        keep: set[int] = set()
+        iso_slots: list[int] = []
+        for pos in led.positions_of(acct):
+            hit = self.symbol_book.get(pos.key.symbol)
+            if hit is None or hit[0] is not ab:
+                continue
+            s = hit[1]
+            if led.marks.get(pos.key.symbol) is None:
+                book.set_mark(s, float(pos.entry_price))
+            isolated = pos.margin_mode is MarginMode.ISOLATED
+            slot = book.upsert_position(
+                a, s, pos.sign, float(led.position_qty(pos)), float(pos.entry_price), isolated,
+                float(led.isolated_margin(pos.key)) if isolated else 0.0, _LEG[pos.key.position_side])
+            keep.add(slot)
+            ab.slot_keys[slot] = pos.key
+            if isolated:
+                iso_slots.append(slot)
+                kd, ku = self._thresholds(engine, WatchId.isolated(pos.key))
+                book.set_position_thresholds(slot, kd, ku)
+        removed = [s for s in book.slots_of(a) if s not in keep]
+        if removed:
+            ab.index.remove(slots=[s for s in removed if book.isolated[s]])
+            for s in removed:
+                book.remove_position(s)
+                ab.slot_keys.pop(s, None)
+        kd, ku = self._thresholds(engine, WatchId.cross(acct, ab.asset))
+        book.set_thresholds(a, kd, ku)
+        ab.index.rebuild(accounts=[a], slots=iso_slots)
+
+    @staticmethod
+    def _thresholds(engine: RiskEngine, watch: WatchId) -> tuple[float, float]:
+        cfg = engine.config.bands
+        band = engine.bands.get(watch, Band.HEALTHY)
+        worse = Band(min(band + 1, Band.LIQUIDATION))
+        k_down = 1.0 / float(cfg.threshold(worse))
+        if band == Band.HEALTHY:
+            return k_down, 0.0
+        better = float(cfg.threshold(band) - (cfg.hysteresis if band < Band.LIQUIDATION else 0))
+        return k_down, 1.0 / better
+
+    def restore(self, engine: RiskEngine) -> None:
+        """Build the float books of an engine restored from a snapshot."""
+        for symbol, m in engine.ledger.markets.items():
+            self.on_applied(engine, "market_listed", {"symbol": symbol, **m.listing})
+            if symbol in engine.ledger.marks:
+                self.on_applied(engine, "mark", {"symbol": symbol})
+        self.dirty.update(engine.ledger.accounts)
+        self.flush(engine)
+
+    # ------------------------------------------------------------------------------------------ querying
+    def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
+        self.flush(engine)
+        led = engine.ledger
+        out: set[WatchId] = set()
+        hit = self.symbol_book.get(symbol)
+        if hit is None:
+            return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
+        ab, s = hit
+        cands = ab.index.on_tick(s, float(led.marks[symbol]))
+        for a in cands.accounts.tolist():
+            out.add(WatchId.cross(ab.book.account_names[a], ab.asset))
+            self.dirty.add(ab.book.account_names[a])
+        for slot in cands.slots.tolist():
+            key = ab.slot_keys.get(slot)
+            if key is not None:
+                out.add(WatchId.isolated(key))
+                self.dirty.add(key.account)
+        if self.unsupported:
+            for sym in self.unsupported:
+                for k in led.by_symbol.get(sym, ()):
+                    if any(q.symbol == symbol for q in led.by_account.get(k.account, ())):
+                        out.add(watches_for(led, k))
+        return out
