@@ -270,10 +270,11 @@ class RiskEngine:
         if new == current:
             return
         ratio = st.ratio
-        marks = {}
-        for pos in st.positions:
-            lp = liquidation_price(self.ledger, watch, pos.key.symbol)
-            marks[pos.key.symbol] = None if lp is None else str(lp)
+        marks: dict[str, str | None] = {}
+        if new in (Band.WARNING, Band.REDUCE_ONLY):  # where liquidation would start: the warning's key number
+            for pos in st.positions:
+                lp = liquidation_price(self.ledger, watch, pos.key.symbol)
+                marks[pos.key.symbol] = None if lp is None else str(lp)
         self.metrics.margin_calls += 1
         self._emit("margin_call", {
             **_pkey(watch), "band": new.label, "previous_band": current.label,
@@ -472,12 +473,15 @@ class RiskEngine:
     def _adl_candidates(self, pos: PositionState) -> list[AdlCandidate]:
         led = self.ledger
         out = []
+        statuses: dict[WatchId, MarginStatus] = {}
         for other in led.positions_in(pos.key.symbol):
             if other.key.account == pos.key.account or other.sign == pos.sign:
                 continue
             mark = led.price_for(other.key.symbol)
             watch = watches_for(led, other.key)
-            st = status(led, watch)
+            st = statuses.get(watch)
+            if st is None:
+                st = statuses[watch] = status(led, watch)
             upnl = led.position_upnl(other, mark)
             wallet = (led.isolated_margin(other.key) if other.is_isolated
                       else led.wallet(other.key.account, led.markets[other.key.symbol].instrument.settle_asset))
