@@ -293,9 +293,10 @@ class Ledger:
     def position_im(self, pos: PositionState, price: Decimal) -> Decimal:
         return initial_margin(self.position_notional(pos, price), pos.leverage)
 
-    def cross_totals(self, account: str, asset: str,
-                     positions: Iterable[PositionState] | None = None) -> tuple[Decimal, Decimal, Decimal]:
-        """(Σ uPnL, Σ IM, Σ MM) of the account's cross positions settled in ``asset``, at the marks."""
+    def cross_totals(self, account: str, asset: str, positions: Iterable[PositionState] | None = None,
+                     with_mm: bool = True) -> tuple[Decimal, Decimal, Decimal]:
+        """(Σ uPnL, Σ IM, Σ MM) of the account's cross positions settled in ``asset``, at the marks
+        (``with_mm=False`` skips the tiered MM, which the initial-margin checks do not need)."""
         upnl = im = mm = ZERO
         src = positions if positions is not None else (self.positions[k] for k in self.by_account.get(account, ()))
         for pos in src:
@@ -304,20 +305,23 @@ class Ledger:
             price = self.price_for(pos.key.symbol, pos.entry_price)
             upnl += self.position_upnl(pos, price)
             im += self.position_im(pos, price)
-            mm += self.position_mm(pos, price)
+            if with_mm:
+                mm += self.position_mm(pos, price)
         return upnl, im, mm
 
     def reserved_total(self, account: str, asset: str) -> Decimal:
+        if not self.reserved:
+            return ZERO
         return sum((amt for (acct, _oid), (a, amt) in self.reserved.items() if acct == account and a == asset), ZERO)
 
     def available_balance(self, account: str, asset: str) -> Decimal:
         """Margin balance − cross IM − order margin (Binance "Available Balance"), at the marks."""
-        upnl, im, _mm = self.cross_totals(account, asset)
+        upnl, im, _mm = self.cross_totals(account, asset, with_mm=False)
         return self.wallet(account, asset) + upnl - im - self.reserved_total(account, asset)
 
     def withdrawable(self, account: str, asset: str) -> Decimal:
         """Binance "Max Withdraw Amount": the available balance, excluding unrealized profit."""
-        upnl, im, _mm = self.cross_totals(account, asset)
+        upnl, im, _mm = self.cross_totals(account, asset, with_mm=False)
         free = self.wallet(account, asset) - im - self.reserved_total(account, asset) + min(upnl, ZERO)
         return max(ZERO, min(free, self.wallet(account, asset)))
 
@@ -521,7 +525,7 @@ class Ledger:
                        entry_price=None if new_pos is None else _s(new_pos.entry_price))
         if check_margin and opening > 0:
             positions = [q for k, q in self._account_positions_tx(tx, key.account)]
-            upnl, im_total, _ = self.cross_totals(key.account, asset, positions)
+            upnl, im_total, _ = self.cross_totals(key.account, asset, positions, with_mm=False)
             reserved = self.reserved_total(key.account, asset)
             avail = tx.balance(wallet, asset) + upnl - im_total - reserved
             if avail < 0:
