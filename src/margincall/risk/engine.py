@@ -438,7 +438,7 @@ class RiskEngine:
         symbol = pos.key.symbol
         market = led.markets[symbol]
         ranking = self.config.ranking_for(market.venue)
-        candidates = self._adl_candidates(pos)
+        candidates = self._adl_candidates(pos, bankrupt)
         remaining = abs(pos.size)
         steps = 0
         for i, (score, c) in enumerate(rank(candidates, ranking), start=1):
@@ -470,12 +470,16 @@ class RiskEngine:
                 steps += 1
         return steps
 
-    def _adl_candidates(self, pos: PositionState) -> list[AdlCandidate]:
+    def _adl_candidates(self, pos: PositionState, bankrupt: Decimal) -> list[AdlCandidate]:
+        """Opposite positions in profit at the bankruptcy price (a deleveraged trader is closed at that price
+        and must not be pushed into a loss by it: Binance ranks only positive PnL, §3.8)."""
         led = self.ledger
         out = []
         statuses: dict[WatchId, MarginStatus] = {}
         for other in led.positions_in(pos.key.symbol):
             if other.key.account == pos.key.account or other.sign == pos.sign:
+                continue
+            if led.position_upnl(other, bankrupt) <= 0:
                 continue
             mark = led.price_for(other.key.symbol)
             watch = watches_for(led, other.key)
