@@ -110,6 +110,7 @@ def test_waterfall_invariants_and_replay(accounts, path, fund, venue, socialize)
             log.append((a.type, a.payload, a.ts))
         assert e.conservation_error() is None
         check_no_unhandled_breach(e)
+        assert e.audit() == []  # the full vectorised re-screen finds nothing the ticks missed
         assert replay_engine.digest() == e.digest()
 
     # re-running the engine on the input events alone reproduces every event of the log, in order — with the

@@ -520,6 +520,24 @@ class RiskEngine:
             self._emit("socialized_loss", {"liquidation_id": lid, "asset": asset, "symbol": pos.key.symbol,
                                            "loss": str(loss), "shares": shares})
 
+    def audit(self) -> list[WatchId]:
+        """Full re-screen (vectorised, confirmed exactly): watches past a band threshold that the engine has
+        not acted on. The incremental path must leave this empty; metrics and tests check it."""
+        audit = getattr(self.screener, "audit", None)
+        if audit is not None:
+            missed: list[WatchId] = audit(self)
+            return missed
+        led, cfg = self.ledger, self.config.bands
+        out = []
+        for watch in sorted({watches_for(led, k) for k in led.positions}, key=str):
+            if watch in self.active or watch in self.queued:
+                continue
+            st = status(led, watch)
+            current = self.bands.get(watch, Band.HEALTHY)
+            if cfg.next_band(current, st.maintenance_margin, st.equity) != current or st.liquidatable:
+                out.append(watch)
+        return out
+
     # --------------------------------------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from margincall.ledger.types import PositionKey
 from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
 from margincall.model.errors import MarginCallError
 from margincall.risk.book import RiskBook
 from margincall.risk.index import BandIndex
 from margincall.risk.margin_call import Band
-from margincall.risk.status import WatchId, watches_for
+from margincall.risk.screen import full_screen
+from margincall.risk.status import WatchId, status, watches_for
 
 if TYPE_CHECKING:
     from margincall.risk.engine import RiskEngine
@@ -143,6 +146,34 @@ class IndexScreener:
                 self.on_applied(engine, "mark", {"symbol": symbol})
         self.dirty.update(engine.ledger.accounts)
         self.flush(engine)
+
+    def audit(self, engine: RiskEngine) -> list[WatchId]:
+        """The periodic full re-screen: every watch the vectorised screen finds past a threshold, confirmed
+        exactly, that the engine has not acted on. Empty when the incremental path missed nothing."""
+        self.flush(engine)
+        led = engine.ledger
+        found: set[WatchId] = set()
+        for ab in self.books.values():
+            if not ab.book.n_active:
+                continue
+            res = full_screen(ab.book)
+            for a in np.union1d(res.flagged_accounts, res.recovered_accounts).tolist():
+                found.add(WatchId.cross(ab.book.account_names[a], ab.asset))
+            for slot in np.union1d(res.flagged_slots, res.recovered_slots).tolist():
+                key = ab.slot_keys.get(slot)
+                if key is not None:
+                    found.add(WatchId.isolated(key))
+        missed = []
+        cfg = engine.config.bands
+        for watch in sorted(found, key=str):
+            if watch in engine.active or watch in engine.queued:
+                continue
+            st = status(led, watch)
+            current = engine.bands.get(watch, Band.HEALTHY)
+            exact = cfg.next_band(current, st.maintenance_margin, st.equity) if st.positions else Band.HEALTHY
+            if exact != current or st.liquidatable:
+                missed.append(watch)
+        return missed
 
     # ------------------------------------------------------------------------------------------ querying
     def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
