@@ -37,7 +37,7 @@ from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, R
 from margincall.ledger.types import INSURANCE
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.trade import charge
-from margincall.model.enums import ContractKind
+from margincall.model.enums import ContractKind, PositionSide
 from margincall.model.numbers import ONE, ZERO
 from margincall.risk.adl import AdlCandidate, AdlRanking, adl_ranking, rank
 from margincall.risk.events import register
@@ -153,6 +153,7 @@ class RiskEngine:
         self._out: list[Applied] | None = None
         self._ts = 0
         self._recheck_all = False  # after a restore from a snapshot: check every watch once
+        self._adl_cache: dict[tuple[str, int], list[tuple[Decimal, AdlCandidate]]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
@@ -195,6 +196,7 @@ class RiskEngine:
         out: list[Applied] = []
         self._out = out
         self._ts = ts
+        self._adl_cache = {}
         try:
             result = self.apply(event_type, payload, ts)
             out.append(Applied(event_type, dict(payload), ts, result))
@@ -438,13 +440,18 @@ class RiskEngine:
         symbol = pos.key.symbol
         market = led.markets[symbol]
         ranking = self.config.ranking_for(market.venue)
-        candidates = self._adl_candidates(pos, bankrupt)
         remaining = abs(pos.size)
         steps = 0
-        for i, (score, c) in enumerate(rank(candidates, ranking), start=1):
+        for i, (score, c) in enumerate(self._adl_ranked(symbol, -pos.sign, ranking), start=1):
             if remaining <= 0:
                 break
-            take = min(remaining, c.size)
+            if c.account == pos.key.account:
+                continue
+            # the ranking is taken once per call; the position may have changed since (reduced, closed)
+            cur = led.positions.get(PositionKey(c.account, symbol, PositionSide(c.position_side)))
+            if cur is None or cur.sign == pos.sign or led.position_upnl(cur, bankrupt) <= 0:
+                continue  # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+            take = min(remaining, abs(cur.size))
             self._emit("adl", {"account": c.account, "symbol": symbol, "position_side": c.position_side,
                                "size": str(take), "price": str(bankrupt), "liquidation_id": lid, "rank": i,
                                "score": str(score), "ranking": ranking.name, "bankrupt_account": watch.account})
@@ -470,32 +477,36 @@ class RiskEngine:
                 steps += 1
         return steps
 
-    def _adl_candidates(self, pos: PositionState, bankrupt: Decimal) -> list[AdlCandidate]:
-        """Opposite positions in profit at the bankruptcy price (a deleveraged trader is closed at that price
-        and must not be pushed into a loss by it: Binance ranks only positive PnL, §3.8)."""
+    def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[tuple[Decimal, AdlCandidate]]:
+        """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula at the current marks, computed once
+        per :meth:`process` call (a crash liquidates many accounts against the same ranking)."""
+        cached = self._adl_cache.get((symbol, sign))
+        if cached is not None:
+            return cached
         led = self.ledger
-        out = []
         statuses: dict[WatchId, MarginStatus] = {}
-        for other in led.positions_in(pos.key.symbol):
-            if other.key.account == pos.key.account or other.sign == pos.sign:
+        candidates = []
+        mark = led.price_for(symbol)
+        for other in led.positions_in(symbol):
+            if other.sign != sign:
                 continue
-            if led.position_upnl(other, bankrupt) <= 0:
+            upnl = led.position_upnl(other, mark)
+            if upnl <= 0:
                 continue
-            mark = led.price_for(other.key.symbol)
             watch = watches_for(led, other.key)
             st = statuses.get(watch)
             if st is None:
                 st = statuses[watch] = status(led, watch)
-            upnl = led.position_upnl(other, mark)
             wallet = (led.isolated_margin(other.key) if other.is_isolated
-                      else led.wallet(other.key.account, led.markets[other.key.symbol].instrument.settle_asset))
-            out.append(AdlCandidate(
-                account=other.key.account, symbol=other.key.symbol, position_side=other.key.position_side.value,
+                      else led.wallet(other.key.account, led.markets[symbol].instrument.settle_asset))
+            candidates.append(AdlCandidate(
+                account=other.key.account, symbol=symbol, position_side=other.key.position_side.value,
                 size=abs(other.size), sign=other.sign, entry_price=other.entry_price, mark=mark,
                 notional=led.position_notional(other, mark),
                 entry_notional=led.position_notional(other, other.entry_price), upnl=upnl, wallet=wallet,
                 equity=st.equity, maintenance_margin=st.maintenance_margin))
-        return out
+        ranked = self._adl_cache[(symbol, sign)] = rank(candidates, ranking)
+        return ranked
 
     def _socialize(self, lid: str, pos: PositionState, loss: Decimal) -> None:
         """Charge ``loss`` to accounts with profit in the symbol, pro rata to profit, capped at each wallet."""
