@@ -154,16 +154,35 @@ class RiskEngine:
         self._ts = 0
         self._recheck_all = False  # after a restore from a snapshot: check every watch once
         self._adl_cache: dict[tuple[str, int], list[tuple[Decimal, AdlCandidate]]] = {}
+        #: exact statuses computed during one process() call, dropped when an event touches their account
+        self._status_cache: dict[WatchId, MarginStatus] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
         result = self.ledger.apply(event_type, payload, ts)
         self._fold(event_type, payload, ts)
+        if self._status_cache:
+            self._invalidate(event_type, payload)
         hook = getattr(self.screener, "on_applied", None)
         if hook is not None:
             hook(self, event_type, payload)
         return result
+
+    def _invalidate(self, event_type: str, p: Mapping[str, Any]) -> None:
+        if event_type in ("mark", "funding", "market_listed"):
+            self._status_cache.clear()
+            return
+        touched = {p.get(k) for k in ("account", "from", "to")}
+        touched |= {s.get("account") for s in p.get("shares", ()) or () if isinstance(s, Mapping)}
+        for w in [w for w in self._status_cache if w.account in touched]:
+            del self._status_cache[w]
+
+    def _cached_status(self, watch: WatchId) -> MarginStatus:
+        st = self._status_cache.get(watch)
+        if st is None:
+            st = self._status_cache[watch] = status(self.ledger, watch)
+        return st
 
     def _fold(self, event_type: str, p: Mapping[str, Any], ts: int) -> None:
         if event_type not in RISK_EVENTS:
@@ -197,6 +216,7 @@ class RiskEngine:
         self._out = out
         self._ts = ts
         self._adl_cache = {}
+        self._status_cache = {}
         try:
             result = self.apply(event_type, payload, ts)
             out.append(Applied(event_type, dict(payload), ts, result))
@@ -484,7 +504,6 @@ class RiskEngine:
         if cached is not None:
             return cached
         led = self.ledger
-        statuses: dict[WatchId, MarginStatus] = {}
         candidates = []
         mark = led.price_for(symbol)
         for other in led.positions_in(symbol):
@@ -493,10 +512,7 @@ class RiskEngine:
             upnl = led.position_upnl(other, mark)
             if upnl <= 0:
                 continue
-            watch = watches_for(led, other.key)
-            st = statuses.get(watch)
-            if st is None:
-                st = statuses[watch] = status(led, watch)
+            st = self._cached_status(watches_for(led, other.key))
             wallet = (led.isolated_margin(other.key) if other.is_isolated
                       else led.wallet(other.key.account, led.markets[symbol].instrument.settle_asset))
             candidates.append(AdlCandidate(
