@@ -1,0 +1,292 @@
+"""The HTTP endpoints (the table in notes/api_contract.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from margincall.api import views
+from margincall.api.auth import charge, own_account, principal, require, service_of
+from margincall.api.errors import ApiError, engine_error, status_of
+from margincall.api.keys import Principal, Role
+from margincall.api.models import (
+    AccountIn,
+    AmountIn,
+    FillsIn,
+    KeyIn,
+    LeverageIn,
+    MarketIn,
+    MarksIn,
+    payload_of,
+)
+from margincall.api.service import Service
+from margincall.model.errors import MarginCallError
+from margincall.store.journal import Ack, Command, Outcome
+
+router = APIRouter()
+v1 = APIRouter(prefix="/v1")
+
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Ingest = Annotated[Principal, Depends(require(Role.ADMIN, Role.FEEDER))]
+Anyone = Annotated[Principal, Depends(principal)]
+AdminOrTrader = Annotated[Principal, Depends(require(Role.ADMIN, Role.TRADER))]
+Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.TRADER, Role.VIEWER))]
+AccountPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]*$")]
+
+
+def ack_json(c: Command, o: Outcome) -> dict[str, Any]:
+    if isinstance(o, MarginCallError):
+        return engine_error(o)
+    assert isinstance(o, Ack)
+    return {"seq": o.seq, "type": c.type, "duplicate": o.duplicate, "result": o.result,
+            "caused": [{"seq": e.seq, "ts": e.ts, "type": e.type, "payload": e.payload, "result": e.result}
+                       for e in o.caused]}
+
+
+def results_response(commands: list[Command], outcomes: list[Outcome]) -> Response:
+    """``{"results": [...]}`` serialised directly: the content is plain JSON already, and FastAPI's generic
+    encoder would walk every posting of a large batch again."""
+    return JSONResponse({"results": [ack_json(c, o) for c, o in zip(commands, outcomes, strict=True)]})
+
+
+async def one(service: Service, command: Command) -> dict[str, Any]:
+    """Submit one command; a rejection is the response's error (400, or 409 for a key conflict)."""
+    (outcome,) = await service.submit([command])
+    if isinstance(outcome, MarginCallError):
+        raise ApiError(status_of(outcome), outcome.code, str(outcome), outcome.field)
+    return ack_json(command, outcome)
+
+
+def check_batch(service: Service, n: int, name: str) -> None:
+    limit = service.settings.max_batch_items
+    if n > limit:
+        raise ApiError(422, "validation_error", f"{name}: at most {limit} items per request, got {n}", name)
+
+
+# -- health and metrics -----------------------------------------------------------------------------------------
+
+
+@router.get("/healthz", tags=["service"])
+async def healthz(request: Request) -> dict[str, Any]:
+    return {"status": "ok", "seq": service_of(request).last_seq}
+
+
+@router.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+async def metrics(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(service_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+# -- admin ------------------------------------------------------------------------------------------------------
+
+
+@v1.post("/keys", tags=["admin"])
+async def create_key(request: Request, body: KeyIn, who: Admin) -> dict[str, Any]:
+    """A new API key (shown only in this response). A trader key is bound to an existing account."""
+    service = service_of(request)
+    if body.role is Role.TRADER:
+        account = body.account
+        if account is None:
+            raise ApiError(422, "validation_error", "account: a trader key needs an account", "account")
+        exists = await run_in_threadpool(service.read, lambda e: account in e.ledger.accounts)
+        if not exists:
+            raise ApiError(404, "unknown_account", f"unknown account {account!r}", "account")
+    elif body.account is not None:
+        raise ApiError(422, "validation_error", "account: only trader keys are bound to an account", "account")
+    key = await run_in_threadpool(service.keys.create, body.role, body.account)
+    return {"key": key, "role": body.role.value, "account": body.account}
+
+
+@v1.post("/markets", tags=["admin"])
+async def list_market(request: Request, body: MarketIn, who: Admin) -> dict[str, Any]:
+    """List a market (a ``market_listed`` event)."""
+    return await one(service_of(request), Command("market_listed", payload_of(body), body.key))
+
+
+@v1.post("/accounts", tags=["admin"])
+async def open_account(request: Request, body: AccountIn, who: Admin) -> dict[str, Any]:
+    return await one(service_of(request), Command("account_opened", payload_of(body), body.key))
+
+
+@v1.post("/accounts/{account}/deposits", tags=["admin"])
+async def deposit(request: Request, account: AccountPath, body: AmountIn,
+                  who: Admin) -> dict[str, Any]:
+    service = service_of(request)
+    charge(service, who, 1)
+    return await one(service, Command("deposit", {"account": account, **payload_of(body)}, body.key))
+
+
+@v1.post("/accounts/{account}/withdrawals", tags=["accounts"])
+async def withdraw(request: Request, account: AccountPath, body: AmountIn,
+                   who: AdminOrTrader) -> dict[str, Any]:
+    own_account(who, account)
+    service = service_of(request)
+    charge(service, who, 1)
+    return await one(service, Command("withdrawal", {"account": account, **payload_of(body)}, body.key))
+
+
+@v1.post("/accounts/{account}/leverage", tags=["accounts"])
+async def set_leverage(request: Request, account: AccountPath, body: LeverageIn,
+                       who: AdminOrTrader) -> dict[str, Any]:
+    """Leverage and margin mode of one symbol (a ``leverage_set`` event)."""
+    own_account(who, account)
+    service = service_of(request)
+    charge(service, who, 1)
+    return await one(service, Command("leverage_set", {"account": account, **payload_of(body)}, body.key))
+
+
+@v1.post("/insurance-fund/deposits", tags=["admin"])
+async def fund_deposit(request: Request, body: AmountIn, who: Admin) -> dict[str, Any]:
+    return await one(service_of(request), Command("insurance_fund_deposit", payload_of(body), body.key))
+
+
+# -- ingestion ----------------------------------------------------------------------------------------------------
+
+
+@v1.post("/fills", tags=["ingestion"])
+async def fills(request: Request, body: FillsIn, who: Ingest) -> Response:
+    """A batch of fills, applied in order in one transaction; one result (ack or error) per fill."""
+    service = service_of(request)
+    check_batch(service, len(body.fills), "fills")
+    charge(service, who, len(body.fills))
+    commands = [Command("fill", payload_of(f), f.key, f.ts) for f in body.fills]
+    outcomes = await service.submit(commands)
+    return results_response(commands, outcomes)
+
+
+@v1.post("/marks", tags=["ingestion"])
+async def marks(request: Request, body: MarksIn, who: Ingest) -> Response:
+    """A batch of mark prices; each result carries the margin calls and liquidation steps it caused."""
+    service = service_of(request)
+    check_batch(service, len(body.marks), "marks")
+    charge(service, who, len(body.marks))
+    commands = [Command("mark", payload_of(m), m.key, m.ts) for m in body.marks]
+    outcomes = await service.submit(commands)
+    return results_response(commands, outcomes)
+
+
+# -- reading ------------------------------------------------------------------------------------------------------
+
+
+@v1.get("/markets", tags=["market data"])
+async def get_markets(request: Request, who: Anyone) -> dict[str, Any]:
+    return {"markets": await run_in_threadpool(service_of(request).read, views.markets_view)}
+
+
+@v1.get("/accounts/{account}", tags=["accounts"])
+async def get_account(request: Request, account: AccountPath,
+                      who: AdminOrTrader) -> dict[str, Any]:
+    own_account(who, account)
+    view = await run_in_threadpool(service_of(request).read, lambda e: views.account_view(e, account))
+    if view is None:
+        raise ApiError(404, "unknown_account", f"unknown account {account!r}", "account")
+    return view
+
+
+@v1.get("/accounts/{account}/positions", tags=["accounts"])
+async def get_positions(request: Request, account: AccountPath,
+                        who: AdminOrTrader) -> dict[str, Any]:
+    own_account(who, account)
+    view = await run_in_threadpool(service_of(request).read, lambda e: views.positions_view(e, account))
+    if view is None:
+        raise ApiError(404, "unknown_account", f"unknown account {account!r}", "account")
+    return {"account": account, "positions": view}
+
+
+@v1.get("/risk/accounts", tags=["risk"])
+async def risk_accounts(request: Request, who: Admin,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+    """Watches (cross account per asset, isolated position) by margin ratio, most at risk first."""
+    rows = await run_in_threadpool(service_of(request).read, lambda e: views.risk_view(e, limit))
+    return {"accounts": rows}
+
+
+@v1.get("/risk/summary", tags=["risk"])
+async def risk_summary(request: Request, who: Anyone) -> dict[str, Any]:
+    """Aggregates any role may see: accounts per band, liquidations in progress, engine counters."""
+    return await run_in_threadpool(service_of(request).read, views.risk_summary)
+
+
+@v1.post("/calculator", tags=["calculator"])
+async def calculator(body: Annotated[dict[str, Any], Body()], who: Anyone) -> dict[str, Any]:
+    """The scenario JSON of ``margincall calc --json`` in, its result out."""
+    from margincall.calculator import calculate
+
+    try:
+        return await run_in_threadpool(calculate, body)
+    except (MarginCallError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, MarginCallError):
+            raise
+        raise ApiError(400, "invalid_scenario", f"scenario: {exc}") from None
+
+
+@v1.get("/insurance-fund", tags=["market data"])
+async def insurance_fund(request: Request, who: Anyone,
+                         asset: Annotated[str | None, Query(max_length=64)] = None,
+                         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+    """Balances per asset, and ``history`` ([ts, balance] after every change, oldest first) of ``asset``
+    (default USDT, else the first asset with a history)."""
+    ins = service_of(request).insurance
+    if asset is None:
+        asset = "USDT" if "USDT" in ins.history or not ins.history else sorted(ins.history)[0]
+    history = list(ins.history.get(asset, ()))[-limit:]
+    return {"balances": {a: format(b, "f") for a, b in sorted(ins.balances.items())}, "asset": asset,
+            "history": [[ts, bal] for ts, bal in history]}
+
+
+@v1.get("/events", tags=["events"])
+async def events(
+    request: Request,
+    who: Reader,
+    type: Annotated[str | None, Query(max_length=500, description="comma-separated event types; "
+                                      "insurance_fund = every event that moved the fund")] = None,
+    account: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[int | None, Query(ge=0, lt=2**63, description="ts ≥ since (ms)")] = None,
+    until: Annotated[int | None, Query(ge=0, lt=2**63, description="ts ≤ until (ms)")] = None,
+    after: Annotated[int, Query(ge=0, lt=2**63, description="seq > after (paging)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Stored events in sequence order, filtered; ``next_after`` continues the scan. Traders get their own
+    account's events only; viewers the public liquidation feed without account ids."""
+    service = service_of(request)
+    types = None
+    if type is not None:
+        types = frozenset(t.strip() for t in type.split(",") if t.strip())
+        known = set(service.engine.ledger.event_types) | {"insurance_fund"}
+        unknown = sorted(types - known)
+        if unknown:
+            raise ApiError(400, "unknown_event_type", f"type: unknown event type {unknown[0]!r}", "type")
+    if who.role is Role.TRADER:
+        if account is not None and account != who.account:
+            raise ApiError(403, "forbidden", "a trader key sees its own account's events only", "account")
+        account = who.account
+    elif who.role is Role.VIEWER:
+        if account is not None:
+            raise ApiError(403, "forbidden", "viewers see the public feed without account ids", "account")
+        if types is not None and not types <= views.PUBLIC_TYPES:
+            raise ApiError(403, "forbidden", f"viewers see only {', '.join(sorted(views.PUBLIC_TYPES))}", "type")
+        types = types or views.PUBLIC_TYPES
+
+    def scan() -> tuple[list[dict[str, Any]], int]:
+        out: list[dict[str, Any]] = []
+        last = after
+        for ev in service.journal.log.read(after):
+            if until is not None and ev.ts > until:
+                break  # timestamps never decrease along the log
+            last = ev.seq
+            d = {"seq": ev.seq, "ts": ev.ts, "type": ev.type, "key": ev.key, "payload": ev.payload,
+                 "result": ev.result}
+            if views.matches(d, types, account, since, until):
+                seen = views.view_event(d, who)
+                if seen is not None:
+                    out.append(seen)
+                    if len(out) >= limit:
+                        break
+        return out, last
+
+    found, last = await run_in_threadpool(scan)
+    return {"events": found, "next_after": last}

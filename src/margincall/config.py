@@ -1,0 +1,117 @@
+"""Service configuration (``margincall serve``): a TOML file, then ``MARGINCALL_*`` environment variables.
+
+Precedence (highest first): explicit arguments (CLI options), environment variables, the TOML file, defaults.
+The TOML file is ``--config PATH`` or ``$MARGINCALL_CONFIG``; its keys are the field names below, the engine's in
+an ``[engine]`` table. Nested environment variables use ``__``: ``MARGINCALL_ENGINE__MAX_STEPS_PER_TICK=500``.
+
+```toml
+database = "/var/lib/margincall/engine.db"   # or "postgresql://user@host/db"
+host = "127.0.0.1"
+port = 8000
+rate_limit_per_second = 5000                  # items (fills, marks) per second per API key; 0 = no limit
+[engine]
+max_steps_per_tick = 10000
+last_resort = "venue"                         # or "socialize"
+```
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from margincall.risk.engine import EngineConfig
+from margincall.risk.executor import MarketExecutor
+from margincall.risk.margin_call import BandConfig
+
+_toml_path: ContextVar[Path | None] = ContextVar("margincall_toml_path", default=None)
+
+
+class EngineSettings(BaseModel):
+    """The risk engine's knobs (:class:`margincall.risk.engine.EngineConfig`)."""
+
+    max_steps_per_tick: int = Field(10_000, ge=1)
+    last_resort: Literal["venue", "socialize"] = "venue"
+    enforce_reduce_only: bool = True
+    warning: Decimal = Decimal("0.80")
+    reduce_only: Decimal = Decimal("0.90")
+    hysteresis: Decimal = Decimal("0.05")
+    slippage: Decimal = Decimal("0.001")
+    impact_per_million: Decimal = Decimal("0.0005")
+
+    def to_config(self) -> EngineConfig:
+        return EngineConfig(
+            bands=BandConfig(warning=self.warning, reduce_only=self.reduce_only, hysteresis=self.hysteresis),
+            executor=MarketExecutor(slippage=self.slippage, impact_per_million=self.impact_per_million),
+            max_steps_per_tick=self.max_steps_per_tick,
+            last_resort=self.last_resort,
+            enforce_reduce_only=self.enforce_reduce_only,
+        )
+
+
+class Settings(BaseSettings):
+    """Everything ``margincall serve`` needs; see the module docstring for the sources."""
+
+    model_config = SettingsConfigDict(env_prefix="MARGINCALL_", env_nested_delimiter="__", extra="ignore")
+
+    #: SQLite path or ``postgresql://`` URL (env ``MARGINCALL_DATABASE`` or ``MARGINCALL_DATABASE_URL``).
+    database: str = Field(
+        "margincall.db",
+        validation_alias=AliasChoices("database", "MARGINCALL_DATABASE", "MARGINCALL_DATABASE_URL"),
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    #: The bootstrap admin key; when unset a key is generated for a database that has no admin key yet.
+    admin_key: SecretStr | None = None
+    #: Token bucket per API key on ingestion endpoints: sustained items per second (0 disables) and burst.
+    rate_limit_per_second: float = Field(5000.0, ge=0)
+    rate_limit_burst: int = Field(20_000, ge=1)
+    #: Most items (fills, marks) in one request.
+    max_batch_items: int = Field(10_000, ge=1)
+    #: Most commands the writer thread submits in one transaction (concurrent requests are merged).
+    commit_max_batch: int = Field(5_000, ge=1)
+    snapshot_every: int = Field(10_000, ge=0)
+    #: Messages buffered per WebSocket client before it is disconnected as too slow.
+    stream_buffer: int = Field(10_000, ge=1)
+    #: Insurance-fund history points kept in memory per asset.
+    insurance_history: int = Field(10_000, ge=1)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _toml_path.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Settings:
+        """Settings from ``config_file`` (else ``$MARGINCALL_CONFIG``), the environment and ``overrides``
+        (``None`` values are ignored, so unset CLI options do not hide the file or the environment)."""
+        path = config_file if config_file is not None else os.environ.get("MARGINCALL_CONFIG")
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"config file {path} not found")
+        token = _toml_path.set(Path(path) if path is not None else None)
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        finally:
+            _toml_path.reset(token)
