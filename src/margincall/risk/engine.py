@@ -130,6 +130,11 @@ def _price(p: Decimal) -> Decimal:
     return q.quantize(ONE) if isinstance(exponent, int) and exponent > 0 else q
 
 
+def _d(x: Decimal) -> str:
+    """A Decimal as plain text for an event payload (never exponent notation: ``0E-8`` → ``0.00000000``)."""
+    return format(x, "f")
+
+
 def _pkey(watch: WatchId) -> dict[str, str]:
     return {"account": watch.account, "scope": watch.scope, "what": watch.what}
 
@@ -296,14 +301,14 @@ class RiskEngine:
         if new in (Band.WARNING, Band.REDUCE_ONLY):  # where liquidation would start: the warning's key number
             for pos in st.positions:
                 lp = liquidation_price(self.ledger, watch, pos.key.symbol)
-                marks[pos.key.symbol] = None if lp is None else str(lp)
+                marks[pos.key.symbol] = None if lp is None else _d(lp)
         self.metrics.margin_calls += 1
         self._emit("margin_call", {
             **_pkey(watch), "band": new.label, "previous_band": current.label,
-            "equity": str(st.equity), "maintenance_margin": str(st.maintenance_margin),
-            "margin_ratio": None if ratio is None else str(ratio),
+            "equity": _d(st.equity), "maintenance_margin": _d(st.maintenance_margin),
+            "margin_ratio": None if ratio is None else _d(ratio),
             "liquidation_marks": marks,
-            "deposit_to_healthy": str(charge(self.config.bands.deposit_to_healthy(st.maintenance_margin, st.equity),
+            "deposit_to_healthy": _d(charge(self.config.bands.deposit_to_healthy(st.maintenance_margin, st.equity),
                                               self.ledger.unit)),
         })
 
@@ -340,10 +345,10 @@ class RiskEngine:
             lid = f"L{self.next_liquidation}"
             ratio = st.ratio
             self._emit("liquidation_started", {
-                **_pkey(watch), "liquidation_id": lid, "equity": str(st.equity),
-                "maintenance_margin": str(st.maintenance_margin),
-                "margin_ratio": None if ratio is None else str(ratio),
-                "marks": {p.key.symbol: str(led.price_for(p.key.symbol)) for p in st.positions},
+                **_pkey(watch), "liquidation_id": lid, "equity": _d(st.equity),
+                "maintenance_margin": _d(st.maintenance_margin),
+                "margin_ratio": None if ratio is None else _d(ratio),
+                "marks": {p.key.symbol: _d(led.price_for(p.key.symbol)) for p in st.positions},
             })
             self.metrics.liquidations += 1
         state = self.active[watch]
@@ -374,8 +379,8 @@ class RiskEngine:
             return
         st = status(self.ledger, watch)
         self._emit("liquidation_finished", {**_pkey(watch), "liquidation_id": state.liquidation_id,
-                                            "outcome": outcome, "equity": str(st.equity),
-                                            "maintenance_margin": str(st.maintenance_margin)})
+                                            "outcome": outcome, "equity": _d(st.equity),
+                                            "maintenance_margin": _d(st.maintenance_margin)})
         self._update_band(watch, st)
 
     def _partial(self, watch: WatchId, state: _Liquidation, pos: PositionState, size: Decimal, mark: Decimal,
@@ -386,8 +391,8 @@ class RiskEngine:
         n = notional_of(inst.kind, size * inst.contract_size, mark)
         price = _price(self.config.executor.fill_price(pos.sign, mark, n, None))
         payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
-                   "position_side": pos.key.position_side.value, "size": str(size), "price": str(price),
-                   "mark": str(mark), "fee_rate": str(market.liquidation_fee), "reason": step.reason,
+                   "position_side": pos.key.position_side.value, "size": _d(size), "price": _d(price),
+                   "mark": _d(mark), "fee_rate": _d(market.liquidation_fee), "reason": step.reason,
                    "tier_before": step.tier_before + 1,
                    "tier_after": None if step.tier_after is None else step.tier_after + 1}
         try:
@@ -421,17 +426,17 @@ class RiskEngine:
                 market = led.markets[pos.key.symbol]
                 self._emit("liquidation", {
                     **_pkey(watch), "liquidation_id": lid, "symbol": pos.key.symbol,
-                    "position_side": pos.key.position_side.value, "size": str(abs(pos.size)),
-                    "close_price": str(led.price_for(pos.key.symbol)), "price": str(exec_prices[pos.key]),
-                    "bankruptcy_price": str(bankrupt[pos.key]), "fee_rate": str(market.liquidation_fee),
-                    "mode": "takeover", "expected_fund_result": str(fund_result)})
+                    "position_side": pos.key.position_side.value, "size": _d(abs(pos.size)),
+                    "close_price": _d(led.price_for(pos.key.symbol)), "price": _d(exec_prices[pos.key]),
+                    "bankruptcy_price": _d(bankrupt[pos.key]), "fee_rate": _d(market.liquidation_fee),
+                    "mode": "takeover", "expected_fund_result": _d(fund_result)})
                 steps += 1
         else:
             for pos in st.positions:
                 steps += self._deleverage(watch, lid, pos, bankrupt[pos.key])
         if watch.scope == "cross":
             self._emit("bankruptcy_settlement", {**_pkey(watch), "liquidation_id": lid, "asset": asset,
-                                                 "liquidation_fee": str(nominal_fee.quantize(led.unit))})
+                                                 "liquidation_fee": _d(nominal_fee.quantize(led.unit))})
             steps += 1
         return steps
 
@@ -473,24 +478,24 @@ class RiskEngine:
                 continue  # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
             take = min(remaining, abs(cur.size))
             self._emit("adl", {"account": c.account, "symbol": symbol, "position_side": c.position_side,
-                               "size": str(take), "price": str(bankrupt), "liquidation_id": lid, "rank": i,
-                               "score": str(score), "ranking": ranking.name, "bankrupt_account": watch.account})
+                               "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
+                               "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
             self.metrics.adl += 1
             remaining -= take
             steps += 1
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
-                "position_side": pos.key.position_side.value, "close_price": str(bankrupt),
-                "price": str(bankrupt), "bankruptcy_price": str(bankrupt), "fee_rate": "0", "mode": "adl"}
+                "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
+                "price": _d(bankrupt), "bankruptcy_price": _d(bankrupt), "fee_rate": "0", "mode": "adl"}
         if filled > 0:
-            self._emit("liquidation", {**base, "size": str(filled)})
+            self._emit("liquidation", {**base, "size": _d(filled)})
             steps += 1
         if remaining > 0:
             mark = led.price_for(symbol)
             inst = market.instrument
             loss = pnl_of(inst.kind, pos.sign, remaining * inst.contract_size, bankrupt, mark)
-            self._emit("liquidation", {**base, "size": str(remaining), "counterparty": "venue",
-                                       "venue_loss": str(loss)})
+            self._emit("liquidation", {**base, "size": _d(remaining), "counterparty": "venue",
+                                       "venue_loss": _d(loss)})
             steps += 1
             if self.config.last_resort == "socialize" and loss > 0:
                 self._socialize(lid, pos, loss)
@@ -542,10 +547,10 @@ class RiskEngine:
         for acct in sorted(profits):
             amt = min(loss * profits[acct] / total, led.withdrawable(acct, asset)).quantize(led.unit)
             if amt > 0:
-                shares.append({"account": acct, "amount": str(amt)})
+                shares.append({"account": acct, "amount": _d(amt)})
         if shares:
             self._emit("socialized_loss", {"liquidation_id": lid, "asset": asset, "symbol": pos.key.symbol,
-                                           "loss": str(loss), "shares": shares})
+                                           "loss": _d(loss), "shares": shares})
 
     def audit(self) -> list[WatchId]:
         """Full re-screen (vectorised, confirmed exactly): watches past a band threshold that the engine has
