@@ -232,3 +232,27 @@ def test_takeover_executor_books_the_whole_equity_for_the_fund():
     assert D(liq.result.details["insurance_fund_pnl"]) == 0
     assert e.ledger.book_balance("insurance", "USDT") == 180 and e.ledger.wallet("t", "USDT") == 0
     assert e.ledger.conservation_error() is None
+
+
+def test_a_bankrupt_account_takes_no_partial_steps_and_is_deleveraged_at_its_bankruptcy_price():
+    # Whale: 10 BTC long at 60,000 (10x cross), wallet 62,000 − 300 fee (0.05 % × 600,000) = 61,700. The mark
+    # gaps to 52,000: equity 61,700 − 80,000 = −18,300 < 0, so no partial step (its fee would only deepen the
+    # deficit); the fund is empty → ADL at the bankruptcy price 52,000 + 18,300 / 10 = 53,830 against the shorts
+    # in profit there: "small" (0.01 short at 60,000) and "mm" (9.99 short at 60,000) — 10 BTC in all.
+    tiers = [{"floor": "0", "cap": "50000", "mmr": "0.01", "max_leverage": "50"},
+             {"floor": "50000", "cap": "600000", "mmr": "0.02", "max_leverage": "25"},
+             {"floor": "600000", "cap": "5000000", "mmr": "0.05", "max_leverage": "10"}]
+    e = engine(tiers=tiers, taker_fee="0.0005", liquidation_fee="0.0125")
+    for a, usdt in (("whale", "62000"), ("small", "400"), ("mm", "1000000")):
+        open_account(e, a, usdt, leverage="10")
+    trade(e, "whale", "BTCUSDT", "buy", "10", "60000")
+    trade(e, "small", "BTCUSDT", "sell", "0.01", "60000")
+    trade(e, "mm", "BTCUSDT", "sell", "9.99", "60000")
+    ev = tick(e, "BTCUSDT", "52000")
+    assert "partial_liquidation" not in types(ev)
+    adl = [(a.payload["account"], D(a.payload["size"]), D(a.payload["price"])) for a in ev if a.type == "adl"]
+    assert sorted(adl) == [("mm", D("9.99"), D(53830)), ("small", D("0.01"), D(53830))]
+    # small: 0.01 × (60,000 − 53,830) = 61.70 realized, after its 0.30 opening fee: 400 − 0.30 + 61.70
+    assert e.ledger.wallet("small", "USDT") == D("461.40")
+    assert e.ledger.wallet("whale", "USDT") == 0
+    assert e.ledger.conservation_error() is None

@@ -42,3 +42,26 @@ def test_liquidation_is_logged_with_its_mark_and_recovered(tmp_path):
     report = verify(j2.log, EngineFactory(CONFIG))
     assert report.ok, report
     j2.log.close()
+
+
+def test_an_engine_fault_is_not_acknowledged_and_memory_is_rebuilt_from_the_log(tmp_path, monkeypatch):
+    import pytest
+
+    from margincall.risk.engine import EngineFault, RiskEngine
+    from margincall.store.journal import replay
+
+    j = open_engine(str(tmp_path / "engine.db"), CONFIG)
+    setup(j)
+    before, last = j.ledger.digest(), j.last_seq
+
+    def broken(self, watches):  # the mark is applied, then the engine's reaction fails
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(RiskEngine, "_check", broken)
+    with pytest.raises(EngineFault):
+        j.submit("mark", {"symbol": "BTCUSDT", "price": "9180"}, ts=3)
+    monkeypatch.undo()
+    assert j.last_seq == last  # nothing logged
+    assert j.ledger.digest() == before == replay(j.log, EngineFactory(CONFIG)).digest()
+    assert j.ledger.ledger.marks.get("BTCUSDT") is None  # the in-memory mark was rolled back
+    j.log.close()

@@ -104,6 +104,11 @@ class Metrics:
         return dict(self.__dict__)
 
 
+class EngineFault(RuntimeError):
+    """An internal failure after an input event was applied (a bug, never bad input): the engine's in-memory
+    state no longer matches the log and must be rebuilt from it; the input is not acknowledged."""
+
+
 class Screener(Protocol):
     """Finds the watches a mark move may have changed (the float index lives behind this)."""
 
@@ -224,7 +229,11 @@ class RiskEngine:
         self._status_cache = {}
         try:
             result = self.apply(event_type, payload, ts)
-            out.append(Applied(event_type, dict(payload), ts, result))
+        except BaseException:
+            self._out = None
+            raise
+        out.append(Applied(event_type, dict(payload), ts, result))
+        try:
             watches: set[WatchId] = set()
             if event_type == "mark":
                 self.metrics.ticks += 1
@@ -246,6 +255,10 @@ class RiskEngine:
             flush = getattr(self.screener, "flush", None)
             if flush is not None:
                 flush(self)
+        except Exception as exc:
+            # The input was valid and applied; what failed is the engine's own reaction to it. The engine's state
+            # is now partly changed: the caller (the Journal) must rebuild it from the log.
+            raise EngineFault(f"the engine failed while reacting to {event_type}: {exc}") from exc
         finally:
             self._out = None
         return out
@@ -365,7 +378,8 @@ class RiskEngine:
             step = rule.step(market, abs(pos.size), mark, state.steps, since)
             if step is None:
                 return used, False  # cooldown: try again on a later call
-            if step.size is not None and self._partial(watch, state, pos, step.size, mark, step):
+            if step.size is not None and st.equity > 0 and self._partial(watch, state, pos, step.size, mark, step,
+                                                                         st.equity):
                 used += 1
                 continue
             used += self._full(watch, st)
@@ -384,12 +398,20 @@ class RiskEngine:
         self._update_band(watch, st)
 
     def _partial(self, watch: WatchId, state: _Liquidation, pos: PositionState, size: Decimal, mark: Decimal,
-                 step: Any) -> bool:
+                 step: Any, equity: Decimal) -> bool:
+        """One partial step, if it leaves the account solvent: a step whose slippage and liquidation fee would
+        eat the remaining equity is not taken — the position is closed in full at bankruptcy instead (Binance
+        §3.8: "small positions are in practice always fully liquidated")."""
         led = self.ledger
         market = led.markets[pos.key.symbol]
         inst = market.instrument
-        n = notional_of(inst.kind, size * inst.contract_size, mark)
+        qty = size * inst.contract_size
+        n = notional_of(inst.kind, qty, mark)
         price = _price(self.config.executor.fill_price(pos.sign, mark, n, None))
+        fee = notional_of(inst.kind, qty, price) * market.liquidation_fee
+        cost = fee - pnl_of(inst.kind, pos.sign, qty, mark, price)
+        if equity - cost <= 0:
+            return False
         payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
                    "position_side": pos.key.position_side.value, "size": _d(size), "price": _d(price),
                    "mark": _d(mark), "fee_rate": _d(market.liquidation_fee), "reason": step.reason,

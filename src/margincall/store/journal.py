@@ -249,8 +249,9 @@ class Journal:
                     pending.extend(caused)
                 stored = log.append(pending)
             except BaseException:
-                if pending:
-                    self._rebuild_after_failure()
+                # the write failed, or the state machine failed half-way through a command (an engine fault):
+                # memory may be ahead of the log, so it is rebuilt from the log
+                self._rebuild_after_failure()
                 raise
             at = 0
             for i, n_caused in zip(pending_index, pending_caused, strict=True):
