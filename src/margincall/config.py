@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     #: Insurance-fund history points kept in memory per asset.
     insurance_history: int = Field(10_000, ge=1)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    #: Forward every streamed event to NATS JetStream (e.g. ``nats://127.0.0.1:4222``); unset: in-process only.
+    nats_url: str | None = None
+    nats_stream: str = "MARGINCALL"
+    nats_prefix: str = "margincall"
 
     @classmethod
     def settings_customise_sources(

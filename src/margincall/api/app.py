@@ -37,10 +37,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.loop = asyncio.get_running_loop()
+        forwarder = None
+        if settings.nats_url:
+            from margincall.bus.nats import NatsForwarder
+
+            forwarder = NatsForwarder(service.bus, settings.nats_url, stream=settings.nats_stream,
+                                      prefix=settings.nats_prefix)
+            await forwarder.start()
+        app.state.nats = forwarder
         try:
             yield
         finally:
             await asyncio.to_thread(service.close)
+            if forwarder is not None:
+                await forwarder.close()
 
     app = FastAPI(title="margincall", version="0.1.0", lifespan=lifespan,
                   description="Margin and liquidation engine for crypto futures: REST + WebSocket API. "
