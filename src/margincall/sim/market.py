@@ -9,8 +9,9 @@ The population (fractions of ``accounts``):
 * **retail** — leverage drawn log-uniformly in 2–50x, cross (55 %), isolated (30 %) or mixed (15 %: an
   isolated position at that leverage beside a 2–5x cross one, so a liquidated account can keep a position), long
   (75 %) or short, notional log-uniform 200–40,000 USDT, in one symbol (a third of the cross accounts hold two);
-* **whales** — about 1 % (at least 6): 0.8–6 M USDT long positions in BTCUSDT / ETHUSDT at 4–10x, i.e. in Binance's tiers 3–4
-  (venues.md §3.3 brackets), so their liquidations step down tier by tier (partial liquidations, §3.8);
+* **whales** — about 1 % (at least 6): 0.8–6 M USDT long positions in BTCUSDT / ETHUSDT at 4–10x, i.e. in
+  Binance's tiers 3–4 (venues.md §3.3 brackets), so their liquidations step down tier by tier (partial
+  liquidations, §3.8);
 * **market makers** — a few low-leverage cross accounts holding, per symbol, the opposite of everyone else's
   net position: the profitable side the crash needs for auto-deleveraging (§3.8, §12.5).
 
