@@ -171,6 +171,9 @@ def _endpoints() -> list[tuple[str, str, Any, tuple[str, ...]]]:
         ("POST", "/v1/insurance-fund/deposits", lambda r: {"asset": "USDT", "amount": "1"}, (A,)),
         ("POST", "/v1/fills", lambda r: {"fills": [fill]}, (A, F)),
         ("POST", "/v1/marks", lambda r: {"marks": [{"symbol": "ETHUSDT", "price": "2000"}]}, (A, F)),
+        ("POST", "/v1/prices/source", lambda r: {"ticks": [{"source": "okx", "symbol": "ETHUSDT", "price": "2000"}]},
+         (A, F)),
+        ("GET", "/v1/prices/index", None, ALL),
         ("GET", "/v1/markets", None, ALL),
         ("GET", "/v1/accounts/o", None, (A, OWN)),
         ("GET", "/v1/accounts/o/positions", None, (A, OWN)),
@@ -196,7 +199,7 @@ def test_every_endpoint_for_every_role(api: tuple[TestClient, dict[str, str]]) -
             if want != 200:
                 assert r.json()["error"]["code"] == ("unauthorized" if want == 401 else "forbidden")
             seen += 1
-    assert seen == 18 * 7
+    assert seen == 20 * 7
     for path in ("/healthz", "/metrics"):  # open to all
         assert c.get(path).status_code == 200
 
@@ -447,3 +450,48 @@ def test_event_visibility_rules_on_adl_and_socialized_loss() -> None:
     assert mine is not None and mine["payload"]["shares"] == [{"account": "w", "amount": "10"}]
     assert mine["result"] is None and view_event(loss, viewer) is None
     assert view_event(loss, Principal("k5", Role.ADMIN)) == loss
+
+
+# -- the price desk: marks checked before the log; source prices → index ----------------------------------------
+
+
+def test_marks_are_checked_for_order_staleness_and_the_circuit_breaker(api: tuple[TestClient, dict[str, str]]) -> None:
+    import time
+
+    c, keys = api
+    h = auth(keys["feeder"])
+    ok(c.post("/v1/markets", json={**MARKET, "symbol": "SOLUSDT"}, headers=auth(keys["admin"])))
+    now = time.time_ns() // 1_000_000
+    res = ok(c.post("/v1/marks", json={"marks": [
+        {"symbol": "ETHUSDT", "price": "2000", "ts": now},
+        {"symbol": "ETHUSDT", "price": "2001", "ts": now},            # not after the last accepted tick
+        {"symbol": "SOLUSDT", "price": "150", "ts": now - 120_000},  # two minutes old: stale (limit 60 s)
+        {"symbol": "ETHUSDT", "price": "4000", "ts": now + 1},        # +100 %: clamped to the +25 % band edge
+    ]}, headers=h))["results"]
+    assert res[0]["type"] == "mark"
+    assert res[1]["error"]["code"] == "out_of_order" and res[2]["error"]["code"] == "stale"
+    # 2,000 × 1.25 = 2,500: the logged mark is the band edge, and the result says it was clamped
+    assert res[3]["clamped"] == {"requested": "4000", "price": "2500.00"}
+    assert res[3]["result"]["price"] == "2500.00"
+
+
+def test_source_prices_make_an_index_without_the_outlier(tmp_path: Path) -> None:
+    import time
+
+    app = make_app(tmp_path, mark_from_index=True)
+    with TestClient(app) as c:
+        keys = seed(c, app.state.admin_key)
+        now = time.time_ns() // 1_000_000
+        ticks = [{"source": s, "symbol": "ETHUSDT", "price": p, "ts": now}
+                 for s, p in (("binance", "2000"), ("okx", "2004"), ("bybit", "2002"), ("kraken", "2600"))]
+        body = ok(c.post("/v1/prices/source", json={"ticks": ticks}, headers=auth(keys["feeder"])))
+        last = body["results"][-1]
+        # kraken is 30 % off the median of the four (2,003): dropped; the index is the median of the other
+        # three, 2,002 — and, with mark_from_index, it is posted as ETHUSDT's mark
+        assert last["index"] == "2002" and last["outliers"] == ["kraken"]
+        assert body["marks"][0]["result"]["price"] == "2002"
+        idx = ok(c.get("/v1/prices/index", headers=auth(keys["viewer"])))["indices"]["ETHUSDT"]
+        assert idx["index"] == "2002"
+        bad = ok(c.post("/v1/prices/source", json={"ticks": [{"source": "nowhere", "symbol": "ETHUSDT",
+                                                               "price": "1"}]}, headers=auth(keys["feeder"])))
+        assert bad["results"][0]["error"]["code"] == "unknown_source"

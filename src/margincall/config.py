@@ -87,6 +87,18 @@ class Settings(BaseSettings):
     #: Insurance-fund history points kept in memory per asset.
     insurance_history: int = Field(10_000, ge=1)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    #: Posted marks: the largest single move from the last accepted mark (a fraction; None: no breaker), what
+    #: happens to a larger one ("clamp" to the band edge or "reject"), and how old an explicit ``ts`` may be.
+    mark_max_move: Decimal | None = Field(Decimal("0.25"), gt=0)
+    mark_breaker: Literal["clamp", "reject"] = "clamp"
+    mark_max_age_ms: int = Field(60_000, ge=0)
+    #: Source prices → index (venues.md §3.6): the sources, their freshness, the outlier band, the quorum, and
+    #: whether each new index is also posted as the symbol's mark.
+    index_sources: list[str] = Field(default_factory=lambda: ["binance", "okx", "bybit", "coinbase", "kraken"])
+    index_max_age_ms: int = Field(10_000, ge=0)
+    index_outlier_band: Decimal = Field(Decimal("0.05"), gt=0)
+    index_min_sources: int = Field(1, ge=1)
+    mark_from_index: bool = False
     #: Forward every streamed event to NATS JetStream (e.g. ``nats://127.0.0.1:4222``); unset: in-process only.
     nats_url: str | None = None
     nats_stream: str = "MARGINCALL"

@@ -122,6 +122,17 @@ class MarksIn(Body):
     marks: list[MarkIn] = Field(min_length=1)
 
 
+class SourceTickIn(Body):
+    source: Id
+    symbol: Id
+    price: Positive
+    ts: Ts | None = None
+
+
+class SourceTicksIn(Body):
+    ticks: list[SourceTickIn] = Field(min_length=1)
+
+
 def payload_of(model: BaseModel, *, drop: tuple[str, ...] = ("key", "ts")) -> dict[str, Any]:
     """The event payload: the fields that were given, without the envelope (key, ts)."""
     return model.model_dump(exclude_none=True, exclude=set(drop))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -20,6 +21,7 @@ from margincall.api.models import (
     LeverageIn,
     MarketIn,
     MarksIn,
+    SourceTicksIn,
     payload_of,
 )
 from margincall.api.service import Service
@@ -164,9 +166,64 @@ async def marks(request: Request, body: MarksIn, who: Ingest) -> Response:
     service = service_of(request)
     check_batch(service, len(body.marks), "marks")
     charge(service, who, len(body.marks))
-    commands = [Command("mark", payload_of(m), m.key, m.ts) for m in body.marks]
-    outcomes = await service.submit(commands)
-    return results_response(commands, outcomes)
+    return await submit_marks(service, [(m.symbol, Decimal(m.price), m.ts, m.key) for m in body.marks])
+
+
+async def submit_marks(service: Service, marks: list[tuple[str, Decimal, int | None, str | None]]) -> Response:
+    """Marks through the price desk (stale, out of order, circuit breaker), then the accepted ones in order in one
+    transaction; one result per mark, in input order."""
+    slots: list[dict[str, Any] | None] = []
+    commands: list[Command] = []
+    ticks: list[Any] = []
+    for symbol, price, ts, key in marks:
+        try:
+            command, tick = service.prices.check_mark(symbol, price, ts, key)
+        except MarginCallError as exc:
+            slots.append(engine_error(exc))
+            continue
+        slots.append(None)
+        commands.append(command)
+        ticks.append(tick)
+    outcomes = await service.submit(commands) if commands else []
+    done = iter(zip(commands, outcomes, ticks, strict=True))
+    results = []
+    for slot in slots:
+        if slot is not None:
+            results.append(slot)
+            continue
+        c, o, tick = next(done)
+        r = ack_json(c, o)
+        if tick is not None and tick.clamped:
+            r["clamped"] = {"requested": format(tick.requested, "f"), "price": format(tick.price, "f")}
+        results.append(r)
+    return JSONResponse({"results": results})
+
+
+@v1.post("/prices/source", tags=["ingestion"])
+async def source_prices(request: Request, body: SourceTicksIn, who: Ingest) -> Response:
+    """Source prices (spot venues, oracles) → each symbol's index: the median of the fresh sources within the
+    outlier band (venues.md §3.6). With ``mark_from_index`` each new index is posted as the symbol's mark."""
+    service = service_of(request)
+    check_batch(service, len(body.ticks), "ticks")
+    charge(service, who, len(body.ticks))
+    results: list[dict[str, Any]] = []
+    for t in body.ticks:
+        try:
+            results.append(service.prices.source_tick(t.source, t.symbol, Decimal(t.price), t.ts))
+        except MarginCallError as exc:
+            results.append(engine_error(exc))
+    if not service.settings.mark_from_index:
+        return JSONResponse({"results": results})
+    latest = {r["symbol"]: r for r in results if r.get("index") is not None}
+    marks = await submit_marks(service, [(s, Decimal(r["index"]), None, None) for s, r in latest.items()])
+    import json
+
+    return JSONResponse({"results": results, "marks": json.loads(bytes(marks.body))["results"]})
+
+
+@v1.get("/prices/index", tags=["market data"])
+async def index_prices(request: Request, who: Anyone) -> dict[str, Any]:
+    return {"indices": service_of(request).prices.index_view()}
 
 
 # -- reading ------------------------------------------------------------------------------------------------------

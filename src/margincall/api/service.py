@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from margincall.api.keys import KeyStore, Role
 from margincall.api.metrics import ServiceMetrics
+from margincall.api.pricing import PriceDesk
 from margincall.api.ratelimit import TokenBuckets
 from margincall.api.views import InsuranceHistory
 from margincall.api.writer import Stored, Writer
@@ -59,6 +60,11 @@ class Service:
             self.metrics.insurance.labels(asset).set(float(bal))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.writer = Writer(self.journal, self._publish, self._observe, max_batch=settings.commit_max_batch)
+        self.prices = PriceDesk(
+            self.read, sources=settings.index_sources, max_move=settings.mark_max_move, breaker=settings.mark_breaker,
+            max_age_ms=settings.mark_max_age_ms, index_max_age_ms=settings.index_max_age_ms,
+            outlier_band=settings.index_outlier_band, min_sources=settings.index_min_sources,
+            key_seen=lambda key: self.journal.log.by_key(key) is not None)
         self._closed = False
 
     # -- writing ----------------------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""The price desk: source prices become an index, posted marks are checked before they reach the log.
+
+* ``POST /v1/prices/source``: each source tick (source, symbol, price, ts) updates the symbol's
+  :class:`~margincall.prices.IndexPrice` (median of the fresh, non-outlying sources, venues.md §3.6); the
+  response carries the index. With ``mark_from_index`` the index is also posted as the symbol's mark.
+* ``POST /v1/marks`` goes through the symbol's :class:`~margincall.prices.MarkFeed` first: NaN, ≤ 0, oversized,
+  stale (an explicit ``ts`` older than ``mark_max_age_ms``) and out-of-order ticks are refused with their code;
+  a move larger than ``mark_max_move`` from the last accepted mark is clamped to the band edge (or refused
+  with ``mark_breaker = "reject"``). Only the accepted (possibly clamped) price is logged.
+
+A mark given with an idempotency key that is already in the log skips the checks: the journal answers it with
+the original acknowledgement.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from margincall.model.errors import MarginCallError
+from margincall.prices import IndexPrice, MarkFeed, MarkTick
+from margincall.risk.engine import RiskEngine
+from margincall.store.journal import Command
+
+Reader = Callable[[Callable[[RiskEngine], Any]], Any]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PriceDesk:
+    def __init__(self, read: Reader, *, sources: Sequence[str], max_move: Decimal | None, breaker: str,
+                 max_age_ms: int, index_max_age_ms: int, outlier_band: Decimal, min_sources: int,
+                 key_seen: Callable[[str], bool]) -> None:
+        self._read = read
+        self._key_seen = key_seen
+        self._lock = threading.Lock()
+        self._feeds: dict[str, MarkFeed] = {}
+        self._indices: dict[str, IndexPrice] = {}
+        self.sources = tuple(sources)
+        self.max_move, self.breaker, self.max_age_ms = max_move, breaker, max_age_ms
+        self.index_max_age_ms, self.outlier_band, self.min_sources = index_max_age_ms, outlier_band, min_sources
+
+    def _market(self, symbol: str) -> tuple[Decimal, Decimal | None, int]:
+        def look(e: RiskEngine) -> tuple[Decimal, Decimal | None, int] | None:
+            m = e.ledger.markets.get(symbol)
+            if m is None:
+                return None
+            return m.instrument.tick_size, e.ledger.marks.get(symbol), e.ledger.last_ts
+
+        found = self._read(look)
+        if found is None:
+            raise MarginCallError(f"unknown symbol {symbol!r}", code="unknown_symbol", field="symbol")
+        return found  # type: ignore[no-any-return]
+
+    def _feed(self, symbol: str) -> MarkFeed:
+        feed = self._feeds.get(symbol)
+        if feed is None:
+            tick, mark, _last_ts = self._market(symbol)
+            feed = MarkFeed([symbol], tick_sizes={symbol: tick}, max_move=self.max_move, breaker=self.breaker,
+                            max_age_ms=self.max_age_ms)
+            if mark is not None:  # the breaker's reference; the order against the log is the journal's check
+                feed.seed(symbol, mark, 0)
+            self._feeds[symbol] = feed
+        return feed
+
+    def check_mark(self, symbol: str, price: Decimal, ts: int | None, key: str | None
+                   ) -> tuple[Command, MarkTick | None]:
+        """The command to submit for a posted mark (raises the feed's refusal)."""
+        if key is not None and self._key_seen(key):
+            return Command("mark", {"symbol": symbol, "price": format(price, "f")}, key, ts), None
+        with self._lock:
+            feed = self._feed(symbol)
+            now = _now_ms()
+            last = feed.last(symbol)
+            if ts is None:
+                ts_used, check_now = max(now, last.ts + 1 if last is not None else now), None
+            else:
+                ts_used, check_now = ts, now
+            tick = feed.accept(symbol, price, ts_used, now=check_now)
+        return Command("mark", {"symbol": symbol, "price": format(tick.price, "f")}, key, tick.ts), tick
+
+    def source_tick(self, source: str, symbol: str, price: Decimal, ts: int | None) -> dict[str, Any]:
+        """Keep one source price and return the symbol's index (or why there is none)."""
+        with self._lock:
+            self._market(symbol)
+            index = self._indices.get(symbol)
+            if index is None:
+                index = self._indices[symbol] = IndexPrice(
+                    symbol, self.sources, max_age_ms=self.index_max_age_ms, outlier_band=self.outlier_band,
+                    min_sources=self.min_sources)
+            now = _now_ms()
+            index.update(source, symbol, price, now if ts is None else ts)
+            try:
+                res = index.evaluate(now if ts is None else max(ts, now))
+            except MarginCallError as exc:
+                return {"symbol": symbol, "index": None, "error": {"code": exc.code, "message": str(exc)}}
+        return {"symbol": symbol, "index": format(res.price, "f"), "ts": res.ts, "used": list(res.used),
+                "stale": list(res.stale), "outliers": list(res.outliers)}
+
+    def index_view(self) -> dict[str, Any]:
+        now = _now_ms()
+        out: dict[str, Any] = {}
+        with self._lock:
+            for symbol, index in sorted(self._indices.items()):
+                try:
+                    r = index.evaluate(now)
+                    out[symbol] = {"index": format(r.price, "f"), "used": list(r.used), "stale": list(r.stale),
+                                   "outliers": list(r.outliers)}
+                except MarginCallError as exc:
+                    out[symbol] = {"index": None, "error": {"code": exc.code, "message": str(exc)}}
+        return out
