@@ -163,9 +163,9 @@ class RiskEngine:
         self._out: list[Applied] | None = None
         self._ts = 0
         self._recheck_all = False  # after a restore from a snapshot: check every watch once
-        self._adl_cache: dict[tuple[str, int], list[tuple[Decimal, AdlCandidate]]] = {}
+        self._adl_cache: dict[tuple[str, int], list[tuple[Decimal, AdlCandidate, PositionKey]]] = {}
         #: exact statuses computed during one process() call, dropped when an event touches their account
-        self._status_cache: dict[WatchId, MarginStatus] = {}
+        self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
@@ -183,15 +183,20 @@ class RiskEngine:
         if event_type in ("mark", "funding", "market_listed"):
             self._status_cache.clear()
             return
-        touched = {p.get(k) for k in ("account", "from", "to")}
-        touched |= {s.get("account") for s in p.get("shares", ()) or () if isinstance(s, Mapping)}
-        for w in [w for w in self._status_cache if w.account in touched]:
-            del self._status_cache[w]
+        cache = self._status_cache
+        for k in ("account", "from", "to"):
+            v = p.get(k)
+            if isinstance(v, str):
+                cache.pop(v, None)
+        for share in p.get("shares", ()) or ():
+            if isinstance(share, Mapping):
+                cache.pop(share.get("account"), None)  # type: ignore[arg-type]
 
     def _cached_status(self, watch: WatchId) -> MarginStatus:
-        st = self._status_cache.get(watch)
+        per = self._status_cache.setdefault(watch.account, {})
+        st = per.get(watch)
         if st is None:
-            st = self._status_cache[watch] = status(self.ledger, watch)
+            st = per[watch] = status(self.ledger, watch)
         return st
 
     def _fold(self, event_type: str, p: Mapping[str, Any], ts: int) -> None:
@@ -489,14 +494,19 @@ class RiskEngine:
         ranking = self.config.ranking_for(market.venue)
         remaining = abs(pos.size)
         steps = 0
-        for i, (score, c) in enumerate(self._adl_ranked(symbol, -pos.sign, ranking), start=1):
+        ranked = self._adl_ranked(symbol, -pos.sign, ranking)
+        gone = False
+        for i, (score, c, key) in enumerate(ranked, start=1):
             if remaining <= 0:
                 break
             if c.account == pos.key.account:
                 continue
             # the ranking is taken once per call; the position may have changed since (reduced, closed)
-            cur = led.positions.get(PositionKey(c.account, symbol, PositionSide(c.position_side)))
-            if cur is None or cur.sign == pos.sign or led.position_upnl(cur, bankrupt) <= 0:
+            cur = led.positions.get(key)
+            if cur is None or cur.sign == pos.sign:
+                gone = True
+                continue
+            if led.position_upnl(cur, bankrupt) <= 0:
                 continue  # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
             take = min(remaining, abs(cur.size))
             self._emit("adl", {"account": c.account, "symbol": symbol, "position_side": c.position_side,
@@ -505,6 +515,8 @@ class RiskEngine:
             self.metrics.adl += 1
             remaining -= take
             steps += 1
+        if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
+            ranked[:] = [r for r in ranked if (q := led.positions.get(r[2])) is not None and q.sign != pos.sign]
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
                 "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
@@ -524,7 +536,8 @@ class RiskEngine:
                 steps += 1
         return steps
 
-    def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[tuple[Decimal, AdlCandidate]]:
+    def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking
+                    ) -> list[tuple[Decimal, AdlCandidate, PositionKey]]:
         """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula at the current marks, computed once
         per :meth:`process` call (a crash liquidates many accounts against the same ranking)."""
         cached = self._adl_cache.get((symbol, sign))
@@ -548,7 +561,9 @@ class RiskEngine:
                 notional=led.position_notional(other, mark),
                 entry_notional=led.position_notional(other, other.entry_price), upnl=upnl, wallet=wallet,
                 equity=st.equity, maintenance_margin=st.maintenance_margin))
-        ranked = self._adl_cache[(symbol, sign)] = rank(candidates, ranking)
+        ranked = self._adl_cache[(symbol, sign)] = [
+            (score, c, PositionKey(c.account, symbol, PositionSide(c.position_side)))
+            for score, c in rank(candidates, ranking)]
         return ranked
 
     def _socialize(self, lid: str, pos: PositionState, loss: Decimal) -> None:
