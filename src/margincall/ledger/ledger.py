@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from margincall.ledger.types import (
@@ -44,18 +44,26 @@ from margincall.math.margin import initial_margin, maintenance_margin
 from margincall.math.trade import average_entry, charge, realized_pnl, trading_fee, user_delta
 from margincall.model.enums import MarginMode, PositionSide, TierBasis
 from margincall.model.errors import MarginCallError
-from margincall.model.numbers import ZERO, positive, to_decimal
+from margincall.model.numbers import MAX_MAGNITUDE, ZERO, positive, to_decimal
 from margincall.venues.market import MarketSpec, market_from_listing
 
 #: Smallest unit of every asset's balance (8 decimals, as Binance and Bybit wallets show).
 DEFAULT_UNIT = Decimal("1e-8")
 DEFAULT_LEVERAGE = Decimal(20)
 MAX_ID_LENGTH = 64
+_UNSTAGED: Any = object()  # marks "not staged in this transaction" (None means staged for removal)
+_LEGS = {"both": PositionSide.BOTH, "long": PositionSide.LONG, "short": PositionSide.SHORT}
 
 
 def _s(d: Decimal) -> str:
     """A Decimal as plain text, never in exponent notation (``0E-8`` → ``0.00000000``)."""
-    return format(d, "f")
+    text = str(d)  # str() is 3x faster than format(); without an exponent it is the same text
+    return format(d, "f") if "E" in text else text
+
+
+def _position_order(pos: PositionState) -> tuple[str, str]:
+    """The order positions of one account are summed and checked in: by symbol, then leg."""
+    return pos.key.symbol, pos.key.position_side.value
 
 
 def _id(payload: Mapping[str, Any], name: str) -> str:
@@ -68,17 +76,29 @@ def _id(payload: Mapping[str, Any], name: str) -> str:
 
 
 def _num(payload: Mapping[str, Any], name: str, check: Callable[[Any, str], Decimal] = positive) -> Decimal:
-    if name not in payload or payload[name] is None:
+    value = payload.get(name)
+    if value is None:
         raise Rejected("missing_field", f"{name}: required", field=name)
+    if check is positive and type(value) is str and len(value) <= 19 and "e" not in value and "E" not in value:
+        # The common case, accepted without positive()'s generic checks: plain text of at most 19 characters
+        # without an exponent has at most 18 digits after the point. Anything else (or any doubt) goes
+        # through positive() below, which raises the documented error.
+        try:
+            d = Decimal(value)
+        except InvalidOperation:
+            pass
+        else:
+            if d.is_finite() and 0 < d <= MAX_MAGNITUDE:
+                return d
     try:
-        return check(payload[name], name)
+        return check(value, name)
     except MarginCallError as e:
         raise Rejected(e.code, str(e), field=name) from None
 
 
 def _choice(payload: Mapping[str, Any], name: str, options: Iterable[str], default: str | None = None) -> str:
     v = payload.get(name, default)
-    opts = tuple(options)
+    opts = options if type(options) is tuple else tuple(options)
     if v not in opts:
         raise Rejected("invalid_field", f"{name}: expected one of {', '.join(opts)}, got {v!r}", field=name)
     return str(v)
@@ -89,14 +109,15 @@ class _Tx:
 
     __slots__ = ("balances", "ledger", "leverage", "modes", "positions", "postings", "reserved")
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, record: bool = True) -> None:
         self.ledger = ledger
         self.balances: dict[tuple[str, str], Decimal] = {}
         self.positions: dict[PositionKey, PositionState | None] = {}
         self.leverage: dict[tuple[str, str], Decimal] = {}
         self.modes: dict[tuple[str, str], MarginMode] = {}
         self.reserved: dict[tuple[str, str], tuple[str, Decimal] | None] = {}
-        self.postings: list[Posting] = []
+        #: None when the caller does not want the postings (replay): moves then only change balances.
+        self.postings: list[Posting] | None = [] if record else None
 
     def balance(self, book: str, asset: str) -> Decimal:
         k = (book, asset)
@@ -106,23 +127,26 @@ class _Tx:
 
     def move(self, debit: str, credit: str, asset: str, amount: Decimal, memo: str) -> None:
         """Move ``amount`` from ``debit`` to ``credit``; a negative amount moves the other way."""
-        if amount == 0:
+        if not amount:
             return
         if amount < 0:
             debit, credit, amount = credit, debit, -amount
-        self.balances[(debit, asset)] = self.balance(debit, asset) - amount
-        self.balances[(credit, asset)] = self.balance(credit, asset) + amount
-        self.postings.append(Posting(debit, credit, asset, amount, memo))
+        staged, committed = self.balances, self.ledger.balances
+        k = (debit, asset)
+        staged[k] = (staged[k] if k in staged else committed.get(k, ZERO)) - amount
+        k = (credit, asset)
+        staged[k] = (staged[k] if k in staged else committed.get(k, ZERO)) + amount
+        if self.postings is not None:
+            self.postings.append(Posting(debit, credit, asset, amount, memo))
 
     def position(self, key: PositionKey) -> PositionState | None:
-        if key in self.positions:
-            return self.positions[key]
-        return self.ledger.positions.get(key)
+        staged = self.positions.get(key, _UNSTAGED)
+        return self.ledger.positions.get(key) if staged is _UNSTAGED else staged
 
     def commit(self) -> tuple[Posting, ...]:
         led = self.ledger
         for k, v in self.balances.items():
-            if v == 0:
+            if not v:
                 led.balances.pop(k, None)
             else:
                 led.balances[k] = v
@@ -132,17 +156,20 @@ class _Tx:
                     led.by_symbol[key.symbol].discard(key)
                     led.by_account[key.account].discard(key)
             else:
+                if key not in led.positions:  # a new position: index it
+                    led.by_symbol.setdefault(key.symbol, set()).add(key)
+                    led.by_account.setdefault(key.account, set()).add(key)
                 led.positions[key] = pos
-                led.by_symbol.setdefault(key.symbol, set()).add(key)
-                led.by_account.setdefault(key.account, set()).add(key)
-        led.leverage.update(self.leverage)
-        led.modes.update(self.modes)
+        if self.leverage:
+            led.leverage.update(self.leverage)
+        if self.modes:
+            led.modes.update(self.modes)
         for rk, rv in self.reserved.items():
             if rv is None:
                 led.reserved.pop(rk, None)
             else:
                 led.reserved[rk] = rv
-        return tuple(self.postings)
+        return () if self.postings is None else tuple(self.postings)
 
 
 class Ledger:
@@ -167,6 +194,7 @@ class Ledger:
         #: Wallet books of cross accounts under liquidation: they may go below zero between the waterfall's
         #: steps until the bankruptcy settlement brings them back to zero.
         self.liquidating: set[tuple[str, str]] = set()
+        self._keys: dict[tuple[str, str, str], PositionKey] = {}  # cache of _position_key's results
         self._handlers: dict[str, Callable[[_Tx, Mapping[str, Any]], dict[str, Any]]] = {
             "market_listed": self._market_listed,
             "account_opened": self._account_opened,
@@ -197,13 +225,24 @@ class Ledger:
 
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one event; raises :class:`Rejected` (state untouched) if it breaks a rule."""
-        if not isinstance(payload, Mapping):
+        postings, details = self._apply(event_type, payload, ts, record=True)
+        return ApplyResult(event_type, postings, details)
+
+    def apply_without_result(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> None:
+        """:meth:`apply` for recovery: the same checks and the same state, but no postings are recorded and
+        no result is returned (replaying a log needs the state only; ``verify`` uses :meth:`apply`)."""
+        self._apply(event_type, payload, ts, record=False)
+
+    def _apply(
+        self, event_type: str, payload: Mapping[str, Any], ts: int, *, record: bool
+    ) -> tuple[tuple[Posting, ...], dict[str, Any]]:
+        if type(payload) is not dict and not isinstance(payload, Mapping):
             raise Rejected("invalid_payload", "payload must be a JSON object")
-        if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+        if (type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int))) or ts < 0:
             raise Rejected("invalid_field", f"ts: expected a non-negative integer, got {ts!r}", field="ts")
         if ts < self.last_ts:
             raise Rejected("out_of_order", f"ts {ts} is earlier than the last event's {self.last_ts}", field="ts")
-        tx = _Tx(self)
+        tx = _Tx(self, record=record)
         handler = self._handlers.get(event_type)
         if handler is not None:
             details = handler(tx, payload)
@@ -216,13 +255,15 @@ class Ledger:
         postings = tx.commit()
         self.events_applied += 1
         self.last_ts = ts
-        return ApplyResult(event_type, postings, details)
+        return postings, details
 
     def _check_postings(self, tx: _Tx) -> None:
         for (book, asset), v in tx.balances.items():
-            if book.startswith("wallet:") and v < 0 and (book, asset) not in self.liquidating:
+            if v >= 0:
+                continue
+            if book.startswith("wallet:") and (book, asset) not in self.liquidating:
                 raise Rejected("insufficient_balance", f"{book} would go negative ({v} {asset})")
-            if book.startswith("isolated:") and v < 0:
+            if book.startswith("isolated:"):
                 raise Rejected("insufficient_margin", f"{book} would go negative ({v} {asset})")
 
     # ------------------------------------------------------------------------------------------- lookups
@@ -298,15 +339,32 @@ class Ledger:
         """(Σ uPnL, Σ IM, Σ MM) of the account's cross positions settled in ``asset``, at the marks
         (``with_mm=False`` skips the tiered MM, which the initial-margin checks do not need)."""
         upnl = im = mm = ZERO
-        src = positions if positions is not None else (self.positions[k] for k in self.by_account.get(account, ()))
+        by_account = self.by_account.get(account, ())
+        src = [self.positions[k] for k in by_account] if positions is None else list(positions)
+        if len(src) > 1:
+            # Sum in a fixed order: Decimal sums round at 28 digits, and a set's order changes between processes
+            # (str hashes are salted), so replaying in another process could otherwise differ in the last digit.
+            src.sort(key=_position_order)
+        markets, marks = self.markets, self.marks
         for pos in src:
-            if pos.is_isolated or self.markets[pos.key.symbol].instrument.settle_asset != asset:
+            if pos.margin_mode is MarginMode.ISOLATED:
                 continue
-            price = self.price_for(pos.key.symbol, pos.entry_price)
-            upnl += self.position_upnl(pos, price)
-            im += self.position_im(pos, price)
+            symbol = pos.key.symbol
+            m = markets[symbol]
+            inst = m.instrument
+            if inst.settle_asset != asset:
+                continue
+            # The arithmetic of price_for, position_upnl, position_im and position_mm, inlined (hot: every
+            # fill that opens runs it).
+            price = marks.get(symbol)
+            if price is None:
+                price = pos.entry_price
+            size = pos.size
+            qty = abs(size) * inst.contract_size
+            upnl += pnl_of(inst.kind, 1 if size > 0 else -1, qty, pos.entry_price, price)  # pos.sign
+            im += initial_margin(notional_of(inst.kind, qty, price), pos.leverage)
             if with_mm:
-                mm += self.position_mm(pos, price)
+                mm += maintenance_margin(m.tiers, inst.kind, qty, price, inst.contract_size)
         return upnl, im, mm
 
     def reserved_total(self, account: str, asset: str) -> Decimal:
@@ -413,12 +471,15 @@ class Ledger:
 
     # ---------------------------------------------------------------------------------------------- fills
     def _position_key(self, acct: str, symbol: str, p: Mapping[str, Any]) -> PositionKey:
-        hedge = self.accounts[acct]
-        if hedge:
-            ps = PositionSide(_choice(p, "position_side", ("long", "short")))
+        if self.accounts[acct]:  # hedge mode
+            leg = _choice(p, "position_side", ("long", "short"))
         else:
-            ps = PositionSide(_choice(p, "position_side", ("both",), "both"))
-        return PositionKey(acct, symbol, ps)
+            leg = _choice(p, "position_side", ("both",), "both")
+        # One key object per position leg: dict lookups then match by identity (PositionKey's __eq__ is slow).
+        key = self._keys.get((acct, symbol, leg))
+        if key is None:
+            key = self._keys[(acct, symbol, leg)] = PositionKey(acct, symbol, _LEGS[leg])
+        return key
 
     def _fill(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         acct = self._account(p)
@@ -462,70 +523,73 @@ class Ledger:
         """
         market = self.markets[key.symbol]
         inst = market.instrument
-        asset = inst.settle_asset
+        kind, contract_size, asset = inst.kind, inst.contract_size, inst.settle_asset
         unit = self.unit
         wallet = wallet_book(key.account)
         pos = tx.position(key)
         cur = pos.size if pos is not None else ZERO
-        hedge = key.position_side is not PositionSide.BOTH
-        if hedge:
-            leg_sign = 1 if key.position_side is PositionSide.LONG else -1
-            increasing = (signed_size > 0) == (leg_sign > 0)
-            if not increasing and abs(signed_size) > abs(cur):
+        size = abs(signed_size)
+        buy = signed_size > 0
+        if key.position_side is not PositionSide.BOTH:  # a hedge-mode leg
+            increasing = buy == (key.position_side is PositionSide.LONG)
+            if not increasing and size > abs(cur):
                 raise Rejected("reduce_exceeds_position",
-                               f"{abs(signed_size)} would reduce the {key.position_side.value} leg of {abs(cur)}",
+                               f"{size} would reduce the {key.position_side.value} leg of {abs(cur)}",
                                field="size")
         closing = ZERO
-        if cur != 0 and (cur > 0) != (signed_size > 0):
-            closing = min(abs(signed_size), abs(cur))
-        opening = abs(signed_size) - closing
+        if cur != 0 and (cur > 0) != buy:
+            closing = min(size, abs(cur))
+        opening = size - closing
         if reduce_only and opening > 0:
             raise Rejected("reduce_only_violation", "a reduce-only fill would increase or flip the position",
                            field="reduce_only")
         details: dict[str, Any] = {"account": key.account, "symbol": key.symbol,
                                    "position_side": key.position_side.value, "price": _s(price),
                                    "signed_size": _s(signed_size)}
-        fee = charge(trading_fee(inst.kind, abs(signed_size) * inst.contract_size, price, fee_rate), unit)
+        fee = charge(trading_fee(kind, size * contract_size, price, fee_rate), unit)
         realized = ZERO
-        iso = isolated_book(key.account, key.symbol, key.position_side)
         new_pos: PositionState | None = pos
         if closing > 0:
             assert pos is not None
-            qty = closing * inst.contract_size
-            realized = user_delta(realized_pnl(inst.kind, pos.sign, qty, pos.entry_price, price), unit)
+            realized = user_delta(realized_pnl(kind, pos.sign, closing * contract_size, pos.entry_price, price), unit)
             if pos.is_isolated:
+                iso = isolated_book(key.account, key.symbol, key.position_side)
                 held = tx.balance(iso, asset)
                 release = held if closing == abs(cur) else user_delta(held * closing / abs(cur), unit)
                 tx.move(iso, wallet, asset, release, f"{memo}: isolated margin released")
                 details["margin_released"] = _s(release)
             tx.move(CLEARING, wallet, asset, realized, f"{memo}: realized pnl")
             remaining = abs(cur) - closing
-            new_pos = None if remaining == 0 else replace(pos, size=remaining * pos.sign)
+            new_pos = (None if remaining == 0 else
+                       PositionState(key, remaining * pos.sign, pos.entry_price, pos.margin_mode, pos.leverage))
         if opening > 0:
             lev, mode = (new_pos.leverage, new_pos.margin_mode) if new_pos is not None else self._settings_tx(tx, key)
             if new_pos is not None:
-                q0 = abs(new_pos.size) * inst.contract_size
-                entry = average_entry(inst.kind, q0, new_pos.entry_price, opening * inst.contract_size, price)
+                q0 = abs(new_pos.size) * contract_size
+                entry = average_entry(kind, q0, new_pos.entry_price, opening * contract_size, price)
                 size_after = abs(new_pos.size) + opening
             else:
                 entry = price
                 size_after = opening
-            sign = 1 if signed_size > 0 else -1
-            new_pos = PositionState(key, size_after * sign, entry, mode, lev)
-            notional_after = notional_of(inst.kind, size_after * inst.contract_size, price)
+            new_pos = PositionState(key, size_after if buy else -size_after, entry, mode, lev)
+            notional_after = notional_of(kind, size_after * contract_size, price)
             self._check_leverage(market, notional_after, lev, size_after)
             if mode is MarginMode.ISOLATED:
-                im = charge(initial_margin(notional_of(inst.kind, opening * inst.contract_size, price), lev), unit)
+                im = charge(initial_margin(notional_of(kind, opening * contract_size, price), lev), unit)
+                iso = isolated_book(key.account, key.symbol, key.position_side)
                 tx.move(wallet, iso, asset, im, f"{memo}: isolated initial margin")
                 details["margin_locked"] = _s(im)
         tx.move(wallet, fee_book, asset, fee, f"{memo}: fee")
         tx.positions[key] = new_pos
-        details.update(realized_pnl=_s(realized), fee=_s(fee), fee_rate=_s(fee_rate),
-                       position_size=_s(new_pos.size if new_pos else ZERO),
-                       entry_price=None if new_pos is None else _s(new_pos.entry_price))
+        details["realized_pnl"] = _s(realized)
+        details["fee"] = _s(fee)
+        details["fee_rate"] = _s(fee_rate)
+        details["position_size"] = _s(new_pos.size) if new_pos is not None else "0"
+        details["entry_price"] = None if new_pos is None else _s(new_pos.entry_price)
         if check_margin and opening > 0:
-            positions = [q for k, q in self._account_positions_tx(tx, key.account)]
-            upnl, im_total, _ = self.cross_totals(key.account, asset, positions, with_mm=False)
+            # Only a fill that opens or increases can need margin; a pure reduction never adds any.
+            upnl, im_total, _ = self.cross_totals(key.account, asset, self._staged_positions(tx, key.account),
+                                                  with_mm=False)
             reserved = self.reserved_total(key.account, asset)
             avail = tx.balance(wallet, asset) + upnl - im_total - reserved
             if avail < 0:
@@ -534,18 +598,28 @@ class Ledger:
         return details
 
     def _account_positions_tx(self, tx: _Tx, account: str) -> list[tuple[PositionKey, PositionState]]:
-        keys = set(self.by_account.get(account, ())) | {k for k in tx.positions if k.account == account}
+        """The account's positions as ``tx`` would leave them: (key, position) pairs."""
+        return [(q.key, q) for q in self._staged_positions(tx, account)]
+
+    def _staged_positions(self, tx: _Tx, account: str) -> list[PositionState]:
+        """The account's positions as ``tx`` would leave them (committed ones, overridden by staged ones)."""
+        staged = tx.positions
+        positions = self.positions
         out = []
-        for k in keys:
-            q = tx.position(k)
-            if q is not None:
-                out.append((k, q))
+        for k in self.by_account.get(account, ()):
+            if k not in staged:
+                out.append(positions[k])
+        for k, q in staged.items():
+            if q is not None and k.account == account:
+                out.append(q)
         return out
 
     def _settings_tx(self, tx: _Tx, key: PositionKey) -> tuple[Decimal, MarginMode]:
-        sk = (key.account, key.symbol)
         lev, mode = self.settings(key.account, key.symbol)
-        return tx.leverage.get(sk, lev), tx.modes.get(sk, mode)
+        if tx.leverage or tx.modes:
+            sk = (key.account, key.symbol)
+            return tx.leverage.get(sk, lev), tx.modes.get(sk, mode)
+        return lev, mode
 
     @staticmethod
     def _check_leverage(market: MarketSpec, notional: Decimal, leverage: Decimal, contracts: Decimal) -> None:
@@ -647,7 +721,8 @@ class Ledger:
         lev = _num(p, "leverage")
         cur_lev, cur_mode = self.settings(acct, symbol)
         mode = MarginMode(_choice(p, "margin_mode", ("cross", "isolated"), cur_mode.value))
-        open_positions = [self.positions[k] for k in self.by_account.get(acct, ()) if k.symbol == symbol]
+        open_positions = sorted((self.positions[k] for k in self.by_account.get(acct, ()) if k.symbol == symbol),
+                                key=_position_order)
         if open_positions and mode is not cur_mode:
             raise Rejected("open_positions", "the margin mode cannot change while a position is open",
                            field="margin_mode")
@@ -763,6 +838,7 @@ class Ledger:
         for acct, sym, ps, size, entry, mode, lev in data["positions"]:
             key = PositionKey(acct, sym, PositionSide(ps))
             led.positions[key] = PositionState(key, Decimal(size), Decimal(entry), MarginMode(mode), Decimal(lev))
+            led._keys[(acct, sym, ps)] = key
             led.by_symbol.setdefault(sym, set()).add(key)
             led.by_account.setdefault(acct, set()).add(key)
         led.leverage = {(a, s): Decimal(v) for a, s, v in data["leverage"]}

@@ -168,7 +168,7 @@ class Journal:
             ledger, after = self._factory.from_snapshot(snap[1]), snap[0]
         else:
             ledger, after = self._factory(), 0
-        return fold(self.log.read(after, results=False), ledger)
+        return fold_log(self.log, ledger, after)
 
     def _rebuild_after_failure(self) -> None:
         try:
@@ -206,6 +206,8 @@ class Journal:
             pending_keys: dict[str, tuple[str, str, int]] = {}  # key -> (type, payload json, index in pending)
             duplicates_of_pending: list[tuple[int, int]] = []  # (command index, index in pending)
             now = None
+            process = getattr(ledger, "process", None)
+            apply = ledger.apply
             try:
                 for i, c in enumerate(commands):
                     try:
@@ -229,14 +231,13 @@ class Journal:
                             if now is None:
                                 now = self._clock()
                             ts = max(now, ledger.last_ts)
-                        process = getattr(ledger, "process", None)
                         if process is not None:
                             applied = process(c.type, c.payload, ts)
                             result = applied[0].result.to_dict()
                             caused = [(NewEvent(a.type, a.payload, None, a.ts), a.result.to_dict())
                                       for a in applied[1:]]
                         else:
-                            result = ledger.apply(c.type, c.payload, ts=ts).to_dict()
+                            result = apply(c.type, c.payload, ts=ts).to_dict()
                             caused = []
                     except MarginCallError as exc:
                         outcomes[i] = exc
@@ -256,7 +257,8 @@ class Journal:
             at = 0
             for i, n_caused in zip(pending_index, pending_caused, strict=True):
                 ev = stored[at]
-                outcomes[i] = Ack(ev.seq, ev.result, False, tuple(stored[at + 1: at + 1 + n_caused]))
+                caused_events = tuple(stored[at + 1: at + 1 + n_caused]) if n_caused else ()
+                outcomes[i] = Ack(ev.seq, ev.result, False, caused_events)
                 at += 1 + n_caused
             for i, p in duplicates_of_pending:
                 outcomes[i] = Ack(stored[p].seq, stored[p].result, True)
@@ -289,8 +291,10 @@ class Journal:
 
 
 def fold(events: Iterable[Any], ledger: LedgerLike) -> LedgerLike:
-    """Apply stored ``events`` to ``ledger`` in order; a rejection on replay is a :class:`RecoveryError`."""
-    apply = ledger.apply
+    """Apply stored ``events`` to ``ledger`` in order; a rejection on replay is a :class:`RecoveryError`.
+
+    Only the state is needed, so a ledger's ``apply_without_result`` is used when it has one."""
+    apply = getattr(ledger, "apply_without_result", None) or ledger.apply
     for ev in events:
         try:
             apply(ev.type, ev.payload, ts=ev.ts)
@@ -299,10 +303,26 @@ def fold(events: Iterable[Any], ledger: LedgerLike) -> LedgerLike:
     return ledger
 
 
+def fold_log(log: EventLog, ledger: LedgerLike, after_seq: int = 0) -> LedgerLike:
+    """:func:`fold` of the events of ``log`` after ``after_seq``, read the fast way when the log's class offers
+    one (``read_for_replay``: sequence number, timestamp, type and payload only), else through ``read``. Only
+    the class is asked, so a wrapper that delegates other attributes still sees every read go through its
+    ``read``."""
+    if getattr(type(log), "read_for_replay", None) is None:
+        return fold(log.read(after_seq, results=False), ledger)
+    apply = getattr(ledger, "apply_without_result", None) or ledger.apply
+    for seq, ts, type_, payload in log.read_for_replay(after_seq):  # type: ignore[attr-defined]
+        try:
+            apply(type_, payload, ts=ts)
+        except MarginCallError as exc:
+            raise RecoveryError(f"event {seq} ({type_}) is rejected on replay: {exc.code}: {exc}") from exc
+    return ledger
+
+
 def replay(log: EventLog, ledger_factory: LedgerFactory | None = None) -> LedgerLike:
     """A fresh ledger folded from every event of ``log`` (snapshots ignored)."""
     factory = ledger_factory if ledger_factory is not None else default_ledger_factory()
-    return fold(log.read(0, results=False), factory())
+    return fold_log(log, factory())
 
 
 class GroupCommitter:

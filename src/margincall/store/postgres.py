@@ -24,6 +24,7 @@ from margincall.store.log import (
     StoreError,
     canonical_json,
     chain,
+    replay_row,
     row_to_event,
     row_to_event_without_result,
 )
@@ -51,6 +52,7 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 _COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
+_COLUMNS_WITHOUT_RESULT = "seq, key, ts, type, payload, NULL, prev_hash, hash"  # replay does not read results
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 _COPY = f"COPY events ({_COLUMNS}) FROM STDIN"
 #: Batches at least this long are written with COPY: measured faster than executemany from 4 events up
@@ -159,11 +161,26 @@ class PostgresEventLog:
         last = after_seq
         while True:
             rows = self._fetch(
-                f"SELECT {_COLUMNS} FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (last, _READ_CHUNK)
+                f"SELECT {_COLUMNS if results else _COLUMNS_WITHOUT_RESULT} FROM events WHERE seq > %s "
+                f"ORDER BY seq LIMIT %s",
+                (last, _READ_CHUNK),
             )
             if not rows:
                 return
             yield from map(row_to_event if results else row_to_event_without_result, rows)
+            last = rows[-1][0]
+
+    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+        """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
+        into a ledger needs, without the hashes, keys and results :meth:`read` also loads."""
+        last = after_seq
+        while True:
+            rows = self._fetch(
+                "SELECT seq, ts, type, payload FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (last, _READ_CHUNK)
+            )
+            if not rows:
+                return
+            yield from map(replay_row, rows)
             last = rows[-1][0]
 
     def by_key(self, key: str) -> StoredEvent | None:

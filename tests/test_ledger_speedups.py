@@ -1,0 +1,240 @@
+"""The ledger's and the log's fast paths give exactly what the general paths give (issue #3, benchmark work).
+
+* numbers: ``_num``'s shortcut for plain text vs :func:`margincall.model.numbers.positive`;
+* text of Decimals: ``_s`` (``str`` when it has no exponent) vs ``format(d, "f")``;
+* replay: :meth:`Ledger.apply_without_result` and :func:`fold_log` (``read_for_replay``) vs :meth:`Ledger.apply`
+  and :func:`fold` over :meth:`read`, on random event streams;
+* JSON: orjson where used (flat payloads, results, parsing) vs the json module;
+* sums over an account's positions do not depend on set (hash) order.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from margincall.ledger import Ledger
+from margincall.ledger.ledger import _num, _s
+from margincall.model.errors import MarginCallError
+from margincall.model.numbers import positive
+from margincall.store import log as log_module
+from margincall.store import open_log
+from margincall.store.journal import Command, Journal, fold, fold_log, verify
+from margincall.store.log import _loads, canonical_json, result_json
+
+
+def _outcome(f: Any, *args: Any) -> tuple[str, Any]:
+    try:
+        v = f(*args)
+    except MarginCallError as e:
+        return "error", (e.code, str(e))
+    except Exception as e:  # any other exception must be the same too
+        return "crash", type(e).__name__
+    return "value", (v, str(v))
+
+
+number_text = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: format(d, "f")),
+    st.text(alphabet="0123456789.-+eE _naifNty\t", max_size=24),
+    st.from_regex(r"\s?-?[0-9]{1,20}(\.[0-9]{0,21})?(e-?[0-9]{1,2})?\s?", fullmatch=True),
+)
+
+
+@settings(max_examples=600)
+@given(number_text)
+def test_number_shortcut_gives_what_positive_gives(text: str) -> None:
+    fast = _outcome(_num, {"x": text}, "x")
+    slow = _outcome(positive, text, "x")
+    assert fast == slow
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_plain_decimal_text_is_format_f(d: Decimal) -> None:
+    assert _s(d) == format(d, "f")
+
+
+# -- random event streams -------------------------------------------------------------------------------------
+
+SYMBOLS = {"BTCUSDT": (60000, 1, ("0.001", "0.01", "0.5", "2")), "ETHUSDT": (3000, 2, ("0.01", "0.1", "3")),
+           "BTCUSD_PERP": (60000, 1, ("1", "3", "10"))}
+ACCOUNTS = ("a1", "a2", "h1", "h2")  # h*: hedge mode
+
+
+def random_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
+    """Listings, accounts and deposits, then ``n`` random events of every kind (many of them refused)."""
+    r = random.Random(seed)
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
+        ("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}),
+        ("market_listed", {"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}),
+    ]
+    for a in ACCOUNTS:
+        events.append(("account_opened", {"account": a, "position_mode": "hedge" if a[0] == "h" else "one_way"}))
+        events.append(("deposit", {"account": a, "asset": "USDT", "amount": r.choice(["1000", "50000", "2500.5"])}))
+        events.append(("deposit", {"account": a, "asset": "BTC", "amount": r.choice(["1", "0.5"])}))
+
+    def price(symbol: str, spread: float) -> str:
+        base, digits, _ = SYMBOLS[symbol]
+        text = f"{base * (1 + r.uniform(-spread, spread)):.{digits}f}"
+        if r.random() < 0.06:
+            return r.choice([" " + text, f"{float(text):e}", "-" + text, "0", "abc", "1e-30", "NaN"])
+        return text
+
+    for i in range(n):
+        a, s, k = r.choice(ACCOUNTS), r.choice(list(SYMBOLS)), r.random()
+        leg = {"position_side": r.choice(["long", "short"])} if a[0] == "h" else {}
+        if k < 0.55:
+            p: dict[str, Any] = {"account": a, "symbol": s, "side": r.choice(["buy", "sell"]),
+                                 "size": r.choice(SYMBOLS[s][2]), "price": price(s, 0.05), **leg}
+            if r.random() < 0.4:
+                p["liquidity"] = r.choice(["maker", "taker", "bogus"])
+            if r.random() < 0.1:
+                p["reduce_only"] = r.choice([True, False, "yes"])
+            if r.random() < 0.04:
+                p["size"] = r.choice([1, "0.0001", "-1", "1e2", "0.01000"])
+            events.append(("fill", p))
+        elif k < 0.7:
+            events.append(("mark", {"symbol": s, "price": price(s, 0.1)}))
+        elif k < 0.75:
+            events.append(("funding", {"symbol": s, "rate": r.choice(["0.0001", "-0.0003", "0.001"])}))
+        elif k < 0.8:
+            events.append(("leverage_set", {"account": a, "symbol": s, "leverage": r.choice(["5", "10", "20", "125"]),
+                                            "margin_mode": r.choice(["cross", "isolated"])}))
+        elif k < 0.85:
+            events.append(("withdrawal", {"account": a, "asset": r.choice(["USDT", "BTC"]),
+                                          "amount": r.choice(["10", "100", "0.01"])}))
+        elif k < 0.88:
+            events.append(("transfer", {"from": a, "to": r.choice(ACCOUNTS), "asset": "USDT", "amount": "5"}))
+        elif k < 0.94:
+            kind = r.choice(["margin_added", "margin_removed"])
+            events.append((kind, {"account": a, "symbol": s, "amount": r.choice(["5", "10"]), **leg}))
+        elif k < 0.97:
+            events.append(("order_margin_reserved", {"account": a, "order_id": f"o{i % 7}", "asset": "USDT",
+                                                     "amount": "20"}))
+        else:
+            events.append(("order_margin_released", {"account": a, "order_id": f"o{i % 7}"}))
+    return events
+
+
+def _apply(led: Ledger, type_: str, payload: dict[str, Any], ts: int, with_result: bool) -> Any:
+    try:
+        if with_result:
+            return led.apply(type_, payload, ts=ts).to_dict()
+        return led.apply_without_result(type_, payload, ts=ts)
+    except MarginCallError as e:
+        return ("refused", e.code, str(e))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_apply_without_result_reaches_the_same_state_as_apply(seed: int) -> None:
+    full, quiet = Ledger(), Ledger()
+    accepted = fills = 0
+    for ts, (type_, payload) in enumerate(random_stream(seed, 700)):
+        result = _apply(full, type_, payload, ts, True)
+        quiet_outcome = _apply(quiet, type_, payload, ts, False)
+        if isinstance(result, dict):
+            assert quiet_outcome is None
+            accepted += 1
+            fills += type_ == "fill"
+        else:
+            assert quiet_outcome == result  # the same refusal, code and message
+        assert full.digest() == quiet.digest()
+        assert full.conservation_error() is None
+    assert accepted > 150 and fills > 80  # the stream exercised the ledger, not only its refusals
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_fold_log_matches_fold_over_read_and_the_live_ledger(seed: int, tmp_path: Path) -> None:
+    log = open_log(str(tmp_path / "events.db"))
+    j = Journal(log, Ledger)
+    outcomes = j.submit_many([Command(t, p, key=f"k{i}", ts=i) for i, (t, p) in enumerate(random_stream(seed, 600))])
+    assert sum(1 for o in outcomes if not isinstance(o, MarginCallError)) > 150
+    live = j.ledger.digest()
+    assert fold_log(log, Ledger()).digest() == live
+    assert fold(log.read(results=False), Ledger()).digest() == live
+    report = verify(log, Ledger)  # re-derives every stored result (written by result_json) with apply
+    assert report.ok and report.digest == live
+    log.close()
+
+
+def test_account_sums_do_not_depend_on_position_order() -> None:
+    """Four cross legs with 28-digit average entries (0.3 and 0.4 at two prices: a division by 7), whose Σ uPnL
+    rounds differently in different orders: cross_totals sums in (symbol, leg) order, whatever order the
+    positions come in (a set's order changes between processes)."""
+    led = Ledger()
+    led.apply("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}, ts=1)
+    led.apply("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}, ts=1)
+    led.apply("account_opened", {"account": "h", "position_mode": "hedge"}, ts=1)
+    led.apply("deposit", {"account": "h", "asset": "USDT", "amount": "10000000"}, ts=1)
+    fills = (("BTCUSDT", "long", "buy", ("59512.6", "59434.0")), ("BTCUSDT", "short", "sell", ("60402.9", "59919.3")),
+             ("ETHUSDT", "long", "buy", ("3015.7", "2970.1")), ("ETHUSDT", "short", "sell", ("2996.7", "3013.3")))
+    for symbol, leg, side, prices in fills:
+        for size, px in zip(("0.3", "0.4"), prices, strict=True):
+            led.apply("fill", {"account": "h", "symbol": symbol, "side": side, "size": size, "price": px,
+                               "position_side": leg}, ts=2)
+    led.apply("mark", {"symbol": "BTCUSDT", "price": "61234.5"}, ts=3)
+    led.apply("mark", {"symbol": "ETHUSDT", "price": "2987.65"}, ts=3)
+    positions = led.positions_of("h")  # sorted by (symbol, leg)
+    assert [(p.key.symbol, p.key.position_side.value) for p in positions] == [(f[0], f[1]) for f in fills]
+
+    def sums(order: list[Any]) -> tuple[Decimal, Decimal]:
+        upnl = im = Decimal(0)
+        for pos in order:  # the helpers the risk engine uses, one position at a time
+            price = led.price_for(pos.key.symbol)
+            upnl += led.position_upnl(pos, price)
+            im += led.position_im(pos, price)
+        return upnl, im
+
+    orders = [positions, positions[::-1], positions[1:] + positions[:1], positions[2:] + positions[:2]]
+    assert len({sums(o)[0] for o in orders}) > 1  # the plain sum does depend on the order here
+    for order in orders:
+        assert led.cross_totals("h", "USDT", order, with_mm=False)[:2] == sums(positions)
+    assert led.cross_totals("h", "USDT", with_mm=False)[:2] == sums(positions)
+
+
+# -- JSON -----------------------------------------------------------------------------------------------------
+
+EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_flat_payload_text_is_the_json_module_text_for_every_character() -> None:
+    for value in ({"k": EVERY_CHARACTER}, {EVERY_CHARACTER[:5000]: "v", "a": EVERY_CHARACTER[-5000:]}):
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_json(value) == expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6) | json_values)
+def test_parsing_and_result_text_match_the_json_module(value: Any) -> None:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    parsed = _loads(text)
+    assert parsed == json.loads(text)
+    assert canonical_json(parsed) == text  # same types too (an int stays an int, a float a float)
+    assert canonical_json(json.loads(result_json(value))) == text
+
+
+def test_parsing_keeps_integers_beyond_64_bits_exact() -> None:
+    text = '{"a":123456789012345678901234567890,"b":"x"}'
+    assert _loads(text) == {"a": 123456789012345678901234567890, "b": "x"}
+
+
+def test_without_orjson_the_json_module_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(log_module, "_orjson", None)
+    value = {"b": "é", "a": "1"}
+    assert canonical_json(value) == '{"a":"1","b":"é"}'
+    assert result_json({"postings": [value], "n": None}) == '{"n":null,"postings":[{"a":"1","b":"é"}]}'
+    assert _loads('{"a":"1"}') == {"a": "1"}
