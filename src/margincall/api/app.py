@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if forwarder is not None:
                 await forwarder.close()
 
-    app = FastAPI(title="margincall", version="0.1.0", lifespan=lifespan,
+    # no /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN; the schema is at /openapi.json
+    app = FastAPI(title="margincall", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Margin and liquidation engine for crypto futures: REST + WebSocket API. "
                               "Numbers are decimal strings; errors are {\"error\": {code, message, field}}.")
     app.state.service = service
