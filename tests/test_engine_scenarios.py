@@ -256,3 +256,87 @@ def test_a_bankrupt_account_takes_no_partial_steps_and_is_deleveraged_at_its_ban
     assert e.ledger.wallet("small", "USDT") == D("461.40")
     assert e.ledger.wallet("whale", "USDT") == 0
     assert e.ledger.conservation_error() is None
+
+
+def test_inverse_coin_margined_long_is_liquidated_at_its_coin_equity():
+    # COIN-M style: 100 contracts × $100 = $10,000 long at 50,000, 10x cross, margin in BTC: IM = 10,000 / 50,000
+    # / 10 = 0.02 BTC. Equity(P) = 0.02 + 10,000·(1/50,000 − 1/P) = 0.22 − 10,000/P; MM = 1 % × 10,000/P = 100/P.
+    # Liquidation where 0.22 − 10,000/P = 100/P → P = 10,100/0.22 = 45,909.09; bankruptcy 10,000/0.22 = 45,454.55.
+    e = RiskEngine(EngineConfig(executor=NO_SLIP))
+    e.process("market_listed", {"venue": "generic", "symbol": "BTCUSD", "kind": "inverse", "contract_size": "100",
+                                "lot_size": "1", "settle_asset": "BTC", "maker_fee": "0", "taker_fee": "0",
+                                "tiers": [{"floor": "0", "cap": None, "mmr": "0.01", "max_leverage": "50"}]}, 1)
+    e.process("account_opened", {"account": "c"}, 1)
+    e.process("deposit", {"account": "c", "asset": "BTC", "amount": "0.02"}, 1)
+    e.process("leverage_set", {"account": "c", "symbol": "BTCUSD", "leverage": "10"}, 1)
+    e.process("fill", {"account": "c", "symbol": "BTCUSD", "side": "buy", "size": "100", "price": "50000"}, 1)
+    assert "liquidation_started" not in types(tick(e, "BTCUSD", "45910"))
+    ev = tick(e, "BTCUSD", "45900")
+    assert "liquidation_started" in types(ev)
+    liq = next(a for a in ev if a.type == "liquidation")
+    # the account's whole equity E = 0.22 − 10,000/45,900 is this position's share: 1/P_bk = 1/45,900 + E/10,000
+    # = 0.22/10,000, i.e. P_bk = 10,000/0.22 = 45,454.5454…
+    assert abs(D(liq.payload["bankruptcy_price"]) - D(10000) / D("0.22")) < D("1e-6")
+    # the wallet realizes 10,000·(1/50,000 − 1/45,900) = −0.01786492…, floored to −0.01786493: 0.00213507 BTC
+    # is left, and goes to the insurance fund as the surplus above bankruptcy
+    assert e.ledger.wallet("c", "BTC") == 0
+    assert e.ledger.book_balance("insurance", "BTC") == D("0.00213507")
+    assert e.ledger.conservation_error() is None
+
+
+def test_hyperliquid_liquidates_20_percent_then_waits_30_seconds_for_the_rest():
+    # venues.md §7: positions above 100,000 USDC notional are liquidated 20 % first, then, after a 30 s cooldown,
+    # in full. 20 BTC long at 10,000 (200,000), 10x isolated: margin 20,000; MM 1 % of notional. Liquidation where
+    # 20,000 + 20(P − 10,000) = 0.2P → P = 9,090.91. At 9,090: equity 1,800 ≤ MM 1,818.
+    e = engine(venue="hyperliquid", settle_asset="USDT")
+    open_account(e, "h", "20000", leverage="10", margin_mode="isolated")
+    open_account(e, "mm", "1000000")
+    trade(e, "h", "BTCUSDT", "buy", "20", "10000")
+    trade(e, "mm", "BTCUSDT", "sell", "20", "10000")
+    ev = tick(e, "BTCUSDT", "9090", 1_000_000)
+    part = [a for a in ev if a.type == "partial_liquidation"]
+    assert [D(a.payload["size"]) for a in part] == [D(4)] and "liquidation" not in types(ev)
+    # 16 BTC left with margin 16,000: equity 16,000 − 16·910 = 1,440 ≤ MM 1,454.40, but in the cooldown
+    key = PositionKey("h", "BTCUSDT")
+    assert e.ledger.positions[key].size == 16 and e.ledger.isolated_margin(key) == 16000
+    assert "liquidation" not in types(tick(e, "BTCUSDT", "9090", 1_010_000))  # 10 s later: still waiting
+    ev = tick(e, "BTCUSDT", "9090", 1_031_000)  # 31 s after the first step: the whole remainder
+    assert [D(a.payload["size"]) for a in ev if a.type == "liquidation"] == [D(16)]
+    assert key not in e.ledger.positions
+    assert e.ledger.conservation_error() is None
+
+
+def test_funding_can_push_an_isolated_position_into_liquidation():
+    # 1 BTC long at 10,000, 10x isolated (margin 1,000). At 9,190: equity 190 > MM 183.80. Funding +0.1 %: the
+    # long pays 9,190 × 0.001 = 9.19 from its margin → equity 180.81 ≤ 183.80 → liquidated on the funding event.
+    e = engine()
+    open_account(e, "f", "1000", leverage="10", margin_mode="isolated")
+    open_account(e, "mm", "100000")
+    trade(e, "f", "BTCUSDT", "buy", "1", "10000")
+    trade(e, "mm", "BTCUSDT", "sell", "1", "10000")
+    assert "liquidation_started" not in types(tick(e, "BTCUSDT", "9190"))
+    out = e.process("funding", {"symbol": "BTCUSDT", "rate": "0.001"}, e.ledger.last_ts)
+    assert D(out[0].result.details["paid"]) >= D("9.19")
+    assert "liquidation_started" in [a.type for a in out]
+    assert PositionKey("f", "BTCUSDT") not in e.ledger.positions
+    assert e.ledger.conservation_error() is None
+
+
+def test_hedge_mode_cross_account_liquidates_both_legs():
+    # Hedge mode: long 1 BTC and short 0.5 BTC at 10,000, wallet 800, cross 20x. Equity = 800 + 0.5(P − 10,000);
+    # MM = 2 % × 1.5 × P = 0.03P (both legs count). Liquidation where 0.47P = 4,200 → P = 8,936.17.
+    e = engine()
+    e.process("account_opened", {"account": "hg", "position_mode": "hedge"}, 1)
+    e.process("deposit", {"account": "hg", "asset": "USDT", "amount": "800"}, 1)
+    e.process("leverage_set", {"account": "hg", "symbol": "BTCUSDT", "leverage": "20"}, 1)
+    for side, size, leg in (("buy", "1", "long"), ("sell", "0.5", "short")):
+        e.process("fill", {"account": "hg", "symbol": "BTCUSDT", "side": side, "size": size, "price": "10000",
+                           "position_side": leg}, 1)
+    assert "liquidation_started" not in types(tick(e, "BTCUSDT", "8937"))
+    ev = tick(e, "BTCUSDT", "8936")
+    legs = sorted((a.payload["position_side"], D(a.payload["size"])) for a in ev if a.type == "liquidation")
+    assert legs == [("long", D(1)), ("short", D("0.5"))]
+    # equity 800 − 532 = 268 goes to the fund; the account ends flat at zero
+    assert e.ledger.positions_of("hg") == [] and e.ledger.wallet("hg", "USDT") == 0
+    assert e.ledger.book_balance("insurance", "USDT") == 268
+    assert e.ledger.conservation_error() is None
