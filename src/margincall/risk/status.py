@@ -121,8 +121,7 @@ def fees_for(ledger: Ledger, symbol: str) -> Fees:
     return Fees(taker=m.taker_fee)
 
 
-def liquidation_price(ledger: Ledger, watch: WatchId, symbol: str) -> Decimal | None:
-    """The mark of ``symbol`` at which liquidation starts (others fixed), by the venue's own formula."""
+def _venue_price(ledger: Ledger, watch: WatchId, symbol: str, bankruptcy: bool) -> Decimal | None:
     st = status(ledger, watch)
     mine = [p for p in st.positions if p.key.symbol == symbol]
     if not mine:
@@ -131,26 +130,24 @@ def liquidation_price(ledger: Ledger, watch: WatchId, symbol: str) -> Decimal | 
     fees = fees_for(ledger, symbol)
     try:
         if watch.scope == "isolated":
-            pos = mine[0]
-            return rule.isolated_liquidation_price(holding(ledger, pos), ledger.isolated_margin(pos.key), fees)
+            h, margin = holding(ledger, mine[0]), ledger.isolated_margin(mine[0].key)
+            if bankruptcy:
+                return rule.isolated_bankruptcy_price(h, margin)
+            return rule.isolated_liquidation_price(h, margin, fees)
         holdings = [holding(ledger, p) for p in st.positions]
-        return rule.cross_liquidation_price(ledger.wallet(watch.account, watch.what), holdings, symbol, fees)
+        wallet = ledger.wallet(watch.account, watch.what)
+        if bankruptcy:
+            return rule.cross_bankruptcy_price(wallet, holdings, symbol)
+        return rule.cross_liquidation_price(wallet, holdings, symbol, fees)
     except (ValueError, ArithmeticError):
         return None
+
+
+def liquidation_price(ledger: Ledger, watch: WatchId, symbol: str) -> Decimal | None:
+    """The mark of ``symbol`` at which liquidation starts (others fixed), by the venue's own formula."""
+    return _venue_price(ledger, watch, symbol, bankruptcy=False)
 
 
 def bankruptcy_price(ledger: Ledger, watch: WatchId, symbol: str) -> Decimal | None:
     """The mark of ``symbol`` at which the watched equity is exactly zero (others fixed): venues.md §3.5."""
-    st = status(ledger, watch)
-    mine = [p for p in st.positions if p.key.symbol == symbol]
-    if not mine:
-        return None
-    rule = get_venue(ledger.markets[symbol].venue).rule
-    try:
-        if watch.scope == "isolated":
-            pos = mine[0]
-            return rule.isolated_bankruptcy_price(holding(ledger, pos), ledger.isolated_margin(pos.key))
-        holdings = [holding(ledger, p) for p in st.positions]
-        return rule.cross_bankruptcy_price(ledger.wallet(watch.account, watch.what), holdings, symbol)
-    except (ValueError, ArithmeticError):
-        return None
+    return _venue_price(ledger, watch, symbol, bankruptcy=True)
