@@ -50,3 +50,10 @@ def test_verify_names_the_first_tampered_event(tmp_path):
         db.execute("""UPDATE events SET payload = '{"account":"t","amount":"100000","asset":"USDT"}' WHERE seq = 3""")
     bad = run_cli("ledger", "verify", "--log", path)
     assert bad.returncode == 1 and "seq 3" in bad.stderr
+
+
+def test_a_missing_log_is_a_clear_error_not_an_empty_ledger(tmp_path):
+    for args in (("ledger", "verify"), ("ledger", "replay"), ("ledger", "export"), ("explain", "t")):
+        r = run_cli(*args, "--log", str(tmp_path / "nope.db"))
+        assert r.returncode == 2 and "no log at" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "nope.db").exists()

@@ -17,8 +17,15 @@ _LOG = typer.Option(None, "--log", help="SQLite path or postgresql:// URL (defau
 
 
 def _open(log: str | None):  # type: ignore[no-untyped-def]
+    import os
+    from pathlib import Path
+
     from margincall.store import open_log
 
+    where = log or os.environ.get("MARGINCALL_DATABASE_URL") or "margincall.db"
+    if not where.startswith(("postgresql://", "postgres://")) and not Path(where).is_file():
+        raise MarginCallError(f"no log at {where!r} (give --log PATH or set MARGINCALL_DATABASE_URL)",
+                              code="log_unavailable", field="log")
     try:
         return open_log(log)
     except MarginCallError:
