@@ -75,6 +75,9 @@ def build(accounts: list[Any], fund: int, venue: str, socialize: bool
 
 def check_no_unhandled_breach(e: RiskEngine) -> None:
     led = e.ledger
+    # a wallet may be below zero only while its account's liquidation is in progress
+    for book, asset in led.liquidating:
+        assert WatchId.cross(book.split(":", 1)[1], asset) in e.active, (book, asset)
     watches = {watches_for(led, k) for k in led.positions}
     for w in watches:
         st_ = status(led, w)

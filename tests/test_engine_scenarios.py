@@ -146,6 +146,7 @@ def test_partial_liquidation_steps_one_tier_down_and_stops_once_healthy():
     finished = next(a for a in ev if a.type == "liquidation_finished")
     assert finished.payload["outcome"] == "restored"
     assert e.ledger.positions[PositionKey("p", "BTCUSDT")].size == D("10.582")
+    assert e.ledger.liquidating == set()  # the wallet is held to ≥ 0 again once the liquidation is over
     assert e.ledger.wallet("p", "USDT") == D(15000) - D("9.418") * 550  # realized −550 per BTC closed
     assert e.ledger.conservation_error() is None
 

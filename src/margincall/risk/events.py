@@ -156,6 +156,17 @@ def _socialized(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     return dict(p)
 
 
+def _liquidation_finished(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """The waterfall is over (restored by partial steps, or closed): the wallet is held to zero or above again."""
+    acct = led._account(p)
+    if p.get("scope") == "cross":
+        book = (wallet_book(acct), _id(p, "what"))
+        if book in led.liquidating and tx.balance(*book) < 0:
+            raise Rejected("insufficient_balance", f"{book[0]} is still negative after the liquidation")
+        led.liquidating.discard(book)
+    return dict(p)
+
+
 HANDLERS = {
     "margin_call": _note,
     "liquidation_started": _liquidation_started,
@@ -164,7 +175,7 @@ HANDLERS = {
     "bankruptcy_settlement": _bankruptcy_settlement,
     "adl": _adl,
     "socialized_loss": _socialized,
-    "liquidation_finished": _note,
+    "liquidation_finished": _liquidation_finished,
 }
 
 
