@@ -110,6 +110,7 @@ def test_waterfall_invariants_and_replay(accounts, path, fund, venue, socialize)
         for a in applied:  # conservation after every single event, waterfall steps included
             replay_engine.apply(a.type, a.payload, a.ts)
             assert replay_engine.conservation_error() is None, (a.type, replay_engine.conservation_error())
+            assert replay_engine.ledger.book_balance("insurance", "USDT") >= 0, a.type  # never overdrawn
             log.append((a.type, a.payload, a.ts))
         assert e.conservation_error() is None
         check_no_unhandled_breach(e)

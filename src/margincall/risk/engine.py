@@ -448,13 +448,16 @@ class RiskEngine:
                            for p in st.positions), ZERO)
         steps = 0
         bankrupt = self._bankruptcy_prices(st)
-        if st.equity >= 0 or fund + st.equity >= 0:
+        # takeover when the fund can absorb what is left after closing at the executor's prices (the equity,
+        # less slippage); otherwise the opposite side takes the positions at their bankruptcy prices
+        if fund + fund_result >= 0:
             for pos in st.positions:
                 market = led.markets[pos.key.symbol]
                 self._emit("liquidation", {
                     **_pkey(watch), "liquidation_id": lid, "symbol": pos.key.symbol,
                     "position_side": pos.key.position_side.value, "size": _d(abs(pos.size)),
-                    "close_price": _d(led.price_for(pos.key.symbol)), "price": _d(exec_prices[pos.key]),
+                    "close_price": _d(exec_prices[pos.key]), "price": _d(exec_prices[pos.key]),
+                    "mark": _d(led.price_for(pos.key.symbol)),
                     "bankruptcy_price": _d(bankrupt[pos.key]), "fee_rate": _d(market.liquidation_fee),
                     "mode": "takeover", "expected_fund_result": _d(fund_result)})
                 steps += 1

@@ -4,12 +4,13 @@
   liquidation cancels the account's orders: their reserved margin is released).
 * ``partial_liquidation``: a reduce-only close at the executor's price; the liquidation fee goes to the
   insurance fund (Binance "liquidation clearance fee", §3.8).
-* ``liquidation``: takeover — the insurance fund takes the position over at the mark and unwinds it at the
-  executor's price; the account's remaining equity (cross: ``bankruptcy_settlement`` once its last position is
-  closed; isolated: when the position is closed) goes to the fund if above bankruptcy and is paid by the fund if
-  below (Binance §3.8, Bybit §4.6 "better-than-bankruptcy close → remaining margin to the insurance fund;
-  worse → insurance fund pays"). ``mode = "adl"``: the account closes at its bankruptcy price against the
-  deleveraged counterparties, so nothing is left to settle.
+* ``liquidation``: takeover — the liquidation engine closes the position at the executor's fill; the account's
+  remaining equity (cross: ``bankruptcy_settlement`` once its last position is closed; isolated: when the
+  position is closed) goes to the insurance fund if above bankruptcy and is paid by the fund if below (Binance
+  §3.8, Bybit §4.6 "better-than-bankruptcy close → remaining margin to the insurance fund; worse → insurance
+  fund pays"). The fund moves once, at the settlement, so its balance never dips in between.
+  ``mode = "adl"``: the account closes at its bankruptcy price against the deleveraged counterparties, so
+  nothing is left to settle.
 * ``adl``: a counterparty's position reduced at the bankrupt position's bankruptcy price, no fee (§3.8).
 * ``socialized_loss``: the last resort — a deficit neither the fund nor ADL could cover is first taken by the
   venue (the bankrupt position closes at its bankruptcy price against the clearing book); with
@@ -19,12 +20,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from margincall.ledger.ledger import Ledger, _choice, _id, _num, _Tx
 from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
-from margincall.math.contracts import notional_of, pnl_of
+from margincall.math.contracts import notional_of
 from margincall.model.enums import PositionSide
 from margincall.model.numbers import ZERO, non_negative
 
@@ -73,27 +74,23 @@ def _partial(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _liquidation(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
-    """Close ``size`` at ``close_price`` (the mark for a takeover, the bankruptcy price for ADL); in a takeover
-    the fund unwinds it at the executor's ``price``. An isolated position's remaining equity is settled with
-    the fund when it is closed in full (surplus in, deficit out)."""
+    """Close ``size`` at ``close_price``: the executor's fill for a takeover by the liquidation engine, the
+    bankruptcy price against deleveraged counterparties for ADL. An isolated position's remaining equity is
+    settled with the fund when it is closed in full (surplus in, deficit out); a cross account's is settled by
+    ``bankruptcy_settlement`` once its last position is closed."""
     key = _key(led, p)
     pos = led.positions[key]
     size = _size(led, key, p)
-    close, price = _num(p, "close_price"), _num(p, "price")
-    mode = _choice(p, "mode", ("takeover", "adl"), "takeover")
+    close = _num(p, "close_price")
+    _choice(p, "mode", ("takeover", "adl"), "takeover")
     market = led.markets[key.symbol]
     inst, asset = market.instrument, market.instrument.settle_asset
     d = led.trade(tx, key, -pos.sign * size, close, ZERO, INSURANCE, reduce_only=True,
                   memo="liquidation close", check_margin=False)
-    out: dict[str, Any] = {**d, **p, "close_fee": d["fee"]}
-    if mode == "takeover":
-        fund_pnl = pnl_of(inst.kind, pos.sign, size * inst.contract_size, close, price).quantize(
-            led.unit, rounding=ROUND_FLOOR)
-        tx.move(CLEARING, INSURANCE, asset, fund_pnl, "insurance fund unwinds the position")
-        out["insurance_fund_pnl"] = str(fund_pnl)
+    out: dict[str, Any] = {**d, **p}
     if pos.is_isolated and tx.position(key) is None:
         residual = Decimal(d.get("margin_released", "0")) + Decimal(d["realized_pnl"])
-        nominal_fee = notional_of(inst.kind, size * inst.contract_size, price) * _num(p, "fee_rate", non_negative)
+        nominal_fee = notional_of(inst.kind, size * inst.contract_size, close) * _num(p, "fee_rate", non_negative)
         out.update(_settle(led, tx, key.account, asset, residual, nominal_fee))
     return out
 

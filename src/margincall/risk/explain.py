@@ -33,10 +33,9 @@ FORMULAS: dict[str, dict[str, str]] = {
     "liquidation": {
         "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — "
                             "risk.engine.RiskEngine._bankruptcy_prices (venues.md §3.5)",
-        "close_price": "takeover at the mark (ADL: the bankruptcy price) — risk.events._liquidation",
+        "close_price": "the executor's fill (ADL: the bankruptcy price) — risk.executor, risk.events._liquidation",
         "price": "executor fill — risk.executor",
         "realized_pnl": "math.trade.realized_pnl at the close price",
-        "insurance_fund_pnl": "the fund unwinds at the executor's price: pnl(close → price) — math.contracts.pnl_of",
     },
     "bankruptcy_settlement": {
         "liquidation_fee": "min(remaining equity, Σ notional × liquidation fee rate) — risk.events._settle",
@@ -59,7 +58,7 @@ FORMULAS: dict[str, dict[str, str]] = {
 
 _SHOWN = ("symbol", "side", "size", "price", "mark", "band", "previous_band", "equity", "maintenance_margin",
           "margin_ratio", "liquidation_marks", "deposit_to_healthy", "reason", "tier_before", "tier_after",
-          "close_price", "bankruptcy_price", "liquidation_fee", "fee", "realized_pnl", "insurance_fund_pnl",
+          "close_price", "bankruptcy_price", "liquidation_fee", "fee", "realized_pnl",
           "surplus", "insurance_paid", "venue_absorbed", "score", "rank", "ranking", "mode", "outcome", "amount",
           "rate", "paid", "received", "entry_price", "position_size")
 _RISK = {"margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl", "socialized_loss",
