@@ -12,9 +12,9 @@ Waterfall per watched account (cross, per settle asset) or isolated position, on
 1. ``liquidation_started``: the account's orders are cancelled (reserved margin released).
 2. ``partial_liquidation`` steps by the venue's rule (:mod:`margincall.risk.partial`) at the executor's
    price, liquidation fee to the insurance fund, stopping as soon as equity > MM again.
-3. Full close: the insurance fund takes over at the mark and unwinds at the executor's price
-   (``liquidation``), then the remaining equity is settled with the fund (``bankruptcy_settlement``) —
-   surplus above bankruptcy in, deficit paid.
+3. Full close at the executor's fill (``liquidation``), then the remaining equity is settled with the
+   insurance fund (``bankruptcy_settlement``) — the liquidation fee and the surplus above bankruptcy in, a
+   deficit paid — when the fund can absorb it.
 4. If the equity is below zero and the fund cannot pay the deficit: auto-deleveraging — the opposite positions
    ranked by the venue's formula (:mod:`margincall.risk.adl`) are reduced at the bankruptcy price (``adl``),
    the bankrupt position closes against them at that price; what no counterparty can take closes against the
