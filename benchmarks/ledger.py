@@ -6,6 +6,8 @@ python3 benchmarks/ledger.py [--events N] [--pg-url URL | --no-postgres] [--json
   ledger apply + canonical JSON + hash chain + one durable transaction per batch (SQLite WAL + synchronous=FULL;
   PostgreSQL with synchronous_commit=on). Acknowledged = durable.
 * append/s — ``EventLog.append`` of ready-made events and results: the log alone, without the ledger.
+* apply — ``Ledger.apply(...).to_dict()`` of the same fills in memory, with the fast path for common fills
+  (``Ledger._fast_fill``, the default) and with it switched off (``fast_fills = False``): the ledger's share.
 * replay — ``journal.replay``: a fresh ledger folded from the SQLite log (read + parse + apply, the path
   recovery takes), and its two halves separately (``read_for_replay`` alone; ``apply_without_result`` alone).
 """
@@ -77,6 +79,20 @@ def journal_rate(target: str, batch: int, n: int) -> tuple[float, Journal]:
             if not hasattr(outcome, "seq"):
                 raise SystemExit(f"benchmark fill refused: {outcome!r}")
     return n / (time.perf_counter() - t0), j
+
+
+def apply_rate(n: int, fast: bool) -> float:
+    """Fills per second through ``Ledger.apply`` (and ``to_dict``, as the journal does), in memory."""
+    led = Ledger()
+    led.fast_fills = fast
+    led.apply("market_listed", MARKET, ts=1_000)
+    led.apply("account_opened", {"account": "a1"}, ts=1_000)
+    led.apply("deposit", {"account": "a1", "asset": "USDT", "amount": "1000000000"}, ts=1_000)
+    commands = fills(n)
+    t0 = time.perf_counter()
+    for c in commands:
+        led.apply(c.type, c.payload, ts=c.ts or 0).to_dict()
+    return n / (time.perf_counter() - t0)
 
 
 def append_rate(target: str, batch: int, n: int, result: dict[str, Any]) -> float:
@@ -151,6 +167,8 @@ def main() -> None:
         figures[f"{name}_fills_per_s"] = fills_s
         figures[f"{name}_append_per_s"] = appends_s
 
+    apply_s = {"fast_path": apply_rate(n, True), "general_path": apply_rate(n, False)}
+
     print(f"durable fills through Journal.submit_many (idempotency key on every fill); {n} fills per batched run")
     print(f"{'backend':<10} {'batch':>6} {'fills/s':>12} {'raw append/s':>14}")
     for name, _ in backends:
@@ -163,6 +181,10 @@ def main() -> None:
         f"(read+parse alone {replay['read_events_per_s']:,.0f}/s, ledger apply alone "
         f"{replay['apply_events_per_s']:,.0f}/s)"
     )
+    print(
+        f"ledger apply alone: {apply_s['fast_path']:,.0f} fills/s with the fast path for common fills, "
+        f"{apply_s['general_path']:,.0f} fills/s without"
+    )
     if args.json:
         out: dict[str, Any] = {
             "sqlite_fills_per_s": {k: round(v) for k, v in figures["sqlite_fills_per_s"].items()},
@@ -172,6 +194,7 @@ def main() -> None:
             "postgres_append_per_s": {k: round(v) for k, v in figures.get("postgres_append_per_s", {}).items()},
             "replay_read_per_s": round(replay["read_events_per_s"]),
             "replay_apply_per_s": round(replay["apply_events_per_s"]),
+            "ledger_fill_apply_per_s": {k: round(v) for k, v in apply_s.items()},
         }
         sys.stdout.write(json.dumps(out) + "\n")
 

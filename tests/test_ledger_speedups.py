@@ -238,3 +238,143 @@ def test_without_orjson_the_json_module_is_used(monkeypatch: pytest.MonkeyPatch)
     assert canonical_json(value) == '{"a":"1","b":"é"}'
     assert result_json({"postings": [value], "n": None}) == '{"n":null,"postings":[{"a":"1","b":"é"}]}'
     assert _loads('{"a":"1"}') == {"a": "1"}
+
+
+# -- the fast path for common fills (Ledger._fast_fill) ------------------------------------------------------
+
+
+class _Str(str):
+    """A str subclass: the fast path must leave it to the general path."""
+
+
+def fill_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
+    """Mostly fills, over well-funded one-way and hedge accounts: opens, increases, reductions, closes, flips,
+    reduce-only, maker/taker, linear and inverse, isolated and cross (leverage changes), marks moving enough to
+    refuse some fills for margin, order margin reserved, and malformed or unknown fields now and then."""
+    r = random.Random(seed)
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
+        ("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}),
+        ("market_listed", {"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}),
+    ]
+    for a in ACCOUNTS:
+        events.append(("account_opened", {"account": a, "position_mode": "hedge" if a[0] == "h" else "one_way"}))
+        events.append(("deposit", {"account": a, "asset": "USDT", "amount": r.choice(["3000", "20000", "400000"])}))
+        events.append(("deposit", {"account": a, "asset": "BTC", "amount": r.choice(["0.2", "3"])}))
+    for i in range(n):
+        a, s, k = r.choice(ACCOUNTS), r.choice(list(SYMBOLS)), r.random()
+        base, digits, sizes = SYMBOLS[s]
+        if k < 0.8:
+            p: dict[str, Any] = {"account": a, "symbol": s, "side": r.choice(["buy", "sell"]),
+                                 "size": r.choice(sizes), "price": f"{base * (1 + r.uniform(-0.08, 0.08)):.{digits}f}"}
+            if a[0] == "h":
+                p["position_side"] = r.choice(["long", "short"])
+            elif r.random() < 0.1:
+                p["position_side"] = r.choice(["both", "long", None])
+            if r.random() < 0.4:
+                p["liquidity"] = r.choice(["maker", "taker", "maker", "bogus", None])
+            if r.random() < 0.15:
+                p["reduce_only"] = r.choice([True, True, False, "yes", 1])
+            if r.random() < 0.05:
+                field = r.choice(["account", "symbol", "side", "size", "price"])
+                p[field] = r.choice(["zz", "", "  ", "BUY", "0", "-1", "1e3", "0.0001", 1, None, _Str(str(p[field]))])
+            events.append(("fill", p))
+        elif k < 0.9:
+            events.append(("mark", {"symbol": s, "price": f"{base * (1 + r.uniform(-0.2, 0.2)):.{digits}f}"}))
+        elif k < 0.95:
+            events.append(("leverage_set", {"account": a, "symbol": s, "leverage": r.choice(["2", "10", "20", "125"]),
+                                            "margin_mode": r.choice(["cross", "cross", "isolated"])}))
+        elif k < 0.98:
+            events.append(("order_margin_reserved", {"account": a, "order_id": f"o{i % 5}", "asset": "USDT",
+                                                     "amount": r.choice(["20", "2500"])}))
+        else:
+            events.append(("order_margin_released", {"account": a, "order_id": f"o{i % 5}"}))
+    return events
+
+
+@pytest.mark.parametrize(("stream", "seed"), [("fills", s) for s in range(1, 7)] + [("mixed", s) for s in (4, 5)])
+def test_fast_fill_path_gives_what_the_general_path_gives(stream: str, seed: int) -> None:
+    general, fast, quiet = Ledger(), Ledger(), Ledger()
+    general.fast_fills = False
+    assert fast.fast_fills and quiet.fast_fills
+    taken = 0
+    fast_fill = fast._fast_fill
+
+    def counting(p: dict[str, Any], record: bool) -> Any:
+        nonlocal taken
+        out = fast_fill(p, record)
+        taken += out is not None
+        return out
+
+    fast._fast_fill = counting  # type: ignore[method-assign]
+    events = fill_stream(seed, 1500) if stream == "fills" else random_stream(seed, 1500)
+    r = random.Random(seed)
+    kinds: set[str] = set()
+    for ts, (type_, payload) in enumerate(events):
+        if r.random() < 0.01:
+            # a cross wallet under liquidation (the risk engine's waterfall) may go below zero between steps
+            book = (f"wallet:{r.choice(ACCOUNTS)}", r.choice(["USDT", "BTC"]))
+            for led in (general, fast, quiet):
+                led.liquidating ^= {book}
+        before = general.positions.get(general._keys.get((payload.get("account"), payload.get("symbol"), "both")))
+        expected = _apply(general, type_, payload, ts, True)
+        assert _apply(fast, type_, payload, ts, True) == expected
+        quiet_outcome = _apply(quiet, type_, payload, ts, False)
+        assert quiet_outcome == (None if isinstance(expected, dict) else expected)
+        assert fast.digest() == general.digest() == quiet.digest()
+        if type_ == "fill" and isinstance(expected, dict) and before is not None:
+            after = Decimal(expected["position_size"])
+            kinds.add("close" if after == 0 else "flip" if after * before.size < 0 else
+                      "increase" if abs(after) > abs(before.size) else "reduce")
+    assert taken > (100 if stream == "fills" else 30)  # the fast path was really exercised ...
+    if stream == "fills":
+        assert {"flip", "increase", "reduce"} <= kinds  # ... and so were these kinds of fill (closes: below)
+
+
+def test_fast_fill_path_on_a_scripted_position_life() -> None:
+    # open, increase, reduce, close (exact), reduce-only refused, reopen, flip, reduce-only close, isolated
+    script = [
+        ("buy", "0.5", None), ("buy", "0.25", None), ("sell", "0.5", None), ("sell", "0.25", None),
+        ("sell", "0.1", True), ("sell", "1", None), ("buy", "1.5", None), ("sell", "0.5", True),
+    ]
+    general, fast = Ledger(), Ledger()
+    general.fast_fills = False
+    taken = 0
+    fast_fill = fast._fast_fill
+
+    def counting(p: dict[str, Any], record: bool) -> Any:
+        nonlocal taken
+        out = fast_fill(p, record)
+        taken += out is not None
+        return out
+
+    fast._fast_fill = counting  # type: ignore[method-assign]
+    setup = [("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
+             ("account_opened", {"account": "a1"}), ("account_opened", {"account": "a2"}),
+             ("deposit", {"account": "a1", "asset": "USDT", "amount": "100000"}),
+             ("deposit", {"account": "a2", "asset": "USDT", "amount": "100000"}),
+             ("leverage_set", {"account": "a2", "symbol": "BTCUSDT", "leverage": "10", "margin_mode": "isolated"})]
+    events = setup + [("fill", {"account": acct, "symbol": "BTCUSDT", "side": side, "size": size,
+                                "price": str(60000 + 100 * i), **({} if ro is None else {"reduce_only": ro})})
+                      for acct in ("a1", "a2") for i, (side, size, ro) in enumerate(script)]
+    outcomes = []
+    for ts, (type_, payload) in enumerate(events):
+        expected = _apply(general, type_, payload, ts, True)
+        assert _apply(fast, type_, payload, ts, True) == expected
+        assert fast.digest() == general.digest()
+        outcomes.append(expected)
+    a1 = outcomes[len(setup): len(setup) + len(script)]
+    # a1's position after each fill: 0.5, 0.75, 0.25, 0 (closed), refused (reduce-only on a flat position),
+    # -1, +0.5 (flip), 0 (reduce-only close)
+    assert [o["position_size"] if isinstance(o, dict) else o[1] for o in a1] == [
+        "0.5", "0.75", "0.25", "0", "reduce_only_violation", "-1", "0.5", "0"]
+    assert taken == 6  # a1's 8 fills but the refused one and the flip; none of the isolated a2's
+
+
+def test_fast_fill_path_is_off_when_a_subclass_changes_trading() -> None:
+    class Custom(Ledger):
+        def trade(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return super().trade(*args, **kwargs)
+
+    assert Ledger().fast_fills
+    assert not Custom().fast_fills

@@ -213,6 +213,10 @@ class Ledger:
             "insurance_fund_deposit": self._insurance_fund_deposit,
         }
         self._extensions: dict[str, Callable[[Ledger, _Tx, Mapping[str, Any]], dict[str, Any]]] = {}
+        #: Take :meth:`_fast_fill` for the common fill (off in a subclass that changes how fills are done).
+        self.fast_fills = all(
+            getattr(type(self), name) is getattr(Ledger, name) for name in ("_fill", "trade", "_check_postings")
+        )
 
     # ------------------------------------------------------------------------------------------ applying
     @property
@@ -242,6 +246,12 @@ class Ledger:
             raise Rejected("invalid_field", f"ts: expected a non-negative integer, got {ts!r}", field="ts")
         if ts < self.last_ts:
             raise Rejected("out_of_order", f"ts {ts} is earlier than the last event's {self.last_ts}", field="ts")
+        if event_type == "fill" and self.fast_fills and type(payload) is dict:
+            done = self._fast_fill(payload, record)
+            if done is not None:
+                self.events_applied += 1
+                self.last_ts = ts
+                return done
         tx = _Tx(self, record=record)
         handler = self._handlers.get(event_type)
         if handler is not None:
@@ -501,6 +511,119 @@ class Ledger:
         details = self.trade(tx, key, signed, price, rate, FEES, reduce_only=reduce_only, memo="fill")
         details["liquidity"] = liquidity
         return details
+
+    def _fast_fill(self, p: dict[str, Any], record: bool) -> tuple[tuple[Posting, ...], dict[str, Any]] | None:
+        """:meth:`_fill` for the common case, or None (nothing changed) to let the general path decide.
+
+        The common case: a known one-way account, a known symbol, well-formed fields, a cross position that
+        is opened, increased, reduced or closed (no flip), and every check passing. It is :meth:`trade` with
+        the branches that cannot happen then (hedge legs, isolated margin, flips, rejections) left out; the
+        same staging of balances (:class:`_Tx`), arithmetic, postings in the same order, and the same result;
+        the position is written directly (what :meth:`_Tx.commit` does with a staged one).
+        ``tests/test_ledger_speedups.py`` checks it against the general path on random streams."""
+        acct = p.get("account")
+        symbol = p.get("symbol")
+        if type(acct) is not str or type(symbol) is not str or self.accounts.get(acct) is not False:
+            return None  # unknown account, hedge mode, or not a plain string
+        market = self.markets.get(symbol)
+        if (market is None or len(acct) > MAX_ID_LENGTH or len(symbol) > MAX_ID_LENGTH or not acct.strip()
+                or not symbol.strip()):
+            return None
+        side = p.get("side")
+        liquidity = p.get("liquidity", "taker")
+        reduce_only = p.get("reduce_only", False)
+        position_side = p.get("position_side", "both")
+        if (
+            type(side) is not str or side not in ("buy", "sell")
+            or type(liquidity) is not str or liquidity not in ("maker", "taker")
+            or type(reduce_only) is not bool
+            or type(position_side) is not str or position_side != "both"
+        ):
+            return None
+        try:
+            size = _num(p, "size")
+            price = _num(p, "price")
+        except Rejected:
+            return None
+        inst = market.instrument
+        if size % inst.lot_size != 0:
+            return None
+        key = self._keys.get((acct, symbol, "both"))
+        if key is None:
+            key = self._keys[(acct, symbol, "both")] = PositionKey(acct, symbol, PositionSide.BOTH)
+        pos = self.positions.get(key)
+        buy = side == "buy"
+        if pos is None:
+            cur = ZERO
+            lev, mode = self.settings(acct, symbol)
+        else:
+            cur, lev, mode = pos.size, pos.leverage, pos.margin_mode
+        if mode is not MarginMode.CROSS:
+            return None
+        closing = min(size, abs(cur)) if cur != 0 and (cur > 0) != buy else ZERO
+        opening = size - closing
+        if (closing > 0 and opening > 0) or (reduce_only and opening > 0):
+            return None  # a flip, or a reduce-only violation (rejected by the general path)
+        kind, contract_size, asset = inst.kind, inst.contract_size, inst.settle_asset
+        unit = self.unit
+        fee_rate = market.maker_fee if liquidity == "maker" else market.taker_fee
+        signed_size = size if buy else -size
+        wallet = wallet_book(acct)
+        tx = _Tx(self, record=record)
+        details: dict[str, Any] = {"account": acct, "symbol": symbol, "position_side": "both", "price": _s(price),
+                                   "signed_size": _s(signed_size)}
+        fee = charge(trading_fee(kind, size * contract_size, price, fee_rate), unit)
+        realized = ZERO
+        new_pos: PositionState | None
+        if closing > 0:
+            assert pos is not None
+            realized = user_delta(realized_pnl(kind, pos.sign, closing * contract_size, pos.entry_price, price), unit)
+            tx.move(CLEARING, wallet, asset, realized, "fill: realized pnl")
+            remaining = abs(cur) - closing
+            new_pos = (None if remaining == 0 else
+                       PositionState(key, remaining * pos.sign, pos.entry_price, pos.margin_mode, pos.leverage))
+        else:
+            if pos is not None:
+                entry = average_entry(kind, abs(cur) * contract_size, pos.entry_price, opening * contract_size, price)
+                size_after = abs(cur) + opening
+            else:
+                entry = price
+                size_after = opening
+            new_pos = PositionState(key, size_after if buy else -size_after, entry, mode, lev)
+            try:
+                self._check_leverage(market, notional_of(kind, size_after * contract_size, price), lev, size_after)
+            except Rejected:
+                return None
+        tx.move(wallet, FEES, asset, fee, "fill: fee")
+        details["realized_pnl"] = _s(realized)
+        details["fee"] = _s(fee)
+        details["fee_rate"] = _s(fee_rate)
+        details["position_size"] = _s(new_pos.size) if new_pos is not None else "0"
+        details["entry_price"] = None if new_pos is None else _s(new_pos.entry_price)
+        if opening > 0:
+            assert new_pos is not None
+            positions = self.positions
+            staged = [positions[k] for k in self.by_account.get(acct, ()) if not (k is key or k == key)]
+            staged.append(new_pos)
+            upnl, im_total, _ = self.cross_totals(acct, asset, staged, with_mm=False)
+            if tx.balance(wallet, asset) + upnl - im_total - self.reserved_total(acct, asset) < 0:
+                return None
+        try:
+            self._check_postings(tx)
+        except Rejected:
+            return None
+        details["liquidity"] = liquidity
+        postings = tx.commit()  # the balances; the position is not staged in tx, it is written here
+        if new_pos is None:
+            del self.positions[key]
+            self.by_symbol[symbol].discard(key)
+            self.by_account[acct].discard(key)
+        else:
+            if pos is None:  # a new position: index it
+                self.by_symbol.setdefault(symbol, set()).add(key)
+                self.by_account.setdefault(acct, set()).add(key)
+            self.positions[key] = new_pos
+        return postings, details
 
     def trade(
         self,
