@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -24,10 +24,10 @@ from margincall.store.log import (
     StoreError,
     canonical_json,
     chain,
-    replay_row,
     row_to_event,
-    row_to_event_without_result,
 )
+from margincall.store.sql import COLUMNS as _COLUMNS
+from margincall.store.sql import SqlEventLog
 
 #: Ordered schema migrations: version ``i + 1`` is ``MIGRATIONS[i]`` (a list of statements). Append only.
 MIGRATIONS: list[list[str]] = [
@@ -51,20 +51,20 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-_COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
-_COLUMNS_WITHOUT_RESULT = "seq, key, ts, type, payload, NULL, prev_hash, hash"  # replay does not read results
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 _COPY = f"COPY events ({_COLUMNS}) FROM STDIN"
 #: Batches at least this long are written with COPY: measured faster than executemany from 4 events up
 #: (1.7x at 1000); a single event is faster as one INSERT.
 COPY_THRESHOLD = 4
-_READ_CHUNK = 10000
 #: Arbitrary constant naming the advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK = 0x6D61726763616C6C
 
 
-class PostgresEventLog:
+class PostgresEventLog(SqlEventLog):
     """:class:`~margincall.store.log.EventLog` in PostgreSQL (tables created in the search_path schema)."""
+
+    PARAM = "%s"
+    READ_CHUNK = 10000
 
     def __init__(self, url: str, *, migrations: Sequence[Sequence[str]] | None = None) -> None:
         self.url = url
@@ -157,47 +157,11 @@ class PostgresEventLog:
             self._last_seq, self._last_hash = events[-1].seq, events[-1].hash
             return events
 
-    def read(self, after_seq: int = 0, *, results: bool = True) -> Iterator[StoredEvent]:
-        last = after_seq
-        while True:
-            rows = self._fetch(
-                f"SELECT {_COLUMNS if results else _COLUMNS_WITHOUT_RESULT} FROM events WHERE seq > %s "
-                f"ORDER BY seq LIMIT %s",
-                (last, _READ_CHUNK),
-            )
-            if not rows:
-                return
-            yield from map(row_to_event if results else row_to_event_without_result, rows)
-            last = rows[-1][0]
-
-    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
-        """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
-        into a ledger needs, without the hashes, keys and results :meth:`read` also loads."""
-        last = after_seq
-        while True:
-            rows = self._fetch(
-                "SELECT seq, ts, type, payload FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (last, _READ_CHUNK)
-            )
-            if not rows:
-                return
-            yield from map(replay_row, rows)
-            last = rows[-1][0]
-
-    def by_key(self, key: str) -> StoredEvent | None:
-        rows = self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key = %s", (key,))
-        return row_to_event(rows[0]) if rows else None
-
     def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
         if not keys:
             return {}
         rows = self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key = ANY(%s)", (list(keys),))
         return {row[1]: row_to_event(row) for row in rows}
-
-    def last_seq(self) -> int:
-        return self._last_seq
-
-    def last_hash(self) -> str:
-        return self._last_hash
 
     # -- snapshots --------------------------------------------------------------------------------------
     def save_snapshot(self, seq: int, state: Mapping[str, Any]) -> None:

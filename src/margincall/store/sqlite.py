@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,10 @@ from margincall.store.log import (
     StoreError,
     canonical_json,
     chain,
-    replay_row,
     row_to_event,
-    row_to_event_without_result,
 )
+from margincall.store.sql import COLUMNS as _COLUMNS
+from margincall.store.sql import SqlEventLog
 
 #: Ordered schema migrations: version ``i + 1`` is ``MIGRATIONS[i]`` (a list of statements). Append only.
 MIGRATIONS: list[list[str]] = [
@@ -49,15 +49,15 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-_COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
-_COLUMNS_WITHOUT_RESULT = "seq, key, ts, type, payload, NULL, prev_hash, hash"  # replay does not read results
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_READ_CHUNK = 4096
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
-class SqliteEventLog:
+class SqliteEventLog(SqlEventLog):
     """:class:`~margincall.store.log.EventLog` in a SQLite file (created with its schema when missing)."""
+
+    PARAM = "?"
+    READ_CHUNK = 4096
 
     def __init__(self, path: str | Path, *, migrations: Sequence[Sequence[str]] | None = None) -> None:
         self.path = str(path)
@@ -138,37 +138,6 @@ class SqliteEventLog:
             self._last_seq, self._last_hash = events[-1].seq, events[-1].hash
             return events
 
-    def read(self, after_seq: int = 0, *, results: bool = True) -> Iterator[StoredEvent]:
-        # Pages by seq (no cursor held open across yields), so the caller may append while iterating.
-        last = after_seq
-        while True:
-            rows = self._fetch(
-                f"SELECT {_COLUMNS if results else _COLUMNS_WITHOUT_RESULT} FROM events WHERE seq > ? "
-                f"ORDER BY seq LIMIT ?",
-                (last, _READ_CHUNK),
-            )
-            if not rows:
-                return
-            yield from map(row_to_event if results else row_to_event_without_result, rows)
-            last = rows[-1][0]
-
-    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
-        """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
-        into a ledger needs, without the hashes, keys and results :meth:`read` also loads."""
-        last = after_seq
-        while True:
-            rows = self._fetch(
-                "SELECT seq, ts, type, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, _READ_CHUNK)
-            )
-            if not rows:
-                return
-            yield from map(replay_row, rows)
-            last = rows[-1][0]
-
-    def by_key(self, key: str) -> StoredEvent | None:
-        rows = self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key = ?", (key,))
-        return row_to_event(rows[0]) if rows else None
-
     def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
         found: dict[str, StoredEvent] = {}
         keys = list(dict.fromkeys(keys))
@@ -178,12 +147,6 @@ class SqliteEventLog:
             for row in self._fetch(f"SELECT {_COLUMNS} FROM events WHERE key IN ({marks})", part):
                 found[row[1]] = row_to_event(row)
         return found
-
-    def last_seq(self) -> int:
-        return self._last_seq
-
-    def last_hash(self) -> str:
-        return self._last_hash
 
     # -- snapshots --------------------------------------------------------------------------------------
     def save_snapshot(self, seq: int, state: Mapping[str, Any]) -> None:

@@ -1,0 +1,62 @@
+"""What the SQL backends share: the events table's columns and the paged reads over it.
+
+A backend sets :attr:`SqlEventLog.PARAM` (its driver's placeholder) and :attr:`READ_CHUNK`, keeps
+``_last_seq`` / ``_last_hash`` up to date, and implements ``_fetch(sql, params) -> list[tuple]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from margincall.store.log import StoredEvent, replay_row, row_to_event, row_to_event_without_result
+
+COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
+COLUMNS_WITHOUT_RESULT = "seq, key, ts, type, payload, NULL, prev_hash, hash"  # replay does not read results
+
+
+class SqlEventLog:
+    PARAM = "?"
+    READ_CHUNK = 4096
+    _last_seq: int
+    _last_hash: str
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def read(self, after_seq: int = 0, *, results: bool = True) -> Iterator[StoredEvent]:
+        # Pages by seq (no cursor held open across yields), so the caller may append while iterating.
+        p = self.PARAM
+        sql = (f"SELECT {COLUMNS if results else COLUMNS_WITHOUT_RESULT} FROM events WHERE seq > {p} "
+               f"ORDER BY seq LIMIT {p}")
+        convert = row_to_event if results else row_to_event_without_result
+        last = after_seq
+        while True:
+            rows = self._fetch(sql, (last, self.READ_CHUNK))
+            if not rows:
+                return
+            yield from map(convert, rows)
+            last = rows[-1][0]
+
+    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+        """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
+        into a ledger needs, without the hashes, keys and results :meth:`read` also loads."""
+        p = self.PARAM
+        sql = f"SELECT seq, ts, type, payload FROM events WHERE seq > {p} ORDER BY seq LIMIT {p}"
+        last = after_seq
+        while True:
+            rows = self._fetch(sql, (last, self.READ_CHUNK))
+            if not rows:
+                return
+            yield from map(replay_row, rows)
+            last = rows[-1][0]
+
+    def by_key(self, key: str) -> StoredEvent | None:
+        rows = self._fetch(f"SELECT {COLUMNS} FROM events WHERE key = {self.PARAM}", (key,))
+        return row_to_event(rows[0]) if rows else None
+
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def last_hash(self) -> str:
+        return self._last_hash
