@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 
 from margincall.store.log import (
-    GENESIS_HASH,
     NewEvent,
     StoredEvent,
     StoreError,
@@ -118,14 +117,6 @@ class PostgresEventLog(SqlEventLog):
                 for statement in self._migrations[version - 1]:
                     cur.execute(statement)
                 cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
-
-    def schema_version(self) -> int:
-        return int(self._fetch("SELECT MAX(version) FROM schema_version", ())[0][0])
-
-    def _load_tail(self) -> None:
-        rows = self._fetch("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", ())
-        row = rows[0] if rows else None
-        self._last_seq, self._last_hash = (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
     # -- events -----------------------------------------------------------------------------------------
     def append(self, batch: Sequence[tuple[NewEvent, Mapping[str, Any] | None]]) -> list[StoredEvent]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from margincall.store.log import StoredEvent, replay_row, row_to_event, row_to_event_without_result
+from margincall.store.log import GENESIS_HASH, StoredEvent, replay_row, row_to_event, row_to_event_without_result
 
 COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
 COLUMNS_WITHOUT_RESULT = "seq, key, ts, type, payload, NULL, prev_hash, hash"  # replay does not read results
@@ -50,6 +50,14 @@ class SqlEventLog:
                 return
             yield from map(replay_row, rows)
             last = rows[-1][0]
+
+    def schema_version(self) -> int:
+        return int(self._fetch("SELECT MAX(version) FROM schema_version", ())[0][0])
+
+    def _load_tail(self) -> None:
+        rows = self._fetch("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", ())
+        row = rows[0] if rows else None
+        self._last_seq, self._last_hash = (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
     def by_key(self, key: str) -> StoredEvent | None:
         rows = self._fetch(f"SELECT {COLUMNS} FROM events WHERE key = {self.PARAM}", (key,))

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from margincall.store.log import (
-    GENESIS_HASH,
     NewEvent,
     StoredEvent,
     StoreError,
@@ -104,14 +103,6 @@ class SqliteEventLog(SqlEventLog):
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite {self.path}: {exc}") from exc
-
-    def schema_version(self) -> int:
-        return int(self._fetch("SELECT MAX(version) FROM schema_version", ())[0][0])
-
-    def _load_tail(self) -> None:
-        rows = self._fetch("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", ())
-        row = rows[0] if rows else None
-        self._last_seq, self._last_hash = (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
 
     # -- events -----------------------------------------------------------------------------------------
     def append(self, batch: Sequence[tuple[NewEvent, Mapping[str, Any] | None]]) -> list[StoredEvent]:
