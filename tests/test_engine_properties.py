@@ -143,3 +143,26 @@ def test_a_crash_liquidates_and_the_queue_carries_work_to_the_next_tick():
     assert all(WatchId.isolated(k) not in e.active for k in e.ledger.positions)
     assert e.ledger.positions == {} or all(k.account == "mm" for k in e.ledger.positions)
     assert e.conservation_error() is None
+
+
+def test_most_at_risk_by_the_float_screen_equals_the_exact_ranking():
+    # the dashboard's "accounts at risk": the float screen picks the candidates, the exact status orders them; the
+    # result must equal ranking every watch exactly (holders screener)
+    import random as _random
+
+    rng = _random.Random(3)
+    accounts = [(rng.randint(300, 20_000), rng.choice(["cross", "isolated"]), rng.choice(["5", "10", "20"]),
+                 [(rng.choice(list(SYMBOLS)), rng.choice(["buy", "sell"]), rng.randint(1, 3000))
+                  for _ in range(rng.randint(1, 3))]) for _ in range(40)]
+    e, inputs, _ = build(accounts, 1000, "generic", False)
+    holders = RiskEngine(replace(e.config, screener="holders"))
+    for t, p, ts in inputs:
+        holders.process(t, p, ts)
+    for sym, move in (("BTCUSDT", "0.93"), ("ETHUSDT", "1.05")):
+        price = str((SYMBOLS[sym] * D(move)).quantize(D("0.1")))
+        e.process("mark", {"symbol": sym, "price": price}, 2)
+        holders.process("mark", {"symbol": sym, "price": price}, 2)
+    for limit in (1, 5, 20):
+        fast = [(str(s.watch), s.equity, s.maintenance_margin) for s in e.most_at_risk(limit)]
+        exact = [(str(s.watch), s.equity, s.maintenance_margin) for s in holders.most_at_risk(limit)]
+        assert fast == exact and len(fast) == min(limit, len(exact))

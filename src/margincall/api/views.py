@@ -196,22 +196,12 @@ def positions_view(engine: RiskEngine, account: str) -> list[dict[str, Any]] | N
 
 def risk_view(engine: RiskEngine, limit: int) -> list[dict[str, Any]]:
     """Watches holding positions, most at risk first: margin ratio MM / equity descending, equity ≤ 0
-    (infinite ratio) before all."""
-    led = engine.ledger
-    watches = {watches_for(led, k) for k in led.positions}
-    rows = []
-    for w in watches:
-        st = status(led, w)
-        if not st.positions:
-            continue
-        ratio = st.ratio
-        rows.append(((0, Decimal(0)) if ratio is None else (1, -ratio), str(w), w, st, ratio))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return [{"account": w.account, "scope": w.scope, "what": w.what, "equity": dec(st.equity),
-             "maintenance_margin": dec(st.maintenance_margin), "margin_ratio": dec(ratio),
-             "band": _band(engine, w), "liquidating": w in engine.active,
+    (infinite ratio) before all (:meth:`RiskEngine.most_at_risk`)."""
+    return [{"account": st.watch.account, "scope": st.watch.scope, "what": st.watch.what, "equity": dec(st.equity),
+             "maintenance_margin": dec(st.maintenance_margin), "margin_ratio": dec(st.ratio),
+             "band": _band(engine, st.watch), "liquidating": st.watch in engine.active,
              "positions": [p.key.symbol for p in st.positions]}
-            for _k, _s, w, st, ratio in rows[:limit]]
+            for st in engine.most_at_risk(limit)]
 
 
 def risk_summary(engine: RiskEngine) -> dict[str, Any]:

@@ -592,6 +592,22 @@ class RiskEngine:
             self._emit("socialized_loss", {"liquidation_id": lid, "asset": asset, "symbol": pos.key.symbol,
                                            "loss": _d(loss), "shares": shares})
 
+    def most_at_risk(self, limit: int) -> list[MarginStatus]:
+        """The ``limit`` watches with the highest margin ratio MM / equity (equity ≤ 0 first), exactly ordered;
+        the float screen narrows the candidates when the screener has one (a book of a million positions is not
+        valued in Decimal for one dashboard refresh)."""
+        pick = getattr(self.screener, "most_at_risk", None)
+        led = self.ledger
+        watches: set[WatchId] = (
+            {watches_for(led, k) for k in led.positions} if pick is None else set(pick(self, 2 * limit + 50)))
+        rows = [st for st in (status(led, w) for w in watches) if st.positions]
+
+        def key(st: MarginStatus) -> tuple[int, Decimal, str]:
+            ratio = st.ratio
+            return (0, Decimal(0), str(st.watch)) if ratio is None else (1, -ratio, str(st.watch))
+
+        return sorted(rows, key=key)[:limit]
+
     def audit(self) -> list[WatchId]:
         """Full re-screen (vectorised, confirmed exactly): watches past a band threshold that the engine has
         not acted on. The incremental path must leave this empty; metrics and tests check it."""

@@ -175,6 +175,31 @@ class IndexScreener:
                 missed.append(watch)
         return missed
 
+    def most_at_risk(self, engine: RiskEngine, n: int) -> list[WatchId]:
+        """The ``n`` watches with the highest margin ratio (MM / equity; equity ≤ 0 first) by the vectorised
+        screen — a superset for the caller to order exactly. Watches on unsupported symbols are all included."""
+        self.flush(engine)
+        scored: list[tuple[float, WatchId]] = []
+        for ab in self.books.values():
+            if not ab.book.n_active:
+                continue
+            res = full_screen(ab.book)
+            for a in ab.book.cross_accounts().tolist():
+                eq, mm = float(res.account_equity[a]), float(res.account_mm[a])
+                scored.append((np.inf if eq <= 0 else mm / eq, WatchId.cross(ab.book.account_names[a], ab.asset)))
+            for slot in ab.book.isolated_slots().tolist():
+                key = ab.slot_keys.get(slot)
+                if key is None:
+                    continue
+                eq, mm = float(res.position_equity[slot]), float(res.position_mm[slot])
+                scored.append((np.inf if eq <= 0 else mm / eq, WatchId.isolated(key)))
+        scored.sort(key=lambda r: -r[0])
+        out = [w for _r, w in scored[:n]]
+        led = engine.ledger
+        for sym in self.unsupported:
+            out.extend(watches_for(led, k) for k in led.by_symbol.get(sym, ()))
+        return out
+
     # ------------------------------------------------------------------------------------------ querying
     def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
         self.flush(engine)
