@@ -223,7 +223,7 @@ CRASH_TABLES = [BINANCE_USDM_BTCUSDT_2024, BINANCE_USDM_ETHUSDT_2024, BYBIT_LINE
 
 def build_exact_engine(n_positions: int, n_symbols: int, seed: int):  # type: ignore[no-untyped-def]
     """The real engine (Decimal ledger, exact waterfall) on a synthetic book: n/10 accounts with 10 positions
-    each, 70 % cross, leverage 2 … 50 within each tier's limit, against one well-funded market maker."""
+    each, 70 % cross, leverage 2 … 50 within each tier's limit, against a well-funded market maker per symbol."""
     from decimal import Decimal
 
     from margincall.risk.engine import RiskEngine
@@ -240,10 +240,10 @@ def build_exact_engine(n_positions: int, n_symbols: int, seed: int):  # type: ig
                                 "tick_size": "0.01", "liquidation_fee": "0.0125"}, 1)
         apply("mark", {"symbol": sym, "price": "100"}, 1)
     apply("insurance_fund_deposit", {"asset": "USDT", "amount": "1000000"}, 1)
-    apply("account_opened", {"account": "mm"}, 1)
-    apply("deposit", {"account": "mm", "asset": "USDT", "amount": "1000000000000"}, 1)
-    for sym in symbols:
-        apply("leverage_set", {"account": "mm", "symbol": sym, "leverage": "1"}, 1)
+    for sym in symbols:  # one market maker per symbol, as on a venue (one account with every symbol is atypical)
+        apply("account_opened", {"account": f"mm-{sym}"}, 1)
+        apply("deposit", {"account": f"mm-{sym}", "asset": "USDT", "amount": "1000000000000"}, 1)
+        apply("leverage_set", {"account": f"mm-{sym}", "symbol": sym, "leverage": "1"}, 1)
     n_accounts = max(1, n_positions // 10)
     for a in range(n_accounts):
         acct = f"a{a}"
@@ -266,7 +266,7 @@ def build_exact_engine(n_positions: int, n_symbols: int, seed: int):  # type: ig
         apply("deposit", {"account": acct, "asset": "USDT", "amount": str(need.quantize(Decimal("0.01")) * 2)}, 1)
         for sym, size, side in fills:
             apply("fill", {"account": acct, "symbol": sym, "side": side, "size": str(size), "price": "100"}, 1)
-            apply("fill", {"account": "mm", "symbol": sym, "side": "sell" if side == "buy" else "buy",
+            apply("fill", {"account": f"mm-{sym}", "symbol": sym, "side": "sell" if side == "buy" else "buy",
                            "size": str(size), "price": "100"}, 1)
     return engine, symbols
 
