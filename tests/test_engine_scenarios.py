@@ -340,3 +340,19 @@ def test_hedge_mode_cross_account_liquidates_both_legs():
     assert e.ledger.positions_of("hg") == [] and e.ledger.wallet("hg", "USDT") == 0
     assert e.ledger.book_balance("insurance", "USDT") == 268
     assert e.ledger.conservation_error() is None
+
+
+def test_a_bad_fill_in_the_reduce_only_band_gets_the_ledgers_error_not_a_crash():
+    e = engine()
+    open_account(e, "o", "1100", leverage="10")
+    trade(e, "o", "BTCUSDT", "buy", "1", "10000")
+    tick(e, "BTCUSDT", "9100")  # reduce-only band
+    import pytest
+
+    from margincall.ledger import Rejected
+
+    for size, code in (("abc", "invalid_number"), ("NaN", "invalid_number"), (None, "missing_field")):
+        with pytest.raises(Rejected) as err:
+            e.process("fill", {"account": "o", "symbol": "BTCUSDT", "side": "sell", "size": size, "price": "9100"},
+                      e.ledger.last_ts)
+        assert err.value.code == code

@@ -38,7 +38,8 @@ from margincall.ledger.types import INSURANCE
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.trade import charge
 from margincall.model.enums import ContractKind, PositionSide
-from margincall.model.numbers import ONE, ZERO
+from margincall.model.errors import MarginCallError
+from margincall.model.numbers import ONE, ZERO, to_decimal
 from margincall.risk.adl import AdlCandidate, AdlRanking, adl_ranking, rank
 from margincall.risk.events import register
 from margincall.risk.executor import LiquidationExecutor, MarketExecutor
@@ -284,7 +285,11 @@ class RiskEngine:
                 if pos.key.symbol == symbol and not pos.is_isolated:
                     held += pos.size
             side = p.get("side")
-            signed = Decimal(str(size)) if side == "buy" else -Decimal(str(size)) if side == "sell" else ZERO
+            try:
+                amount = to_decimal(size, "size")  # type: ignore[arg-type]
+            except MarginCallError:
+                return  # a bad size: the ledger refuses the fill with its own code
+            signed = amount if side == "buy" else -amount if side == "sell" else ZERO
             reduces = held != 0 and (held > 0) != (signed > 0) and abs(signed) <= abs(held)
             if not reduces:
                 raise Rejected("reduce_only_band", f"account {acct} is in the {band.label} band: only fills that "
