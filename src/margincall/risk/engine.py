@@ -223,6 +223,10 @@ class RiskEngine:
     # ------------------------------------------------------------------------------------------- live path
     def process(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> list[Applied]:
         """Apply an input event and everything it causes; returns all of it, in order, for the log."""
+        if not isinstance(event_type, str):
+            raise Rejected("unknown_event_type", f"type: expected a string, got {event_type!r}", field="type")
+        if not isinstance(payload, Mapping):
+            raise Rejected("invalid_payload", "payload must be a JSON object", field="payload")
         if event_type in RISK_EVENTS:
             raise Rejected("reserved_event_type", f"{event_type} events are produced by the engine only",
                            field="type")
