@@ -558,7 +558,10 @@ class RiskEngine:
         led = self.ledger
         candidates = []
         mark = led.price_for(symbol)
-        for other in led.positions_in(symbol):
+        positions = led.positions
+        # no need to sort first: rank() orders by score with ties broken by size, account and leg
+        for pkey in led.by_symbol.get(symbol, ()):
+            other = positions[pkey]
             if other.sign != sign:
                 continue
             upnl = led.position_upnl(other, mark)
