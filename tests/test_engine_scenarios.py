@@ -356,3 +356,34 @@ def test_a_bad_fill_in_the_reduce_only_band_gets_the_ledgers_error_not_a_crash()
             e.process("fill", {"account": "o", "symbol": "BTCUSDT", "side": "sell", "size": size, "price": "9100"},
                       e.ledger.last_ts)
         assert err.value.code == code
+
+
+def test_okx_steps_down_two_whole_position_tiers_at_once():
+    # OKX ETH-USDT-SWAP (2021-06 tiers by contracts, the whole position at its tier's rate; venues.md §5): tier 2 is
+    # (3,000, 6,000] contracts at 0.5 %, tier 4 (12,000, 24,000] at 1.5 %. A 20,000-contract (2,000 ETH) long at
+    # 2,000, cross, wallet 210,000: equity = 210,000 + 2,000(P − 2,000), MM = 1.5 % × 2,000 × P = 30P →
+    # liquidation where 1,970P = 3,790,000, P = 1,923.86. At 1,923: equity 56,000 ≤ MM 57,690.
+    # OKX reduces two tiers (tier 4 → tier 2): keep 5,999 contracts, close 14,001 at the mark (no slippage, no fee):
+    # equity stays 56,000, MM = 0.5 % × 599.9 × 1,923 = 5,768.04 → healthy, the liquidation stops there.
+    # (Whole-position tiers are outside the float book: this market is screened by holding.)
+    e = RiskEngine(EngineConfig(executor=NO_SLIP))
+    e.process("market_listed", {"venue": "okx", "symbol": "ETH-USDT-SWAP", "maker_fee": "0", "taker_fee": "0",
+                                "liquidation_fee": "0"}, 1)
+    open_account_okx = [("account_opened", {"account": "o"}),
+                        ("deposit", {"account": "o", "asset": "USDT", "amount": "210000"}),
+                        ("leverage_set", {"account": "o", "symbol": "ETH-USDT-SWAP", "leverage": "20"}),
+                        ("fill", {"account": "o", "symbol": "ETH-USDT-SWAP", "side": "buy", "size": "20000",
+                                  "price": "2000"})]
+    for t, p in open_account_okx:
+        e.process(t, p, 1)
+    assert "liquidation_started" not in types(tick(e, "ETH-USDT-SWAP", "1924"))
+    ev = tick(e, "ETH-USDT-SWAP", "1923")
+    part = [a for a in ev if a.type == "partial_liquidation"]
+    assert [(D(a.payload["size"]), a.payload["tier_before"], a.payload["tier_after"]) for a in part] == [
+        (D(14001), 4, 2)]
+    assert "liquidation" not in types(ev)
+    assert next(a for a in ev if a.type == "liquidation_finished").payload["outcome"] == "restored"
+    assert e.ledger.positions[PositionKey("o", "ETH-USDT-SWAP")].size == 5999
+    # realized 1,400.1 ETH × (1,923 − 2,000) = −107,807.70
+    assert e.ledger.wallet("o", "USDT") == D("102192.30")
+    assert e.ledger.conservation_error() is None
