@@ -283,6 +283,14 @@ class Ledger:
         except KeyError:
             raise Rejected("unknown_symbol", f"unknown symbol {symbol!r}", field="symbol") from None
 
+    def account_of(self, payload: Mapping[str, Any], name: str = "account") -> str:
+        """The known account named by ``payload[name]`` (``Rejected`` otherwise)."""
+        return self._account(payload, name)
+
+    def asset_of(self, payload: Mapping[str, Any]) -> str:
+        """The asset named by ``payload["asset"]``, settled by some listed market (``Rejected`` otherwise)."""
+        return self._asset(payload)
+
     def _account(self, payload: Mapping[str, Any], name: str = "account") -> str:
         acct = _id(payload, name)
         if acct not in self.accounts:
@@ -984,3 +992,10 @@ class Ledger:
         clone._extensions = dict(self._extensions)
         return clone
 
+
+
+# -- the names event handlers outside this module use (the risk engine's events, risk/events.py) ---------------------
+Tx = _Tx
+read_id = _id
+read_number = _num
+read_choice = _choice

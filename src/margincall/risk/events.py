@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from margincall.ledger.ledger import Ledger, _choice, _id, _num, _Tx
+from margincall.ledger.ledger import Ledger, Tx, read_choice, read_id, read_number
 from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
 from margincall.math.contracts import notional_of
 from margincall.model.enums import PositionSide
@@ -31,10 +31,10 @@ from margincall.model.numbers import ZERO, non_negative
 
 
 def _key(led: Ledger, p: Mapping[str, Any]) -> PositionKey:
-    acct = led._account(p)
-    symbol = _id(p, "symbol")
+    acct = led.account_of(p)
+    symbol = read_id(p, "symbol")
     led.market(symbol)
-    side = PositionSide(_choice(p, "position_side", ("both", "long", "short"), "both"))
+    side = PositionSide(read_choice(p, "position_side", ("both", "long", "short"), "both"))
     key = PositionKey(acct, symbol, side)
     if key not in led.positions:
         raise Rejected("no_position", f"{acct} has no {side.value} position in {symbol}", field="symbol")
@@ -42,38 +42,38 @@ def _key(led: Ledger, p: Mapping[str, Any]) -> PositionKey:
 
 
 def _size(led: Ledger, key: PositionKey, p: Mapping[str, Any]) -> Decimal:
-    size = _num(p, "size")
+    size = read_number(p, "size")
     held = abs(led.positions[key].size)
     if size > held:
         raise Rejected("reduce_exceeds_position", f"{size} exceeds the position's {held}", field="size")
     return size
 
 
-def _note(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
-    led._account(p)
+def _note(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    led.account_of(p)
     return dict(p)
 
 
-def _liquidation_started(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
-    acct = led._account(p)
-    _id(p, "liquidation_id")
+def _liquidation_started(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    acct = led.account_of(p)
+    read_id(p, "liquidation_id")
     released = led.release_all_orders(tx, acct)
     if p.get("scope") == "cross":
-        led.liquidating.add((wallet_book(acct), _id(p, "what")))
+        led.liquidating.add((wallet_book(acct), read_id(p, "what")))
     return {**p, "orders_cancelled": released}
 
 
-def _partial(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+def _partial(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     key = _key(led, p)
-    size, price = _size(led, key, p), _num(p, "price")
-    fee_rate = _num(p, "fee_rate", non_negative)
+    size, price = _size(led, key, p), read_number(p, "price")
+    fee_rate = read_number(p, "fee_rate", non_negative)
     sign = led.positions[key].sign
     d = led.trade(tx, key, -sign * size, price, fee_rate, INSURANCE, reduce_only=True,
                   memo="partial liquidation", check_margin=False)
     return {**d, **p, "liquidation_fee": d["fee"]}
 
 
-def _liquidation(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+def _liquidation(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     """Close ``size`` at ``close_price``: the executor's fill for a takeover by the liquidation engine, the
     bankruptcy price against deleveraged counterparties for ADL. An isolated position's remaining equity is
     settled with the fund when it is closed in full (surplus in, deficit out); a cross account's is settled by
@@ -81,8 +81,8 @@ def _liquidation(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     key = _key(led, p)
     pos = led.positions[key]
     size = _size(led, key, p)
-    close = _num(p, "close_price")
-    _choice(p, "mode", ("takeover", "adl"), "takeover")
+    close = read_number(p, "close_price")
+    read_choice(p, "mode", ("takeover", "adl"), "takeover")
     market = led.markets[key.symbol]
     inst, asset = market.instrument, market.instrument.settle_asset
     d = led.trade(tx, key, -pos.sign * size, close, ZERO, INSURANCE, reduce_only=True,
@@ -90,12 +90,13 @@ def _liquidation(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {**d, **p}
     if pos.is_isolated and tx.position(key) is None:
         residual = Decimal(d.get("margin_released", "0")) + Decimal(d["realized_pnl"])
-        nominal_fee = notional_of(inst.kind, size * inst.contract_size, close) * _num(p, "fee_rate", non_negative)
+        rate = read_number(p, "fee_rate", non_negative)
+        nominal_fee = notional_of(inst.kind, size * inst.contract_size, close) * rate
         out.update(_settle(led, tx, key.account, asset, residual, nominal_fee))
     return out
 
 
-def _settle(led: Ledger, tx: _Tx, account: str, asset: str, residual: Decimal, nominal_fee: Decimal
+def _settle(led: Ledger, tx: Tx, account: str, asset: str, residual: Decimal, nominal_fee: Decimal
             ) -> dict[str, str]:
     """Move ``residual`` of the account's wallet to the fund (surplus above bankruptcy: the liquidation fee
     first, up to ``nominal_fee``, then the rest) or, if negative, pay it from the fund — and from the venue
@@ -115,49 +116,49 @@ def _settle(led: Ledger, tx: _Tx, account: str, asset: str, residual: Decimal, n
             "venue_absorbed": str(deficit - from_fund)}
 
 
-def _bankruptcy_settlement(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+def _bankruptcy_settlement(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     """After a cross account's positions in ``asset`` are all closed: its wallet is settled to zero with the
     insurance fund (Binance §3.8: remaining collateral to the fund; a negative balance topped up to 0)."""
-    acct = led._account(p)
-    asset = led._asset(p)
+    acct = led.account_of(p)
+    asset = led.asset_of(p)
     left = [k for k in led.by_account.get(acct, ()) if not led.positions[k].is_isolated
             and led.markets[k.symbol].instrument.settle_asset == asset]
     if left:
         raise Rejected("open_positions", f"{acct} still holds cross positions in {asset}", field="account")
-    fee = _num(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
+    fee = read_number(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
     out = {**p, **_settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)}
     led.liquidating.discard((wallet_book(acct), asset))
     return out
 
 
-def _adl(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+def _adl(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     key = _key(led, p)
-    size, price = _size(led, key, p), _num(p, "price")
+    size, price = _size(led, key, p), read_number(p, "price")
     sign = led.positions[key].sign
     d = led.trade(tx, key, -sign * size, price, ZERO, INSURANCE, reduce_only=True, memo="auto-deleveraging",
                   check_margin=False)
     return {**p, **d}
 
 
-def _socialized(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+def _socialized(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     """Charge the listed accounts (``shares``: account, amount) for a loss the venue took when no insurance
     fund and no ADL counterparty was left: wallet → clearing."""
-    asset = led._asset(p)
+    asset = led.asset_of(p)
     shares = p.get("shares", [])
     if not isinstance(shares, list):
         raise Rejected("invalid_field", "shares: expected a list", field="shares")
     for s in shares:
-        acct = led._account(s)
-        amt = _num(s, "amount")
+        acct = led.account_of(s)
+        amt = read_number(s, "amount")
         tx.move(wallet_book(acct), CLEARING, asset, amt, "socialized loss")
     return dict(p)
 
 
-def _liquidation_finished(led: Ledger, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+def _liquidation_finished(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     """The waterfall is over (restored by partial steps, or closed): the wallet is held to zero or above again."""
-    acct = led._account(p)
+    acct = led.account_of(p)
     if p.get("scope") == "cross":
-        book = (wallet_book(acct), _id(p, "what"))
+        book = (wallet_book(acct), read_id(p, "what"))
         if book in led.liquidating and tx.balance(*book) < 0:
             raise Rejected("insufficient_balance", f"{book[0]} is still negative after the liquidation")
         led.liquidating.discard(book)
