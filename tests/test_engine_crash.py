@@ -15,11 +15,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from margincall.store import open_log
 from margincall.store.engine import EngineFactory, open_engine
 from margincall.store.journal import replay, verify
+from store_support import pg_schema, require_pg
 
 CHILD = Path(__file__).with_name("engine_crash_child.py")
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -36,10 +40,21 @@ def _run_child(target: str, out: Path, env: dict[str, str]) -> subprocess.Popen[
         return subprocess.Popen([sys.executable, str(CHILD), target], stdout=fh, stderr=subprocess.PIPE, env=env)
 
 
-def test_sigkill_during_a_liquidation_cascade_loses_nothing(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Where the killed run and the uninterrupted run write their logs."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "engine.db"), str(tmp_path / "clean.db")
+    else:
+        require_pg()
+        with pg_schema() as killed, pg_schema() as clean:
+            yield killed, clean
+
+
+def test_sigkill_during_a_liquidation_cascade_loses_nothing(tmp_path: Path, targets: tuple[str, str]) -> None:
     rng = random.Random(11)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)}
-    target = str(tmp_path / "engine.db")
+    target, clean = targets
     acknowledged: set[int] = set()
     for k in range(KILLS):
         out = tmp_path / f"acks-{k}.txt"
@@ -72,7 +87,6 @@ def test_sigkill_during_a_liquidation_cascade_loses_nothing(tmp_path: Path) -> N
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-2000:]
     assert "DONE" in out.read_text()
-    clean = str(tmp_path / "clean.db")
     proc = _run_child(clean, tmp_path / "acks-clean.txt", env)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-2000:]
