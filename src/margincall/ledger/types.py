@@ -17,7 +17,6 @@ FUNDING = "funding"
 CLEARING = "clearing"
 #: Money outside the system: deposits come from it, withdrawals go to it (its balance is −net deposits).
 EXTERNAL = "external"
-SYSTEM_BOOKS = (INSURANCE, FEES, FUNDING, CLEARING, EXTERNAL)
 
 
 def wallet_book(account: str) -> str:
