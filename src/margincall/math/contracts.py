@@ -38,3 +38,25 @@ def pnl_of(kind: ContractKind, sign: int, qty: Decimal, entry: Decimal, price: D
 def unrealized_pnl(instrument: Instrument, side: Side, size: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
     """Unrealized PnL at the mark price, in the settle asset (linear: quote; inverse: coin)."""
     return pnl_of(instrument.kind, side.sign, quantity(instrument, size), entry, mark)
+
+
+def price_after_pnl(kind: ContractKind, sign: int, qty: Decimal, price: Decimal, change: Decimal) -> Decimal | None:
+    """The price at which the position's PnL differs by ``change`` from its PnL at ``price`` (the inverse of
+    :func:`pnl_of`): linear ``P + change / (s·Q)``; inverse ``1 / (1/P − change / (s·Q))``. ``None`` when no
+    positive price gives that PnL (an inverse short cannot lose more than ``Q / P``)."""
+    if kind is ContractKind.LINEAR:
+        out = price + change / (sign * qty)
+    else:
+        inv = 1 / price - change / (sign * qty)
+        if inv <= 0:
+            return None
+        out = 1 / inv
+    return out if out > 0 else None
+
+
+def contracts_for_amount(kind: ContractKind, amount: Decimal, price: Decimal, contract_size: Decimal) -> Decimal:
+    """The (fractional) number of contracts whose notional at ``price`` is ``amount`` (the inverse of
+    :func:`notional`): linear ``N / (P·cs)``, inverse ``N·P / cs``."""
+    if kind is ContractKind.LINEAR:
+        return amount / (price * contract_size)
+    return amount * price / contract_size

@@ -35,8 +35,8 @@ from typing import Any, Protocol
 
 from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, Rejected
 from margincall.ledger.types import INSURANCE
-from margincall.math.contracts import notional_of, pnl_of
-from margincall.math.trade import charge
+from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
+from margincall.math.trade import charge, trading_fee
 from margincall.model.enums import ContractKind, PositionSide
 from margincall.model.errors import MarginCallError
 from margincall.model.numbers import ONE, ZERO, to_decimal
@@ -422,7 +422,7 @@ class RiskEngine:
         qty = size * inst.contract_size
         n = notional_of(inst.kind, qty, mark)
         price = _price(self.config.executor.fill_price(pos.sign, mark, n, None))
-        fee = notional_of(inst.kind, qty, price) * market.liquidation_fee
+        fee = trading_fee(inst.kind, qty, price, market.liquidation_fee)
         cost = fee - pnl_of(inst.kind, pos.sign, qty, mark, price)
         if equity - cost <= 0:
             return False
@@ -491,12 +491,10 @@ class RiskEngine:
             inst = led.markets[pos.key.symbol].instrument
             qty = abs(pos.size) * inst.contract_size
             share = st.equity * notionals[pos.key] / total if total > 0 else ZERO
-            if inst.kind is ContractKind.LINEAR:
-                price = mark - share / (pos.sign * qty)
-            else:
-                inv = ONE / mark + share / (pos.sign * qty)
-                price = ONE / inv if inv > 0 else mark * 1000
-            out[pos.key] = _price(price if price > 0 else mark / 1000)
+            price = price_after_pnl(inst.kind, pos.sign, qty, mark, -share)
+            if price is None:  # past the edge of positive prices: toward 0 (linear) or toward infinity (inverse)
+                price = mark / 1000 if inst.kind is ContractKind.LINEAR else mark * 1000
+            out[pos.key] = _price(price)
         return out
 
     def _deleverage(self, watch: WatchId, lid: str, pos: PositionState, bankrupt: Decimal) -> int:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
-from margincall.math.contracts import notional_of
+from margincall.math.contracts import contracts_for_amount, notional_of
+from margincall.math.margin import tier_amount
 from margincall.model.enums import TierBasis
 from margincall.venues.market import MarketSpec
 
@@ -31,9 +32,8 @@ class Step:
 
 def _tier_index(market: MarketSpec, contracts: Decimal, price: Decimal) -> int:
     inst = market.instrument
-    n = notional_of(inst.kind, contracts * inst.contract_size, price)
-    amount = contracts if market.tiers.basis is TierBasis.CONTRACTS else n
-    return market.tiers.index_for(amount)
+    return market.tiers.index_for(tier_amount(market.tiers, inst.kind, contracts * inst.contract_size,
+                                              inst.contract_size, price))
 
 
 def _contracts_below(market: MarketSpec, amount_cap: Decimal, price: Decimal) -> Decimal:
@@ -42,10 +42,8 @@ def _contracts_below(market: MarketSpec, amount_cap: Decimal, price: Decimal) ->
     lot = inst.lot_size
     if market.tiers.basis is TierBasis.CONTRACTS:
         contracts = amount_cap
-    elif inst.is_inverse:
-        contracts = amount_cap * price / inst.contract_size
     else:
-        contracts = amount_cap / (price * inst.contract_size)
+        contracts = contracts_for_amount(inst.kind, amount_cap, price, inst.contract_size)
     n = (contracts / lot).to_integral_value(rounding=ROUND_DOWN) * lot
     if n >= contracts:
         n -= lot
