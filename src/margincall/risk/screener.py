@@ -218,9 +218,8 @@ class IndexScreener:
             if key is not None:
                 out.add(WatchId.isolated(key))
                 self.dirty.add(key.account)
-        if self.unsupported:
+        if self.unsupported:  # their float rows leave these positions out: check their holders exactly too
+            holders = {k.account for k in led.by_symbol.get(symbol, ())}
             for sym in self.unsupported:
-                for k in led.by_symbol.get(sym, ()):
-                    if any(q.symbol == symbol for q in led.by_account.get(k.account, ())):
-                        out.add(watches_for(led, k))
+                out.update(watches_for(led, k) for k in led.by_symbol.get(sym, ()) if k.account in holders)
         return out
