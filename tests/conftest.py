@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -38,3 +39,26 @@ def both():
 
 def D(x: object) -> Decimal:
     return Decimal(str(x))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh log location: a SQLite file, or a URL into a fresh PostgreSQL schema (dropped afterwards; a
+    missing server fails under CI=true)."""
+    from store_support import pg_schema, require_pg
+
+    if request.param == "sqlite":
+        yield str(tmp_path / "events.db")
+    else:
+        require_pg()
+        with pg_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def log(target: str) -> Iterator[Any]:
+    from margincall.store import open_log
+
+    lg = open_log(target)
+    yield lg
+    lg.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,24 +25,6 @@ from margincall.store.journal import (
 )
 from margincall.store.log import EventLog, InvalidPayload
 from store_support import FakeLedger, FakeRejected, pg_schema, raw_sql, require_pg
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """A fresh log location: a SQLite file, or a URL into a fresh PostgreSQL schema (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "events.db")
-    else:
-        require_pg()
-        with pg_schema() as url:
-            yield url
-
-
-@pytest.fixture
-def log(target: str) -> Iterator[EventLog]:
-    lg = open_log(target)
-    yield lg
-    lg.close()
 
 
 def ev(i: int, key: str | None = None, type_: str = "deposit") -> NewEvent:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -13,24 +12,7 @@ from margincall.ledger import Ledger, Rejected
 from margincall.store import open_log
 from margincall.store.journal import Ack, Command, IdempotencyConflict, Journal, replay, verify
 from margincall.store.log import EventLog
-from store_support import ACCOUNT, BUY, DEPOSIT, MARKET, SELL, pg_schema, raw_sql, require_pg
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "events.db")
-    else:
-        require_pg()
-        with pg_schema() as url:
-            yield url
-
-
-@pytest.fixture
-def log(target: str) -> Iterator[EventLog]:
-    lg = open_log(target)
-    yield lg
-    lg.close()
+from store_support import ACCOUNT, BUY, DEPOSIT, MARKET, SELL, raw_sql
 
 
 def setup(j: Journal) -> None:
