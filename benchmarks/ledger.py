@@ -148,7 +148,7 @@ def main() -> None:
                     folded = Ledger()
                     t0 = time.perf_counter()
                     for _seq, ts, type_, payload in events:
-                        folded.apply_without_result(type_, payload, ts)
+                        folded.fold(type_, payload, ts)
                     t_apply = time.perf_counter() - t0
                     t0 = time.perf_counter()
                     again = replay_log(log, Ledger)

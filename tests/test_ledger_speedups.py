@@ -240,7 +240,7 @@ def test_without_orjson_the_json_module_is_used(monkeypatch: pytest.MonkeyPatch)
     assert _loads('{"a":"1"}') == {"a": "1"}
 
 
-# -- the fast path for common fills (Ledger._fast_fill) ------------------------------------------------------
+# -- the fast path for common fills (Ledger._quick_fill), and the fold of logged fills ------------------------------------------------------
 
 
 class _Str(str):
@@ -294,19 +294,29 @@ def fill_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.mark.parametrize(("stream", "seed"), [("fills", s) for s in range(1, 7)] + [("mixed", s) for s in (4, 5)])
 def test_fast_fill_path_gives_what_the_general_path_gives(stream: str, seed: int) -> None:
-    general, fast, quiet = Ledger(), Ledger(), Ledger()
+    general, fast, quiet, folded = Ledger(), Ledger(), Ledger(), Ledger()
     general.fast_fills = False
-    assert fast.fast_fills and quiet.fast_fills
-    taken = 0
-    fast_fill = fast._fast_fill
+    assert fast.fast_fills and quiet.fast_fills and folded.fast_fills
+    folded_quick = 0
+    fold_fill = folded._quick_fill
 
-    def counting(p: dict[str, Any], record: bool) -> Any:
+    def counting_fold(p: dict[str, Any], checked: bool, record: bool) -> Any:
+        nonlocal folded_quick
+        out = fold_fill(p, checked, record)
+        folded_quick += out is not None and not checked
+        return out
+
+    folded._quick_fill = counting_fold  # type: ignore[method-assign]
+    taken = 0
+    fast_fill = fast._quick_fill
+
+    def counting(p: dict[str, Any], checked: bool, record: bool) -> Any:
         nonlocal taken
-        out = fast_fill(p, record)
+        out = fast_fill(p, checked, record)
         taken += out is not None
         return out
 
-    fast._fast_fill = counting  # type: ignore[method-assign]
+    fast._quick_fill = counting  # type: ignore[method-assign]
     events = fill_stream(seed, 1500) if stream == "fills" else random_stream(seed, 1500)
     r = random.Random(seed)
     kinds: set[str] = set()
@@ -314,19 +324,22 @@ def test_fast_fill_path_gives_what_the_general_path_gives(stream: str, seed: int
         if r.random() < 0.01:
             # a cross wallet under liquidation (the risk engine's waterfall) may go below zero between steps
             book = (f"wallet:{r.choice(ACCOUNTS)}", r.choice(["USDT", "BTC"]))
-            for led in (general, fast, quiet):
+            for led in (general, fast, quiet, folded):
                 led.liquidating ^= {book}
         before = general.positions.get(general._keys.get((payload.get("account"), payload.get("symbol"), "both")))
         expected = _apply(general, type_, payload, ts, True)
         assert _apply(fast, type_, payload, ts, True) == expected
         quiet_outcome = _apply(quiet, type_, payload, ts, False)
         assert quiet_outcome == (None if isinstance(expected, dict) else expected)
-        assert fast.digest() == general.digest() == quiet.digest()
+        if isinstance(expected, dict):  # the log holds accepted events only: fold them as recovery does
+            folded.fold(type_, payload, ts)
+        assert fast.digest() == general.digest() == quiet.digest() == folded.digest()
         if type_ == "fill" and isinstance(expected, dict) and before is not None:
             after = Decimal(expected["position_size"])
             kinds.add("close" if after == 0 else "flip" if after * before.size < 0 else
                       "increase" if abs(after) > abs(before.size) else "reduce")
     assert taken > (100 if stream == "fills" else 30)  # the fast path was really exercised ...
+    assert folded_quick > (100 if stream == "fills" else 30)  # ... and the fold's unchecked path too
     if stream == "fills":
         assert {"flip", "increase", "reduce"} <= kinds  # ... and so were these kinds of fill (closes: below)
 
@@ -340,15 +353,15 @@ def test_fast_fill_path_on_a_scripted_position_life() -> None:
     general, fast = Ledger(), Ledger()
     general.fast_fills = False
     taken = 0
-    fast_fill = fast._fast_fill
+    fast_fill = fast._quick_fill
 
-    def counting(p: dict[str, Any], record: bool) -> Any:
+    def counting(p: dict[str, Any], checked: bool, record: bool) -> Any:
         nonlocal taken
-        out = fast_fill(p, record)
+        out = fast_fill(p, checked, record)
         taken += out is not None
         return out
 
-    fast._fast_fill = counting  # type: ignore[method-assign]
+    fast._quick_fill = counting  # type: ignore[method-assign]
     setup = [("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
              ("account_opened", {"account": "a1"}), ("account_opened", {"account": "a2"}),
              ("deposit", {"account": "a1", "asset": "USDT", "amount": "100000"}),

@@ -36,6 +36,7 @@ from margincall.ledger.types import (
     Posting,
     Rejected,
     isolated_book,
+    new_position,
     wallet_book,
 )
 from margincall.math.contracts import notional_of, pnl_of
@@ -229,17 +230,33 @@ class Ledger:
 
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one event; raises :class:`Rejected` (state untouched) if it breaks a rule."""
-        postings, details = self._apply(event_type, payload, ts, record=True)
-        return ApplyResult(event_type, postings, details)
+        result = self._apply(event_type, payload, ts, record=True)
+        assert result is not None
+        return result
 
     def apply_without_result(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> None:
         """:meth:`apply` for recovery: the same checks and the same state, but no postings are recorded and
         no result is returned (replaying a log needs the state only; ``verify`` uses :meth:`apply`)."""
         self._apply(event_type, payload, ts, record=False)
 
-    def _apply(
-        self, event_type: str, payload: Mapping[str, Any], ts: int, *, record: bool
-    ) -> tuple[tuple[Posting, ...], dict[str, Any]]:
+    def fold(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> None:
+        """Fold an event that the durable log holds as accepted into the state (recovery and replay).
+
+        The log records facts: every event in it was validated by :meth:`apply` before it was appended, and the
+        hash chain guards it since. Folding one needs its state change only, so the common fill (a one-way
+        cross position opened, increased, reduced or closed; see :meth:`_fold_fill`) skips the checks that
+        decided whether it could happen (margin, leverage, reduce-only, balances) and computes exactly what
+        :meth:`apply` computes with the same formulas; every other event, and any fill outside that case, goes
+        through :meth:`apply_without_result`, checks included. ``margincall ledger verify`` re-validates every
+        event with :meth:`apply`. ``tests/test_ledger_speedups.py`` checks the fold equal to :meth:`apply`."""
+        if (event_type == "fill" and self.fast_fills and type(payload) is dict
+                and self._quick_fill(payload, False, False) is not None):
+            self.events_applied += 1
+            self.last_ts = ts
+            return
+        self._apply(event_type, payload, ts, record=False)
+
+    def _apply(self, event_type: str, payload: Mapping[str, Any], ts: int, *, record: bool) -> ApplyResult | None:
         if type(payload) is not dict and not isinstance(payload, Mapping):
             raise Rejected("invalid_payload", "payload must be a JSON object")
         if (type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int))) or ts < 0:
@@ -247,11 +264,11 @@ class Ledger:
         if ts < self.last_ts:
             raise Rejected("out_of_order", f"ts {ts} is earlier than the last event's {self.last_ts}", field="ts")
         if event_type == "fill" and self.fast_fills and type(payload) is dict:
-            done = self._fast_fill(payload, record)
+            done = self._quick_fill(payload, True, record)
             if done is not None:
                 self.events_applied += 1
                 self.last_ts = ts
-                return done
+                return done if isinstance(done, ApplyResult) else None
         tx = _Tx(self, record=record)
         handler = self._handlers.get(event_type)
         if handler is not None:
@@ -265,7 +282,7 @@ class Ledger:
         postings = tx.commit()
         self.events_applied += 1
         self.last_ts = ts
-        return postings, details
+        return ApplyResult(event_type, postings, details) if record else None
 
     def _check_postings(self, tx: _Tx) -> None:
         for (book, asset), v in tx.balances.items():
@@ -520,46 +537,55 @@ class Ledger:
         details["liquidity"] = liquidity
         return details
 
-    def _fast_fill(self, p: dict[str, Any], record: bool) -> tuple[tuple[Posting, ...], dict[str, Any]] | None:
-        """:meth:`_fill` for the common case, or None (nothing changed) to let the general path decide.
+    def _quick_fill(self, p: dict[str, Any], checked: bool, record: bool) -> ApplyResult | bool | None:
+        """:meth:`_fill` for the common fill, or None (nothing changed) to let the general path decide.
 
-        The common case: a known one-way account, a known symbol, well-formed fields, a cross position that
-        is opened, increased, reduced or closed (no flip), and every check passing. It is :meth:`trade` with
-        the branches that cannot happen then (hedge legs, isolated margin, flips, rejections) left out; the
-        same staging of balances (:class:`_Tx`), arithmetic, postings in the same order, and the same result;
-        the position is written directly (what :meth:`_Tx.commit` does with a staged one).
-        ``tests/test_ledger_speedups.py`` checks it against the general path on random streams."""
+        The common fill: a known one-way account, a listed symbol, well-formed fields (read as :func:`_num`'s
+        shortcut reads them), a cross position opened, increased, reduced or closed without a flip. It is
+        :meth:`trade` with the branches that cannot happen then (hedge legs, isolated margin, flips) left out:
+        the same formulas (fee = ``charge(trading_fee)``, realized PnL = ``user_delta(realized_pnl)``,
+        ``average_entry``), the same balance moves (a zero amount moves nothing; a book that ends at zero is
+        dropped, as :meth:`_Tx.commit` does), the same position and, with ``record``, the same result as
+        :meth:`apply`'s ``to_dict()`` (returned as an :class:`ApplyResult`; True without ``record``).
+
+        ``checked``: refuse (return None, so that the general path raises the documented rejection) a fill
+        that breaks a rule — reduce-only, the tier's size limit, the margin it needs, a negative wallet. Without
+        it (:meth:`fold`: the event is in the log, so it was accepted) those checks are skipped.
+        ``tests/test_ledger_speedups.py`` checks both against the general path on random streams."""
         acct = p.get("account")
         symbol = p.get("symbol")
+        # A known account and a listed symbol passed _id's checks when they were created.
         if type(acct) is not str or type(symbol) is not str or self.accounts.get(acct) is not False:
             return None  # unknown account, hedge mode, or not a plain string
         market = self.markets.get(symbol)
-        if (market is None or len(acct) > MAX_ID_LENGTH or len(symbol) > MAX_ID_LENGTH or not acct.strip()
-                or not symbol.strip()):
-            return None
+        size_text = p.get("size")
+        price_text = p.get("price")
         side = p.get("side")
         liquidity = p.get("liquidity", "taker")
         reduce_only = p.get("reduce_only", False)
-        position_side = p.get("position_side", "both")
-        if (
-            type(side) is not str or side not in ("buy", "sell")
-            or type(liquidity) is not str or liquidity not in ("maker", "taker")
-            or type(reduce_only) is not bool
-            or type(position_side) is not str or position_side != "both"
-        ):
-            return None
+        if (market is None or p.get("position_side", "both") != "both"
+                or (side != "buy" and side != "sell") or (liquidity != "taker" and liquidity != "maker")
+                or (reduce_only is not False and reduce_only is not True)
+                or type(size_text) is not str or type(price_text) is not str
+                or len(size_text) > 19 or len(price_text) > 19
+                or "e" in size_text or "E" in size_text or "e" in price_text or "E" in price_text):
+            return None  # anything else is read (and refused, where it must be) by the general path
         try:
-            size = _num(p, "size")
-            price = _num(p, "price")
-        except Rejected:
+            size = Decimal(size_text)
+            price = Decimal(price_text)
+        except InvalidOperation:
+            return None
+        if checked and not (size.is_finite() and price.is_finite() and 0 < size <= MAX_MAGNITUDE
+                            and 0 < price <= MAX_MAGNITUDE):
             return None
         inst = market.instrument
-        if size % inst.lot_size != 0:
+        if checked and size % inst.lot_size != 0:
             return None
         key = self._keys.get((acct, symbol, "both"))
         if key is None:
             key = self._keys[(acct, symbol, "both")] = PositionKey(acct, symbol, PositionSide.BOTH)
-        pos = self.positions.get(key)
+        positions = self.positions
+        pos = positions.get(key)
         buy = side == "buy"
         if pos is None:
             cur = ZERO
@@ -570,26 +596,24 @@ class Ledger:
             return None
         closing = min(size, abs(cur)) if cur != 0 and (cur > 0) != buy else ZERO
         opening = size - closing
-        if (closing > 0 and opening > 0) or (reduce_only and opening > 0):
-            return None  # a flip, or a reduce-only violation (rejected by the general path)
+        if closing > 0 and opening > 0:
+            return None  # a flip
+        if checked and reduce_only and opening > 0:
+            return None  # a reduce-only violation: the general path rejects it
         kind, contract_size, asset = inst.kind, inst.contract_size, inst.settle_asset
         unit = self.unit
         fee_rate = market.maker_fee if liquidity == "maker" else market.taker_fee
-        signed_size = size if buy else -size
-        wallet = wallet_book(acct)
-        tx = _Tx(self, record=record)
-        details: dict[str, Any] = {"account": acct, "symbol": symbol, "position_side": "both", "price": _s(price),
-                                   "signed_size": _s(signed_size)}
         fee = charge(trading_fee(kind, size * contract_size, price, fee_rate), unit)
+        wallet_name = wallet_book(acct)
+        wallet = (wallet_name, asset)
+        balances = self.balances
         realized = ZERO
         new_pos: PositionState | None
         if closing > 0:
             assert pos is not None
             realized = user_delta(realized_pnl(kind, pos.sign, closing * contract_size, pos.entry_price, price), unit)
-            tx.move(CLEARING, wallet, asset, realized, "fill: realized pnl")
             remaining = abs(cur) - closing
-            new_pos = (None if remaining == 0 else
-                       PositionState(key, remaining * pos.sign, pos.entry_price, pos.margin_mode, pos.leverage))
+            new_pos = None if remaining == 0 else new_position(key, remaining * pos.sign, pos.entry_price, mode, lev)
         else:
             if pos is not None:
                 entry = average_entry(kind, abs(cur) * contract_size, pos.entry_price, opening * contract_size, price)
@@ -597,41 +621,70 @@ class Ledger:
             else:
                 entry = price
                 size_after = opening
-            new_pos = PositionState(key, size_after if buy else -size_after, entry, mode, lev)
-            try:
-                self._check_leverage(market, notional_of(kind, size_after * contract_size, price), lev, size_after)
-            except Rejected:
-                return None
-        tx.move(wallet, FEES, asset, fee, "fill: fee")
-        details["realized_pnl"] = _s(realized)
-        details["fee"] = _s(fee)
-        details["fee_rate"] = _s(fee_rate)
-        details["position_size"] = _s(new_pos.size) if new_pos is not None else "0"
-        details["entry_price"] = None if new_pos is None else _s(new_pos.entry_price)
-        if opening > 0:
-            assert new_pos is not None
-            positions = self.positions
-            staged = [positions[k] for k in self.by_account.get(acct, ()) if not (k is key or k == key)]
-            staged.append(new_pos)
-            upnl, im_total, _ = self.cross_totals(acct, asset, staged, with_mm=False)
-            if tx.balance(wallet, asset) + upnl - im_total - self.reserved_total(acct, asset) < 0:
-                return None
-        try:
-            self._check_postings(tx)
-        except Rejected:
-            return None
-        details["liquidity"] = liquidity
-        postings = tx.commit()  # the balances; the position is not staged in tx, it is written here
+            new_pos = new_position(key, size_after if buy else -size_after, entry, mode, lev)
+            if checked:
+                try:
+                    self._check_leverage(market, notional_of(kind, size_after * contract_size, price), lev,
+                                         size_after)
+                except Rejected:
+                    return None
+        wallet_after = balances.get(wallet, ZERO) + realized - fee
+        if checked:
+            if wallet_after < 0 and wallet not in self.liquidating:
+                return None  # insufficient balance: the general path rejects it
+            if opening > 0:
+                assert new_pos is not None
+                staged = [positions[k] for k in self.by_account.get(acct, ()) if not (k is key or k == key)]
+                staged.append(new_pos)
+                upnl, im_total, _ = self.cross_totals(acct, asset, staged, with_mm=False)
+                if wallet_after + upnl - im_total - self.reserved_total(acct, asset) < 0:
+                    return None  # insufficient margin: the general path rejects it
+        # -- every check passed: write
+        if realized:
+            k = (CLEARING, asset)
+            v = balances.get(k, ZERO) - realized
+            if v:
+                balances[k] = v
+            else:
+                balances.pop(k, None)
+        if fee:
+            k = (FEES, asset)
+            v = balances.get(k, ZERO) + fee
+            if v:
+                balances[k] = v
+            else:
+                balances.pop(k, None)
+        if realized or fee:
+            if wallet_after:
+                balances[wallet] = wallet_after
+            else:
+                balances.pop(wallet, None)
         if new_pos is None:
-            del self.positions[key]
+            del positions[key]
             self.by_symbol[symbol].discard(key)
             self.by_account[acct].discard(key)
         else:
             if pos is None:  # a new position: index it
                 self.by_symbol.setdefault(symbol, set()).add(key)
                 self.by_account.setdefault(acct, set()).add(key)
-            self.positions[key] = new_pos
-        return postings, details
+            positions[key] = new_pos
+        if not record:
+            return True
+        postings = []
+        if realized:
+            postings.append(
+                {"from": CLEARING, "to": wallet_name, "asset": asset, "amount": str(realized),
+                 "memo": "fill: realized pnl"} if realized > 0 else
+                {"from": wallet_name, "to": CLEARING, "asset": asset, "amount": str(-realized),
+                 "memo": "fill: realized pnl"})
+        if fee:
+            postings.append({"from": wallet_name, "to": FEES, "asset": asset, "amount": str(fee), "memo": "fill: fee"})
+        return ApplyResult("fill", rendered={
+            "type": "fill", "postings": postings, "account": acct, "symbol": symbol, "position_side": "both",
+            "price": _s(price), "signed_size": _s(size if buy else -size), "realized_pnl": _s(realized),
+            "fee": _s(fee), "fee_rate": _s(fee_rate),
+            "position_size": _s(new_pos.size) if new_pos is not None else "0",
+            "entry_price": None if new_pos is None else _s(new_pos.entry_price), "liquidity": liquidity})
 
     def trade(
         self,

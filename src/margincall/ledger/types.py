@@ -53,9 +53,20 @@ class Posting:
 
 @dataclass(frozen=True, slots=True)
 class PositionKey:
+    """One position leg: account, symbol and side (``both`` in one-way mode, ``long``/``short`` in hedge mode)."""
+
     account: str
     symbol: str
     position_side: PositionSide = PositionSide.BOTH
+    # The hash, computed once: keys index every dict and set of positions, and the generated __hash__ would
+    # hash the three fields (the enum's through a Python call) at every lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.account, self.symbol, self.position_side.value)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +88,72 @@ class PositionState:
         return self.margin_mode is MarginMode.ISOLATED
 
 
-@dataclass(frozen=True, slots=True)
 class ApplyResult:
-    """What an applied event did: its postings and the numbers that explain it."""
+    """What an applied event did: its postings and the numbers that explain it.
 
-    type: str
-    postings: tuple[Posting, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
+    ``to_dict()`` is the result as stored in the log: ``{"type", "postings": [...], **details}``. The ledger's
+    fast fill path builds that dict directly (``rendered``); its :attr:`postings` are then derived from it on
+    first use, equal to what the general path would have recorded."""
+
+    __slots__ = ("_details", "_postings", "_rendered", "type")
+
+    def __init__(self, type: str, postings: tuple[Posting, ...] = (), details: dict[str, Any] | None = None, *,
+                 rendered: dict[str, Any] | None = None) -> None:
+        self.type = type
+        self._postings: tuple[Posting, ...] | None = postings if rendered is None else None
+        self._details: dict[str, Any] | None = ({} if details is None else details) if rendered is None else None
+        self._rendered = rendered
+
+    @property
+    def details(self) -> dict[str, Any]:
+        if self._details is None:
+            assert self._rendered is not None
+            self._details = {k: v for k, v in self._rendered.items() if k != "type" and k != "postings"}
+        return self._details
+
+    @property
+    def postings(self) -> tuple[Posting, ...]:
+        if self._postings is None:
+            assert self._rendered is not None
+            self._postings = tuple(Posting(d["from"], d["to"], d["asset"], Decimal(d["amount"]), d["memo"])
+                                   for d in self._rendered["postings"])
+        return self._postings
 
     def to_dict(self) -> dict[str, Any]:
+        if self._rendered is not None:
+            return {**self._rendered}
         return {"type": self.type, "postings": [p.to_dict() for p in self.postings], **self.details}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ApplyResult):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ApplyResult({self.to_dict()!r})"
+
+
+_new_object = object.__new__
+_slots: dict[str, Any] = dict(vars(PositionState))  # the slots' member descriptors
+_set_key = _slots["key"].__set__
+_set_size = _slots["size"].__set__
+_set_entry = _slots["entry_price"].__set__
+_set_mode = _slots["margin_mode"].__set__
+_set_leverage = _slots["leverage"].__set__
+
+
+def new_position(
+    key: PositionKey, size: Decimal, entry_price: Decimal, margin_mode: MarginMode, leverage: Decimal
+) -> PositionState:
+    """``PositionState(key, size, entry_price, margin_mode, leverage)``, built through its slots directly: the
+    same object (equal, same hash) at half the cost of the frozen dataclass's ``__init__``, which sets each
+    field through ``object.__setattr__`` (hot: every fill makes one)."""
+    pos: PositionState = _new_object(PositionState)
+    _set_key(pos, key)
+    _set_size(pos, size)
+    _set_entry(pos, entry_price)
+    _set_mode(pos, margin_mode)
+    _set_leverage(pos, leverage)
+    return pos

@@ -290,11 +290,18 @@ class Journal:
             return seq
 
 
+def _folder(ledger: LedgerLike) -> Callable[..., Any]:
+    """The cheapest way ``ledger`` offers to apply an event read back from the log."""
+    return cast(Callable[..., Any], getattr(ledger, "fold", None) or getattr(ledger, "apply_without_result", None)
+                or ledger.apply)
+
+
 def fold(events: Iterable[Any], ledger: LedgerLike) -> LedgerLike:
     """Apply stored ``events`` to ``ledger`` in order; a rejection on replay is a :class:`RecoveryError`.
 
-    Only the state is needed, so a ledger's ``apply_without_result`` is used when it has one."""
-    apply = getattr(ledger, "apply_without_result", None) or ledger.apply
+    Only the state is needed, so a ledger's ``fold`` (an accepted event's state change) is used when it has
+    one, else its ``apply_without_result``, else ``apply``."""
+    apply = _folder(ledger)
     for ev in events:
         try:
             apply(ev.type, ev.payload, ts=ev.ts)
@@ -310,7 +317,7 @@ def fold_log(log: EventLog, ledger: LedgerLike, after_seq: int = 0) -> LedgerLik
     ``read``."""
     if getattr(type(log), "read_for_replay", None) is None:
         return fold(log.read(after_seq, results=False), ledger)
-    apply = getattr(ledger, "apply_without_result", None) or ledger.apply
+    apply = _folder(ledger)
     for seq, ts, type_, payload in log.read_for_replay(after_seq):  # type: ignore[attr-defined]
         try:
             apply(type_, payload, ts=ts)
