@@ -7,9 +7,10 @@ python3 benchmarks/ledger.py [--events N] [--pg-url URL | --no-postgres] [--json
   PostgreSQL with synchronous_commit=on). Acknowledged = durable.
 * append/s — ``EventLog.append`` of ready-made events and results: the log alone, without the ledger.
 * apply — ``Ledger.apply(...).to_dict()`` of the same fills in memory, with the fast path for common fills
-  (``Ledger._fast_fill``, the default) and with it switched off (``fast_fills = False``): the ledger's share.
-* replay — ``journal.replay``: a fresh ledger folded from the SQLite log (read + parse + apply, the path
-  recovery takes), and its two halves separately (``read_for_replay`` alone; ``apply_without_result`` alone).
+  (``Ledger._quick_fill``, the default) and with it switched off (``fast_fills = False``): the ledger's share.
+* replay — ``journal.replay``: a fresh ledger folded from the SQLite log (read + parse + fold, the path
+  recovery takes: SQLite assembles chunks on a reader thread, :mod:`margincall.store.prefetch`), and its two
+  halves separately (``read_for_replay`` alone; ``Ledger.fold`` alone).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def main() -> None:
             print(f"{name:<10} {batch:>6} {f:>12,.0f} {a:>14,.0f}")
     print(
         f"replay of {replay['events']:,} events: {replay['replay_events_per_s']:,.0f} events/s "
-        f"(read+parse alone {replay['read_events_per_s']:,.0f}/s, ledger apply alone "
+        f"(read+parse alone {replay['read_events_per_s']:,.0f}/s, ledger fold alone "
         f"{replay['apply_events_per_s']:,.0f}/s)"
     )
     print(

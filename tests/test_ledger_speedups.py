@@ -240,7 +240,7 @@ def test_without_orjson_the_json_module_is_used(monkeypatch: pytest.MonkeyPatch)
     assert _loads('{"a":"1"}') == {"a": "1"}
 
 
-# -- the fast path for common fills (Ledger._quick_fill), and the fold of logged fills ------------------------------------------------------
+# -- the fast path for common fills (Ledger._quick_fill), and the fold of logged fills ---------------------------
 
 
 class _Str(str):

@@ -196,6 +196,7 @@ class Ledger:
         #: steps until the bankruptcy settlement brings them back to zero.
         self.liquidating: set[tuple[str, str]] = set()
         self._keys: dict[tuple[str, str, str], PositionKey] = {}  # cache of _position_key's results
+        self._fill_context: dict[tuple[str, str], tuple[Any, ...]] = {}  # cache of _new_fill_context's results
         self._handlers: dict[str, Callable[[_Tx, Mapping[str, Any]], dict[str, Any]]] = {
             "market_listed": self._market_listed,
             "account_opened": self._account_opened,
@@ -249,8 +250,8 @@ class Ledger:
         :meth:`apply` computes with the same formulas; every other event, and any fill outside that case, goes
         through :meth:`apply_without_result`, checks included. ``margincall ledger verify`` re-validates every
         event with :meth:`apply`. ``tests/test_ledger_speedups.py`` checks the fold equal to :meth:`apply`."""
-        if (event_type == "fill" and self.fast_fills and type(payload) is dict
-                and self._quick_fill(payload, False, False) is not None):
+        if (event_type == "fill" and type(payload) is dict and self.fast_fills
+                and self._quick_fill(payload, False, False)):
             self.events_applied += 1
             self.last_ts = ts
             return
@@ -537,6 +538,24 @@ class Ledger:
         details["liquidity"] = liquidity
         return details
 
+    def _new_fill_context(self, acct: str, symbol: str) -> tuple[Any, ...]:
+        """What :meth:`_quick_fill` needs of an (account, symbol) pair that never changes: the market, the
+        one-way position key, the wallet, clearing and fee books, and the instrument's numbers."""
+        market = self.markets[symbol]
+        inst = market.instrument
+        key = self._keys.get((acct, symbol, "both"))
+        if key is None:
+            key = self._keys[(acct, symbol, "both")] = PositionKey(acct, symbol, PositionSide.BOTH)
+        wallet_name = wallet_book(acct)
+        asset = inst.settle_asset
+        default_leverage = min(DEFAULT_LEVERAGE, market.tiers.tiers[0].max_leverage)  # as settings() has it
+        first = market.tiers.tiers[0]
+        ctx = (market, key, wallet_name, (wallet_name, asset), (CLEARING, asset), (FEES, asset), inst.kind,
+               inst.contract_size, asset, inst.lot_size, default_leverage, market.tiers.basis,
+               (first.cap, first.max_leverage))
+        self._fill_context[(acct, symbol)] = ctx
+        return ctx
+
     def _quick_fill(self, p: dict[str, Any], checked: bool, record: bool) -> ApplyResult | bool | None:
         """:meth:`_fill` for the common fill, or None (nothing changed) to let the general path decide.
 
@@ -557,63 +576,77 @@ class Ledger:
         # A known account and a listed symbol passed _id's checks when they were created.
         if type(acct) is not str or type(symbol) is not str or self.accounts.get(acct) is not False:
             return None  # unknown account, hedge mode, or not a plain string
-        market = self.markets.get(symbol)
+        ctx = self._fill_context.get((acct, symbol))
+        if ctx is None:
+            if symbol not in self.markets:
+                return None
+            ctx = self._new_fill_context(acct, symbol)
+        (market, key, wallet_name, wallet, clearing, fees, kind, contract_size, asset, lot_size, default_leverage,
+         tier_basis, first_tier) = ctx
         size_text = p.get("size")
         price_text = p.get("price")
         side = p.get("side")
         liquidity = p.get("liquidity", "taker")
-        reduce_only = p.get("reduce_only", False)
-        if (market is None or p.get("position_side", "both") != "both"
-                or (side != "buy" and side != "sell") or (liquidity != "taker" and liquidity != "maker")
-                or (reduce_only is not False and reduce_only is not True)
-                or type(size_text) is not str or type(price_text) is not str
-                or len(size_text) > 19 or len(price_text) > 19
-                or "e" in size_text or "E" in size_text or "e" in price_text or "E" in price_text):
-            return None  # anything else is read (and refused, where it must be) by the general path
+        if (type(size_text) is not str or type(price_text) is not str or (side != "buy" and side != "sell")
+                or p.get("position_side", "both") != "both"):
+            return None
+        reduce_only = False
+        if checked:
+            reduce_only = p.get("reduce_only", False)
+            if ((liquidity != "taker" and liquidity != "maker")
+                    or (reduce_only is not False and reduce_only is not True)
+                    or len(size_text) > 19 or len(price_text) > 19
+                    or "e" in size_text or "E" in size_text or "e" in price_text or "E" in price_text):
+                return None  # anything else is read (and refused, where it must be) by the general path
         try:
+            # Unchecked, an accepted fill's numbers are text that positive() read as Decimal(text.strip()): the
+            # same value as Decimal(text), which ignores surrounding whitespace itself.
             size = Decimal(size_text)
             price = Decimal(price_text)
         except InvalidOperation:
             return None
-        if checked and not (size.is_finite() and price.is_finite() and 0 < size <= MAX_MAGNITUDE
-                            and 0 < price <= MAX_MAGNITUDE):
+        if checked and (not (size.is_finite() and price.is_finite() and 0 < size <= MAX_MAGNITUDE
+                             and 0 < price <= MAX_MAGNITUDE) or size % lot_size != 0):
             return None
-        inst = market.instrument
-        if checked and size % inst.lot_size != 0:
-            return None
-        key = self._keys.get((acct, symbol, "both"))
-        if key is None:
-            key = self._keys[(acct, symbol, "both")] = PositionKey(acct, symbol, PositionSide.BOTH)
         positions = self.positions
         pos = positions.get(key)
         buy = side == "buy"
         if pos is None:
+            # settings(), inlined: the account's leverage and mode for the symbol, or the market's defaults
             cur = ZERO
-            lev, mode = self.settings(acct, symbol)
+            if self.leverage or self.modes:
+                lev = self.leverage.get((acct, symbol), default_leverage)
+                mode = self.modes.get((acct, symbol), MarginMode.CROSS)
+            else:
+                lev, mode = default_leverage, MarginMode.CROSS
+            closing = ZERO
+            opening = size
         else:
             cur, lev, mode = pos.size, pos.leverage, pos.margin_mode
+            if (cur > 0) != buy:
+                closing = min(size, abs(cur))
+                opening = size - closing
+                if opening > 0 and closing > 0:
+                    return None  # a flip
+            else:
+                closing = ZERO
+                opening = size
         if mode is not MarginMode.CROSS:
             return None
-        closing = min(size, abs(cur)) if cur != 0 and (cur > 0) != buy else ZERO
-        opening = size - closing
-        if closing > 0 and opening > 0:
-            return None  # a flip
         if checked and reduce_only and opening > 0:
             return None  # a reduce-only violation: the general path rejects it
-        kind, contract_size, asset = inst.kind, inst.contract_size, inst.settle_asset
         unit = self.unit
         fee_rate = market.maker_fee if liquidity == "maker" else market.taker_fee
         fee = charge(trading_fee(kind, size * contract_size, price, fee_rate), unit)
-        wallet_name = wallet_book(acct)
-        wallet = (wallet_name, asset)
         balances = self.balances
         realized = ZERO
         new_pos: PositionState | None
         if closing > 0:
             assert pos is not None
-            realized = user_delta(realized_pnl(kind, pos.sign, closing * contract_size, pos.entry_price, price), unit)
+            sign = 1 if cur > 0 else -1  # pos.sign
+            realized = user_delta(realized_pnl(kind, sign, closing * contract_size, pos.entry_price, price), unit)
             remaining = abs(cur) - closing
-            new_pos = None if remaining == 0 else new_position(key, remaining * pos.sign, pos.entry_price, mode, lev)
+            new_pos = None if remaining == 0 else new_position(key, remaining * sign, pos.entry_price, mode, lev)
         else:
             if pos is not None:
                 entry = average_entry(kind, abs(cur) * contract_size, pos.entry_price, opening * contract_size, price)
@@ -623,11 +656,16 @@ class Ledger:
                 size_after = opening
             new_pos = new_position(key, size_after if buy else -size_after, entry, mode, lev)
             if checked:
-                try:
-                    self._check_leverage(market, notional_of(kind, size_after * contract_size, price), lev,
-                                         size_after)
-                except Rejected:
-                    return None
+                notional_after = notional_of(kind, size_after * contract_size, price)
+                first_cap, first_max_leverage = first_tier
+                amount = size_after if tier_basis is TierBasis.CONTRACTS else notional_after
+                # Below the first tier's cap at most its maximum leverage passes _check_leverage: the tiers
+                # start at 0, so that amount is in the first tier under either cap convention.
+                if not ((first_cap is None or amount < first_cap) and lev <= first_max_leverage):
+                    try:
+                        self._check_leverage(market, notional_after, lev, size_after)
+                    except Rejected:
+                        return None
         wallet_after = balances.get(wallet, ZERO) + realized - fee
         if checked:
             if wallet_after < 0 and wallet not in self.liquidating:
@@ -641,19 +679,17 @@ class Ledger:
                     return None  # insufficient margin: the general path rejects it
         # -- every check passed: write
         if realized:
-            k = (CLEARING, asset)
-            v = balances.get(k, ZERO) - realized
+            v = balances.get(clearing, ZERO) - realized
             if v:
-                balances[k] = v
+                balances[clearing] = v
             else:
-                balances.pop(k, None)
+                balances.pop(clearing, None)
         if fee:
-            k = (FEES, asset)
-            v = balances.get(k, ZERO) + fee
+            v = balances.get(fees, ZERO) + fee
             if v:
-                balances[k] = v
+                balances[fees] = v
             else:
-                balances.pop(k, None)
+                balances.pop(fees, None)
         if realized or fee:
             if wallet_after:
                 balances[wallet] = wallet_after

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+from margincall.model.construct import slots_constructor
 from margincall.model.enums import MarginMode, PositionSide
 from margincall.model.errors import MarginCallError
 
@@ -51,22 +52,15 @@ class Posting:
                 "memo": self.memo}
 
 
-@dataclass(frozen=True, slots=True)
-class PositionKey:
-    """One position leg: account, symbol and side (``both`` in one-way mode, ``long``/``short`` in hedge mode)."""
+class PositionKey(NamedTuple):
+    """One position leg: account, symbol and side (``both`` in one-way mode, ``long``/``short`` in hedge mode).
+
+    A named tuple (immutable, compared and hashed by its three fields) rather than a dataclass: keys index every
+    dict and set of positions, and a tuple's hash is computed in C where a dataclass's is a Python call."""
 
     account: str
     symbol: str
     position_side: PositionSide = PositionSide.BOTH
-    # The hash, computed once: keys index every dict and set of positions, and the generated __hash__ would
-    # hash the three fields (the enum's through a Python call) at every lookup.
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.account, self.symbol, self.position_side.value)))
-
-    def __hash__(self) -> int:
-        return self._hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,25 +129,5 @@ class ApplyResult:
         return f"ApplyResult({self.to_dict()!r})"
 
 
-_new_object = object.__new__
-_slots: dict[str, Any] = dict(vars(PositionState))  # the slots' member descriptors
-_set_key = _slots["key"].__set__
-_set_size = _slots["size"].__set__
-_set_entry = _slots["entry_price"].__set__
-_set_mode = _slots["margin_mode"].__set__
-_set_leverage = _slots["leverage"].__set__
-
-
-def new_position(
-    key: PositionKey, size: Decimal, entry_price: Decimal, margin_mode: MarginMode, leverage: Decimal
-) -> PositionState:
-    """``PositionState(key, size, entry_price, margin_mode, leverage)``, built through its slots directly: the
-    same object (equal, same hash) at half the cost of the frozen dataclass's ``__init__``, which sets each
-    field through ``object.__setattr__`` (hot: every fill makes one)."""
-    pos: PositionState = _new_object(PositionState)
-    _set_key(pos, key)
-    _set_size(pos, size)
-    _set_entry(pos, entry_price)
-    _set_mode(pos, margin_mode)
-    _set_leverage(pos, leverage)
-    return pos
+#: ``PositionState(key, size, entry_price, margin_mode, leverage)`` at half the cost (hot: every fill makes one).
+new_position = slots_constructor(PositionState)

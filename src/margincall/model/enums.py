@@ -39,6 +39,10 @@ class PositionSide(StrEnum):
     LONG = "long"
     SHORT = "short"
 
+    # Hash as the value's text (which the member also equals, being a str): consistent with ==, and computed
+    # in C, where Enum's own __hash__ is a Python call. Position keys, which hold a side, index every position.
+    __hash__ = str.__hash__
+
 
 class TierMode(StrEnum):
     """How a tier table turns a position into maintenance margin (venues.md §2).

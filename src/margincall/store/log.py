@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any, Protocol, runtime_checkable
 
+from margincall.model.construct import slots_constructor
 from margincall.model.errors import MarginCallError
 
 try:  # optional: a faster JSON codec, used only where its output is provably the same as the json module's
@@ -63,9 +64,9 @@ def canonical_json(value: Any) -> str:
         except TypeError:  # lone surrogates: let the json module decide, as before
             pass
     try:
-        if _one_shot is not None:
-            return "".join(_one_shot(value, 0))
-        return _encoder.encode(value)
+        text = "".join(_one_shot(value, 0)) if _one_shot is not None else _encoder.encode(value)
+        text.encode()  # a lone surrogate (from "\ud800" in JSON) has no UTF-8 form: it cannot be stored or hashed
+        return text
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidPayload(f"payload: not representable as JSON ({exc})", field="payload") from None
 
@@ -212,6 +213,11 @@ class EventLog(Protocol):
         ...
 
 
+#: ``StoredEvent(...)`` and ``NewEvent(...)`` (every field, in order) without the frozen dataclass's __init__.
+make_stored_event = slots_constructor(StoredEvent)
+make_new_event = slots_constructor(NewEvent)
+
+
 def chain(
     batch: Sequence[tuple[NewEvent, Mapping[str, Any] | None]], last_seq: int, last_hash: str
 ) -> tuple[list[StoredEvent], list[tuple[int, str | None, int, str, str, str | None, str, str]]]:
@@ -223,14 +229,19 @@ def chain(
     events: list[StoredEvent] = []
     rows: list[tuple[int, str | None, int, str, str, str | None, str, str]] = []
     seq, prev = last_seq, last_hash
+    add_event, add_row, make = events.append, rows.append, make_stored_event
     for ev, result in batch:
         seq += 1
         payload_json = ev.payload_json if ev.payload_json is not None else canonical_json(ev.payload)
-        h = event_hash(prev, seq, ev.key, ev.ts, ev.type, payload_json)
-        stored_result = None if result is None else result_json(result)
-        rows.append((seq, ev.key, ev.ts, ev.type, payload_json, stored_result, prev, h))
-        res = result if result is None or isinstance(result, dict) else dict(result)
-        events.append(StoredEvent(seq, ev.key, ev.ts, ev.type, ev.payload, res, prev, h))
+        key, ts, type_ = ev.key, ev.ts, ev.type
+        h = event_hash(prev, seq, key, ts, type_, payload_json)
+        if result is None:
+            add_row((seq, key, ts, type_, payload_json, None, prev, h))
+        else:
+            add_row((seq, key, ts, type_, payload_json, result_json(result), prev, h))
+            if type(result) is not dict:
+                result = dict(result)
+        add_event(make(seq, key, ts, type_, ev.payload, result, prev, h))
         prev = h
     return events, rows
 

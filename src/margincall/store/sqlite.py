@@ -11,10 +11,11 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from margincall.store import prefetch
 from margincall.store.log import (
     NewEvent,
     StoredEvent,
@@ -60,6 +61,7 @@ class SqliteEventLog(SqlEventLog):
 
     def __init__(self, path: str | Path, *, migrations: Sequence[Sequence[str]] | None = None) -> None:
         self.path = str(path)
+        self._prefetch: bool | None = None  # read_for_replay through a reader thread (decided on first use)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one append is exactly one transaction.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -128,6 +130,15 @@ class SqliteEventLog(SqlEventLog):
                 raise StoreError(f"sqlite {self.path}: append failed: {exc}", code=code) from exc
             self._last_seq, self._last_hash = events[-1].seq, events[-1].hash
             return events
+
+    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+        """As :meth:`SqlEventLog.read_for_replay`, read ahead by a thread on its own connection when the log is a
+        file (:mod:`margincall.store.prefetch`): SQLite assembles each chunk while the caller folds the last."""
+        if self._prefetch is None:
+            self._prefetch = prefetch.supported(self.path)
+        if not self._prefetch:
+            return super().read_for_replay(after_seq)
+        return prefetch.prefetched_replay(self.path, after_seq, self.READ_CHUNK, self._fetch)
 
     def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
         found: dict[str, StoredEvent] = {}
