@@ -166,3 +166,40 @@ def test_a_ledger_changed_behind_the_engine_drops_the_queue():
             for e in (fast, slow):
                 e.ledger.apply("deposit", {"account": acct, "asset": "USDT", "amount": "25000"}, ev[2])
     assert fast.digest() == slow.digest()
+
+
+def test_a_deposit_behind_the_engine_reranks_the_counterparty():
+    # Six bankrupt 1 BTC longs (1,000 at 10x; mark 10,000 → 8,500, empty fund) are liquidated one per call
+    # (3 steps per call) against four 3 BTC shorts ranked by PnL% × effective leverage. After the first call
+    # the second short's account gets 1,000,000 deposited straight into the ledger: its leverage, so its score,
+    # collapses; the next liquidations must pass it over, as a recomputed ranking does.
+    def book(incremental: bool) -> tuple[RiskEngine, list[Any]]:
+        e = RiskEngine(EngineConfig(executor=MarketExecutor(slippage=D(0), impact_per_million=D(0)),
+                                    max_steps_per_tick=3, adl_incremental=incremental))
+        e.process("market_listed", {"venue": "generic", "symbol": "BTCUSDT", "liquidation_fee": "0",
+                                    "tiers": [{"floor": "0", "cap": None, "mmr": "0.02", "max_leverage": "50"}]},
+                  1)
+        e.process("mark", {"symbol": "BTCUSDT", "price": "10000"}, 1)
+        for acct, usdt, side, size in ([(f"b{i}", "1005", "buy", "1") for i in range(6)]
+                                       + [(f"s{i}", str(4000 + 500 * i), "sell", "3") for i in range(4)]
+                                       + [("x", "10", None, None)]):
+            e.process("account_opened", {"account": acct}, 1)
+            e.process("deposit", {"account": acct, "asset": "USDT", "amount": usdt}, 1)
+            e.process("leverage_set", {"account": acct, "symbol": "BTCUSDT", "leverage": "10"}, 1)
+            if side:
+                e.process("fill", {"account": acct, "symbol": "BTCUSDT", "side": side, "size": size,
+                                   "price": "10000"}, 1)
+        out = [[(a.type, a.payload) for a in e.process("mark", {"symbol": "BTCUSDT", "price": "8500"}, 2)]]
+        # s0 (the least capitalized) was deleveraged first; s1, second in the ranking and untouched so far,
+        # now gets capital the engine does not see
+        assert [p["account"] for t, p in out[0] if t == "adl"] == ["s0"]
+        e.ledger.apply("deposit", {"account": "s1", "asset": "USDT", "amount": "1000000"}, 3)
+        while e.queue:
+            out.append([(a.type, a.payload) for a in e.process("deposit", {"account": "x", "asset": "USDT",
+                                                                          "amount": "1"}, 3)])
+        return e, out
+
+    (fast, out), (slow, expected) = book(True), book(False)
+    assert out == expected and fast.digest() == slow.digest()
+    adl = [p["account"] for evs in out for t, p in evs if t == "adl"]
+    assert len(adl) >= 6 and adl[:2] == ["s0", "s2"] and "s1" not in adl

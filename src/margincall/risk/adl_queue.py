@@ -81,7 +81,11 @@ class AdlQueue:
         """Note what an event applied to the ledger may have changed (O(1); expanded on the next use)."""
         if not self.sides or not self.incremental:
             return
-        self._seen = self.ledger.events_applied
+        applied = self.ledger.events_applied
+        if applied != self._seen + 1:  # events reached the ledger without us: trust nothing
+            self.clear()
+            return
+        self._seen = applied
         if event_type in _SYMBOL_SCOPED:
             symbol = p.get("symbol")
             if isinstance(symbol, str):
