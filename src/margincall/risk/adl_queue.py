@@ -51,6 +51,7 @@ _SYMBOL_SCOPED = frozenset({"mark", "funding"})
 
 @dataclass(eq=False)
 class _Side:
+    sign: int
     ranking: AdlRanking
     entries: list[Entry] = field(default_factory=list)  # in rank order
     by_key: dict[PositionKey, Entry] = field(default_factory=dict)
@@ -112,22 +113,36 @@ class AdlQueue:
             return
         if not (self._marks or self._accounts):
             return
-        led, built = self.ledger, self._symbols
+        led, built, ranked_of = self.ledger, self._symbols, self._ranked_of
         positions, by_account, accounts = led.positions, led.by_account, self._accounts
+        # a mark moves the entries of its symbol (and may bring positions in or out of profit) and, through the
+        # cross equity and MM, the score of the ranked positions of the cross accounts holding it (a position
+        # not ranked stays out: whether it is in profit depends on its own mark only)
+        moved: set[str] = set()
         for symbol in self._marks:
+            sides = built.get(symbol, ())
             for key in led.by_symbol.get(symbol, ()):
-                pos = positions.get(key)
-                if pos is not None and not pos.is_isolated:
-                    accounts.add(key.account)
-                else:
-                    for side in built.get(symbol, ()):
+                pos = positions[key]
+                for side in sides:
+                    if pos.sign == side.sign or key in side.by_key:
                         side.dirty.add(key)
+                if not pos.is_isolated and key.account not in accounts:
+                    moved.add(key.account)
         self._marks.clear()
-        for acct in accounts:
-            for keys in (by_account.get(acct, ()), self._ranked_of.get(acct, ())):
-                for key in keys:
-                    for side in built.get(key.symbol, ()):
+        for acct in moved:
+            for key in ranked_of.get(acct, ()):
+                for side in built[key.symbol]:
+                    if key in side.by_key:
                         side.dirty.add(key)
+        # an event of an account may change any of its positions (and the wallet behind every score)
+        for acct in accounts:
+            for keys in (by_account.get(acct, ()), ranked_of.get(acct, ())):
+                for key in keys:
+                    if key.symbol in built:
+                        now = positions.get(key)
+                        for side in built[key.symbol]:
+                            if (now is not None and now.sign == side.sign) or key in side.by_key:
+                                side.dirty.add(key)
         accounts.clear()
 
     # ------------------------------------------------------------------------------------------ ranking
@@ -176,7 +191,7 @@ class AdlQueue:
                 self._unrank(key)
         led = self.ledger
         mark = led.price_for(symbol)
-        side = _Side(ranking)
+        side = _Side(sign, ranking)
         for key in led.by_symbol.get(symbol, ()):
             e = self._entry(key, sign, mark, ranking, status_of)
             if e is not None:

@@ -514,6 +514,9 @@ class RiskEngine:
         steps = 0
         ranked = self._adl_ranked(symbol, -pos.sign, ranking)
         gone = False
+        # linear: in profit at the bankruptcy price ⇔ on the right side of the entry (sign × Q × (P − entry) > 0
+        # keeps the sign of P − entry exactly); the walk may pass many entries in profit at the mark only
+        linear = market.instrument.kind is ContractKind.LINEAR
         for i, (_, _, account, position_side, score, _c, key) in enumerate(ranked, start=1):
             if remaining <= 0:
                 break
@@ -524,8 +527,12 @@ class RiskEngine:
             if cur is None or cur.sign == pos.sign:
                 gone = True
                 continue
-            if led.position_upnl(cur, bankrupt) <= 0:
-                continue  # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+            # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+            if linear:
+                if (bankrupt <= cur.entry_price) if cur.size > 0 else (bankrupt >= cur.entry_price):
+                    continue
+            elif led.position_upnl(cur, bankrupt) <= 0:
+                continue
             take = min(remaining, abs(cur.size))
             self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
                                "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
