@@ -19,7 +19,11 @@ Waterfall per watched account (cross, per settle asset) or isolated position, on
    ranked by the venue's formula (:mod:`margincall.risk.adl`) are reduced at the bankruptcy price (``adl``),
    the bankrupt position closes against them at that price; what no counterparty can take closes against the
    venue, and with ``last_resort="socialize"`` that loss is charged to the profitable accounts
-   (``socialized_loss``).
+   (``socialized_loss``). A side's ranking is the one at its first use in each :meth:`RiskEngine.process`
+   call (like a venue's ADL queue refreshed once per tick); it is kept between calls by
+   :class:`~margincall.risk.adl_queue.AdlQueue`, which recomputes only the entries whose inputs changed — the
+   same ranking as a recomputation from scratch (``EngineConfig.adl_incremental=False``), so the per-liquidation
+   cost does not grow with the book.
 
 Work per call is bounded by ``max_steps_per_tick``: the most under-margined watches go first (a priority
 queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics`.
