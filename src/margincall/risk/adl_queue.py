@@ -12,8 +12,9 @@ from. An entry is recomputed when what its score depends on may have changed:
 
 * an event naming an account (``account``, ``from``, ``to``, ``shares[].account``): every position of it
   (its wallet, its positions and so its equity and maintenance margin changed);
-* a ``mark`` or a ``funding`` of a symbol: every position in the symbol, and every position of a cross
-  account holding it (the cross equity and MM move with every mark the account holds);
+* a ``mark`` or a ``funding`` of a symbol: every position in the symbol, and every ranked position of a
+  cross account holding it (the cross equity and MM move with every mark the account holds; a position not
+  ranked stays out, as whether it is in profit depends on its own mark only);
 * anything else (a listing, an event type this module does not know, a ledger changed behind the engine's
   back — ``events_applied`` tells): everything is dropped and rebuilt on demand.
 
