@@ -95,8 +95,14 @@ def adl_ranking(venue: str) -> AdlRanking:
     return ADL_RANKINGS.get(venue, BitmexPnlLeverage())
 
 
+def rank_key(score: Decimal, c: AdlCandidate) -> tuple[Decimal, Decimal, str, str]:
+    """The order of the ranking: highest score first (ties: larger size, then account id and leg, so the order
+    is total and reproducible)."""
+    return (-score, -c.size, c.account, c.position_side)
+
+
 def rank(candidates: list[AdlCandidate], ranking: AdlRanking) -> list[tuple[Decimal, AdlCandidate]]:
     """Candidates by score, highest first (ties: larger size, then account id, so the order is reproducible)."""
     scored = [(ranking.score(c), c) for c in candidates]
-    scored.sort(key=lambda sc: (-sc[0], -sc[1].size, sc[1].account, sc[1].position_side))
+    scored.sort(key=lambda sc: rank_key(*sc))
     return scored

@@ -19,7 +19,11 @@ Waterfall per watched account (cross, per settle asset) or isolated position, on
    ranked by the venue's formula (:mod:`margincall.risk.adl`) are reduced at the bankruptcy price (``adl``),
    the bankrupt position closes against them at that price; what no counterparty can take closes against the
    venue, and with ``last_resort="socialize"`` that loss is charged to the profitable accounts
-   (``socialized_loss``).
+   (``socialized_loss``). A side's ranking is the one at its first use in each :meth:`RiskEngine.process`
+   call (like a venue's ADL queue refreshed once per tick); it is kept between calls by
+   :class:`~margincall.risk.adl_queue.AdlQueue`, which recomputes only the entries whose inputs changed — the
+   same ranking as a recomputation from scratch (``EngineConfig.adl_incremental=False``), so the per-liquidation
+   cost does not grow with the book.
 
 Work per call is bounded by ``max_steps_per_tick``: the most under-margined watches go first (a priority
 queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics`.
@@ -37,10 +41,11 @@ from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, R
 from margincall.ledger.types import INSURANCE
 from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
 from margincall.math.trade import charge, trading_fee
-from margincall.model.enums import ContractKind, PositionSide
+from margincall.model.enums import ContractKind
 from margincall.model.errors import MarginCallError
 from margincall.model.numbers import ONE, ZERO, to_decimal
-from margincall.risk.adl import AdlCandidate, AdlRanking, adl_ranking, rank
+from margincall.risk.adl import AdlRanking, adl_ranking
+from margincall.risk.adl_queue import AdlQueue, Entry
 from margincall.risk.events import register
 from margincall.risk.executor import LiquidationExecutor, MarketExecutor
 from margincall.risk.margin_call import Band, BandConfig
@@ -66,6 +71,10 @@ class EngineConfig:
     partial_rules: Mapping[str, PartialRule] = field(default_factory=dict)  # venue → rule (overrides)
     adl_rankings: Mapping[str, AdlRanking] = field(default_factory=dict)
     enforce_reduce_only: bool = True
+    #: keep the ADL rankings between calls and recompute only the entries that changed (:mod:`.adl_queue`);
+    #: False recomputes each ranking from scratch at its first use in every call (same events, slower: the
+    #: reference the incremental queue is tested against)
+    adl_incremental: bool = True
 
     def partial_for(self, venue: str) -> PartialRule:
         return self.partial_rules.get(venue) or partial_rule(venue)
@@ -164,7 +173,9 @@ class RiskEngine:
         self._out: list[Applied] | None = None
         self._ts = 0
         self._recheck_all = False  # after a restore from a snapshot: check every watch once
-        self._adl_cache: dict[tuple[str, int], list[tuple[Decimal, AdlCandidate, PositionKey]]] = {}
+        #: the ADL rankings, derived state kept between calls (:mod:`margincall.risk.adl_queue`)
+        self._adl = AdlQueue(self.ledger, incremental=self.config.adl_incremental)
+        self._calls = 0  # process() calls so far: a ranking is refreshed at its first use in each call
         #: exact statuses computed during one process() call, dropped when an event touches their account
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
 
@@ -172,6 +183,7 @@ class RiskEngine:
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
         result = self.ledger.apply(event_type, payload, ts)
+        self._adl.on_applied(event_type, payload)
         self._fold(event_type, payload, ts)
         if self._status_cache:
             self._invalidate(event_type, payload)
@@ -235,7 +247,7 @@ class RiskEngine:
         out: list[Applied] = []
         self._out = out
         self._ts = ts
-        self._adl_cache = {}
+        self._calls += 1
         self._status_cache = {}
         try:
             result = self.apply(event_type, payload, ts)
@@ -506,27 +518,34 @@ class RiskEngine:
         steps = 0
         ranked = self._adl_ranked(symbol, -pos.sign, ranking)
         gone = False
-        for i, (score, c, key) in enumerate(ranked, start=1):
+        # linear: in profit at the bankruptcy price ⇔ on the right side of the entry (sign × Q × (P − entry) > 0
+        # keeps the sign of P − entry exactly); the walk may pass many entries in profit at the mark only
+        linear = market.instrument.kind is ContractKind.LINEAR
+        for i, (_, _, account, position_side, score, _c, key) in enumerate(ranked, start=1):
             if remaining <= 0:
                 break
-            if c.account == pos.key.account:
+            if account == pos.key.account:
                 continue
             # the ranking is taken once per call; the position may have changed since (reduced, closed)
             cur = led.positions.get(key)
             if cur is None or cur.sign == pos.sign:
                 gone = True
                 continue
-            if led.position_upnl(cur, bankrupt) <= 0:
-                continue  # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+            # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+            if linear:
+                if (bankrupt <= cur.entry_price) if cur.size > 0 else (bankrupt >= cur.entry_price):
+                    continue
+            elif led.position_upnl(cur, bankrupt) <= 0:
+                continue
             take = min(remaining, abs(cur.size))
-            self._emit("adl", {"account": c.account, "symbol": symbol, "position_side": c.position_side,
+            self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
                                "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
                                "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
             self.metrics.adl += 1
             remaining -= take
             steps += 1
         if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
-            ranked[:] = [r for r in ranked if (q := led.positions.get(r[2])) is not None and q.sign != pos.sign]
+            self._adl.drop_closed(symbol, -pos.sign)
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
                 "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
@@ -546,38 +565,12 @@ class RiskEngine:
                 steps += 1
         return steps
 
-    def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking
-                    ) -> list[tuple[Decimal, AdlCandidate, PositionKey]]:
-        """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula at the current marks, computed once
-        per :meth:`process` call (a crash liquidates many accounts against the same ranking)."""
-        cached = self._adl_cache.get((symbol, sign))
-        if cached is not None:
-            return cached
-        led = self.ledger
-        candidates = []
-        mark = led.price_for(symbol)
-        positions = led.positions
-        # no need to sort first: rank() orders by score with ties broken by size, account and leg
-        for pkey in led.by_symbol.get(symbol, ()):
-            other = positions[pkey]
-            if other.sign != sign:
-                continue
-            upnl = led.position_upnl(other, mark)
-            if upnl <= 0:
-                continue
-            st = self._cached_status(watches_for(led, other.key))
-            wallet = (led.isolated_margin(other.key) if other.is_isolated
-                      else led.wallet(other.key.account, led.markets[symbol].instrument.settle_asset))
-            candidates.append(AdlCandidate(
-                account=other.key.account, symbol=symbol, position_side=other.key.position_side.value,
-                size=abs(other.size), sign=other.sign, entry_price=other.entry_price, mark=mark,
-                notional=led.position_notional(other, mark),
-                entry_notional=led.position_notional(other, other.entry_price), upnl=upnl, wallet=wallet,
-                equity=st.equity, maintenance_margin=st.maintenance_margin))
-        ranked = self._adl_cache[(symbol, sign)] = [
-            (score, c, PositionKey(c.account, symbol, PositionSide(c.position_side)))
-            for score, c in rank(candidates, ranking)]
-        return ranked
+    def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[Entry]:
+        """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula, as of its first use in this
+        :meth:`process` call (a crash liquidates many accounts against the same ranking). The queue keeps the
+        rankings between calls and recomputes only the entries whose inputs changed since (marks, events of
+        their accounts): exactly the ranking a recomputation from scratch gives (:mod:`.adl_queue`)."""
+        return self._adl.ranked(symbol, sign, ranking, self._calls, self._cached_status)
 
     def _socialize(self, lid: str, pos: PositionState, loss: Decimal) -> None:
         """Charge ``loss`` to accounts with profit in the symbol, pro rata to profit, capped at each wallet."""
