@@ -32,7 +32,7 @@ def _typed(rows: list[Any]) -> list[Any]:
 
 
 def _both(log: SqliteEventLog, after: int = 0) -> tuple[list[Any], list[Any]]:
-    return list(SqlEventLog.read_for_replay(log, after)), list(log.read_for_replay(after))
+    return list(SqlEventLog.read_for_replay(log, after)), [tuple(r) for r in log.read_for_replay(after)]
 
 
 def test_prefetch_is_used_for_a_file_log(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_prefetch_is_used_for_a_file_log(tmp_path: Path) -> None:
     assert prefetch.supported(log.path)
     assert not prefetch.supported(":memory:")
     log.append([(NewEvent("deposit", {"a": "1"}, None, 1), None)])
-    assert list(log.read_for_replay()) == [(1, 1, "deposit", {"a": "1"})]
+    assert [tuple(r) for r in log.read_for_replay()] == [(1, 1, "deposit", {"a": "1"})]
     assert log._prefetch is True
     log.close()
 
@@ -76,9 +76,9 @@ def test_a_chunk_out_of_order_is_sorted_and_an_unparseable_one_read_row_by_row(t
     log.append([(NewEvent("deposit", {"n": str(i)}, None, i), None) for i in range(1, 6)])
     expected = list(SqlEventLog.read_for_replay(log))
     shuffled = "[" + ",".join(json.dumps([s, t, ty, p]) for s, t, ty, p in reversed(expected)) + "]"
-    assert prefetch._parse_chunk(0, 5, shuffled, log._fetch) == expected
+    assert [tuple(r) for r in prefetch._parse_chunk(0, 5, shuffled, log._fetch)] == expected
     # text orjson refuses (a trailing comma): the rows of the chunk are read again the ordinary way
-    assert prefetch._parse_chunk(0, 5, shuffled[:-1] + ",]", log._fetch) == expected
+    assert [tuple(r) for r in prefetch._parse_chunk(0, 5, shuffled[:-1] + ",]", log._fetch)] == expected
     log.close()
 
 

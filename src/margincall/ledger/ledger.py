@@ -552,7 +552,7 @@ class Ledger:
         first = market.tiers.tiers[0]
         ctx = (market, key, wallet_name, (wallet_name, asset), (CLEARING, asset), (FEES, asset), inst.kind,
                inst.contract_size, asset, inst.lot_size, default_leverage, market.tiers.basis,
-               (first.cap, first.max_leverage))
+               (first.cap, first.max_leverage), _s(market.maker_fee), _s(market.taker_fee))
         self._fill_context[(acct, symbol)] = ctx
         return ctx
 
@@ -582,7 +582,7 @@ class Ledger:
                 return None
             ctx = self._new_fill_context(acct, symbol)
         (market, key, wallet_name, wallet, clearing, fees, kind, contract_size, asset, lot_size, default_leverage,
-         tier_basis, first_tier) = ctx
+         tier_basis, first_tier, maker_fee_text, taker_fee_text) = ctx
         size_text = p.get("size")
         price_text = p.get("price")
         side = p.get("side")
@@ -700,9 +700,9 @@ class Ledger:
             self.by_symbol[symbol].discard(key)
             self.by_account[acct].discard(key)
         else:
-            if pos is None:  # a new position: index it
-                self.by_symbol.setdefault(symbol, set()).add(key)
-                self.by_account.setdefault(acct, set()).add(key)
+            if pos is None:  # a new position: index it (a listed market and an opened account have their sets)
+                self.by_symbol[symbol].add(key)
+                self.by_account[acct].add(key)
             positions[key] = new_pos
         if not record:
             return True
@@ -718,7 +718,7 @@ class Ledger:
         return ApplyResult("fill", rendered={
             "type": "fill", "postings": postings, "account": acct, "symbol": symbol, "position_side": "both",
             "price": _s(price), "signed_size": _s(size if buy else -size), "realized_pnl": _s(realized),
-            "fee": _s(fee), "fee_rate": _s(fee_rate),
+            "fee": _s(fee), "fee_rate": maker_fee_text if liquidity == "maker" else taker_fee_text,
             "position_size": _s(new_pos.size) if new_pos is not None else "0",
             "entry_price": None if new_pos is None else _s(new_pos.entry_price), "liquidity": liquidity})
 

@@ -344,13 +344,20 @@ def fold_log(log: EventLog, ledger: LedgerLike, after_seq: int = 0) -> LedgerLik
     if getattr(type(log), "read_for_replay", None) is None:
         return fold(log.read(after_seq, results=False), ledger)
     apply = _folder(ledger)
+    if getattr(type(log), "read_for_replay_chunks", None) is not None:  # rows a chunk at a time
+        chunks = log.read_for_replay_chunks  # type: ignore[attr-defined]
+    else:
+        def chunks(after: int) -> Iterator[list[Any]]:
+            return ([row] for row in log.read_for_replay(after))  # type: ignore[attr-defined]
     with paused_gc():
-        for seq, ts, type_, payload in log.read_for_replay(after_seq):  # type: ignore[attr-defined]
-            try:
-                apply(type_, payload, ts=ts)
-            except MarginCallError as exc:
-                raise RecoveryError(f"event {seq} ({type_}) is rejected on replay: {exc.code}: {exc}") from exc
+        for rows in chunks(after_seq):
+            for seq, ts, type_, payload in rows:
+                try:
+                    apply(type_, payload, ts)
+                except MarginCallError as exc:
+                    raise RecoveryError(f"event {seq} ({type_}) is rejected on replay: {exc.code}: {exc}") from exc
     return ledger
+
 
 
 def replay(log: EventLog, ledger_factory: LedgerFactory | None = None) -> LedgerLike:

@@ -71,12 +71,12 @@ def canonical_json(value: Any) -> str:
         raise InvalidPayload(f"payload: not representable as JSON ({exc})", field="payload") from None
 
 
+_ONLY_STR = frozenset({str})
+
+
 def _flat_text(value: dict[Any, Any]) -> bool:
     """True when every key and value of ``value`` is a plain ``str`` (no subclass, no nesting)."""
-    for k, v in value.items():  # noqa: SIM110 - a loop: all() over a generator costs twice as much here
-        if type(k) is not str or type(v) is not str:
-            return False
-    return True
+    return _ONLY_STR.issuperset(map(type, value.values())) and _ONLY_STR.issuperset(map(type, value))
 
 
 def result_json(result: Any) -> str:

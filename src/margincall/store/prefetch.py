@@ -7,11 +7,13 @@ one JSON array text — ``group_concat`` of ``[seq,ts,type,payload]``, computed 
 which the sqlite3 module releases the GIL — so that work runs in parallel with the fold, and the folding thread
 only parses each chunk with one ``orjson.loads`` call.
 
-What is yielded is exactly what :meth:`margincall.store.sql.SqlEventLog.read_for_replay` yields:
+What is yielded is what :meth:`margincall.store.sql.SqlEventLog.read_for_replay` yields (as ``[seq, ts, type,
+payload]`` lists, which unpack like its tuples):
 
 * payloads are parsed as the json module parses them: a payload holding anything but strings, integers that
   fit 64 bits, booleans and nulls (where orjson and the json module could differ: floats, huge integers,
-  nested values) is read again on its own and parsed by :func:`margincall.store.log._loads`;
+  nested values) is read again on its own and parsed by :func:`margincall.store.log._loads`. SQLite finds
+  those in the same statement (``json_each``), so the folding thread does not look at every value;
 * a chunk that orjson cannot parse whole (text the json module would take but orjson not, or a damaged row) is
   read again row by row the ordinary way;
 * events come in sequence order: SQLite does not promise the order of ``group_concat``, so a chunk that is not
@@ -34,34 +36,56 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; without it the ordinary read is used
     _orjson = None  # type: ignore[assignment]
 
-#: One chunk of the log as a JSON array of ``[seq, ts, type, payload]`` arrays (payload spliced in as stored).
-CHUNK_SQL = (
-    "SELECT max(seq), count(*), "
-    "'[' || group_concat('[' || seq || ',' || ts || ',' || json_quote(type) || ',' || payload || ']', ',') || ']' "
-    "FROM (SELECT seq, ts, type, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)"
+#: A payload orjson might not parse as the json module does: not an object, or holding anything but text,
+#: booleans, nulls and integers of 64 bits (floats, larger integers, nested values).
+_INEXACT = (
+    "json_type(payload) != 'object' OR EXISTS (SELECT 1 FROM json_each(payload) WHERE type NOT IN "
+    "('text', 'true', 'false', 'null') AND NOT (type = 'integer' AND atom BETWEEN -9223372036854775807 AND "
+    "9223372036854775807))"
 )
+_CHUNK = (
+    "SELECT max(seq), count(*), "
+    "'[' || group_concat('[' || seq || ',' || ts || ',' || json_quote(type) || ',' || payload || ']', ',') || ']'"
+    ", {} FROM (SELECT seq, ts, type, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)"
+)
+#: One chunk of the log as a JSON array of ``[seq, ts, type, payload]`` arrays (payloads spliced in as stored)
+#: and the seqs of its inexact payloads: one statement, so one ``sqlite3_step`` without the GIL.
+CHUNK_SQL = _CHUNK.format(f"group_concat(CASE WHEN {_INEXACT} THEN seq END)")
+#: The same without the check, for a chunk holding text SQLite cannot parse as JSON (checked row by row).
+CHUNK_SQL_UNCHECKED = _CHUNK.format("NULL")
 ROWS_SQL = "SELECT seq, ts, type, payload FROM events WHERE seq > ? AND seq <= ? ORDER BY seq"
+#: The first chunk is small, so that folding starts at once; each next one doubles, up to MAX_CHUNK. The reader
+#: takes the GIL back a few times per chunk, each time waiting up to the folding thread's switch interval:
+#: large chunks keep that wait small per event.
+FIRST_CHUNK = 256
+MAX_CHUNK = 32768
 _DONE = object()
 
-Row = tuple[int, int, str, dict[str, Any]]
+Row = Sequence[Any]  # [seq, ts, type, payload]
+Fetch = Callable[[str, Sequence[Any]], list[Any]]
 
 
 def supported(path: str) -> bool:
-    """True when ``path`` is a database file a second connection can read and its SQLite has ``json_quote``."""
+    """True when ``path`` is a database file a second connection can read and its SQLite has JSON functions."""
     if _orjson is None or not path or path == ":memory:" or path.startswith("file:"):
         return False
     try:
         with contextlib.closing(sqlite3.connect(":memory:")) as db:
-            db.execute("SELECT json_quote('x')").fetchone()
+            db.execute("SELECT json_quote('x'), json_type('{}'), (SELECT count(*) FROM json_each('{}'))").fetchone()
     except sqlite3.Error:
         return False
     return True
 
 
-def prefetched_replay(path: str, after_seq: int, chunk: int,
-                      fetch: Callable[[str, Sequence[Any]], list[Any]]) -> Iterator[Row]:
+def prefetched_replay(path: str, after_seq: int, chunk: int, fetch: Fetch) -> Iterator[Row]:
     """``(seq, ts, type, payload)`` of every event after ``after_seq`` of the SQLite file at ``path``, read
     ahead by a thread; ``fetch(sql, params)`` (the log's own connection) re-reads what needs the ordinary path."""
+    for rows in prefetched_chunks(path, after_seq, chunk, fetch):
+        yield from rows
+
+
+def prefetched_chunks(path: str, after_seq: int, chunk: int, fetch: Fetch) -> Iterator[list[Row]]:
+    """:func:`prefetched_replay` a chunk (a list of rows, at most ``chunk``) at a time."""
     q: queue.Queue[Any] = queue.Queue(maxsize=3)
     stop = threading.Event()
 
@@ -82,14 +106,24 @@ def prefetched_replay(path: str, after_seq: int, chunk: int,
             return
         try:
             last = after_seq
+            size = min(FIRST_CHUNK, chunk)
             while not stop.is_set():
-                top, count, text = db.execute(CHUNK_SQL, (last, chunk)).fetchone()
+                inexact: list[int] | None
+                try:
+                    top, count, text, listed = db.execute(CHUNK_SQL, (last, size)).fetchone()
+                    inexact = [int(x) for x in listed.split(",")] if listed else []
+                except sqlite3.OperationalError as exc:
+                    if "JSON" not in str(exc):
+                        raise
+                    top, count, text, _ = db.execute(CHUNK_SQL_UNCHECKED, (last, size)).fetchone()
+                    inexact = None
                 if not count:
                     put(_DONE)
                     return
-                if not put((last, top, text)):
+                if not put((last, top, text, inexact)):
                     return
                 last = top
+                size = min(2 * size, chunk)
         except sqlite3.Error as exc:
             put(exc)
         finally:
@@ -104,8 +138,8 @@ def prefetched_replay(path: str, after_seq: int, chunk: int,
                 return
             if isinstance(item, sqlite3.Error):
                 raise StoreError(f"sqlite {path}: replay read failed: {item}")
-            first, top, text = item
-            yield from _parse_chunk(first, top, text, fetch)
+            first, top, text, inexact = item
+            yield _parse_chunk(first, top, text, fetch, inexact)
     finally:
         stop.set()
         with contextlib.suppress(queue.Empty):
@@ -114,25 +148,29 @@ def prefetched_replay(path: str, after_seq: int, chunk: int,
         reader.join()
 
 
-def _parse_chunk(after: int, top: int, text: str, fetch: Callable[[str, Sequence[Any]], list[Any]]) -> list[Row]:
+def _parse_chunk(after: int, top: int, text: str, fetch: Fetch, inexact: Sequence[int] | None = None) -> list[Row]:
+    """The rows of one chunk: ``[seq, ts, type, payload]`` lists as orjson parsed them, in sequence order.
+
+    ``inexact``: the seqs whose payload orjson may parse differently (each is re-read through ``_loads``); None
+    when not known, and then every payload is checked here."""
     try:
-        rows = _orjson.loads(text)
+        rows: list[Any] = _orjson.loads(text)
     except ValueError:
         return [_plain(r) for r in fetch(ROWS_SQL, (after, top))]
-    out: list[Row] = []
-    add = out.append
     last = after
-    ordered = True
-    for seq, ts, type_, payload in rows:
-        if seq <= last:
-            ordered = False
-        last = seq
-        if type(payload) is not dict or not all(map(_EXACT_TYPES.__contains__, map(type, payload.values()))):
-            payload = _loads(fetch("SELECT payload FROM events WHERE seq = ?", (seq,))[0][0])
-        add((seq, ts, type_, payload))
-    if not ordered:
-        out.sort(key=lambda r: r[0])
-    return out
+    for row in rows:
+        if row[0] <= last:
+            rows.sort(key=lambda r: r[0])
+            break
+        last = row[0]
+    if inexact is None:
+        exact = _EXACT_TYPES.issuperset
+        inexact = [r[0] for r in rows if type(r[3]) is not dict or not exact(map(type, r[3].values()))]
+    if inexact:
+        by_seq = {r[0]: r for r in rows}
+        for seq in inexact:
+            by_seq[seq][3] = _loads(fetch("SELECT payload FROM events WHERE seq = ?", (seq,))[0][0])
+    return rows
 
 
 def _plain(row: Sequence[Any]) -> Row:

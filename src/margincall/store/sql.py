@@ -38,7 +38,7 @@ class SqlEventLog:
             yield from map(convert, rows)
             last = rows[-1][0]
 
-    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    def read_for_replay(self, after_seq: int = 0) -> Iterator[Sequence[Any]]:
         """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
         into a ledger needs, without the hashes, keys and results :meth:`read` also loads."""
         p = self.PARAM

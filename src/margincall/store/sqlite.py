@@ -131,14 +131,19 @@ class SqliteEventLog(SqlEventLog):
             self._last_seq, self._last_hash = events[-1].seq, events[-1].hash
             return events
 
-    def read_for_replay(self, after_seq: int = 0) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    def read_for_replay(self, after_seq: int = 0) -> Iterator[Sequence[Any]]:
         """As :meth:`SqlEventLog.read_for_replay`, read ahead by a thread on its own connection when the log is a
         file (:mod:`margincall.store.prefetch`): SQLite assembles each chunk while the caller folds the last."""
+        for rows in self.read_for_replay_chunks(after_seq):
+            yield from rows
+
+    def read_for_replay_chunks(self, after_seq: int = 0) -> Iterator[Sequence[Sequence[Any]]]:
+        """:meth:`read_for_replay` a chunk at a time (what :func:`margincall.store.journal.fold_log` takes)."""
         if self._prefetch is None:
             self._prefetch = prefetch.supported(self.path)
-        if not self._prefetch:
-            return super().read_for_replay(after_seq)
-        return prefetch.prefetched_replay(self.path, after_seq, self.READ_CHUNK, self._fetch)
+        if self._prefetch:
+            return prefetch.prefetched_chunks(self.path, after_seq, prefetch.MAX_CHUNK, self._fetch)
+        return ([row] for row in super().read_for_replay(after_seq))
 
     def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
         found: dict[str, StoredEvent] = {}
