@@ -38,10 +38,10 @@ def trading_fee(kind: ContractKind, qty: Decimal, price: Decimal, rate: Decimal)
 
 def charge(amount: Decimal, unit: Decimal) -> Decimal:
     """An amount the user pays, rounded up to the asset's smallest unit (in the venue's favour)."""
-    return amount.quantize(unit, rounding=ROUND_CEILING)
+    return amount.quantize(unit, ROUND_CEILING)  # rounding given positionally: the keyword form parses slower
 
 
 def user_delta(amount: Decimal, unit: Decimal) -> Decimal:
     """A signed change to a user's balance, rounded toward minus infinity (the venue's favour both ways:
     a gain is rounded down, a loss is rounded up in size)."""
-    return amount.quantize(unit, rounding=ROUND_FLOOR)
+    return amount.quantize(unit, ROUND_FLOOR)

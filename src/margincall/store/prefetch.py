@@ -58,7 +58,7 @@ ROWS_SQL = "SELECT seq, ts, type, payload FROM events WHERE seq > ? AND seq <= ?
 #: takes the GIL back a few times per chunk, each time waiting up to the folding thread's switch interval:
 #: large chunks keep that wait small per event.
 FIRST_CHUNK = 256
-MAX_CHUNK = 32768
+MAX_CHUNK = 8192
 _DONE = object()
 
 Row = Sequence[Any]  # [seq, ts, type, payload]
