@@ -79,17 +79,17 @@ class IndexScreener:
             if isinstance(share, Mapping) and isinstance(share.get("account"), str):
                 self.dirty.add(share["account"])
 
-    def flush(self, engine: RiskEngine) -> None:
-        """Re-sync and re-band every dirty account from the ledger."""
+    def flush(self, engine: RiskEngine) -> list[str]:
+        """Re-sync and re-band every dirty account from the ledger; returns those accounts."""
         if not self.dirty:
-            return
+            return []
         led = engine.ledger
         dirty, self.dirty = self.dirty, set()
-        for acct in sorted(dirty):
-            if acct not in led.accounts:
-                continue
+        synced = [acct for acct in sorted(dirty) if acct in led.accounts]
+        for acct in synced:
             for ab in self.books.values():
                 self._sync_account(engine, ab, acct)
+        return synced
 
     def _sync_account(self, engine: RiskEngine, ab: _AssetBook, acct: str) -> None:
         led, book = engine.ledger, ab.book
@@ -202,9 +202,14 @@ class IndexScreener:
 
     # ------------------------------------------------------------------------------------------ querying
     def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
-        self.flush(engine)
+        # The engine flushes at the end of every call, so an account still dirty here changed since without being
+        # re-banded (events replayed with apply(), or applied to the ledger directly): its band is re-built at
+        # this tick's marks, so a crossing on this very tick would not show in the index. Check it exactly.
+        stale = self.flush(engine)
         led = engine.ledger
         out: set[WatchId] = set()
+        for acct in stale:
+            out.update(watches_for(led, k) for k in led.by_account.get(acct, ()))
         hit = self.symbol_book.get(symbol)
         if hit is None:
             return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
