@@ -21,6 +21,7 @@ from tests.test_ledger_speedups import random_stream
 from margincall.ledger import Ledger
 from margincall.store import NewEvent, open_log, prefetch
 from margincall.store.journal import Command, Journal, fold_log
+from margincall.store.log import StoreError
 from margincall.store.sql import SqlEventLog
 from margincall.store.sqlite import SqliteEventLog
 
@@ -96,26 +97,28 @@ def test_stopping_early_stops_the_reader_thread(tmp_path: Path) -> None:
     log.close()
 
 
-def test_a_reader_that_cannot_open_the_file_raises_a_store_error(tmp_path: Path) -> None:
-    path = tmp_path / "e.db"
+def _one_event_log(path: Path) -> SqliteEventLog:
     log = open_log(str(path))
     assert isinstance(log, SqliteEventLog)
     log.append([(NewEvent("deposit", {"n": "1"}, None, 1), None)])
+    return log
+
+
+def test_a_reader_that_cannot_open_the_file_raises_a_store_error(tmp_path: Path) -> None:
+    log = _one_event_log(tmp_path / "e.db")
     rows = prefetch.prefetched_replay(str(tmp_path / "missing.db"), 0, 10, log._fetch)
-    with pytest.raises(Exception, match="replay read failed") as info:
+    with pytest.raises(StoreError, match="replay read failed") as info:
         list(rows)
-    assert getattr(info.value, "code", None) == "store_unavailable"
+    assert info.value.code == "store_unavailable"
     log.close()
 
 
 def test_a_damaged_table_raises_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "e.db"
-    log = open_log(str(path))
-    assert isinstance(log, SqliteEventLog)
-    log.append([(NewEvent("deposit", {"n": "1"}, None, 1), None)])
+    log = _one_event_log(path)
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE events RENAME COLUMN payload TO gone")
-    with pytest.raises(Exception, match="replay read failed"):
+    with pytest.raises(StoreError, match="replay read failed"):
         list(prefetch.prefetched_replay(str(path), 0, 10, log._fetch))
     log.close()
 
