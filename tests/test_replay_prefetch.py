@@ -48,7 +48,9 @@ def test_prefetch_is_used_for_a_file_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
-def test_prefetched_rows_equal_the_ordinary_read(tmp_path: Path, chunk: int) -> None:
+def test_prefetched_rows_equal_the_ordinary_read(tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prefetch, "FIRST_CHUNK", max(1, chunk // 3))  # chunks growing from a third of the size
+    monkeypatch.setattr(prefetch, "MAX_CHUNK", chunk)
     log = open_log(str(tmp_path / "e.db"))
     assert isinstance(log, SqliteEventLog)
     log.READ_CHUNK = chunk  # type: ignore[misc]
@@ -83,10 +85,12 @@ def test_a_chunk_out_of_order_is_sorted_and_an_unparseable_one_read_row_by_row(t
     log.close()
 
 
-def test_stopping_early_stops_the_reader_thread(tmp_path: Path) -> None:
+def test_stopping_early_stops_the_reader_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # chunks of 3 rows and a queue of 3 chunks: the reader is still at work (waiting to put) when we stop
+    monkeypatch.setattr(prefetch, "FIRST_CHUNK", 3)
+    monkeypatch.setattr(prefetch, "MAX_CHUNK", 3)
     log = open_log(str(tmp_path / "e.db"))
     assert isinstance(log, SqliteEventLog)
-    log.READ_CHUNK = 3  # type: ignore[misc]
     log.append([(NewEvent("deposit", {"n": str(i)}, None, i), None) for i in range(1, 101)])
     before = {t.name for t in threading.enumerate()}
     it = log.read_for_replay()

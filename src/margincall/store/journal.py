@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from margincall.model.construct import slots_constructor
 from margincall.model.errors import MarginCallError
 from margincall.store.log import (
     GENESIS_HASH,
@@ -81,9 +80,9 @@ class RecoveryError(StoreError):
     code = "recovery_failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """An acknowledged (durable) event: its sequence number and the ledger's result.
+class Ack(NamedTuple):
+    """An acknowledged (durable) event: its sequence number and the ledger's result (a named tuple: one is made
+    per accepted command).
 
     ``duplicate`` is True when the idempotency key had been used before with the same event; ``seq`` and
     ``result`` are then the original ones. A state machine with a ``process`` method (the risk engine) may apply
@@ -109,8 +108,6 @@ class Command:
 
 
 Outcome = Ack | MarginCallError
-#: ``Ack(seq, result, duplicate, caused)`` without the frozen dataclass's __init__ (one per accepted command).
-make_ack = slots_constructor(Ack)
 
 
 def _now_ms() -> int:
@@ -265,10 +262,11 @@ class Journal:
                 self._rebuild_after_failure()
                 raise
             at = 0
+            new_ack: Any = tuple.__new__  # Ack(...) with every field given, without the named tuple's __new__
             for i, n_caused in zip(pending_index, pending_caused, strict=True):
                 ev = stored[at]
                 caused_events = tuple(stored[at + 1: at + 1 + n_caused]) if n_caused else ()
-                outcomes[i] = make_ack(ev.seq, ev.result, False, caused_events)
+                outcomes[i] = new_ack(Ack, (ev.seq, ev.result, False, caused_events))
                 at += 1 + n_caused
             for i, p in duplicates_of_pending:
                 outcomes[i] = Ack(stored[p].seq, stored[p].result, True)

@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from margincall.model.construct import slots_constructor
 from margincall.model.errors import MarginCallError
 
 try:  # optional: a faster JSON codec, used only where its output is provably the same as the json module's
@@ -135,20 +133,21 @@ class InvalidPayload(MarginCallError):
     code = "invalid_payload"
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to append: type, payload (JSON object, numbers as decimal strings), idempotency key, ts in ms."""
+class NewEvent(NamedTuple):
+    """An event to append: type, payload (JSON object, numbers as decimal strings), idempotency key, ts in ms.
+
+    Named tuples (immutable) rather than dataclasses, here and for :class:`StoredEvent`: one of each is made per
+    event on the append path, and a tuple is built in C."""
 
     type: str
     payload: dict[str, Any]
     key: str | None
     ts: int
     #: ``canonical_json(payload)`` when the caller already has it (saves serialising twice); else computed.
-    payload_json: str | None = field(default=None, compare=False, repr=False)
+    payload_json: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
     """An event as stored in the log, with its sequence number, result and chain hashes."""
 
     seq: int
@@ -213,9 +212,23 @@ class EventLog(Protocol):
         ...
 
 
-#: ``StoredEvent(...)`` and ``NewEvent(...)`` (every field, in order) without the frozen dataclass's __init__.
-make_stored_event = slots_constructor(StoredEvent)
-make_new_event = slots_constructor(NewEvent)
+
+
+def make_stored_event(seq: int, key: str | None, ts: int, type_: str, payload: dict[str, Any],
+                      result: dict[str, Any] | None, prev_hash: str, hash_: str) -> StoredEvent:
+    """``StoredEvent(...)`` with every field given (the named tuple's own ``__new__`` is a Python call)."""
+    event: StoredEvent = _tuple_new(StoredEvent, (seq, key, ts, type_, payload, result, prev_hash, hash_))
+    return event
+
+
+def make_new_event(type_: str, payload: dict[str, Any], key: str | None, ts: int,
+                   payload_json: str | None) -> NewEvent:
+    """``NewEvent(...)`` with every field given."""
+    event: NewEvent = _tuple_new(NewEvent, (type_, payload, key, ts, payload_json))
+    return event
+
+
+_tuple_new: Any = tuple.__new__
 
 
 def chain(
