@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from margincall.ledger.types import (
     CLEARING,
@@ -231,7 +231,16 @@ class Ledger:
 
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one event; raises :class:`Rejected` (state untouched) if it breaks a rule."""
-        result = self._apply(event_type, payload, ts, record=True)
+        if (event_type == "fill" and type(payload) is dict and type(ts) is int and ts >= self.last_ts
+                and self.fast_fills):
+            done = self._quick_fill(payload, True, True)
+            if done is not None:
+                self.events_applied += 1
+                self.last_ts = ts
+                return cast(ApplyResult, done)
+            result = self._apply(event_type, payload, ts, record=True, quick=False)
+        else:
+            result = self._apply(event_type, payload, ts, record=True)
         assert result is not None
         return result
 
@@ -257,14 +266,15 @@ class Ledger:
             return
         self._apply(event_type, payload, ts, record=False)
 
-    def _apply(self, event_type: str, payload: Mapping[str, Any], ts: int, *, record: bool) -> ApplyResult | None:
+    def _apply(self, event_type: str, payload: Mapping[str, Any], ts: int, *, record: bool,
+               quick: bool = True) -> ApplyResult | None:
         if type(payload) is not dict and not isinstance(payload, Mapping):
             raise Rejected("invalid_payload", "payload must be a JSON object")
         if (type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int))) or ts < 0:
             raise Rejected("invalid_field", f"ts: expected a non-negative integer, got {ts!r}", field="ts")
         if ts < self.last_ts:
             raise Rejected("out_of_order", f"ts {ts} is earlier than the last event's {self.last_ts}", field="ts")
-        if event_type == "fill" and self.fast_fills and type(payload) is dict:
+        if quick and event_type == "fill" and self.fast_fills and type(payload) is dict:
             done = self._quick_fill(payload, True, record)
             if done is not None:
                 self.events_applied += 1
@@ -706,6 +716,8 @@ class Ledger:
             positions[key] = new_pos
         if not record:
             return True
+        # The text of each number as the general path writes it: str() in postings (Posting.to_dict), _s() in the
+        # details; each computed once where two fields hold the same number.
         postings = []
         if realized:
             postings.append(
@@ -713,14 +725,24 @@ class Ledger:
                  "memo": "fill: realized pnl"} if realized > 0 else
                 {"from": wallet_name, "to": CLEARING, "asset": asset, "amount": str(-realized),
                  "memo": "fill: realized pnl"})
+        fee_text = str(fee)
         if fee:
-            postings.append({"from": wallet_name, "to": FEES, "asset": asset, "amount": str(fee), "memo": "fill: fee"})
+            postings.append({"from": wallet_name, "to": FEES, "asset": asset, "amount": fee_text, "memo": "fill: fee"})
+        if "E" in fee_text:
+            fee_text = format(fee, "f")
+        price_text = _s(price)
+        signed_text = _s(size if buy else -size)
+        if new_pos is None:
+            size_text, entry_text = "0", None
+        elif pos is None:  # opened from flat: the position is the fill
+            size_text, entry_text = signed_text, price_text
+        else:
+            size_text, entry_text = _s(new_pos.size), _s(new_pos.entry_price)
         return ApplyResult("fill", rendered={
             "type": "fill", "postings": postings, "account": acct, "symbol": symbol, "position_side": "both",
-            "price": _s(price), "signed_size": _s(size if buy else -size), "realized_pnl": _s(realized),
-            "fee": _s(fee), "fee_rate": maker_fee_text if liquidity == "maker" else taker_fee_text,
-            "position_size": _s(new_pos.size) if new_pos is not None else "0",
-            "entry_price": None if new_pos is None else _s(new_pos.entry_price), "liquidity": liquidity})
+            "price": price_text, "signed_size": signed_text, "realized_pnl": _s(realized),
+            "fee": fee_text, "fee_rate": maker_fee_text if liquidity == "maker" else taker_fee_text,
+            "position_size": size_text, "entry_price": entry_text, "liquidity": liquidity})
 
     def trade(
         self,

@@ -37,7 +37,6 @@ from margincall.store.log import (
     StoreError,
     canonical_json,
     event_hash,
-    make_new_event,
 )
 
 _log = logging.getLogger(__name__)
@@ -211,6 +210,7 @@ class Journal:
             now = None
             process = getattr(ledger, "process", None)
             apply = ledger.apply
+            new_event: Any = tuple.__new__  # NewEvent(...) with every field given, without its Python __new__
             try:
                 for i, c in enumerate(commands):
                     try:
@@ -244,7 +244,7 @@ class Journal:
                             caused = [(NewEvent(a.type, a.payload, None, a.ts), a.result.to_dict())
                                       for a in applied[1:]]
                         else:
-                            result = apply(c.type, c.payload, ts=ts).to_dict()
+                            result = apply(c.type, c.payload, ts).to_dict()
                             caused = []
                     except MarginCallError as exc:
                         outcomes[i] = exc
@@ -253,7 +253,7 @@ class Journal:
                         pending_keys[c.key] = (c.type, payload_json, len(pending))
                     pending_index.append(i)
                     pending_caused.append(len(caused))
-                    pending.append((make_new_event(c.type, c.payload, c.key, ts, payload_json), result))
+                    pending.append((new_event(NewEvent, (c.type, c.payload, c.key, ts, payload_json)), result))
                     pending.extend(caused)
                 stored = log.append(pending)
             except BaseException:

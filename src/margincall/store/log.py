@@ -242,7 +242,7 @@ def chain(
     events: list[StoredEvent] = []
     rows: list[tuple[int, str | None, int, str, str, str | None, str, str]] = []
     seq, prev = last_seq, last_hash
-    add_event, add_row, make = events.append, rows.append, make_stored_event
+    add_event, add_row, new = events.append, rows.append, _tuple_new
     for ev, result in batch:
         seq += 1
         payload_json = ev.payload_json if ev.payload_json is not None else canonical_json(ev.payload)
@@ -254,7 +254,7 @@ def chain(
             add_row((seq, key, ts, type_, payload_json, result_json(result), prev, h))
             if type(result) is not dict:
                 result = dict(result)
-        add_event(make(seq, key, ts, type_, ev.payload, result, prev, h))
+        add_event(new(StoredEvent, (seq, key, ts, type_, ev.payload, result, prev, h)))
         prev = h
     return events, rows
 
