@@ -183,6 +183,17 @@ class RiskEngine:
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
         result = self.ledger.apply(event_type, payload, ts)
+        self._applied(event_type, payload, ts)
+        return result
+
+    def fold(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> None:
+        """:meth:`apply` for recovery (what :func:`margincall.store.journal.fold_log` calls): the ledger folds the
+        logged event as an accepted fact (:meth:`Ledger.fold`) and no result is made; the engine's own state is
+        folded exactly as by :meth:`apply`."""
+        self.ledger.fold(event_type, payload, ts)
+        self._applied(event_type, payload, ts)
+
+    def _applied(self, event_type: str, payload: Mapping[str, Any], ts: int) -> None:
         self._adl.on_applied(event_type, payload)
         self._fold(event_type, payload, ts)
         if self._status_cache:
@@ -190,7 +201,6 @@ class RiskEngine:
         hook = getattr(self.screener, "on_applied", None)
         if hook is not None:
             hook(self, event_type, payload)
-        return result
 
     def _invalidate(self, event_type: str, p: Mapping[str, Any]) -> None:
         if event_type in ("mark", "funding", "market_listed"):
