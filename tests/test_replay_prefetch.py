@@ -134,3 +134,14 @@ def test_a_lone_surrogate_is_refused_as_an_invalid_payload(tmp_path: Path) -> No
     assert getattr(outcome, "code", None) == "invalid_payload"
     assert log.last_seq() == 0
     log.close()
+
+
+def test_an_unexpected_failure_of_the_reader_reaches_the_folding_thread(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # anything that stops the reader (not only a sqlite3 error) is raised where the rows are consumed, instead
+    # of leaving the fold waiting for a chunk that never comes
+    log = _one_event_log(tmp_path / "e.db")
+    monkeypatch.setattr(prefetch, "CHUNK_SQL", 7)  # not a statement: sqlite3 raises TypeError in the reader
+    with pytest.raises(StoreError, match="replay read failed"):
+        list(log.read_for_replay())
+    log.close()

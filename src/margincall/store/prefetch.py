@@ -124,7 +124,7 @@ def prefetched_chunks(path: str, after_seq: int, chunk: int, fetch: Fetch) -> It
                     return
                 last = top
                 size = min(2 * size, chunk)
-        except sqlite3.Error as exc:
+        except Exception as exc:  # whatever stops the reader is raised in the folding thread, not lost
             put(exc)
         finally:
             db.close()
@@ -136,8 +136,8 @@ def prefetched_chunks(path: str, after_seq: int, chunk: int, fetch: Fetch) -> It
             item = q.get()
             if item is _DONE:
                 return
-            if isinstance(item, sqlite3.Error):
-                raise StoreError(f"sqlite {path}: replay read failed: {item}")
+            if isinstance(item, Exception):
+                raise StoreError(f"sqlite {path}: replay read failed: {item}") from item
             first, top, text, inexact = item
             yield _parse_chunk(first, top, text, fetch, inexact)
     finally:
