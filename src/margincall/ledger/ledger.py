@@ -403,6 +403,25 @@ class Ledger:
                 mm += maintenance_margin(m.tiers, inst.kind, qty, price, inst.contract_size)
         return upnl, im, mm
 
+    def cross_upnl_mm(self, positions: Iterable[PositionState]) -> tuple[Decimal, Decimal]:
+        """(Σ uPnL, Σ MM) of ``positions`` (cross positions of one account in one settle asset, already in
+        :func:`_position_order`) at the marks: the uPnL and MM of :meth:`cross_totals`, the same arithmetic in
+        the same order, without the initial margin."""
+        upnl = mm = ZERO
+        markets, marks = self.markets, self.marks
+        for pos in positions:
+            symbol = pos.key.symbol
+            m = markets[symbol]
+            inst = m.instrument
+            price = marks.get(symbol)
+            if price is None:
+                price = pos.entry_price
+            size = pos.size
+            qty = abs(size) * inst.contract_size
+            upnl += pnl_of(inst.kind, 1 if size > 0 else -1, qty, pos.entry_price, price)
+            mm += maintenance_margin(m.tiers, inst.kind, qty, price, inst.contract_size)
+        return upnl, mm
+
     def reserved_total(self, account: str, asset: str) -> Decimal:
         if not self.reserved:
             return ZERO

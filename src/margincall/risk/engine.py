@@ -324,8 +324,9 @@ class RiskEngine:
 
     # ----------------------------------------------------------------------------------- checks and bands
     def _check(self, watches: Iterable[WatchId]) -> None:
+        cached = self._cached_status
         for watch in sorted(watches, key=str):
-            st = status(self.ledger, watch)
+            st = cached(watch)
             self._update_band(watch, st)
             if (st.liquidatable or watch in self.active) and watch not in self.queued:
                 self._enqueue(watch, st)
@@ -369,7 +370,7 @@ class RiskEngine:
                 waiting.append(watch)
         for watch in waiting:
             if watch not in self.queued:
-                self._enqueue(watch, status(self.ledger, watch))
+                self._enqueue(watch, self._cached_status(watch))
         self.metrics.carried = len(self.queue) - len(waiting)
 
     # ------------------------------------------------------------------------------------------ waterfall
@@ -377,7 +378,8 @@ class RiskEngine:
         """Run the waterfall for ``watch`` for at most ``budget`` steps: (steps used, finished?)."""
         led = self.ledger
         used = 0
-        st = status(led, watch)
+        cached = self._cached_status
+        st = cached(watch)
         if watch not in self.active:
             if not st.liquidatable:
                 return 0, True
@@ -392,7 +394,7 @@ class RiskEngine:
             self.metrics.liquidations += 1
         state = self.active[watch]
         while used < budget:
-            st = status(led, watch)
+            st = cached(watch)
             if not st.positions or not st.liquidatable:
                 self._finish(watch, "restored" if st.positions else "closed")
                 return used + 1, True
@@ -417,7 +419,7 @@ class RiskEngine:
         state = self.active.get(watch)
         if state is None:
             return
-        st = status(self.ledger, watch)
+        st = self._cached_status(watch)
         self._emit("liquidation_finished", {**_pkey(watch), "liquidation_id": state.liquidation_id,
                                             "outcome": outcome, "equity": _d(st.equity),
                                             "maintenance_margin": _d(st.maintenance_margin)})
@@ -521,19 +523,26 @@ class RiskEngine:
         # linear: in profit at the bankruptcy price ⇔ on the right side of the entry (sign × Q × (P − entry) > 0
         # keeps the sign of P − entry exactly); the walk may pass many entries in profit at the mark only
         linear = market.instrument.kind is ContractKind.LINEAR
+        me, positions = pos.key.account, led.positions
+        # the counterparties are on the other side: a ranked position now on this side (or gone) was taken
+        mine_long = pos.size > 0
         for i, (_, _, account, position_side, score, _c, key) in enumerate(ranked, start=1):
             if remaining <= 0:
                 break
-            if account == pos.key.account:
+            if account == me:
                 continue
             # the ranking is taken once per call; the position may have changed since (reduced, closed)
-            cur = led.positions.get(key)
-            if cur is None or cur.sign == pos.sign:
+            cur = positions.get(key)
+            if cur is None:
+                gone = True
+                continue
+            long = cur.size > 0
+            if long is mine_long:
                 gone = True
                 continue
             # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
             if linear:
-                if (bankrupt <= cur.entry_price) if cur.size > 0 else (bankrupt >= cur.entry_price):
+                if (bankrupt <= cur.entry_price) if long else (bankrupt >= cur.entry_price):
                     continue
             elif led.position_upnl(cur, bankrupt) <= 0:
                 continue
