@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
-from tests.test_adl_queue import config, run, scenario
+from tests.test_adl_queue import TIERS, Event, config, run, scenario
 
-from margincall.risk.engine import RiskEngine
+from margincall.risk import engine as engine_module
+from margincall.risk.engine import EngineConfig, RiskEngine
 from margincall.risk.screener import IndexScreener
 from margincall.risk.status import MarginStatus, WatchId, status, watches_for
 
@@ -90,3 +92,80 @@ def test_cross_upnl_mm_equals_cross_totals() -> None:
         assert st.positions == tuple(p for p in led.positions_of(watch.account) if not p.is_isolated)
         seen += 1
     assert seen
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_adl_walk_passing_whole_blocks_emits_the_events_of_the_entry_by_entry_walk(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # blocks of the ranking out of profit at the bankruptcy price are passed at once: the same events (ranks
+    # included) as visiting every entry; small blocks so that the scenarios' short rankings have several
+    setup, path = scenario(seed)
+    monkeypatch.setattr(engine_module, "_BLOCK", 2)
+    skipped: list[bool] = []
+
+    class Keys(frozenset):  # type: ignore[type-arg]
+        def __le__(self, other: Any) -> bool:  # asked only when the block is out of profit
+            held = bool(frozenset(self) <= other)
+            skipped.append(held)
+            return held
+
+    original = RiskEngine._walk_blocks
+
+    def spy(self: RiskEngine, symbol: str, sign: int, ranked: list[Any]) -> list[Any]:
+        return [(a, b, Keys(k), e) for a, b, k, e in original(self, symbol, sign, ranked)]
+
+    monkeypatch.setattr(RiskEngine, "_walk_blocks", spy)
+    fast = run(RiskEngine(config(seed, True)), setup + path)
+    monkeypatch.setattr(RiskEngine, "_walk_blocks",
+                        lambda self, symbol, sign, ranked: [(0, len(ranked), None, None)])
+    slow = run(RiskEngine(config(seed, True)), setup + path)
+    assert fast == slow
+    passed.extend(skipped)
+
+
+passed: list[bool] = []
+
+
+def test_the_block_walk_is_not_vacuous() -> None:
+    # runs after the comparisons above: blocks were passed
+    assert any(passed)
+
+
+def _crash_book(seed: int) -> list[Event]:
+    """Accounts long and short in two symbols at entries spread around 100 (so many shorts are in profit at the
+    crashed mark but not at the bankruptcy prices of the longs), a small fund, then both marks −25 %."""
+    rng = random.Random(seed)
+    inputs: list[Event] = []
+    for sym in ("AUSDT", "BUSDT"):
+        inputs.append(("market_listed", {"venue": "binance-usdm", "symbol": sym, "tiers": TIERS,
+                                         "lot_size": "0.001", "liquidation_fee": "0.005"}, 1))
+        inputs.append(("mark", {"symbol": sym, "price": "100"}, 1))
+    inputs.append(("insurance_fund_deposit", {"asset": "USDT", "amount": "10"}, 1))
+    for i in range(160):
+        acct = f"a{i}"
+        inputs += [("account_opened", {"account": acct}, 1),
+                   ("deposit", {"account": acct, "asset": "USDT", "amount": str(rng.randint(200, 2000))}, 1),
+                   ("leverage_set", {"account": acct, "symbol": "AUSDT", "leverage": "20",
+                                     "margin_mode": rng.choice(["cross", "isolated"])}, 1)]
+        for sym in ("AUSDT", "BUSDT"):
+            price = str(rng.randint(80, 120))
+            inputs += [("mark", {"symbol": sym, "price": price}, 1),
+                       ("fill", {"account": acct, "symbol": sym, "side": rng.choice(["buy", "buy", "sell"]),
+                                 "size": str(rng.randint(1, 40)), "price": price}, 1)]
+    inputs += [("mark", {"symbol": "AUSDT", "price": "100"}, 2), ("mark", {"symbol": "BUSDT", "price": "100"}, 2),
+               ("mark", {"symbol": "AUSDT", "price": "75"}, 3), ("mark", {"symbol": "BUSDT", "price": "75"}, 3)]
+    inputs += [("mark", {"symbol": "AUSDT", "price": "75"}, 4)] * 5
+    return inputs
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_block_walk_on_a_crash_with_many_shorts_in_profit_at_the_mark_only(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = _crash_book(seed)
+    cfg = EngineConfig(max_steps_per_tick=60)
+    fast = run(RiskEngine(cfg), inputs)
+    monkeypatch.setattr(RiskEngine, "_walk_blocks",
+                        lambda self, symbol, sign, ranked: [(0, len(ranked), None, None)])
+    slow = run(RiskEngine(cfg), inputs)
+    assert fast == slow
+    assert sum(ev[0] == "adl" for evs in fast if isinstance(evs, list) for ev in evs) > 20

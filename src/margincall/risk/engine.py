@@ -150,6 +150,12 @@ def _d(x: Decimal) -> str:
     return format(x, "f")
 
 
+#: entries per block of an ADL walk (:meth:`RiskEngine._walk_blocks`)
+_BLOCK = 16
+#: (start, end, position keys, entry price nearest to profit) of one block; no keys and no price: walk it all
+_Block = tuple[int, int, frozenset[PositionKey] | None, Decimal | None]
+
+
 def _pkey(watch: WatchId) -> dict[str, str]:
     return {"account": watch.account, "scope": watch.scope, "what": watch.what}
 
@@ -178,6 +184,8 @@ class RiskEngine:
         self._calls = 0  # process() calls so far: a ranking is refreshed at its first use in each call
         #: exact statuses computed during one process() call, dropped when an event touches their account
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
+        #: per ADL side, the blocks of its ranking walked in this call (:meth:`_walk_blocks`)
+        self._blocks: dict[tuple[str, int], tuple[int, list[Entry], int, list[_Block]]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
@@ -526,35 +534,46 @@ class RiskEngine:
         me, positions = pos.key.account, led.positions
         # the counterparties are on the other side: a ranked position now on this side (or gone) was taken
         mine_long = pos.size > 0
-        for i, (_, _, account, position_side, score, _c, key) in enumerate(ranked, start=1):
+        # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
+        # held, are passed at once (each of their entries would be passed over one by one below)
+        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else ((0, len(ranked), None, None),)
+        for start, end, keys, edge in blocks:
             if remaining <= 0:
                 break
-            if account == me:
+            if (edge is not None and keys is not None and ((bankrupt >= edge) if mine_long else (bankrupt <= edge))
+                    and keys <= positions.keys()):
                 continue
-            # the ranking is taken once per call; the position may have changed since (reduced, closed)
-            cur = positions.get(key)
-            if cur is None:
-                gone = True
-                continue
-            long = cur.size > 0
-            if long is mine_long:
-                gone = True
-                continue
-            # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
-            if linear:
-                if (bankrupt <= cur.entry_price) if long else (bankrupt >= cur.entry_price):
+            for i in range(start + 1, end + 1):
+                if remaining <= 0:
+                    break
+                _, _, account, position_side, score, _c, key = ranked[i - 1]
+                if account == me:
                     continue
-            elif led.position_upnl(cur, bankrupt) <= 0:
-                continue
-            take = min(remaining, abs(cur.size))
-            self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
-                               "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
-                               "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
-            self.metrics.adl += 1
-            remaining -= take
-            steps += 1
+                # the ranking is taken once per call; the position may have changed since (reduced, closed)
+                cur = positions.get(key)
+                if cur is None:
+                    gone = True
+                    continue
+                long = cur.size > 0
+                if long is mine_long:
+                    gone = True
+                    continue
+                # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+                if linear:
+                    if (bankrupt <= cur.entry_price) if long else (bankrupt >= cur.entry_price):
+                        continue
+                elif led.position_upnl(cur, bankrupt) <= 0:
+                    continue
+                take = min(remaining, abs(cur.size))
+                self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
+                                   "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
+                                   "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
+                self.metrics.adl += 1
+                remaining -= take
+                steps += 1
         if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
             self._adl.drop_closed(symbol, -pos.sign)
+            self._blocks.pop((symbol, -pos.sign), None)
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
                 "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
@@ -573,6 +592,25 @@ class RiskEngine:
                 self._socialize(lid, pos, loss)
                 steps += 1
         return steps
+
+    def _walk_blocks(self, symbol: str, sign: int, ranked: list[Entry]) -> list[_Block]:
+        """The ``sign`` side's ranking (linear) cut in blocks of :data:`_BLOCK` entries: (start, end, the
+        position keys, the entry price nearest to profit — the lowest of longs, the highest of shorts). Within
+        one call a ranked position keeps its entry price (the engine's events only reduce positions; one the
+        input changed is re-ranked at the first use in the call), so a bankruptcy price at or below that lowest
+        entry (longs; at or above the highest for shorts) leaves every position of the block out of profit. Kept
+        per call until the ranking changes (:meth:`AdlQueue.drop_closed`)."""
+        cached = self._blocks.get((symbol, sign))
+        if cached is not None and cached[0] == self._calls and cached[1] is ranked and cached[2] == len(ranked):
+            return cached[3]
+        blocks: list[_Block] = []
+        pick = min if sign > 0 else max
+        for start in range(0, len(ranked), _BLOCK):
+            part = ranked[start:start + _BLOCK]
+            blocks.append((start, start + len(part), frozenset(e[6] for e in part),
+                           pick(e[5].entry_price for e in part)))
+        self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
+        return blocks
 
     def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[Entry]:
         """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula, as of its first use in this
