@@ -6,7 +6,8 @@
 * The index screener re-syncs the float rows only of accounts an event changed; a tick's candidates that no
   event changed are only re-banded. After every call the float book (wallets, positions, thresholds) must equal
   the book of a screener rebuilt from the ledger, and its bands must still screen exactly (``audit()`` empty).
-* :meth:`Ledger.cross_upnl_mm` is the uPnL and MM of :meth:`Ledger.cross_totals`, to the last digit.
+* :meth:`Ledger.cross_upnl_mm` is the uPnL and MM of :meth:`Ledger.cross_totals`, to the last digit, and the
+  per-position terms it keeps (:meth:`Ledger.position_terms`) those of ``position_upnl`` / ``position_mm``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,13 @@ def test_cross_upnl_mm_equals_cross_totals() -> None:
     seen = 0
     for key in list(led.positions):
         watch = watches_for(led, key)
+        pos = led.positions[key]
+        price = led.price_for(key.symbol, pos.entry_price)
+        # the memoised terms (positions, marks and markets unchanged: the same objects) equal recomputation
+        assert led.position_terms(pos) == (led.position_upnl(pos, price), led.position_mm(pos, price))
         if watch.scope != "cross":
+            st = status(led, watch)
+            assert st.equity == led.isolated_margin(key) + led.position_upnl(pos, price)
             continue
         st = status(led, watch)
         upnl, _im, mm = led.cross_totals(watch.account, watch.what)

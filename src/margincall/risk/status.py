@@ -97,9 +97,8 @@ def status(ledger: Ledger, watch: WatchId) -> MarginStatus:
         pos = ledger.positions.get(key)
         if pos is None:
             return MarginStatus(watch, ZERO, ZERO, ())
-        price = ledger.price_for(key.symbol, pos.entry_price)
-        equity = ledger.isolated_margin(key) + ledger.position_upnl(pos, price)
-        return MarginStatus(watch, equity, ledger.position_mm(pos, price), (pos,))
+        upnl, mm = ledger.position_terms(pos)  # at price_for(symbol, entry price)
+        return MarginStatus(watch, ledger.isolated_margin(key) + upnl, mm, (pos,))
     asset = watch.what
     led_positions, markets = ledger.positions, ledger.markets
     mine = [p for k in ledger.by_account.get(watch.account, ())
