@@ -614,8 +614,8 @@ class RiskEngine:
         pick = min if sign > 0 else max
         for start in range(0, len(ranked), _BLOCK):
             part = ranked[start:start + _BLOCK]
-            blocks.append((start, start + len(part), frozenset(e[6] for e in part),
-                           pick(e[5].entry_price for e in part)))
+            blocks.append((start, start + len(part), frozenset([e[6] for e in part]),
+                           pick([e[5].entry_price for e in part])))
         self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
         return blocks
 
