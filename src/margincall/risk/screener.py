@@ -100,13 +100,11 @@ class IndexScreener:
 
     def flush(self, engine: RiskEngine) -> list[str]:
         """Re-sync and re-band every dirty account from the ledger; returns those accounts."""
-        led = engine.ledger
-        if self._seen is not None and led.events_applied != self._seen:
-            self._rows_exact = False
         if self.reband:
             self._reband(engine)
         if not self.dirty:
             return []
+        led = engine.ledger
         dirty, self.dirty = self.dirty, set()
         synced = [acct for acct in sorted(dirty) if acct in led.accounts]
         batches: dict[str, tuple[list[int], list[int]]] = {}
