@@ -72,7 +72,7 @@ def test_the_float_book_equals_a_rebuilt_one_after_every_call(seed: int) -> None
         run(engine, [event])
         fresh = IndexScreener()
         fresh.restore(engine)
-        assert not screener.dirty and not screener.reband
+        assert not screener.dirty
         assert _rows(engine, screener) == _rows(engine, fresh), event
         assert engine.audit() == []
 

@@ -253,18 +253,6 @@ class RiskEngine:
                            field="type")
         if event_type == "fill" and self.config.enforce_reduce_only:
             self._check_reduce_only(payload)
-        # a crash tick is a batch of thousands of events: no cyclic collection in the middle of it (the journal,
-        # which calls this, holds the collector for its whole batch already); paused_gc() inlined, as a mark
-        # tick takes a few µs
-        if not gc.isenabled():
-            return self._process(event_type, payload, ts)
-        gc.disable()
-        try:
-            return self._process(event_type, payload, ts)
-        finally:
-            gc.enable()
-
-    def _process(self, event_type: str, payload: Mapping[str, Any], ts: int) -> list[Applied]:
         out: list[Applied] = []
         self._out = out
         self._ts = ts
@@ -293,11 +281,20 @@ class RiskEngine:
                 led = self.ledger
                 watches |= {watches_for(led, k) for k in led.positions}
                 self._recheck_all = False
-            self._check(watches)
-            self._work()
-            flush = getattr(self.screener, "flush", None)
-            if flush is not None:
-                flush(self)
+            # a crash tick is a batch of thousands of events: no cyclic collection in the middle of it (the journal,
+            # which calls this, holds the collector for its whole batch already)
+            pause = bool(watches) and gc.isenabled()
+            if pause:
+                gc.disable()
+            try:
+                self._check(watches)
+                self._work()
+                flush = getattr(self.screener, "flush", None)
+                if flush is not None:
+                    flush(self)
+            finally:
+                if pause:
+                    gc.enable()
         except Exception as exc:
             # The input was valid and applied; what failed is the engine's own reaction to it. The engine's state
             # is now partly changed: the caller (the Journal) must rebuild it from the log.

@@ -50,25 +50,12 @@ class IndexScreener:
         self.books: dict[str, _AssetBook] = {}
         self.symbol_book: dict[str, tuple[_AssetBook, int]] = {}
         self.unsupported: set[str] = set()
-        #: accounts changed by an event since the last flush: their rows are re-synced from the ledger
+        #: accounts changed by an event, or candidates of a tick, since the last flush: re-synced and re-banded
         self.dirty: set[str] = set()
-        #: entries returned as candidates by a tick (an account not otherwise changed: its rows are in sync, only
-        #: its band is re-built, with the thresholds of the engine's band after the check): (book, slot or −1
-        #: for the cross account, account)
-        self.reband: set[tuple[str, int, str]] = set()
-        #: ledger.events_applied as of the last event seen; None before the first
-        self._seen: int | None = None
-        #: False once the ledger changed without an event passing through on_applied (rows may be stale): every
-        #: candidate is then re-synced in full
-        self._rows_exact = True
 
     # ------------------------------------------------------------------------------------------- syncing
     def on_applied(self, engine: RiskEngine, event_type: str, payload: Mapping[str, Any]) -> None:
         led = engine.ledger
-        applied = led.events_applied
-        if self._seen is not None and applied != self._seen + 1:
-            self._rows_exact = False  # events reached the ledger without us
-        self._seen = applied
         if event_type == "market_listed":
             symbol = str(payload["symbol"])
             m = led.markets[symbol]
@@ -100,8 +87,6 @@ class IndexScreener:
 
     def flush(self, engine: RiskEngine) -> list[str]:
         """Re-sync and re-band every dirty account from the ledger; returns those accounts."""
-        if self.reband:
-            self._reband(engine)
         if not self.dirty:
             return []
         led = engine.ledger
@@ -118,33 +103,6 @@ class IndexScreener:
             if accounts or slots:
                 self.books[asset].index.rebuild(accounts=accounts, slots=slots)
         return synced
-
-    def _reband(self, engine: RiskEngine) -> None:
-        """Re-band the candidates of the last ticks whose accounts no event changed: their rows are as the
-        ledger's, only their thresholds may have moved with the engine's band (the other entries of such an
-        account keep their bands, still valid: their rows and thresholds are unchanged)."""
-        reband, self.reband = self.reband, set()
-        if not self._rows_exact:  # rows may be stale: re-sync the whole account
-            self.dirty.update(acct for _asset, _slot, acct in reband)
-            return
-        dirty = self.dirty
-        batches: dict[str, tuple[list[int], list[int]]] = {}
-        for asset, slot, acct in sorted(reband):
-            if acct in dirty:
-                continue  # re-synced (and re-banded) in full below
-            ab = self.books[asset]
-            accounts, slots = batches.setdefault(asset, ([], []))
-            if slot < 0:
-                a = ab.book.account_id(acct)
-                kd, ku = self._thresholds(engine, WatchId.cross(acct, asset))
-                ab.book.set_thresholds(a, kd, ku)
-                accounts.append(a)
-            else:
-                kd, ku = self._thresholds(engine, WatchId.isolated(ab.slot_keys[slot]))
-                ab.book.set_position_thresholds(slot, kd, ku)
-                slots.append(slot)
-        for asset, (accounts, slots) in batches.items():
-            self.books[asset].index.rebuild(accounts=accounts, slots=slots)
 
     def _sync_account(self, engine: RiskEngine, ab: _AssetBook, acct: str,
                       batch: tuple[list[int], list[int]]) -> None:
@@ -207,7 +165,6 @@ class IndexScreener:
             if symbol in engine.ledger.marks:
                 self.on_applied(engine, "mark", {"symbol": symbol})
         self.dirty.update(engine.ledger.accounts)
-        self._seen = engine.ledger.events_applied
         self.flush(engine)
 
     def audit(self, engine: RiskEngine) -> list[WatchId]:
@@ -278,16 +235,14 @@ class IndexScreener:
             return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
         ab, s = hit
         cands = ab.index.on_tick(s, float(led.marks[symbol]))
-        reband, asset = self.reband, ab.asset
         for a in cands.accounts.tolist():
-            acct = ab.book.account_names[a]
-            out.add(WatchId.cross(acct, asset))
-            reband.add((asset, -1, acct))
+            out.add(WatchId.cross(ab.book.account_names[a], ab.asset))
+            self.dirty.add(ab.book.account_names[a])
         for slot in cands.slots.tolist():
             key = ab.slot_keys.get(slot)
             if key is not None:
                 out.add(WatchId.isolated(key))
-                reband.add((asset, slot, key.account))
+                self.dirty.add(key.account)
         if self.unsupported:  # their float rows leave these positions out: check their holders exactly too
             holders = {k.account for k in led.by_symbol.get(symbol, ())}
             for sym in self.unsupported:
