@@ -3,9 +3,12 @@
 * Statuses cached within one ``process()`` call (dropped when an event names the account, all of them on a
   mark) are shared by the checks, the waterfall and the ADL ranking: every cached status handed out must equal
   :func:`~margincall.risk.status.status` computed at that moment.
-* The index screener re-syncs the float rows only of accounts an event changed; a tick's candidates that no
-  event changed are only re-banded. After every call the float book (wallets, positions, thresholds) must equal
-  the book of a screener rebuilt from the ledger, and its bands must still screen exactly (``audit()`` empty).
+* The index screener rewrites a position's float row only when its ledger position (an immutable object) or
+  isolated margin changed since the row was written, and re-bands the accounts of a flush in one index call.
+  After every call the float book (wallets, positions, thresholds) must equal the book of a screener rebuilt
+  from the ledger, and its bands must still screen exactly (``audit()`` empty).
+* The ADL walk passes whole blocks of the ranking out of profit at the bankruptcy price: the same events as
+  visiting every entry.
 * :meth:`Ledger.cross_upnl_mm` is the uPnL and MM of :meth:`Ledger.cross_totals`, to the last digit, and the
   per-position terms it keeps (:meth:`Ledger.position_terms`) those of ``position_upnl`` / ``position_mm``.
 """
