@@ -197,6 +197,9 @@ class Ledger:
         self.liquidating: set[tuple[str, str]] = set()
         self._keys: dict[tuple[str, str, str], PositionKey] = {}  # cache of _position_key's results
         self._fill_context: dict[tuple[str, str], tuple[Any, ...]] = {}  # cache of _new_fill_context's results
+        #: cache of cross_upnl_mm's per-position terms: key → (position, price, market, uPnL, MM), valid while the
+        #: very same (immutable) position, mark and market objects are current
+        self._terms: dict[PositionKey, tuple[PositionState, Decimal, MarketSpec, Decimal, Decimal]] = {}
         self._handlers: dict[str, Callable[[_Tx, Mapping[str, Any]], dict[str, Any]]] = {
             "market_listed": self._market_listed,
             "account_opened": self._account_opened,
@@ -412,6 +415,41 @@ class Ledger:
             if with_mm:
                 mm += maintenance_margin(m.tiers, inst.kind, qty, price, inst.contract_size)
         return upnl, im, mm
+
+    def position_terms(self, pos: PositionState) -> tuple[Decimal, Decimal]:
+        """(uPnL, MM) of ``pos`` at its mark (its entry price when the symbol has none): the arithmetic of
+        :meth:`position_upnl` and :meth:`position_mm`, kept while the very same (immutable) position, mark and
+        market objects are current (a status is recomputed after every event of its account, most of whose
+        positions did not change)."""
+        key = pos.key
+        symbol = key.symbol
+        m = self.markets[symbol]
+        price = self.marks.get(symbol)
+        if price is None:
+            price = pos.entry_price
+        memo = self._terms
+        t = memo.get(key)
+        if t is None or t[0] is not pos or t[1] is not price or t[2] is not m:
+            if len(memo) > 2 * len(self.positions) + 1024:
+                memo.clear()  # closed positions
+            inst = m.instrument
+            size = pos.size
+            qty = abs(size) * inst.contract_size
+            t = memo[key] = (pos, price, m, pnl_of(inst.kind, 1 if size > 0 else -1, qty, pos.entry_price, price),
+                             maintenance_margin(m.tiers, inst.kind, qty, price, inst.contract_size))
+        return t[3], t[4]
+
+    def cross_upnl_mm(self, positions: Iterable[PositionState]) -> tuple[Decimal, Decimal]:
+        """(Σ uPnL, Σ MM) of ``positions`` (cross positions of one account in one settle asset, already in
+        :func:`_position_order`) at the marks: the uPnL and MM of :meth:`cross_totals`, the same terms summed in
+        the same order, without the initial margin."""
+        upnl = mm = ZERO
+        terms = self.position_terms
+        for pos in positions:
+            u, m = terms(pos)
+            upnl += u
+            mm += m
+        return upnl, mm
 
     def reserved_total(self, account: str, asset: str) -> Decimal:
         if not self.reserved:

@@ -34,11 +34,17 @@ from decimal import Decimal
 from typing import Any
 
 from margincall.ledger import Ledger, PositionKey
+from margincall.math.contracts import notional_of, pnl_of
+from margincall.model.construct import slots_constructor
+from margincall.model.enums import MarginMode
 from margincall.risk.adl import AdlCandidate, AdlRanking, rank_key
-from margincall.risk.status import MarginStatus, WatchId, watches_for
+from margincall.risk.status import MarginStatus, WatchId
 
 #: (−score, −size, account, position_side) — unique within a side — then score, candidate and position key.
 Entry = tuple[Decimal, Decimal, str, str, Decimal, AdlCandidate, PositionKey]
+
+#: ``AdlCandidate(...)`` (all fields, in order) without the frozen dataclass's __init__
+_candidate = slots_constructor(AdlCandidate)
 
 #: Event types whose effect on the ranked positions is fully named by their account fields.
 _ACCOUNT_SCOPED = frozenset({
@@ -167,19 +173,28 @@ class AdlQueue:
                status_of: Callable[[WatchId], MarginStatus]) -> Entry | None:
         led = self.ledger
         pos = led.positions.get(key)
-        if pos is None or pos.sign != sign:
+        if pos is None:
             return None
-        upnl = led.position_upnl(pos, mark)
+        size = pos.size
+        if (1 if size > 0 else -1) != sign:  # pos.sign
+            return None
+        # the arithmetic of position_upnl, position_notional and watches_for, inlined (every ranked position of
+        # the accounts a crash tick moves is recomputed)
+        inst = led.markets[key.symbol].instrument
+        kind, entry = inst.kind, pos.entry_price
+        qty = abs(size) * inst.contract_size
+        upnl = pnl_of(kind, sign, qty, entry, mark)
         if upnl <= 0:
             return None
-        st = status_of(watches_for(led, key))
-        wallet = (led.isolated_margin(key) if pos.is_isolated
-                  else led.wallet(key.account, led.markets[key.symbol].instrument.settle_asset))
-        c = AdlCandidate(
-            account=key.account, symbol=key.symbol, position_side=key.position_side.value, size=abs(pos.size),
-            sign=pos.sign, entry_price=pos.entry_price, mark=mark, notional=led.position_notional(pos, mark),
-            entry_notional=led.position_notional(pos, pos.entry_price), upnl=upnl, wallet=wallet,
-            equity=st.equity, maintenance_margin=st.maintenance_margin)
+        if pos.margin_mode is MarginMode.ISOLATED:
+            st = status_of(WatchId.isolated(key))
+            wallet = led.isolated_margin(key)
+        else:
+            st = status_of(WatchId.cross(key.account, inst.settle_asset))
+            wallet = led.wallet(key.account, inst.settle_asset)
+        c = _candidate(key.account, key.symbol, key.position_side.value, abs(size), sign, entry, mark,
+                       notional_of(kind, qty, mark), notional_of(kind, qty, entry), upnl, wallet, st.equity,
+                       st.maintenance_margin)
         score = ranking.score(c)
         return (*rank_key(score, c), score, c, key)
 

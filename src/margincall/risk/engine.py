@@ -31,6 +31,7 @@ queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -150,6 +151,12 @@ def _d(x: Decimal) -> str:
     return format(x, "f")
 
 
+#: entries per block of an ADL walk (:meth:`RiskEngine._walk_blocks`)
+_BLOCK = 16
+#: (start, end, position keys, entry price nearest to profit) of one block; no keys and no price: walk it all
+_Block = tuple[int, int, frozenset[PositionKey] | None, Decimal | None]
+
+
 def _pkey(watch: WatchId) -> dict[str, str]:
     return {"account": watch.account, "scope": watch.scope, "what": watch.what}
 
@@ -178,6 +185,8 @@ class RiskEngine:
         self._calls = 0  # process() calls so far: a ranking is refreshed at its first use in each call
         #: exact statuses computed during one process() call, dropped when an event touches their account
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
+        #: per ADL side, the blocks of its ranking walked in this call (:meth:`_walk_blocks`)
+        self._blocks: dict[tuple[str, int], tuple[int, list[Entry], int, list[_Block]]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
@@ -282,11 +291,20 @@ class RiskEngine:
                 led = self.ledger
                 watches |= {watches_for(led, k) for k in led.positions}
                 self._recheck_all = False
-            self._check(watches)
-            self._work()
-            flush = getattr(self.screener, "flush", None)
-            if flush is not None:
-                flush(self)
+            # a crash tick is a batch of thousands of events: no cyclic collection in the middle of it (the journal,
+            # which calls this, holds the collector for its whole batch already)
+            pause = bool(watches) and gc.isenabled()
+            if pause:
+                gc.disable()
+            try:
+                self._check(watches)
+                self._work()
+                flush = getattr(self.screener, "flush", None)
+                if flush is not None:
+                    flush(self)
+            finally:
+                if pause:
+                    gc.enable()
         except Exception as exc:
             # The input was valid and applied; what failed is the engine's own reaction to it. The engine's state
             # is now partly changed: the caller (the Journal) must rebuild it from the log.
@@ -334,8 +352,9 @@ class RiskEngine:
 
     # ----------------------------------------------------------------------------------- checks and bands
     def _check(self, watches: Iterable[WatchId]) -> None:
+        cached = self._cached_status
         for watch in sorted(watches, key=str):
-            st = status(self.ledger, watch)
+            st = cached(watch)
             self._update_band(watch, st)
             if (st.liquidatable or watch in self.active) and watch not in self.queued:
                 self._enqueue(watch, st)
@@ -379,7 +398,7 @@ class RiskEngine:
                 waiting.append(watch)
         for watch in waiting:
             if watch not in self.queued:
-                self._enqueue(watch, status(self.ledger, watch))
+                self._enqueue(watch, self._cached_status(watch))
         self.metrics.carried = len(self.queue) - len(waiting)
 
     # ------------------------------------------------------------------------------------------ waterfall
@@ -387,7 +406,8 @@ class RiskEngine:
         """Run the waterfall for ``watch`` for at most ``budget`` steps: (steps used, finished?)."""
         led = self.ledger
         used = 0
-        st = status(led, watch)
+        cached = self._cached_status
+        st = cached(watch)
         if watch not in self.active:
             if not st.liquidatable:
                 return 0, True
@@ -402,7 +422,7 @@ class RiskEngine:
             self.metrics.liquidations += 1
         state = self.active[watch]
         while used < budget:
-            st = status(led, watch)
+            st = cached(watch)
             if not st.positions or not st.liquidatable:
                 self._finish(watch, "restored" if st.positions else "closed")
                 return used + 1, True
@@ -427,7 +447,7 @@ class RiskEngine:
         state = self.active.get(watch)
         if state is None:
             return
-        st = status(self.ledger, watch)
+        st = self._cached_status(watch)
         self._emit("liquidation_finished", {**_pkey(watch), "liquidation_id": state.liquidation_id,
                                             "outcome": outcome, "equity": _d(st.equity),
                                             "maintenance_margin": _d(st.maintenance_margin)})
@@ -531,31 +551,49 @@ class RiskEngine:
         # linear: in profit at the bankruptcy price ⇔ on the right side of the entry (sign × Q × (P − entry) > 0
         # keeps the sign of P − entry exactly); the walk may pass many entries in profit at the mark only
         linear = market.instrument.kind is ContractKind.LINEAR
-        for i, (_, _, account, position_side, score, _c, key) in enumerate(ranked, start=1):
+        me, positions = pos.key.account, led.positions
+        # the counterparties are on the other side: a ranked position now on this side (or gone) was taken
+        mine_long = pos.size > 0
+        # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
+        # held, are passed at once (each of their entries would be passed over one by one below)
+        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else ((0, len(ranked), None, None),)
+        for start, end, keys, edge in blocks:
             if remaining <= 0:
                 break
-            if account == pos.key.account:
+            if (edge is not None and keys is not None and ((bankrupt >= edge) if mine_long else (bankrupt <= edge))
+                    and keys <= positions.keys()):
                 continue
-            # the ranking is taken once per call; the position may have changed since (reduced, closed)
-            cur = led.positions.get(key)
-            if cur is None or cur.sign == pos.sign:
-                gone = True
-                continue
-            # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
-            if linear:
-                if (bankrupt <= cur.entry_price) if cur.size > 0 else (bankrupt >= cur.entry_price):
+            for i in range(start + 1, end + 1):
+                if remaining <= 0:
+                    break
+                _, _, account, position_side, score, _c, key = ranked[i - 1]
+                if account == me:
                     continue
-            elif led.position_upnl(cur, bankrupt) <= 0:
-                continue
-            take = min(remaining, abs(cur.size))
-            self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
-                               "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
-                               "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
-            self.metrics.adl += 1
-            remaining -= take
-            steps += 1
+                # the ranking is taken once per call; the position may have changed since (reduced, closed)
+                cur = positions.get(key)
+                if cur is None:
+                    gone = True
+                    continue
+                long = cur.size > 0
+                if long is mine_long:
+                    gone = True
+                    continue
+                # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
+                if linear:
+                    if (bankrupt <= cur.entry_price) if long else (bankrupt >= cur.entry_price):
+                        continue
+                elif led.position_upnl(cur, bankrupt) <= 0:
+                    continue
+                take = min(remaining, abs(cur.size))
+                self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
+                                   "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
+                                   "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
+                self.metrics.adl += 1
+                remaining -= take
+                steps += 1
         if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
             self._adl.drop_closed(symbol, -pos.sign)
+            self._blocks.pop((symbol, -pos.sign), None)
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
                 "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
@@ -574,6 +612,25 @@ class RiskEngine:
                 self._socialize(lid, pos, loss)
                 steps += 1
         return steps
+
+    def _walk_blocks(self, symbol: str, sign: int, ranked: list[Entry]) -> list[_Block]:
+        """The ``sign`` side's ranking (linear) cut in blocks of :data:`_BLOCK` entries: (start, end, the
+        position keys, the entry price nearest to profit — the lowest of longs, the highest of shorts). Within
+        one call a ranked position keeps its entry price (the engine's events only reduce positions; one the
+        input changed is re-ranked at the first use in the call), so a bankruptcy price at or below that lowest
+        entry (longs; at or above the highest for shorts) leaves every position of the block out of profit. Kept
+        per call until the ranking changes (:meth:`AdlQueue.drop_closed`)."""
+        cached = self._blocks.get((symbol, sign))
+        if cached is not None and cached[0] == self._calls and cached[1] is ranked and cached[2] == len(ranked):
+            return cached[3]
+        blocks: list[_Block] = []
+        pick = min if sign > 0 else max
+        for start in range(0, len(ranked), _BLOCK):
+            part = ranked[start:start + _BLOCK]
+            blocks.append((start, start + len(part), frozenset([e[6] for e in part]),
+                           pick([e[5].entry_price for e in part])))
+        self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
+        return blocks
 
     def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[Entry]:
         """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula, as of its first use in this

@@ -13,16 +13,18 @@ screened by holding instead, for every account that holds them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from margincall.ledger.types import PositionKey
+from margincall.ledger.types import PositionKey, PositionState
 from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
 from margincall.model.errors import MarginCallError
 from margincall.risk.book import RiskBook
 from margincall.risk.index import BandIndex
-from margincall.risk.margin_call import Band
+from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.screen import full_screen
 from margincall.risk.status import WatchId, status, watches_for
 
@@ -38,6 +40,9 @@ class _AssetBook:
         self.book = RiskBook(settle_asset=asset)
         self.index = BandIndex(self.book)
         self.slot_keys: dict[int, PositionKey] = {}
+        #: what each position's row was last written from: (position, isolated margin or None, slot); a position
+        #: is immutable in the ledger (a change is a new object), so the same object and margin: the same row
+        self.rows: dict[PositionKey, tuple[PositionState, Decimal | None, int]] = {}
 
 
 class IndexScreener:
@@ -45,6 +50,7 @@ class IndexScreener:
         self.books: dict[str, _AssetBook] = {}
         self.symbol_book: dict[str, tuple[_AssetBook, int]] = {}
         self.unsupported: set[str] = set()
+        #: accounts changed by an event, or candidates of a tick, since the last flush: re-synced and re-banded
         self.dirty: set[str] = set()
 
     # ------------------------------------------------------------------------------------------- syncing
@@ -86,12 +92,21 @@ class IndexScreener:
         led = engine.ledger
         dirty, self.dirty = self.dirty, set()
         synced = [acct for acct in sorted(dirty) if acct in led.accounts]
+        batches: dict[str, tuple[list[int], list[int]]] = {}
         for acct in synced:
-            for ab in self.books.values():
-                self._sync_account(engine, ab, acct)
+            for asset, ab in self.books.items():
+                batch = batches.get(asset)
+                if batch is None:
+                    batch = batches[asset] = ([], [])
+                self._sync_account(engine, ab, acct, batch)
+        for asset, (accounts, slots) in batches.items():
+            if accounts or slots:
+                self.books[asset].index.rebuild(accounts=accounts, slots=slots)
         return synced
 
-    def _sync_account(self, engine: RiskEngine, ab: _AssetBook, acct: str) -> None:
+    def _sync_account(self, engine: RiskEngine, ab: _AssetBook, acct: str,
+                      batch: tuple[list[int], list[int]]) -> None:
+        """Re-sync the rows of ``acct`` in ``ab`` from the ledger; its entries to re-band go to ``batch``."""
         led, book = engine.ledger, ab.book
         try:
             a = book.account_id(acct)
@@ -100,6 +115,7 @@ class IndexScreener:
         book.set_wallet(a, float(led.wallet(acct, ab.asset)))
         keep: set[int] = set()
         iso_slots: list[int] = []
+        rows = ab.rows
         for pos in led.positions_of(acct):
             hit = self.symbol_book.get(pos.key.symbol)
             if hit is None or hit[0] is not ab:
@@ -108,9 +124,15 @@ class IndexScreener:
             if led.marks.get(pos.key.symbol) is None:
                 book.set_mark(s, float(pos.entry_price))
             isolated = pos.margin_mode is MarginMode.ISOLATED
-            slot = book.upsert_position(
-                a, s, pos.sign, float(led.position_qty(pos)), float(pos.entry_price), isolated,
-                float(led.isolated_margin(pos.key)) if isolated else 0.0, _LEG[pos.key.position_side])
+            margin = led.isolated_margin(pos.key) if isolated else None
+            row = rows.get(pos.key)
+            if row is not None and row[0] is pos and row[1] == margin:
+                slot = row[2]  # the row was written from this very (immutable) position and margin
+            else:
+                slot = book.upsert_position(
+                    a, s, pos.sign, float(led.position_qty(pos)), float(pos.entry_price), isolated,
+                    0.0 if margin is None else float(margin), _LEG[pos.key.position_side])
+                rows[pos.key] = (pos, margin, slot)
             keep.add(slot)
             ab.slot_keys[slot] = pos.key
             if isolated:
@@ -119,24 +141,22 @@ class IndexScreener:
                 book.set_position_thresholds(slot, kd, ku)
         removed = [s for s in book.slots_of(a) if s not in keep]
         if removed:
-            ab.index.remove(slots=[s for s in removed if book.isolated[s]])
+            gone = [s for s in removed if book.isolated[s]]
+            if gone:  # before the slots are freed: another account of this flush may reuse them
+                ab.index.remove(slots=gone)
             for s in removed:
                 book.remove_position(s)
-                ab.slot_keys.pop(s, None)
+                key = ab.slot_keys.pop(s, None)
+                if key is not None and (row := rows.get(key)) is not None and row[2] == s:
+                    del rows[key]
         kd, ku = self._thresholds(engine, WatchId.cross(acct, ab.asset))
         book.set_thresholds(a, kd, ku)
-        ab.index.rebuild(accounts=[a], slots=iso_slots)
+        batch[0].append(a)
+        batch[1].extend(iso_slots)
 
     @staticmethod
     def _thresholds(engine: RiskEngine, watch: WatchId) -> tuple[float, float]:
-        cfg = engine.config.bands
-        band = engine.bands.get(watch, Band.HEALTHY)
-        worse = Band(min(band + 1, Band.LIQUIDATION))
-        k_down = 1.0 / float(cfg.threshold(worse))
-        if band == Band.HEALTHY:
-            return k_down, 0.0
-        better = float(cfg.threshold(band) - (cfg.hysteresis if band < Band.LIQUIDATION else 0))
-        return k_down, 1.0 / better
+        return _band_thresholds(engine.config.bands, engine.bands.get(watch, Band.HEALTHY))
 
     def restore(self, engine: RiskEngine) -> None:
         """Build the float books of an engine restored from a snapshot."""
@@ -228,3 +248,14 @@ class IndexScreener:
             for sym in self.unsupported:
                 out.update(watches_for(led, k) for k in led.by_symbol.get(sym, ()) if k.account in holders)
         return out
+
+
+@lru_cache(maxsize=256)
+def _band_thresholds(cfg: BandConfig, band: Band) -> tuple[float, float]:
+    """(k_down, k_up) of the float index for a watch in ``band``."""
+    worse = Band(min(band + 1, Band.LIQUIDATION))
+    k_down = 1.0 / float(cfg.threshold(worse))
+    if band == Band.HEALTHY:
+        return k_down, 0.0
+    better = float(cfg.threshold(band) - (cfg.hysteresis if band < Band.LIQUIDATION else 0))
+    return k_down, 1.0 / better

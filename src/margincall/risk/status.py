@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from margincall.ledger import Ledger, PositionKey, PositionState
 from margincall.math.margin import margin_ratio_mm_over_equity
@@ -80,23 +81,33 @@ def watches_for(ledger: Ledger, key: PositionKey) -> WatchId:
     return WatchId.cross(key.account, ledger.markets[key.symbol].instrument.settle_asset)
 
 
+def _position_order(pos: PositionState) -> tuple[str, str]:
+    return pos.key.symbol, pos.key.position_side.value
+
+
+@lru_cache(maxsize=1 << 16)
+def _isolated_key(account: str, what: str) -> PositionKey:
+    return WatchId("isolated", account, what).position_key()
+
+
 def status(ledger: Ledger, watch: WatchId) -> MarginStatus:
     """The exact equity and MM of ``watch`` at the current marks."""
     if watch.scope == "isolated":
-        key = watch.position_key()
+        key = _isolated_key(watch.account, watch.what)
         pos = ledger.positions.get(key)
         if pos is None:
             return MarginStatus(watch, ZERO, ZERO, ())
-        price = ledger.price_for(key.symbol, pos.entry_price)
-        equity = ledger.isolated_margin(key) + ledger.position_upnl(pos, price)
-        return MarginStatus(watch, equity, ledger.position_mm(pos, price), (pos,))
+        upnl, mm = ledger.position_terms(pos)  # at price_for(symbol, entry price)
+        return MarginStatus(watch, ledger.isolated_margin(key) + upnl, mm, (pos,))
     asset = watch.what
-    positions = tuple(
-        p for p in ledger.positions_of(watch.account)
-        if not p.is_isolated and ledger.markets[p.key.symbol].instrument.settle_asset == asset
-    )
-    upnl, _im, mm = ledger.cross_totals(watch.account, asset, positions)
-    return MarginStatus(watch, ledger.wallet(watch.account, asset) + upnl, mm, positions)
+    led_positions, markets = ledger.positions, ledger.markets
+    mine = [p for k in ledger.by_account.get(watch.account, ())
+            if (p := led_positions[k]).margin_mode is not MarginMode.ISOLATED
+            and markets[k.symbol].instrument.settle_asset == asset]
+    if len(mine) > 1:
+        mine.sort(key=_position_order)  # the order of positions_of, and the one cross_totals sums in
+    upnl, mm = ledger.cross_upnl_mm(mine)
+    return MarginStatus(watch, ledger.wallet(watch.account, asset) + upnl, mm, tuple(mine))
 
 
 def holding(ledger: Ledger, pos: PositionState) -> Holding:

@@ -17,18 +17,17 @@ Rules:
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, cast
 
 from margincall.model.errors import MarginCallError
+from margincall.model.gcpause import paused_gc
 from margincall.store.log import (
     GENESIS_HASH,
     EventLog,
@@ -296,22 +295,6 @@ class Journal:
             seq = self.log.last_seq()
             self.log.save_snapshot(seq, self.ledger.snapshot())
             return seq
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Hold the cyclic garbage collector for a batch: a batch allocates many short-lived containers and no
-    cycles (the ledger's values are trees), so collections in the middle of it are pure overhead; the collector
-    runs again, with its usual thresholds, as soon as the batch is done. Reference counting frees memory as
-    usual throughout."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _folder(ledger: LedgerLike) -> Callable[..., Any]:
