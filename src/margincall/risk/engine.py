@@ -592,8 +592,7 @@ class RiskEngine:
                 remaining -= take
                 steps += 1
         if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
-            self._adl.drop_closed(symbol, -pos.sign)
-            self._blocks.pop((symbol, -pos.sign), None)
+            self._drop_closed(symbol, -pos.sign, ranked)
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
                 "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
@@ -631,6 +630,42 @@ class RiskEngine:
                            pick([e[5].entry_price for e in part])))
         self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
         return blocks
+
+    def _drop_closed(self, symbol: str, sign: int, ranked: list[Entry]) -> None:
+        """:meth:`AdlQueue.drop_closed`, and the side's blocks of this call kept in step: a block that lost entries
+        is cut again from what is left of it, the others only move (each rebuilt from scratch would cost the whole
+        ranking after every drop: a crash tick drops many times per call)."""
+        n_before = len(ranked)
+        dropped = self._adl.drop_closed(symbol, sign)
+        cached = self._blocks.pop((symbol, sign), None)
+        if (dropped is None or cached is None or cached[0] != self._calls or cached[1] is not ranked
+                or cached[2] != n_before or len(ranked) != n_before - len(dropped)):
+            return
+        if not dropped:
+            self._blocks[(symbol, sign)] = cached
+            return
+        gone = {e[6] for e in dropped}
+        pick = min if sign > 0 else max
+        blocks: list[_Block] = []
+        at = 0
+        for start, end, keys, edge in cached[3]:
+            if keys is None:
+                return
+            n = end - start
+            if not keys.isdisjoint(gone):
+                n -= len(keys & gone)
+                if n <= 0:
+                    continue
+                part = ranked[at:at + n]
+                blocks.append((at, at + n, frozenset([e[6] for e in part]), pick([e[5].entry_price for e in part])))
+            elif at == start:
+                blocks.append((start, end, keys, edge))
+            else:
+                blocks.append((at, at + n, keys, edge))
+            at += n
+        if at != len(ranked):
+            return
+        self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
 
     def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[Entry]:
         """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula, as of its first use in this
