@@ -258,6 +258,23 @@ class AdlQueue:
             if not keys:
                 del self._ranked_of[key.account]
 
+    def all_held(self, symbol: str, sign: int) -> bool:
+        """Whether every ranked position of the side is still held, on that side (False when not known: the
+        queue is not incremental, or the side is not built). Drops from the keys :meth:`drop_closed` will check
+        those found held (the same invariant: held when checked, and no event of their account since)."""
+        if not self.incremental:
+            return False
+        side = self.sides.get((symbol, sign))
+        if side is None:
+            return False
+        self._expand()
+        if self.sides.get((symbol, sign)) is not side:
+            return False
+        if side.fresh:
+            by_key, positions = side.by_key, self.ledger.positions
+            side.fresh = {k for k in side.fresh if k in by_key and ((q := positions.get(k)) is None or q.sign != sign)}
+        return not side.fresh
+
     def drop_closed(self, symbol: str, sign: int) -> list[Entry] | None:
         """Drop the entries of the side whose position is gone or no longer on that side (taken by ADL during
         this call), so later liquidations of the call do not walk past them; the others keep their rank.

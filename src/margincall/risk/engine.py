@@ -187,6 +187,8 @@ class RiskEngine:
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
         #: per ADL side, the blocks of its ranking walked in this call (:meth:`_walk_blocks`)
         self._blocks: dict[tuple[str, int], tuple[int, list[Entry], int, list[_Block]]] = {}
+        #: per ADL side, the suffix edges of its blocks (:meth:`_suffix_edges`)
+        self._suffix: dict[tuple[str, int], tuple[list[_Block], int, list[Decimal | None]]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
@@ -556,12 +558,20 @@ class RiskEngine:
         mine_long = pos.size > 0
         # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
         # held, are passed at once (each of their entries would be passed over one by one below)
-        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else ((0, len(ranked), None, None),)
-        for start, end, keys, edge in blocks:
+        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else [(0, len(ranked), None, None)]
+        # when every ranked position is still held (none closed since the ranking or the last drop), a passed
+        # block from which on every entry is out of profit ends the walk: nothing after it would be taken or seen
+        # gone (an adl event of this walk changes only the position it takes, already walked past)
+        suffix = self._suffix_edges(symbol, -pos.sign, blocks) if linear and self._adl.all_held(symbol, -pos.sign) \
+            else None
+        for b, (start, end, keys, edge) in enumerate(blocks):
             if remaining <= 0:
                 break
             if (edge is not None and keys is not None and ((bankrupt >= edge) if mine_long else (bankrupt <= edge))
                     and keys <= positions.keys()):
+                if suffix is not None and (last := suffix[b]) is not None and (
+                        (bankrupt >= last) if mine_long else (bankrupt <= last)):
+                    break
                 continue
             for i in range(start + 1, end + 1):
                 if remaining <= 0:
@@ -630,6 +640,23 @@ class RiskEngine:
                            pick([e[5].entry_price for e in part])))
         self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
         return blocks
+
+    def _suffix_edges(self, symbol: str, sign: int, blocks: list[_Block]) -> list[Decimal | None]:
+        """Per block of :meth:`_walk_blocks`, the entry price nearest to profit over it and every block after it
+        (None when one of them has no price); kept while the blocks are the same list."""
+        cached = self._suffix.get((symbol, sign))
+        if cached is not None and cached[0] is blocks and cached[1] == len(blocks):
+            return cached[2]
+        out: list[Decimal | None] = [None] * len(blocks)
+        acc: Decimal | None = None
+        for b in range(len(blocks) - 1, -1, -1):
+            edge = blocks[b][3]
+            if edge is None:
+                break
+            acc = edge if acc is None else (min(acc, edge) if sign > 0 else max(acc, edge))
+            out[b] = acc
+        self._suffix[(symbol, sign)] = (blocks, len(blocks), out)
+        return out
 
     def _drop_closed(self, symbol: str, sign: int, ranked: list[Entry]) -> None:
         """:meth:`AdlQueue.drop_closed`, and the side's blocks of this call kept in step: a block that lost entries
