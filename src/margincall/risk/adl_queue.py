@@ -258,22 +258,24 @@ class AdlQueue:
             if not keys:
                 del self._ranked_of[key.account]
 
-    def all_held(self, symbol: str, sign: int) -> bool:
-        """Whether every ranked position of the side is still held, on that side (False when not known: the
-        queue is not incremental, or the side is not built). Drops from the keys :meth:`drop_closed` will check
-        those found held (the same invariant: held when checked, and no event of their account since)."""
+    def unheld(self, symbol: str, sign: int) -> list[Entry] | None:
+        """The entries of the side whose position is no longer held on that side (closed, or on the other side
+        now): those the next :meth:`drop_closed` drops; None when not known (the queue is not incremental, or the
+        side is not built). Drops from the keys :meth:`drop_closed` will check those found held (the same
+        invariant: held when checked, and no event of their account since)."""
         if not self.incremental:
-            return False
+            return None
         side = self.sides.get((symbol, sign))
         if side is None:
-            return False
+            return None
         self._expand()
         if self.sides.get((symbol, sign)) is not side:
-            return False
+            return None
+        by_key = side.by_key
         if side.fresh:
-            by_key, positions = side.by_key, self.ledger.positions
+            positions = self.ledger.positions
             side.fresh = {k for k in side.fresh if k in by_key and ((q := positions.get(k)) is None or q.sign != sign)}
-        return not side.fresh
+        return [by_key[k] for k in side.fresh]
 
     def drop_closed(self, symbol: str, sign: int) -> list[Entry] | None:
         """Drop the entries of the side whose position is gone or no longer on that side (taken by ADL during

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -559,11 +560,17 @@ class RiskEngine:
         # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
         # held, are passed at once (each of their entries would be passed over one by one below)
         blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else [(0, len(ranked), None, None)]
-        # when every ranked position is still held (none closed since the ranking or the last drop), a passed
-        # block from which on every entry is out of profit ends the walk: nothing after it would be taken or seen
-        # gone (an adl event of this walk changes only the position it takes, already walked past)
-        suffix = self._suffix_edges(symbol, -pos.sign, blocks) if linear and self._adl.all_held(symbol, -pos.sign) \
-            else None
+        # a passed block from which on every entry is out of profit ends the walk: after it the entry-by-entry walk
+        # would take nothing, and would only see gone the ranked positions closed since the ranking or the last
+        # drop (of other accounts; an adl event of this walk changes only the position it takes, already walked
+        # past). Known when each of those is closed (one now on the other side may sit in a block that is passed)
+        suffix: list[Decimal | None] | None = None
+        closed_ranks: list[int] = []
+        if linear:
+            unheld = self._adl.unheld(symbol, -pos.sign)
+            if unheld is not None and all(e[6] not in positions for e in unheld):
+                suffix = self._suffix_edges(symbol, -pos.sign, blocks)
+                closed_ranks = [bisect_left(ranked, e) for e in unheld if e[2] != me]
         for b, (start, end, keys, edge) in enumerate(blocks):
             if remaining <= 0:
                 break
@@ -571,6 +578,8 @@ class RiskEngine:
                     and keys <= positions.keys()):
                 if suffix is not None and (last := suffix[b]) is not None and (
                         (bankrupt >= last) if mine_long else (bankrupt <= last)):
+                    if any(r >= start for r in closed_ranks):
+                        gone = True
                     break
                 continue
             for i in range(start + 1, end + 1):
