@@ -559,7 +559,8 @@ class RiskEngine:
         mine_long = pos.size > 0
         # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
         # held, are passed at once (each of their entries would be passed over one by one below)
-        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else [(0, len(ranked), None, None)]
+        whole: list[_Block] = [(0, len(ranked), None, None)]
+        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else whole
         # a passed block from which on every entry is out of profit ends the walk: after it the entry-by-entry walk
         # would take nothing, and would only see gone the ranked positions closed since the ranking or the last
         # drop (of other accounts; an adl event of this walk changes only the position it takes, already walked
