@@ -638,7 +638,7 @@ class RiskEngine:
         one call a ranked position keeps its entry price (the engine's events only reduce positions; one the
         input changed is re-ranked at the first use in the call), so a bankruptcy price at or below that lowest
         entry (longs; at or above the highest for shorts) leaves every position of the block out of profit. Kept
-        per call until the ranking changes (:meth:`AdlQueue.drop_closed`)."""
+        per call, in step with the entries :meth:`AdlQueue.drop_closed` drops (:meth:`_drop_closed`)."""
         cached = self._blocks.get((symbol, sign))
         if cached is not None and cached[0] == self._calls and cached[1] is ranked and cached[2] == len(ranked):
             return cached[3]
