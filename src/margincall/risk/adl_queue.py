@@ -63,6 +63,8 @@ class _Side:
     entries: list[Entry] = field(default_factory=list)  # in rank order
     by_key: dict[PositionKey, Entry] = field(default_factory=dict)
     dirty: set[PositionKey] = field(default_factory=set)
+    #: the dirty keys not yet checked by :meth:`AdlQueue.drop_closed` since the last refresh
+    fresh: set[PositionKey] = field(default_factory=set)
     call: int = -1  # the process() call of the last refresh
 
 
@@ -133,6 +135,7 @@ class AdlQueue:
                 for side in sides:
                     if pos.sign == side.sign or key in side.by_key:
                         side.dirty.add(key)
+                        side.fresh.add(key)
                 if not pos.is_isolated and key.account not in accounts:
                     moved.add(key.account)
         self._marks.clear()
@@ -141,6 +144,7 @@ class AdlQueue:
                 for side in built[key.symbol]:
                     if key in side.by_key:
                         side.dirty.add(key)
+                        side.fresh.add(key)
         # an event of an account may change any of its positions (and the wallet behind every score)
         for acct in accounts:
             for keys in (by_account.get(acct, ()), ranked_of.get(acct, ())):
@@ -150,6 +154,7 @@ class AdlQueue:
                         for side in built[key.symbol]:
                             if (now is not None and now.sign == side.sign) or key in side.by_key:
                                 side.dirty.add(key)
+                                side.fresh.add(key)
         accounts.clear()
 
     # ------------------------------------------------------------------------------------------ ranking
@@ -240,6 +245,7 @@ class AdlQueue:
         for e in new:
             self._rank(e[6], side, e)
         dirty.clear()
+        side.fresh.clear()
 
     def _rank(self, key: PositionKey, side: _Side, e: Entry) -> None:
         side.by_key[key] = e
@@ -252,24 +258,52 @@ class AdlQueue:
             if not keys:
                 del self._ranked_of[key.account]
 
-    def drop_closed(self, symbol: str, sign: int) -> None:
-        """Drop the entries of the side whose position is gone or no longer on that side (taken by ADL during
-        this call), so later liquidations of the call do not walk past them; the others keep their rank."""
+    def unheld(self, symbol: str, sign: int) -> list[Entry] | None:
+        """The entries of the side whose position is no longer held on that side (closed, or on the other side
+        now): those the next :meth:`drop_closed` drops; None when not known (the queue is not incremental, or the
+        side is not built). Drops from the keys :meth:`drop_closed` will check those found held (the same
+        invariant: held when checked, and no event of their account since)."""
+        if not self.incremental:
+            return None
         side = self.sides.get((symbol, sign))
         if side is None:
-            return
+            return None
+        self._expand()
+        if self.sides.get((symbol, sign)) is not side:
+            return None
+        by_key = side.by_key
+        if side.fresh:
+            positions = self.ledger.positions
+            side.fresh = {k for k in side.fresh if k in by_key and ((q := positions.get(k)) is None or q.sign != sign)}
+        return [by_key[k] for k in side.fresh]
+
+    def drop_closed(self, symbol: str, sign: int) -> list[Entry] | None:
+        """Drop the entries of the side whose position is gone or no longer on that side (taken by ADL during
+        this call), so later liquidations of the call do not walk past them; the others keep their rank.
+
+        Returns the entries dropped (removed in place from the list :meth:`ranked` returned), or None when the
+        side was rebuilt or dropped meanwhile (the caller's view of the ranking is stale)."""
+        side = self.sides.get((symbol, sign))
+        if side is None:
+            return None
         positions = self.ledger.positions
         if not self.incremental:
             side.entries[:] = [e for e in side.entries if (q := positions.get(e[6])) is not None and q.sign == sign]
             side.by_key = {e[6]: e for e in side.entries}
-            return
+            return None
         self._expand()  # every position changed since the refresh is now dirty: the closed ones among them
-        side = self.sides.get((symbol, sign))
-        if side is None:
-            return
-        for key in [k for k in side.dirty if k in side.by_key]:
+        if self.sides.get((symbol, sign)) is not side:
+            return None
+        # only the keys dirtied since the last check: one checked then (still held, on this side) and not dirtied
+        # again since has had no event of its account, so it is still held
+        fresh, by_key = side.fresh, side.by_key
+        dropped: list[Entry] = []
+        for key in [k for k in fresh if k in by_key]:
             q = positions.get(key)
             if q is None or q.sign != sign:
-                e = side.by_key.pop(key)
+                e = by_key.pop(key)
                 del side.entries[bisect_left(side.entries, e)]
                 self._unrank(key)
+                dropped.append(e)
+        fresh.clear()
+        return dropped

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -187,6 +188,8 @@ class RiskEngine:
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
         #: per ADL side, the blocks of its ranking walked in this call (:meth:`_walk_blocks`)
         self._blocks: dict[tuple[str, int], tuple[int, list[Entry], int, list[_Block]]] = {}
+        #: per ADL side, the suffix edges of its blocks (:meth:`_suffix_edges`)
+        self._suffix: dict[tuple[str, int], tuple[list[_Block], int, list[Decimal | None]]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
@@ -556,12 +559,29 @@ class RiskEngine:
         mine_long = pos.size > 0
         # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
         # held, are passed at once (each of their entries would be passed over one by one below)
-        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else ((0, len(ranked), None, None),)
-        for start, end, keys, edge in blocks:
+        whole: list[_Block] = [(0, len(ranked), None, None)]
+        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else whole
+        # a passed block from which on every entry is out of profit ends the walk: after it the entry-by-entry walk
+        # would take nothing, and would only see gone the ranked positions closed since the ranking or the last
+        # drop (of other accounts; an adl event of this walk changes only the position it takes, already walked
+        # past). Known when each of those is closed (one now on the other side may sit in a block that is passed)
+        suffix: list[Decimal | None] | None = None
+        closed_ranks: list[int] = []
+        if linear:
+            unheld = self._adl.unheld(symbol, -pos.sign)
+            if unheld is not None and all(e[6] not in positions for e in unheld):
+                suffix = self._suffix_edges(symbol, -pos.sign, blocks)
+                closed_ranks = [bisect_left(ranked, e) for e in unheld if e[2] != me]
+        for b, (start, end, keys, edge) in enumerate(blocks):
             if remaining <= 0:
                 break
             if (edge is not None and keys is not None and ((bankrupt >= edge) if mine_long else (bankrupt <= edge))
                     and keys <= positions.keys()):
+                if suffix is not None and (last := suffix[b]) is not None and (
+                        (bankrupt >= last) if mine_long else (bankrupt <= last)):
+                    if any(r >= start for r in closed_ranks):
+                        gone = True
+                    break
                 continue
             for i in range(start + 1, end + 1):
                 if remaining <= 0:
@@ -592,8 +612,7 @@ class RiskEngine:
                 remaining -= take
                 steps += 1
         if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
-            self._adl.drop_closed(symbol, -pos.sign)
-            self._blocks.pop((symbol, -pos.sign), None)
+            self._drop_closed(symbol, -pos.sign, ranked)
         filled = abs(pos.size) - remaining
         base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
                 "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
@@ -619,7 +638,7 @@ class RiskEngine:
         one call a ranked position keeps its entry price (the engine's events only reduce positions; one the
         input changed is re-ranked at the first use in the call), so a bankruptcy price at or below that lowest
         entry (longs; at or above the highest for shorts) leaves every position of the block out of profit. Kept
-        per call until the ranking changes (:meth:`AdlQueue.drop_closed`)."""
+        per call, in step with the entries :meth:`AdlQueue.drop_closed` drops (:meth:`_drop_closed`)."""
         cached = self._blocks.get((symbol, sign))
         if cached is not None and cached[0] == self._calls and cached[1] is ranked and cached[2] == len(ranked):
             return cached[3]
@@ -631,6 +650,59 @@ class RiskEngine:
                            pick([e[5].entry_price for e in part])))
         self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
         return blocks
+
+    def _suffix_edges(self, symbol: str, sign: int, blocks: list[_Block]) -> list[Decimal | None]:
+        """Per block of :meth:`_walk_blocks`, the entry price nearest to profit over it and every block after it
+        (None when one of them has no price); kept while the blocks are the same list."""
+        cached = self._suffix.get((symbol, sign))
+        if cached is not None and cached[0] is blocks and cached[1] == len(blocks):
+            return cached[2]
+        out: list[Decimal | None] = [None] * len(blocks)
+        acc: Decimal | None = None
+        for b in range(len(blocks) - 1, -1, -1):
+            edge = blocks[b][3]
+            if edge is None:
+                break
+            acc = edge if acc is None else (min(acc, edge) if sign > 0 else max(acc, edge))
+            out[b] = acc
+        self._suffix[(symbol, sign)] = (blocks, len(blocks), out)
+        return out
+
+    def _drop_closed(self, symbol: str, sign: int, ranked: list[Entry]) -> None:
+        """:meth:`AdlQueue.drop_closed`, and the side's blocks of this call kept in step: a block that lost entries
+        is cut again from what is left of it, the others only move (each rebuilt from scratch would cost the whole
+        ranking after every drop: a crash tick drops many times per call)."""
+        n_before = len(ranked)
+        dropped = self._adl.drop_closed(symbol, sign)
+        cached = self._blocks.pop((symbol, sign), None)
+        if (dropped is None or cached is None or cached[0] != self._calls or cached[1] is not ranked
+                or cached[2] != n_before or len(ranked) != n_before - len(dropped)):
+            return
+        if not dropped:
+            self._blocks[(symbol, sign)] = cached
+            return
+        gone = {e[6] for e in dropped}
+        pick = min if sign > 0 else max
+        blocks: list[_Block] = []
+        at = 0
+        for start, end, keys, edge in cached[3]:
+            if keys is None:
+                return
+            n = end - start
+            if not keys.isdisjoint(gone):
+                n -= len(keys & gone)
+                if n <= 0:
+                    continue
+                part = ranked[at:at + n]
+                blocks.append((at, at + n, frozenset([e[6] for e in part]), pick([e[5].entry_price for e in part])))
+            elif at == start:
+                blocks.append((start, end, keys, edge))
+            else:
+                blocks.append((at, at + n, keys, edge))
+            at += n
+        if at != len(ranked):
+            return
+        self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
 
     def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[Entry]:
         """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula, as of its first use in this
