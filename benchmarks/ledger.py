@@ -118,10 +118,6 @@ def count_for(batch: int, n: int) -> int:
     return min(n, 500) if batch == 1 else n
 
 
-def median_of(runs: list[float]) -> float:
-    return statistics.median(runs)
-
-
 def replay_rates(n: int, repeats: int) -> dict[str, Any]:
     """A SQLite log of ``n`` fills written through the journal (batches of 1000), then: ``journal.replay`` of it
     ``repeats`` times (a fresh ledger each time), the read alone and the fold alone; each checked against the
@@ -147,7 +143,7 @@ def replay_rates(n: int, repeats: int) -> dict[str, Any]:
         if folded.digest() != live:
             raise SystemExit("fold differs from the live ledger")
         log.close()
-    return {"events": total, "runs": runs, "replay_events_per_s": median_of(runs),
+    return {"events": total, "runs": runs, "replay_events_per_s": statistics.median(runs),
             "read_events_per_s": total / t_read, "fold_events_per_s": total / t_fold}
 
 
@@ -184,7 +180,7 @@ def main() -> None:
                     rate, j = journal_rate(target, batch, count_for(batch, n))
                     runs.append(rate)
                     j.log.close()
-            fills_s[str(batch)] = median_of(runs)
+            fills_s[str(batch)] = statistics.median(runs)
             runs_of[str(batch)] = runs
             with make() as target:
                 appends_s[str(batch)] = append_rate(target, batch, count_for(batch, n), result)

@@ -62,9 +62,14 @@ def _s(d: Decimal) -> str:
     return format(d, "f") if "E" in text else text
 
 
-def _position_order(pos: PositionState) -> tuple[str, str]:
+def position_order(pos: PositionState) -> tuple[str, str]:
     """The order positions of one account are summed and checked in: by symbol, then leg."""
     return pos.key.symbol, pos.key.position_side.value
+
+
+def default_leverage(market: MarketSpec) -> Decimal:
+    """The leverage of an account that never set one for ``market``: 20x, or the first tier's maximum if lower."""
+    return min(DEFAULT_LEVERAGE, market.tiers.tiers[0].max_leverage)
 
 
 def _id(payload: Mapping[str, Any], name: str) -> str:
@@ -257,7 +262,7 @@ class Ledger:
 
         The log records facts: every event in it was validated by :meth:`apply` before it was appended, and the
         hash chain guards it since. Folding one needs its state change only, so the common fill (a one-way
-        cross position opened, increased, reduced or closed; see :meth:`_fold_fill`) skips the checks that
+        cross position opened, increased, reduced or closed; see :meth:`_quick_fill`) skips the checks that
         decided whether it could happen (margin, leverage, reduce-only, balances) and computes exactly what
         :meth:`apply` computes with the same formulas; every other event, and any fill outside that case, goes
         through :meth:`apply_without_result`, checks included. ``margincall ledger verify`` re-validates every
@@ -352,7 +357,7 @@ class Ledger:
     def settings(self, account: str, symbol: str) -> tuple[Decimal, MarginMode]:
         lev = self.leverage.get((account, symbol))
         if lev is None:
-            lev = min(DEFAULT_LEVERAGE, self.market(symbol).tiers.tiers[0].max_leverage)
+            lev = default_leverage(self.market(symbol))
         return lev, self.modes.get((account, symbol), MarginMode.CROSS)
 
     # ------------------------------------------------------------------------------- position arithmetic
@@ -393,7 +398,7 @@ class Ledger:
         if len(src) > 1:
             # Sum in a fixed order: Decimal sums round at 28 digits, and a set's order changes between processes
             # (str hashes are salted), so replaying in another process could otherwise differ in the last digit.
-            src.sort(key=_position_order)
+            src.sort(key=position_order)
         markets, marks = self.markets, self.marks
         for pos in src:
             if pos.margin_mode is MarginMode.ISOLATED:
@@ -441,7 +446,7 @@ class Ledger:
 
     def cross_upnl_mm(self, positions: Iterable[PositionState]) -> tuple[Decimal, Decimal]:
         """(Σ uPnL, Σ MM) of ``positions`` (cross positions of one account in one settle asset, already in
-        :func:`_position_order`) at the marks: the uPnL and MM of :meth:`cross_totals`, the same terms summed in
+        :func:`position_order`) at the marks: the uPnL and MM of :meth:`cross_totals`, the same terms summed in
         the same order, without the initial margin."""
         upnl = mm = ZERO
         terms = self.position_terms
@@ -596,10 +601,9 @@ class Ledger:
             key = self._keys[(acct, symbol, "both")] = PositionKey(acct, symbol, PositionSide.BOTH)
         wallet_name = wallet_book(acct)
         asset = inst.settle_asset
-        default_leverage = min(DEFAULT_LEVERAGE, market.tiers.tiers[0].max_leverage)  # as settings() has it
         first = market.tiers.tiers[0]
         ctx = (market, key, wallet_name, (wallet_name, asset), (CLEARING, asset), (FEES, asset), inst.kind,
-               inst.contract_size, asset, inst.lot_size, default_leverage, market.tiers.basis,
+               inst.contract_size, asset, inst.lot_size, default_leverage(market), market.tiers.basis,
                (first.cap, first.max_leverage), _s(market.maker_fee), _s(market.taker_fee))
         self._fill_context[(acct, symbol)] = ctx
         return ctx
@@ -629,7 +633,7 @@ class Ledger:
             if symbol not in self.markets:
                 return None
             ctx = self._new_fill_context(acct, symbol)
-        (market, key, wallet_name, wallet, clearing, fees, kind, contract_size, asset, lot_size, default_leverage,
+        (market, key, wallet_name, wallet, clearing, fees, kind, contract_size, asset, lot_size, unset_leverage,
          tier_basis, first_tier, maker_fee_text, taker_fee_text) = ctx
         size_text = p.get("size")
         price_text = p.get("price")
@@ -663,10 +667,10 @@ class Ledger:
             # settings(), inlined: the account's leverage and mode for the symbol, or the market's defaults
             cur = ZERO
             if self.leverage or self.modes:
-                lev = self.leverage.get((acct, symbol), default_leverage)
+                lev = self.leverage.get((acct, symbol), unset_leverage)
                 mode = self.modes.get((acct, symbol), MarginMode.CROSS)
             else:
-                lev, mode = default_leverage, MarginMode.CROSS
+                lev, mode = unset_leverage, MarginMode.CROSS
             closing = ZERO
             opening = size
         else:
@@ -1002,7 +1006,7 @@ class Ledger:
         cur_lev, cur_mode = self.settings(acct, symbol)
         mode = MarginMode(_choice(p, "margin_mode", ("cross", "isolated"), cur_mode.value))
         open_positions = sorted((self.positions[k] for k in self.by_account.get(acct, ()) if k.symbol == symbol),
-                                key=_position_order)
+                                key=position_order)
         if open_positions and mode is not cur_mode:
             raise Rejected("open_positions", "the margin mode cannot change while a position is open",
                            field="margin_mode")

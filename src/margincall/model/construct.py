@@ -1,8 +1,8 @@
 """Building frozen, slotted dataclass values without the cost of their ``__init__``.
 
 A frozen dataclass's generated ``__init__`` sets each field through ``object.__setattr__`` (frozen classes
-forbid plain assignment), which costs about 0.15 µs per field in CPython 3.11. The hot paths (one position,
-one stored event and one acknowledgement per fill) build values whose fields are already validated;
+forbid plain assignment), which costs about 0.15 µs per field in CPython 3.11. The hot paths (a position per
+fill, an ADL candidate per ranked position) build values whose fields are already validated;
 :func:`slots_constructor` gives them a function that makes the same object — equal, with the same hash —
 through the slots' member descriptors, at about half the cost.
 """

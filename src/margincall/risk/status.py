@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from margincall.ledger import Ledger, PositionKey, PositionState
+from margincall.ledger.ledger import position_order
 from margincall.math.margin import margin_ratio_mm_over_equity
 from margincall.model.enums import MarginMode
 from margincall.model.holding import Holding
@@ -81,10 +82,6 @@ def watches_for(ledger: Ledger, key: PositionKey) -> WatchId:
     return WatchId.cross(key.account, ledger.markets[key.symbol].instrument.settle_asset)
 
 
-def _position_order(pos: PositionState) -> tuple[str, str]:
-    return pos.key.symbol, pos.key.position_side.value
-
-
 @lru_cache(maxsize=1 << 16)
 def _isolated_key(account: str, what: str) -> PositionKey:
     return WatchId("isolated", account, what).position_key()
@@ -105,7 +102,7 @@ def status(ledger: Ledger, watch: WatchId) -> MarginStatus:
             if (p := led_positions[k]).margin_mode is not MarginMode.ISOLATED
             and markets[k.symbol].instrument.settle_asset == asset]
     if len(mine) > 1:
-        mine.sort(key=_position_order)  # the order of positions_of, and the one cross_totals sums in
+        mine.sort(key=position_order)  # the order of positions_of, and the one cross_totals sums in
     upnl, mm = ledger.cross_upnl_mm(mine)
     return MarginStatus(watch, ledger.wallet(watch.account, asset) + upnl, mm, tuple(mine))
 

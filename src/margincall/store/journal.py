@@ -113,6 +113,11 @@ def _now_ms() -> int:
 
 
 def _check_command(c: Command) -> None:
+    key, ts = c.key, c.ts
+    if (type(c.type) is str and c.type and type(c.payload) is dict
+            and (key is None or (type(key) is str and 0 < len(key) <= 200))
+            and (ts is None or (type(ts) is int and 0 <= ts < 2**63))):
+        return  # plainly well-formed (the common case, checked first because it is hot)
     if not isinstance(c.type, str) or not c.type:
         raise MarginCallError(f"type: expected a non-empty string, got {c.type!r}", code="invalid_event", field="type")
     if not isinstance(c.payload, dict):
@@ -213,11 +218,7 @@ class Journal:
             try:
                 for i, c in enumerate(commands):
                     try:
-                        key, cts = c.key, c.ts
-                        if not (type(c.type) is str and c.type and type(c.payload) is dict
-                                and (key is None or (type(key) is str and 0 < len(key) <= 200))
-                                and (cts is None or (type(cts) is int and 0 <= cts < 2**63))):
-                            _check_command(c)  # the plainly well-formed command skips it; this says what is wrong
+                        _check_command(c)
                         payload_json = canonical_json(c.payload)
                         if c.key is not None:
                             old = existing.get(c.key)
@@ -338,7 +339,6 @@ def fold_log(log: EventLog, ledger: LedgerLike, after_seq: int = 0) -> LedgerLik
                 except MarginCallError as exc:
                     raise RecoveryError(f"event {seq} ({type_}) is rejected on replay: {exc.code}: {exc}") from exc
     return ledger
-
 
 
 def replay(log: EventLog, ledger_factory: LedgerFactory | None = None) -> LedgerLike:

@@ -213,21 +213,7 @@ class EventLog(Protocol):
 
 
 
-
-def make_stored_event(seq: int, key: str | None, ts: int, type_: str, payload: dict[str, Any],
-                      result: dict[str, Any] | None, prev_hash: str, hash_: str) -> StoredEvent:
-    """``StoredEvent(...)`` with every field given (the named tuple's own ``__new__`` is a Python call)."""
-    event: StoredEvent = _tuple_new(StoredEvent, (seq, key, ts, type_, payload, result, prev_hash, hash_))
-    return event
-
-
-def make_new_event(type_: str, payload: dict[str, Any], key: str | None, ts: int,
-                   payload_json: str | None) -> NewEvent:
-    """``NewEvent(...)`` with every field given."""
-    event: NewEvent = _tuple_new(NewEvent, (type_, payload, key, ts, payload_json))
-    return event
-
-
+#: ``tuple.__new__``: a named tuple built with every field given, without its Python-level ``__new__``.
 _tuple_new: Any = tuple.__new__
 
 

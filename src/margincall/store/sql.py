@@ -41,6 +41,15 @@ class SqlEventLog:
     def read_for_replay(self, after_seq: int = 0) -> Iterator[Sequence[Any]]:
         """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
         into a ledger needs, without the hashes, keys and results :meth:`read` also loads."""
+        for rows in self._paged_replay(after_seq):
+            yield from rows
+
+    def read_for_replay_chunks(self, after_seq: int = 0) -> Iterator[Sequence[Sequence[Any]]]:
+        """:meth:`read_for_replay` a chunk (a page of rows) at a time: what
+        :func:`margincall.store.journal.fold_log` takes."""
+        return self._paged_replay(after_seq)
+
+    def _paged_replay(self, after_seq: int) -> Iterator[list[tuple[int, int, str, dict[str, Any]]]]:
         p = self.PARAM
         sql = f"SELECT seq, ts, type, payload FROM events WHERE seq > {p} ORDER BY seq LIMIT {p}"
         last = after_seq
@@ -48,7 +57,7 @@ class SqlEventLog:
             rows = self._fetch(sql, (last, self.READ_CHUNK))
             if not rows:
                 return
-            yield from map(replay_row, rows)
+            yield list(map(replay_row, rows))
             last = rows[-1][0]
 
     def schema_version(self) -> int:

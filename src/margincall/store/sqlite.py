@@ -148,7 +148,7 @@ class SqliteEventLog(SqlEventLog):
             self._prefetch = prefetch.supported(self.path)
         if self._prefetch:
             return prefetch.prefetched_chunks(self.path, after_seq, prefetch.MAX_CHUNK, self._fetch)
-        return ([row] for row in super().read_for_replay(after_seq))
+        return self._paged_replay(after_seq)
 
     def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
         found: dict[str, StoredEvent] = {}
