@@ -620,3 +620,47 @@ class BandIndex:
     def n_records(self) -> int:
         """Records stored, live and stale."""
         return int(self._meta[0])
+
+
+# ------------------------------------------------------------------------------------------------ warm-up
+_warm = False
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's disk cache) every kernel of the index and the screen, once per process.
+
+    The engine calls this when its screener is made, so no kernel is compiled inside a tick: a fresh install
+    otherwise compiled them on first use, and a crash tick was the first to reach some of them (measured: 17 s
+    of compilation inside the first crash waterfall of a 200k-position book). The tiny book below takes every
+    path the screener uses with the argument types it uses: rebuild, remove, a tick query and a fused tick,
+    the record store's compaction and regrowth, and the full re-screen.
+    """
+    global _warm
+    if _warm:
+        return
+    from margincall.risk.screen import evaluate_accounts, evaluate_isolated, full_screen
+    from margincall.venues.tables import BINANCE_USDM_BTCUSDT_2024 as tiers
+
+    book = RiskBook(capacity=4)
+    for inverse in (False, True):
+        s = book.add_symbol(f"warm-{int(inverse)}", tiers, inverse=inverse)
+        book.set_mark(s, 100.0)
+    a = book.add_account("warm")
+    book.set_wallet(a, 100.0)
+    book.set_thresholds(a, 1.0, 1.5)
+    book.upsert_position(a, 0, 1, 1.0, 100.0)
+    book.upsert_position(a, 1, -1, 100.0, 100.0)
+    iso = book.upsert_position(a, 0, -1, 1.0, 100.0, True, 10.0)
+    book.set_position_thresholds(iso, 1.0, 0.0)
+    index = BandIndex(book)
+    index.rebuild_all()
+    index.on_tick(0, 90.0)
+    index.tick(1, 95.0)
+    index.rebuild(accounts=[a], slots=[iso])
+    index.rebuild(accounts=np.array([a], dtype=np.int64), slots=np.zeros(0, dtype=np.int64))
+    index._reserve_records(2 * len(index._rec_lo))  # compaction, regrowth and the sorted structures
+    index.remove(slots=[iso])
+    full_screen(book)
+    evaluate_accounts(book, [a])
+    evaluate_isolated(book, [iso])
+    _warm = True

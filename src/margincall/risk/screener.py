@@ -23,7 +23,7 @@ from margincall.ledger.types import PositionKey, PositionState
 from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
 from margincall.model.errors import MarginCallError
 from margincall.risk.book import RiskBook
-from margincall.risk.index import BandIndex
+from margincall.risk.index import BandIndex, warm_up
 from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.screen import full_screen
 from margincall.risk.status import WatchId, status, watches_for
@@ -47,6 +47,7 @@ class _AssetBook:
 
 class IndexScreener:
     def __init__(self) -> None:
+        warm_up()  # every kernel compiled (or loaded from the disk cache) now, never inside a tick
         self.books: dict[str, _AssetBook] = {}
         self.symbol_book: dict[str, tuple[_AssetBook, int]] = {}
         self.unsupported: set[str] = set()
