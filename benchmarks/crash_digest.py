@@ -1,7 +1,7 @@
 """The crash waterfall of ``benchmarks/engine.py`` (section ``exact``) with what must not change when it is made
 faster: the event counts, the engine's state digest and a hash of every event it emitted, in order.
 
-python benchmarks/crash_digest.py [--positions 20000] [--symbols 20] [--ticks 500] [--seed 7]
+python benchmarks/crash_digest.py [--positions 20000] [--symbols 20] [--ticks 500] [--seed 7] [--per-symbol]
 
 Run it before and after a change to the engine: the three lines after the timing must be identical.
 """
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from engine import TICK_SIGMA, build_exact_engine
+from engine import TICK_SIGMA, build_exact_engine, crash
 
 
 def main() -> None:
@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=20)
     ap.add_argument("--ticks", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--per-symbol", action="store_true", help="the crash as one mark event per symbol")
     args = ap.parse_args()
     engine, symbols = build_exact_engine(args.positions, args.symbols, args.seed)
     rng = np.random.default_rng(args.seed + 3)  # the same marks as section_exact
@@ -42,12 +43,8 @@ def main() -> None:
         record(engine.process("mark", {"symbol": sym, "price": f"{marks[sym]:.2f}"}, ts))
         ts += 1
     liq0 = engine.metrics.liquidations
-    outs = []
     t0 = time.perf_counter()
-    for sym in symbols:
-        outs.append(engine.process("mark", {"symbol": sym, "price": f"{marks[sym] * 0.8:.2f}"}, ts))
-    while engine.queue:  # work carried past the per-call budget
-        outs.append(engine.process("mark", {"symbol": symbols[0], "price": f"{marks[symbols[0]] * 0.8:.2f}"}, ts))
+    outs = crash(engine, symbols, marks, ts, args.per_symbol)
     seconds = time.perf_counter() - t0
     events = sum(record(o) for o in outs)
     m = engine.metrics

@@ -171,6 +171,7 @@ def _endpoints() -> list[tuple[str, str, Any, tuple[str, ...]]]:
         ("POST", "/v1/insurance-fund/deposits", lambda r: {"asset": "USDT", "amount": "1"}, (A,)),
         ("POST", "/v1/fills", lambda r: {"fills": [fill]}, (A, F)),
         ("POST", "/v1/marks", lambda r: {"marks": [{"symbol": "ETHUSDT", "price": "2000"}]}, (A, F)),
+        ("POST", "/v1/ticks", lambda r: {"marks": [{"symbol": "ETHUSDT", "price": "2000"}]}, (A, F)),
         ("POST", "/v1/prices/source", lambda r: {"ticks": [{"source": "okx", "symbol": "ETHUSDT", "price": "2000"}]},
          (A, F)),
         ("GET", "/v1/prices/index", None, ALL),
@@ -199,7 +200,7 @@ def test_every_endpoint_for_every_role(api: tuple[TestClient, dict[str, str]]) -
             if want != 200:
                 assert r.json()["error"]["code"] == ("unauthorized" if want == 401 else "forbidden")
             seen += 1
-    assert seen == 20 * 7
+    assert seen == 21 * 7
     for path in ("/healthz", "/metrics"):  # open to all
         assert c.get(path).status_code == 200
 
@@ -473,6 +474,47 @@ def test_marks_are_checked_for_order_staleness_and_the_circuit_breaker(api: tupl
     # 2,000 × 1.25 = 2,500: the logged mark is the band edge, and the result says it was clamped
     assert res[3]["clamped"] == {"requested": "4000", "price": "2500.00"}
     assert res[3]["result"]["price"] == "2500.00"
+
+
+def test_a_tick_of_several_marks_is_one_event_that_liquidates(api: tuple[TestClient, dict[str, str]]) -> None:
+    # the seed example at 9,180 (see the module docstring), with ETH's mark in the same tick: one ``marks`` event,
+    # and the liquidation it causes in its result; the fund grows from 500 to 680 as with the single mark
+    c, keys = api
+    tick = {"marks": [{"symbol": "BTCUSDT", "price": "9180"}, {"symbol": "ETHUSDT", "price": "2000"}]}
+    res = ok(c.post("/v1/ticks", json=tick, headers=auth(keys["feeder"])))
+    assert res["type"] == "marks"
+    marks = [(m["symbol"], m["price"]) for m in res["result"]["marks"]]
+    assert marks == [("BTCUSDT", "9180"), ("ETHUSDT", "2000")]
+    assert [e["type"] for e in res["caused"]] == ["margin_call", "liquidation_started", "liquidation",
+                                                  "bankruptcy_settlement", "liquidation_finished", "margin_call"]
+    assert D(ok(c.get("/v1/insurance-fund", headers=auth(keys["viewer"])))["balances"]["USDT"]) == 680
+    assert "margincall_tick_latency_seconds_count 2.0" in c.get("/metrics").text  # the seed's mark and this tick
+
+
+def test_a_tick_is_checked_whole_and_a_refused_one_changes_no_price_feed(
+        api: tuple[TestClient, dict[str, str]]) -> None:
+    import time
+
+    c, keys = api
+    h = auth(keys["feeder"])
+    now = time.time_ns() // 1_000_000
+    ok(c.post("/v1/ticks", json={"marks": [{"symbol": "ETHUSDT", "price": "2000"}], "ts": now + 10}, headers=h))
+    # ETH's last accepted mark is at now + 10: a tick at now + 5 is out of order for it, so BTC's mark in the same
+    # tick is refused too (and the answer names the item)
+    r = c.post("/v1/ticks", json={"marks": [{"symbol": "BTCUSDT", "price": "9500"}, {"symbol": "ETHUSDT",
+                                                                                     "price": "2001"}],
+                                  "ts": now + 5}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "out_of_order"
+    assert r.json()["error"]["field"] == "marks[1].ts"
+    r = c.post("/v1/ticks", json={"marks": [{"symbol": "BTCUSDT", "price": "9500"}, {"symbol": "BTCUSDT",
+                                                                                     "price": "9501"}]}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "duplicate"
+    # BTC's circuit-breaker reference is still the seed's 10,000 (not the refused 9,500): +25 % caps 12,600 at 12,500
+    res = ok(c.post("/v1/ticks", json={"marks": [{"symbol": "BTCUSDT", "price": "12600"}], "ts": now + 20},
+                    headers=h))
+    assert res["clamped"] == [{"symbol": "BTCUSDT", "requested": "12600", "price": "12500.00"}]
+    assert res["result"]["marks"][0]["price"] == "12500.00"
+    assert c.post("/v1/ticks", json={"marks": []}, headers=h).status_code == 422
 
 
 def test_source_prices_make_an_index_without_the_outlier(tmp_path: Path) -> None:

@@ -122,6 +122,19 @@ class MarksIn(Body):
     marks: list[MarkIn] = Field(min_length=1)
 
 
+class TickMarkIn(Body):
+    symbol: Id
+    price: Positive
+
+
+class TickIn(Body):
+    """One tick of several symbols' marks (logged as one ``marks`` event)."""
+
+    marks: list[TickMarkIn] = Field(min_length=1)
+    key: Key | None = None
+    ts: Ts | None = None
+
+
 class SourceTickIn(Body):
     source: Id
     symbol: Id

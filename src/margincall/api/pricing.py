@@ -8,12 +8,17 @@
   a move larger than ``mark_max_move`` from the last accepted mark is clamped to the band edge (or refused
   with ``mark_breaker = "reject"``). Only the accepted (possibly clamped) price is logged.
 
+* ``POST /v1/ticks``: one tick of several symbols' marks (a venue's all-symbol mark stream), each mark checked
+  as above, all taken or none, logged as one ``marks`` event: the engine checks every account once, at the new
+  marks of all of them.
+
 A mark given with an idempotency key that is already in the log skips the checks: the journal answers it with
 the original acknowledgement.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,6 +88,38 @@ class PriceDesk:
                 ts_used, check_now = ts, now
             tick = feed.accept(symbol, price, ts_used, now=check_now)
         return Command("mark", {"symbol": symbol, "price": format(tick.price, "f")}, key, tick.ts), tick
+
+    def check_tick(self, marks: Sequence[tuple[str, Decimal]], ts: int | None, key: str | None
+                   ) -> tuple[Command, list[MarkTick]]:
+        """The one ``marks`` command for a tick of several symbols, each mark checked as :meth:`check_mark` does;
+        all taken or none: a refusal of any (raised, with ``marks[i].`` before its field) leaves every feed as it
+        was (the checks run on copies, kept only when all pass)."""
+        def payload(items: Sequence[tuple[str, Decimal]]) -> dict[str, Any]:
+            return {"marks": [{"symbol": sym, "price": format(p, "f")} for sym, p in items]}
+
+        if key is not None and self._key_seen(key):
+            return Command("marks", payload(marks), key, ts), []
+        seen: set[str] = set()
+        with self._lock:
+            now = _now_ms()
+            staged: dict[str, MarkFeed] = {}
+            ticks: list[MarkTick] = []
+            for i, (symbol, price) in enumerate(marks):
+                try:
+                    if symbol in seen:
+                        raise MarginCallError(f"{symbol} appears twice in one tick", code="duplicate", field="symbol")
+                    seen.add(symbol)
+                    feed = copy.deepcopy(self._feed(symbol))
+                    last = feed.last(symbol)
+                    ts_used = ts if ts is not None else max(now, last.ts + 1 if last is not None else now)
+                    ticks.append(feed.accept(symbol, price, ts_used, now=None if ts is None else now))
+                except MarginCallError as exc:
+                    raise MarginCallError(f"marks[{i}]: {exc}", code=exc.code, field=f"marks[{i}].{exc.field}"
+                                          ) from None
+                staged[symbol] = feed
+            self._feeds.update(staged)
+        stamp = max(t.ts for t in ticks)
+        return Command("marks", payload([(t.symbol, t.price) for t in ticks]), key, stamp), ticks
 
     def source_tick(self, source: str, symbol: str, price: Decimal, ts: int | None) -> dict[str, Any]:
         """Keep one source price and return the symbol's index (or why there is none)."""

@@ -22,6 +22,7 @@ from margincall.api.models import (
     MarketIn,
     MarksIn,
     SourceTicksIn,
+    TickIn,
     payload_of,
 )
 from margincall.api.service import Service
@@ -197,6 +198,29 @@ async def submit_marks(service: Service, marks: list[tuple[str, Decimal, int | N
             r["clamped"] = {"requested": format(tick.requested, "f"), "price": format(tick.price, "f")}
         results.append(r)
     return JSONResponse({"results": results})
+
+
+@v1.post("/ticks", tags=["ingestion"])
+async def tick(request: Request, body: TickIn, who: Ingest) -> dict[str, Any]:
+    """One tick of several symbols' marks, as a venue publishes them all at once: each mark checked as by
+    ``/marks`` (stale, out of order, circuit breaker), all taken or none, logged as one ``marks`` event; the
+    engine then checks every account once, at the new marks of all of them (a hedged account is not liquidated
+    by the order in which the symbols of one tick arrive). The result carries the margin calls and liquidation
+    steps the tick caused."""
+    service = service_of(request)
+    check_batch(service, len(body.marks), "marks")
+    charge(service, who, len(body.marks))
+    try:
+        command, ticks = service.prices.check_tick([(m.symbol, Decimal(m.price)) for m in body.marks], body.ts,
+                                                   body.key)
+    except MarginCallError as exc:
+        raise ApiError(status_of(exc), exc.code, str(exc), exc.field) from None
+    out = await one(service, command)
+    clamped = [{"symbol": t.symbol, "requested": format(t.requested, "f"), "price": format(t.price, "f")}
+               for t in ticks if t.clamped and t.requested is not None]
+    if clamped:
+        out["clamped"] = clamped
+    return out
 
 
 @v1.post("/prices/source", tags=["ingestion"])

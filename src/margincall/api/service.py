@@ -122,7 +122,7 @@ class Service:
                 m.events.labels(e.type).inc()
                 if e.type == "liquidation_started":
                     m.liquidations.inc()
-            if c.type == "mark":
+            if c.type == "mark" or c.type == "marks":
                 m.tick_latency.observe(now - t0)
         m.carried.set(self.engine.metrics.carried)
 

@@ -16,6 +16,7 @@ TOPICS = ("marks", "margin_calls", "liquidations", "adl", "insurance_fund")
 
 _TOPIC_OF = {
     "mark": "marks",
+    "marks": "marks",
     "margin_call": "margin_calls",
     "liquidation_started": "liquidations",
     "partial_liquidation": "liquidations",

@@ -52,6 +52,8 @@ from margincall.venues.market import MarketSpec, market_from_listing
 DEFAULT_UNIT = Decimal("1e-8")
 DEFAULT_LEVERAGE = Decimal(20)
 MAX_ID_LENGTH = 64
+#: The most symbols one ``marks`` event (one tick of a whole venue's marks) may carry.
+MAX_MARKS_PER_TICK = 10_000
 _UNSTAGED: Any = object()  # marks "not staged in this transaction" (None means staged for removal)
 _LEGS = {"both": PositionSide.BOTH, "long": PositionSide.LONG, "short": PositionSide.SHORT}
 
@@ -214,6 +216,7 @@ class Ledger:
             "transfer": self._transfer,
             "fill": self._fill,
             "mark": self._mark,
+            "marks": self._marks,
             "funding": self._funding,
             "margin_added": self._margin_added,
             "margin_removed": self._margin_removed,
@@ -557,6 +560,38 @@ class Ledger:
         previous = self.marks.get(symbol)
         self.marks[symbol] = price
         return {"symbol": symbol, "price": _s(price), "previous": None if previous is None else _s(previous)}
+
+    def _marks(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        """One tick of many symbols' marks, all taken or none: ``{"marks": [{"symbol", "price"}, ...]}``, each
+        item checked as a ``mark`` event is (a venue publishes every symbol's mark at once, e.g. Binance's
+        ``!markPrice@arr`` stream; the risk engine then checks the accounts once, at the new marks of all of
+        them, not after each symbol)."""
+        items = p.get("marks")
+        if not isinstance(items, list) or not items:
+            raise Rejected("invalid_field", "marks: expected a non-empty list of {symbol, price}", field="marks")
+        if len(items) > MAX_MARKS_PER_TICK:
+            raise Rejected("invalid_field", f"marks: more than {MAX_MARKS_PER_TICK} symbols in one tick",
+                           field="marks")
+        new: dict[str, Decimal] = {}
+        for i, item in enumerate(items):
+            where = f"marks[{i}]"
+            if not isinstance(item, Mapping):
+                raise Rejected("invalid_field", f"{where}: expected an object {{symbol, price}}", field=where)
+            try:
+                symbol = _id(item, "symbol")
+                self.market(symbol)
+                price = _num(item, "price")
+            except Rejected as e:
+                raise Rejected(e.code, f"{where}: {e}", field=f"{where}.{e.field}") from None
+            if symbol in new:
+                raise Rejected("duplicate", f"{where}: {symbol} appears twice in one tick", field=f"{where}.symbol")
+            new[symbol] = price
+        out = []
+        for symbol, price in new.items():
+            previous = self.marks.get(symbol)
+            self.marks[symbol] = price
+            out.append({"symbol": symbol, "price": _s(price), "previous": None if previous is None else _s(previous)})
+        return {"marks": out}
 
     # ---------------------------------------------------------------------------------------------- fills
     def _position_key(self, acct: str, symbol: str, p: Mapping[str, Any]) -> PositionKey:

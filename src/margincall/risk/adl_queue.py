@@ -12,9 +12,9 @@ from. An entry is recomputed when what its score depends on may have changed:
 
 * an event naming an account (``account``, ``from``, ``to``, ``shares[].account``): every position of it
   (its wallet, its positions and so its equity and maintenance margin changed);
-* a ``mark`` or a ``funding`` of a symbol: every position in the symbol, and every ranked position of a
-  cross account holding it (the cross equity and MM move with every mark the account holds; a position not
-  ranked stays out, as whether it is in profit depends on its own mark only);
+* a ``mark`` or a ``funding`` of a symbol (or a ``marks`` tick of several): every position in the symbol, and
+  every ranked position of a cross account holding it (the cross equity and MM move with every mark the
+  account holds; a position not ranked stays out, as whether it is in profit depends on its own mark only);
 * anything else (a listing, an event type this module does not know, a ledger changed behind the engine's
   back — ``events_applied`` tells): everything is dropped and rebuilt on demand.
 
@@ -100,6 +100,9 @@ class AdlQueue:
             symbol = p.get("symbol")
             if isinstance(symbol, str):
                 self._marks.add(symbol)
+            return
+        if event_type == "marks":  # applied, so a list of {symbol, price}
+            self._marks.update(m["symbol"] for m in p["marks"])
             return
         if event_type not in _ACCOUNT_SCOPED:
             self.clear()

@@ -215,7 +215,7 @@ class RiskEngine:
             hook(self, event_type, payload)
 
     def _invalidate(self, event_type: str, p: Mapping[str, Any]) -> None:
-        if event_type in ("mark", "funding", "market_listed"):
+        if event_type in ("mark", "marks", "funding", "market_listed"):
             self._status_cache.clear()
             return
         cache = self._status_cache
@@ -282,6 +282,15 @@ class RiskEngine:
             if event_type == "mark":
                 self.metrics.ticks += 1
                 watches |= set(self.screener.candidates(self, str(payload["symbol"])))
+            elif event_type == "marks":  # one tick of many symbols: every watch checked once, at all the new marks
+                self.metrics.ticks += 1
+                symbols = [str(m["symbol"]) for m in payload["marks"]]
+                many = getattr(self.screener, "candidates_many", None)
+                if many is not None:
+                    watches |= set(many(self, symbols))
+                else:
+                    for symbol in symbols:
+                        watches |= set(self.screener.candidates(self, symbol))
             elif event_type == "funding":
                 watches |= set(HoldersScreener().candidates(self, str(payload["symbol"])))
             elif event_type in _ACCOUNT_EVENTS:

@@ -110,6 +110,11 @@ def explain(events: Iterable[Any], account: str, *, liquidation_id: str | None =
             if data.get("symbol") in held:
                 pending_marks[str(data["symbol"])] = _step(seq, ts, etype, data)
             continue
+        if etype == "marks":  # a multi-symbol tick: shown as the marks of the account's symbols
+            for m in payload.get("marks") or ():
+                if isinstance(m, Mapping) and m.get("symbol") in held:
+                    pending_marks[str(m["symbol"])] = _step(seq, ts, "mark", m)
+            continue
         if not _involves(account, etype, data):
             continue
         if liquidation_id is not None and etype in _RISK and data.get("liquidation_id") not in (None, liquidation_id):

@@ -70,10 +70,11 @@ class IndexScreener:
             s = ab.book.add_symbol(symbol, m.tiers, m.instrument.is_inverse)
             self.symbol_book[symbol] = (ab, s)
             return
-        if event_type == "mark":
-            hit = self.symbol_book.get(str(payload["symbol"]))
-            if hit is not None:
-                hit[0].book.set_mark(hit[1], float(led.marks[str(payload["symbol"])]))
+        if event_type == "mark" or event_type == "marks":
+            for symbol in [payload["symbol"]] if event_type == "mark" else [m["symbol"] for m in payload["marks"]]:
+                hit = self.symbol_book.get(str(symbol))
+                if hit is not None:
+                    hit[0].book.set_mark(hit[1], float(led.marks[str(symbol)]))
             return
         if event_type == "funding":
             self.dirty.update(k.account for k in led.by_symbol.get(str(payload["symbol"]), ()))
@@ -223,6 +224,13 @@ class IndexScreener:
 
     # ------------------------------------------------------------------------------------------ querying
     def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
+        return self.candidates_many(engine, [symbol])
+
+    def candidates_many(self, engine: RiskEngine, symbols: Iterable[str]) -> set[WatchId]:
+        """The watches a tick that moved the marks of ``symbols`` (already applied) may have changed. With several
+        symbols: the union of each symbol's candidates from bands built before the tick — exact, as a band
+        index entry cannot change state while every mark stays inside its band on that symbol (the slack is
+        split among the symbols; :mod:`margincall.risk.index`)."""
         # The engine flushes at the end of every call, so an account still dirty here changed since without being
         # re-banded (events replayed with apply(), or applied to the ledger directly): its band is re-built at
         # this tick's marks, so a crossing on this very tick would not show in the index. Check it exactly.
@@ -231,9 +239,16 @@ class IndexScreener:
         out: set[WatchId] = set()
         for acct in stale:
             out.update(watches_for(led, k) for k in led.by_account.get(acct, ()))
+        for symbol in symbols:
+            self._symbol_candidates(engine, symbol, out)
+        return out
+
+    def _symbol_candidates(self, engine: RiskEngine, symbol: str, out: set[WatchId]) -> None:
+        led = engine.ledger
         hit = self.symbol_book.get(symbol)
         if hit is None:
-            return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
+            out.update(watches_for(led, k) for k in led.by_symbol.get(symbol, ()))
+            return
         ab, s = hit
         cands = ab.index.on_tick(s, float(led.marks[symbol]))
         for a in cands.accounts.tolist():
@@ -248,7 +263,6 @@ class IndexScreener:
             holders = {k.account for k in led.by_symbol.get(symbol, ())}
             for sym in self.unsupported:
                 out.update(watches_for(led, k) for k in led.by_symbol.get(sym, ()) if k.account in holders)
-        return out
 
 
 @lru_cache(maxsize=256)

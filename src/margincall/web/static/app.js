@@ -304,9 +304,10 @@
     c.className = "conn " + (on ? "on" : "off");
   }
   function onMessage(msg) {
-    if (msg.topic === "marks" || msg.type === "mark") {
+    if (msg.topic === "marks" || msg.type === "mark" || msg.type === "marks") {
       const p = msg.payload || {};
       if (p.symbol) setMark(p.symbol, p.price, msg.ts);
+      for (const m of Array.isArray(p.marks) ? p.marks : []) setMark(m.symbol, m.price, msg.ts);  // a multi-symbol tick
     } else if (msg.topic === "insurance_fund") {
       onFund(msg);
     } else if (msg.type) {
