@@ -138,6 +138,41 @@ def test_a_tick_liquidates_what_its_moves_together_breach_and_explain_shows_its_
     assert [(t, n["symbol"], n["price"]) for t, n in marks] == [("mark", "AAAUSDT", "80"), ("mark", "BBBUSDT", "120")]
 
 
+def test_an_adl_counterparty_pushed_below_mm_is_liquidated_in_the_same_call() -> None:
+    # No fees, 1 % MMR, liquidation fee 1 %, an empty insurance fund. bust: 100 USDT, long 10 AAA at 100.
+    # cp: 220 USDT at 50x, short 10 AAA and long 100 BBB at 100 (the market maker holds the other BBB side).
+    # One tick: AAA 85, BBB 97.5.
+    # * bust: equity 100 + 10 × (85 − 100) = −50 ≤ MM 8.5: liquidated; bankruptcy price P with 100 + 10 × (P − 100)
+    #   = 0: P = 90. The fund (0) cannot pay the 50: ADL of the only short in profit, cp's, at 90.
+    # * cp at the tick: equity 220 + 150 − 250 = 120, MM 1 % × (850 + 9,750) = 106, MM / equity 88.3 %: warning.
+    # * cp after the ADL: wallet 220 + 10 × (100 − 90) = 320, equity 320 − 250 = 70 ≤ MM 1 % × 9,750 = 97.5: the
+    #   ADL at a price worse than the mark took it below MM. Its band was built before; it must be liquidated now.
+    e = RiskEngine()
+    _listed(e)
+    for sym in ("AAAUSDT", "BBBUSDT"):
+        e.process("mark", {"symbol": sym, "price": "100"}, 1)
+    for acct, usdt, lev in (("bust", "100", "20"), ("cp", "220", "50"), ("mm", "1000000", "20")):
+        e.process("account_opened", {"account": acct}, 1)
+        e.process("deposit", {"account": acct, "asset": "USDT", "amount": usdt}, 1)
+        for sym in ("AAAUSDT", "BBBUSDT"):
+            e.process("leverage_set", {"account": acct, "symbol": sym, "leverage": lev}, 1)
+    for acct, sym, side, size in (("bust", "AAAUSDT", "buy", "10"), ("cp", "AAAUSDT", "sell", "10"),
+                                  ("cp", "BBBUSDT", "buy", "100"), ("mm", "BBBUSDT", "sell", "100")):
+        e.process("fill", {"account": acct, "symbol": sym, "side": side, "size": size, "price": "100"}, 1)
+    out = e.process("marks", {"marks": [{"symbol": "AAAUSDT", "price": "85"},
+                                        {"symbol": "BBBUSDT", "price": "97.5"}]}, 2)
+    seen = [(a.type, a.payload.get("account")) for a in out]
+    warning = next(a.payload for a in out if a.type == "margin_call" and a.payload["account"] == "cp")
+    assert (warning["band"], D(warning["equity"]), D(warning["maintenance_margin"])) == ("warning", 120, 106)
+    adl = next(a.payload for a in out if a.type == "adl")
+    assert (adl["account"], D(adl["size"]), D(adl["price"])) == ("cp", 10, 90)
+    assert seen.index(("adl", "cp")) < seen.index(("liquidation_started", "cp"))
+    started = next(a.payload for a in out if a.type == "liquidation_started" and a.payload["account"] == "cp")
+    assert (D(started["equity"]), D(started["maintenance_margin"])) == (70, D("97.5"))
+    assert not any(k.account in ("bust", "cp") for k in e.ledger.positions)
+    assert e.audit() == [] and e.conservation_error() is None
+
+
 # -- invariants on random books, with ticks of both symbols ------------------------------------------------------
 
 tick_st = st.lists(st.tuples(st.integers(min_value=-1500, max_value=1500), st.integers(min_value=-1500,

@@ -173,6 +173,7 @@ class RiskEngine:
             screener = IndexScreener() if self.config.screener == "index" else HoldersScreener()
         self.screener: Screener = screener
         self.bands: dict[WatchId, Band] = {}
+        self._banded: dict[str, set[WatchId]] = {}  # account → its watches in self.bands
         self.active: dict[WatchId, _Liquidation] = {}
         self.queue: list[tuple[Decimal, str, WatchId]] = []
         self.queued: set[WatchId] = set()
@@ -184,6 +185,9 @@ class RiskEngine:
         #: the ADL rankings, derived state kept between calls (:mod:`margincall.risk.adl_queue`)
         self._adl = AdlQueue(self.ledger, incremental=self.config.adl_incremental)
         self._calls = 0  # process() calls so far: a ranking is refreshed at its first use in each call
+        self._budget = self.config.max_steps_per_tick  # steps left in this process() call
+        #: accounts other than the liquidated ones that the waterfall's events changed in this call
+        self._touched: set[str] = set()
         #: exact statuses computed during one process() call, dropped when an event touches their account
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
         #: per ADL side, the blocks of its ranking walked in this call (:meth:`_walk_blocks`)
@@ -242,6 +246,7 @@ class RiskEngine:
         watch = WatchId(p["scope"], p["account"], p["what"])
         if event_type == "margin_call":
             self.bands[watch] = Band.of(p["band"])
+            self._banded.setdefault(watch.account, set()).add(watch)
         elif event_type == "liquidation_started":
             lid = p["liquidation_id"]
             self.active[watch] = _Liquidation(lid)
@@ -269,6 +274,8 @@ class RiskEngine:
         out: list[Applied] = []
         self._out = out
         self._ts = ts
+        self._budget = self.config.max_steps_per_tick
+        self._touched = set()
         self._calls += 1
         self._status_cache = {}
         try:
@@ -311,6 +318,13 @@ class RiskEngine:
             try:
                 self._check(watches)
                 self._work()
+                # accounts the waterfall changed on the way (ADL counterparties reduced at a bankruptcy price worse
+                # than the mark, socialized-loss payers): checked again now, and liquidated within the same budget
+                # if that pushed them to or below MM — their bands were built before, so no later tick would see it
+                while self._touched:
+                    touched, self._touched = self._touched, set()
+                    self._check(set().union(*(self._watches_of(a) for a in touched)))
+                    self._work()
                 flush = getattr(self.screener, "flush", None)
                 if flush is not None:
                     flush(self)
@@ -354,10 +368,14 @@ class RiskEngine:
     def _watches_of(self, account: str) -> set[WatchId]:
         led = self.ledger
         return {watches_for(led, k) for k in led.by_account.get(account, ())} | {
-            w for w in self.bands if w.account == account}
+            w for w in self._banded.get(account, ()) if w in self.bands}
 
     def _emit(self, event_type: str, payload: dict[str, Any]) -> ApplyResult:
         result = self.apply(event_type, payload, self._ts)
+        if event_type == "adl":
+            self._touched.add(payload["account"])
+        elif event_type == "socialized_loss":
+            self._touched.update(share["account"] for share in payload["shares"])
         if self._out is not None:
             self._out.append(Applied(event_type, payload, self._ts, result))
         return result
@@ -399,13 +417,13 @@ class RiskEngine:
         self.queued.add(watch)
 
     def _work(self) -> None:
-        budget = self.config.max_steps_per_tick
+        """Work the queue, most under-margined first, within what is left of this call's step budget."""
         waiting: list[WatchId] = []
-        while self.queue and budget > 0:
+        while self.queue and self._budget > 0:
             _k, _s, watch = heapq.heappop(self.queue)
             self.queued.discard(watch)
-            used, done = self._liquidate(watch, budget)
-            budget -= used
+            used, done = self._liquidate(watch, self._budget)
+            self._budget -= used
             if not done:
                 waiting.append(watch)
         for watch in waiting:
@@ -791,6 +809,8 @@ class RiskEngine:
     def from_snapshot(cls, data: Mapping[str, Any], config: EngineConfig | None = None) -> RiskEngine:
         engine = cls(config, Ledger.from_snapshot(data["ledger"]))
         engine.bands = {WatchId(s, a, w): Band.of(b) for s, a, w, b in data["bands"]}
+        for watch in engine.bands:
+            engine._banded.setdefault(watch.account, set()).add(watch)
         engine.active = {WatchId(s, a, w): _Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
                          data["active"]}
         engine.next_liquidation = int(data["next_liquidation"])
