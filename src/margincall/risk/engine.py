@@ -305,7 +305,11 @@ class RiskEngine:
                     acct = payload.get(key)
                     if isinstance(acct, str):
                         watches |= self._watches_of(acct)
-            watches |= set(self.active) | set(self.queued)
+            # a liquidation in progress and not queued (waiting out a cooldown) is put back in the queue by _check; a
+            # queued watch is not re-checked on every call (a crash queues a hundred thousand): whatever can change
+            # its status reaches it as above — its symbols' marks through the screener, its account's events, and
+            # the waterfall's events on it (its own liquidation, or _touched)
+            watches |= {w for w in self.active if w not in self.queued}
             if self._recheck_all:
                 led = self.ledger
                 watches |= {watches_for(led, k) for k in led.positions}
