@@ -44,7 +44,7 @@ def main() -> None:
         ts += 1
     liq0 = engine.metrics.liquidations
     t0 = time.perf_counter()
-    outs = crash(engine, symbols, marks, ts, args.per_symbol)
+    outs = list(crash(engine, symbols, marks, ts, args.per_symbol))
     seconds = time.perf_counter() - t0
     events = sum(record(o) for o in outs)
     m = engine.metrics
