@@ -141,6 +141,15 @@ def demo(
 
     if duration is None and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         duration = CI_DURATION
+    # the engine's numba kernels: compiled on the first run after an install (then loaded from numba's cache); done
+    # before the clock starts, so a first run shows the same scripted market within --duration as any other
+    from margincall.risk.index import warm_up
+
+    w0 = time.monotonic()
+    warm_up()
+    if time.monotonic() - w0 > 2:
+        _say(f"compiled the engine's kernels in {time.monotonic() - w0:.1f} s (first run after an install; cached "
+             "from now on)")
     t0 = time.monotonic()
     market = SyntheticMarket(SimConfig(accounts=accounts, seed=seed))
     if port is None:
