@@ -173,6 +173,32 @@ def test_an_adl_counterparty_pushed_below_mm_is_liquidated_in_the_same_call() ->
     assert e.audit() == [] and e.conservation_error() is None
 
 
+def test_a_partial_step_that_would_leave_the_wallet_negative_closes_in_full() -> None:
+    # Found by the property test below (1,500 examples). Binance tiers, taker fee 0.05 %, liquidation fee 0.5 %.
+    # a1: 16,948 USDT, cross 20x, long 5.979 BTC at 30,000 and short 36.06 ETH at 2,000; opening fees 0.015 + 89.67
+    # + 36.06: wallet 16,822.255. A tick to BTC 26,038.6 / ETH 1,746.8: uPnL 5.979 × −3,961.4 = −23,685.21 and
+    # 36.06 × 253.2 = +9,130.39, equity 2,267.44 ≤ MM 3,966.86. Binance's step down to tier 1 would sell 4.059 BTC at
+    # 25,985.15: realized 4.059 × (25,985.15 − 30,000) = −16,296.3, fee 4.059 × 25,985.15 × 0.5 % = 527.4, wallet
+    # 16,822.26 − 16,296.3 − 527.4 ≈ −1.4 < 0 — while equity (1,523 > MM 1,325) would call the account restored on
+    # ETH's unrealized profit. A liquidation may not end with a negative wallet: the engine failed (EngineFault).
+    # Now the step is not taken and the account is closed in full.
+    accounts = [(200, "cross", "2", [("BTCUSDT", "buy", 1)]),
+                (16948, "cross", "20", [("BTCUSDT", "buy", 1), ("BTCUSDT", "buy", 5978), ("ETHUSDT", "sell", 2404)])]
+    e, _inputs, _log = build(accounts, 0, "binance-usdm", False)
+    assert e.ledger.wallet("a1", "USDT") == D("16822.255")
+    for ts, (btc, eth) in enumerate([("29133.0", "2000.0"), ("30091.5", "2000.0"), ("28355.2", "2000.0"),
+                                     ("26038.6", "1746.8")], start=2):
+        out = e.process("marks", {"marks": [{"symbol": "BTCUSDT", "price": btc}, {"symbol": "ETHUSDT", "price": eth}]},
+                        ts)
+    started = next(a.payload for a in out if a.type == "liquidation_started")
+    assert (started["account"], D(started["equity"])) == ("a1", D("2267.4364"))
+    assert [a.type for a in out if a.type == "partial_liquidation"] == []
+    finished = next(a.payload for a in out if a.type == "liquidation_finished")
+    assert finished["outcome"] == "closed"
+    assert not any(k.account == "a1" for k in e.ledger.positions) and e.ledger.wallet("a1", "USDT") == 0
+    assert e.conservation_error() is None and e.audit() == []
+
+
 # -- invariants on random books, with ticks of both symbols ------------------------------------------------------
 
 tick_st = st.lists(st.tuples(st.integers(min_value=-1500, max_value=1500), st.integers(min_value=-1500,

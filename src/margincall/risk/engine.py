@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, Rejected
 from margincall.ledger.types import INSURANCE
 from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
-from margincall.math.trade import charge, trading_fee
+from margincall.math.trade import charge, realized_pnl, trading_fee, user_delta
 from margincall.model.enums import ContractKind
 from margincall.model.errors import MarginCallError
 from margincall.model.numbers import ONE, ZERO, to_decimal
@@ -491,7 +491,10 @@ class RiskEngine:
                  step: Any, equity: Decimal) -> bool:
         """One partial step, if it leaves the account solvent: a step whose slippage and liquidation fee would
         eat the remaining equity is not taken — the position is closed in full at bankruptcy instead (Binance
-        §3.8: "small positions are in practice always fully liquidated")."""
+        §3.8: "small positions are in practice always fully liquidated"). Nor is a step of a cross account whose
+        realized loss and fee would leave the wallet below zero (equity held up by other positions' unrealized
+        profit): a liquidation only ends with the wallet at zero or above (the ledger's rule), so it closes in
+        full instead."""
         led = self.ledger
         market = led.markets[pos.key.symbol]
         inst = market.instrument
@@ -502,6 +505,11 @@ class RiskEngine:
         cost = fee - pnl_of(inst.kind, pos.sign, qty, mark, price)
         if equity - cost <= 0:
             return False
+        if watch.scope == "cross":  # the wallet after the step, rounded as Ledger.trade books it
+            unit = led.unit
+            realized = user_delta(realized_pnl(inst.kind, pos.sign, qty, pos.entry_price, price), unit)
+            if led.wallet(pos.key.account, inst.settle_asset) + realized - charge(fee, unit) < 0:
+                return False
         payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
                    "position_side": pos.key.position_side.value, "size": _d(size), "price": _d(price),
                    "mark": _d(mark), "fee_rate": _d(market.liquidation_fee), "reason": step.reason,
