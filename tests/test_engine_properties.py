@@ -85,7 +85,7 @@ def check_no_unhandled_breach(e: RiskEngine) -> None:
             assert w in e.active or w in e.queued, f"{w} has equity {st_.equity} ≤ MM {st_.maintenance_margin}"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(accounts=st.lists(account_st, min_size=2, max_size=6), path=path_st,
        fund=st.sampled_from([0, 0, 100, 100_000]), venue=st.sampled_from(["binance-usdm", "bybit-linear", "okx",
                                                                          "hyperliquid", "generic"]),

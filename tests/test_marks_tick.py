@@ -206,7 +206,7 @@ tick_st = st.lists(st.tuples(st.integers(min_value=-1500, max_value=1500), st.in
                    min_size=1, max_size=12)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(accounts=st.lists(account_st, min_size=2, max_size=6), ticks=tick_st,
        fund=st.sampled_from([0, 100, 100_000]), venue=st.sampled_from(["binance-usdm", "bybit-linear",
                                                                       "hyperliquid", "generic"]),
