@@ -39,6 +39,16 @@ def test_a_replayed_engine_continues_exactly_as_the_engine_that_ran_through(seed
         assert restarted.digest() == live.digest()
 
 
+@pytest.mark.xfail(strict=True, reason="known limitation (docs/architecture.md): the queue of carried work is not "
+                   "logged, so a rebuilt engine ranks it by the watches' state at its next call")
+@pytest.mark.parametrize("how", ["apply", "fold"])
+def test_carried_work_keeps_its_order_across_a_restart(how: str) -> None:
+    # seed 63 (5 steps per call): at the cut the live engine carries a25 and a0, queued when a25 was the worse; at
+    # the next tick a0 is (equity −4,673 against −4,118), so the rebuilt engine liquidates a0 first (L15 ↔ L16).
+    # Strict: when the queue is logged and this passes, drop the marker and the limitation's section.
+    test_a_replayed_engine_continues_exactly_as_the_engine_that_ran_through(63, how)
+
+
 def test_the_restart_scenarios_liquidate_on_the_first_tick_after_the_cut() -> None:
     # the comparison above is not vacuous: in seed 0 the first input after the cut at a half is a crash tick that
     # liquidates (a29 and a19 in the uninterrupted run)
