@@ -79,15 +79,17 @@ class PriceDesk:
         if key is not None and self._key_seen(key):
             return Command("mark", {"symbol": symbol, "price": format(price, "f")}, key, ts), None
         with self._lock:
-            feed = self._feed(symbol)
-            now = _now_ms()
-            last = feed.last(symbol)
-            if ts is None:
-                ts_used, check_now = max(now, last.ts + 1 if last is not None else now), None
-            else:
-                ts_used, check_now = ts, now
-            tick = feed.accept(symbol, price, ts_used, now=check_now)
+            tick = self._accept(self._feed(symbol), symbol, price, ts, _now_ms())
         return Command("mark", {"symbol": symbol, "price": format(tick.price, "f")}, key, tick.ts), tick
+
+    @staticmethod
+    def _accept(feed: MarkFeed, symbol: str, price: Decimal, ts: int | None, now: int) -> MarkTick:
+        """``feed.accept`` at the posted ``ts`` (checked for staleness against ``now``), or without one at ``now``
+        (after the symbol's last accepted tick)."""
+        if ts is None:
+            last = feed.last(symbol)
+            return feed.accept(symbol, price, max(now, last.ts + 1 if last is not None else now))
+        return feed.accept(symbol, price, ts, now=now)
 
     def check_tick(self, marks: Sequence[tuple[str, Decimal]], ts: int | None, key: str | None
                    ) -> tuple[Command, list[MarkTick]]:
@@ -110,9 +112,7 @@ class PriceDesk:
                         raise MarginCallError(f"{symbol} appears twice in one tick", code="duplicate", field="symbol")
                     seen.add(symbol)
                     feed = copy.deepcopy(self._feed(symbol))
-                    last = feed.last(symbol)
-                    ts_used = ts if ts is not None else max(now, last.ts + 1 if last is not None else now)
-                    ticks.append(feed.accept(symbol, price, ts_used, now=None if ts is None else now))
+                    ticks.append(self._accept(feed, symbol, price, ts, now))
                 except MarginCallError as exc:
                     raise MarginCallError(f"marks[{i}]: {exc}", code=exc.code, field=f"marks[{i}].{exc.field}"
                                           ) from None

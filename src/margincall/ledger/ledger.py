@@ -556,7 +556,9 @@ class Ledger:
     def _mark(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         symbol = _id(p, "symbol")
         self.market(symbol)
-        price = _num(p, "price")
+        return self._set_mark(symbol, _num(p, "price"))
+
+    def _set_mark(self, symbol: str, price: Decimal) -> dict[str, Any]:
         previous = self.marks.get(symbol)
         self.marks[symbol] = price
         return {"symbol": symbol, "price": _s(price), "previous": None if previous is None else _s(previous)}
@@ -586,12 +588,7 @@ class Ledger:
             if symbol in new:
                 raise Rejected("duplicate", f"{where}: {symbol} appears twice in one tick", field=f"{where}.symbol")
             new[symbol] = price
-        out = []
-        for symbol, price in new.items():
-            previous = self.marks.get(symbol)
-            self.marks[symbol] = price
-            out.append({"symbol": symbol, "price": _s(price), "previous": None if previous is None else _s(previous)})
-        return {"marks": out}
+        return {"marks": [self._set_mark(symbol, price) for symbol, price in new.items()]}
 
     # ---------------------------------------------------------------------------------------------- fills
     def _position_key(self, acct: str, symbol: str, p: Mapping[str, Any]) -> PositionKey:

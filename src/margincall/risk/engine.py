@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, Rejected
 from margincall.ledger.types import INSURANCE
 from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
-from margincall.math.trade import charge, realized_pnl, trading_fee, user_delta
+from margincall.math.trade import charge, trading_fee
 from margincall.model.enums import ContractKind
 from margincall.model.errors import MarginCallError
 from margincall.model.numbers import ONE, ZERO, to_decimal
@@ -122,17 +122,18 @@ class EngineFault(RuntimeError):
 
 
 class Screener(Protocol):
-    """Finds the watches a mark move may have changed (the float index lives behind this)."""
+    """Finds the watches a tick that moved the marks of ``symbols`` (already applied) may have changed (the float
+    index lives behind this)."""
 
-    def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]: ...
+    def candidates(self, engine: RiskEngine, symbols: Iterable[str]) -> Iterable[WatchId]: ...
 
 
 class HoldersScreener:
     """Every watch holding the symbol (exact and simple; the float band index narrows this for big books)."""
 
-    def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
+    def candidates(self, engine: RiskEngine, symbols: Iterable[str]) -> Iterable[WatchId]:
         led = engine.ledger
-        return {watches_for(led, k) for k in led.by_symbol.get(symbol, ())}
+        return {watches_for(led, k) for symbol in symbols for k in led.by_symbol.get(symbol, ())}
 
 
 #: Computed prices carried in events (bankruptcy, executor) keep 10 decimals; the dust this leaves is settled
@@ -245,8 +246,7 @@ class RiskEngine:
             return
         watch = WatchId(p["scope"], p["account"], p["what"])
         if event_type == "margin_call":
-            self.bands[watch] = Band.of(p["band"])
-            self._banded.setdefault(watch.account, set()).add(watch)
+            self._set_band(watch, Band.of(p["band"]))
         elif event_type == "liquidation_started":
             lid = p["liquidation_id"]
             self.active[watch] = _Liquidation(lid)
@@ -288,18 +288,12 @@ class RiskEngine:
             watches: set[WatchId] = set()
             if event_type == "mark":
                 self.metrics.ticks += 1
-                watches |= set(self.screener.candidates(self, str(payload["symbol"])))
+                watches |= set(self.screener.candidates(self, [str(payload["symbol"])]))
             elif event_type == "marks":  # one tick of many symbols: every watch checked once, at all the new marks
                 self.metrics.ticks += 1
-                symbols = [str(m["symbol"]) for m in payload["marks"]]
-                many = getattr(self.screener, "candidates_many", None)
-                if many is not None:
-                    watches |= set(many(self, symbols))
-                else:
-                    for symbol in symbols:
-                        watches |= set(self.screener.candidates(self, symbol))
+                watches |= set(self.screener.candidates(self, [str(m["symbol"]) for m in payload["marks"]]))
             elif event_type == "funding":
-                watches |= set(HoldersScreener().candidates(self, str(payload["symbol"])))
+                watches |= set(HoldersScreener().candidates(self, [str(payload["symbol"])]))
             elif event_type in _ACCOUNT_EVENTS:
                 for key in ("account", "from", "to"):
                     acct = payload.get(key)
@@ -371,8 +365,11 @@ class RiskEngine:
 
     def _watches_of(self, account: str) -> set[WatchId]:
         led = self.ledger
-        return {watches_for(led, k) for k in led.by_account.get(account, ())} | {
-            w for w in self._banded.get(account, ()) if w in self.bands}
+        return {watches_for(led, k) for k in led.by_account.get(account, ())}.union(self._banded.get(account, ()))
+
+    def _set_band(self, watch: WatchId, band: Band) -> None:
+        self.bands[watch] = band
+        self._banded.setdefault(watch.account, set()).add(watch)
 
     def _emit(self, event_type: str, payload: dict[str, Any]) -> ApplyResult:
         result = self.apply(event_type, payload, self._ts)
@@ -491,10 +488,8 @@ class RiskEngine:
                  step: Any, equity: Decimal) -> bool:
         """One partial step, if it leaves the account solvent: a step whose slippage and liquidation fee would
         eat the remaining equity is not taken — the position is closed in full at bankruptcy instead (Binance
-        §3.8: "small positions are in practice always fully liquidated"). Nor is a step of a cross account whose
-        realized loss and fee would leave the wallet below zero (equity held up by other positions' unrealized
-        profit): a liquidation only ends with the wallet at zero or above (the ledger's rule), so it closes in
-        full instead."""
+        §3.8: "small positions are in practice always fully liquidated"); nor one the ledger refuses (a step that
+        would leave a cross wallet below zero, :func:`margincall.risk.events._partial`)."""
         led = self.ledger
         market = led.markets[pos.key.symbol]
         inst = market.instrument
@@ -505,11 +500,6 @@ class RiskEngine:
         cost = fee - pnl_of(inst.kind, pos.sign, qty, mark, price)
         if equity - cost <= 0:
             return False
-        if watch.scope == "cross":  # the wallet after the step, rounded as Ledger.trade books it
-            unit = led.unit
-            realized = user_delta(realized_pnl(inst.kind, pos.sign, qty, pos.entry_price, price), unit)
-            if led.wallet(pos.key.account, inst.settle_asset) + realized - charge(fee, unit) < 0:
-                return False
         payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
                    "position_side": pos.key.position_side.value, "size": _d(size), "price": _d(price),
                    "mark": _d(mark), "fee_rate": _d(market.liquidation_fee), "reason": step.reason,
@@ -518,7 +508,7 @@ class RiskEngine:
         try:
             self._emit("partial_liquidation", payload)
         except Rejected:
-            return False  # the fee would take the balance below zero: close in full instead
+            return False  # the step would leave the wallet (or isolated margin) below zero: close in full instead
         self.metrics.partial_liquidations += 1
         return True
 
@@ -820,9 +810,8 @@ class RiskEngine:
     @classmethod
     def from_snapshot(cls, data: Mapping[str, Any], config: EngineConfig | None = None) -> RiskEngine:
         engine = cls(config, Ledger.from_snapshot(data["ledger"]))
-        engine.bands = {WatchId(s, a, w): Band.of(b) for s, a, w, b in data["bands"]}
-        for watch in engine.bands:
-            engine._banded.setdefault(watch.account, set()).add(watch)
+        for s, a, w, b in data["bands"]:
+            engine._set_band(WatchId(s, a, w), Band.of(b))
         engine.active = {WatchId(s, a, w): _Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
                          data["active"]}
         engine.next_liquidation = int(data["next_liquidation"])

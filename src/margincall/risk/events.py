@@ -64,12 +64,21 @@ def _liquidation_started(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str,
 
 
 def _partial(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """A partial step may end the liquidation (the account restored), and a liquidation ends with the wallet at
+    zero or above: a step of a cross account whose realized loss and fee would leave the wallet below zero (its
+    equity held up by other positions' unrealized profit) is refused; the engine closes in full instead."""
     key = _key(led, p)
     size, price = _size(led, key, p), read_number(p, "price")
     fee_rate = read_number(p, "fee_rate", non_negative)
     sign = led.positions[key].sign
     d = led.trade(tx, key, -sign * size, price, fee_rate, INSURANCE, reduce_only=True,
                   memo="partial liquidation", check_margin=False)
+    if p.get("scope") == "cross":
+        wallet = wallet_book(key.account)
+        asset = led.markets[key.symbol].instrument.settle_asset
+        if tx.balance(wallet, asset) < 0:
+            raise Rejected("insufficient_balance", f"{wallet} would be left below zero by a partial liquidation "
+                           "step", field="size")
     return {**d, **p, "liquidation_fee": d["fee"]}
 
 

@@ -223,10 +223,7 @@ class IndexScreener:
         return out
 
     # ------------------------------------------------------------------------------------------ querying
-    def candidates(self, engine: RiskEngine, symbol: str) -> Iterable[WatchId]:
-        return self.candidates_many(engine, [symbol])
-
-    def candidates_many(self, engine: RiskEngine, symbols: Iterable[str]) -> set[WatchId]:
+    def candidates(self, engine: RiskEngine, symbols: Iterable[str]) -> set[WatchId]:
         """The watches a tick that moved the marks of ``symbols`` (already applied) may have changed. With several
         symbols: the union of each symbol's candidates from bands built before the tick — exact, as a band
         index entry cannot change state while every mark stays inside its band on that symbol (the slack is
