@@ -269,9 +269,12 @@ def test_bad_requests(api: tuple[TestClient, dict[str, str]]) -> None:
     assert r.status_code == 422 and r.json()["error"]["field"] == "fills"
     r = c.post("/v1/marks", json={"marks": [{"symbol": "BTCUSDT", "price": "1", "colour": "red"}]}, headers=h)
     assert r.status_code == 422 and r.json()["error"]["field"] == "marks.0.colour"
-    # the engine's rejections: per item in a batch (the rest goes through), 400 for a single command
-    res = ok(c.post("/v1/marks", json={"marks": [{"symbol": "DOGEUSDT", "price": "1"},
-                                                 {"symbol": "ETHUSDT", "price": "2000"}]}, headers=h))["results"]
+    # the engine's rejections: per item in a batch (the rest goes through; 207 and the counts say some were
+    # refused), 400 for a single command
+    r = c.post("/v1/marks", json={"marks": [{"symbol": "DOGEUSDT", "price": "1"},
+                                            {"symbol": "ETHUSDT", "price": "2000"}]}, headers=h)
+    assert r.status_code == 207 and (r.json()["accepted"], r.json()["refused"]) == (1, 1)
+    res = r.json()["results"]
     assert res[0]["error"]["code"] == "unknown_symbol" and res[0]["error"]["field"] == "symbol"
     assert res[1]["type"] == "mark" and res[1]["seq"] > 0
     r = c.post("/v1/accounts", json={"account": "t"}, headers=h)
@@ -331,9 +334,11 @@ def _until(ws: Any, type_: str, limit: int = 50) -> dict[str, Any]:
 
 def test_websocket_streams_the_liquidation_per_role(api: tuple[TestClient, dict[str, str]]) -> None:
     c, keys = api
-    with c.websocket_connect(f"/v1/stream?topics=liquidations&key={keys['admin']}") as admin_ws, \
-            c.websocket_connect(f"/v1/stream?topics=liquidations&key={keys['viewer']}") as viewer_ws, \
-            c.websocket_connect(f"/v1/stream?topics=marks,liquidations&key={keys['trader_own']}") as own_ws:
+    ticket = ok(c.post("/v1/stream/tickets", headers=auth(keys["viewer"])))["ticket"]
+    with c.websocket_connect("/v1/stream?topics=liquidations", headers=auth(keys["admin"])) as admin_ws, \
+            c.websocket_connect(f"/v1/stream?topics=liquidations&ticket={ticket}") as viewer_ws, \
+            c.websocket_connect("/v1/stream?topics=marks,liquidations", headers={"X-API-Key": keys["trader_own"]}
+                                ) as own_ws:
         for ws in (admin_ws, viewer_ws, own_ws):
             assert ws.receive_json()["topic"] == "hello"
         mark(c, keys["feeder"], "9180")
@@ -352,11 +357,20 @@ def test_websocket_streams_the_liquidation_per_role(api: tuple[TestClient, dict[
 
 def test_websocket_refuses_bad_keys_and_topics(api: tuple[TestClient, dict[str, str]]) -> None:
     c, keys = api
-    for url, code in ((f"/v1/stream?topics=margin_calls&key={keys['viewer']}", 4403),
-                      (f"/v1/stream?topics=liquidations&key={keys['feeder']}", 4403),
-                      ("/v1/stream?topics=marks&key=nope", 4401), ("/v1/stream?topics=marks", 4401),
-                      (f"/v1/stream?topics=gossip&key={keys['admin']}", 4400)):
-        with c.websocket_connect(url) as ws:
+    ticket = ok(c.post("/v1/stream/tickets", headers=auth(keys["viewer"])))["ticket"]
+    used = ok(c.post("/v1/stream/tickets", headers=auth(keys["viewer"])))["ticket"]
+    with c.websocket_connect(f"/v1/stream?topics=marks&ticket={used}") as ws:
+        assert ws.receive_json()["topic"] == "hello"
+    for url, key, code in (("/v1/stream?topics=margin_calls", keys["viewer"], 4403),
+                           (f"/v1/stream?topics=margin_calls&ticket={ticket}", None, 4403),
+                           ("/v1/stream?topics=liquidations", keys["feeder"], 4403),
+                           ("/v1/stream?topics=marks", "nope", 4401), ("/v1/stream?topics=marks", None, 4401),
+                           (f"/v1/stream?topics=marks&ticket={used}", None, 4401),  # single use
+                           ("/v1/stream?topics=marks&ticket=forged", None, 4401),
+                           # a valid key in the URL is refused: keys never travel in URLs
+                           (f"/v1/stream?topics=marks&key={keys['admin']}", None, 4401),
+                           ("/v1/stream?topics=gossip", keys["admin"], 4400)):
+        with c.websocket_connect(url, headers=auth(key) if key else {}) as ws:
             assert "error" in ws.receive_json()
             with pytest.raises(WebSocketDisconnect) as exc:
                 ws.receive_json()
@@ -463,12 +477,14 @@ def test_marks_are_checked_for_order_staleness_and_the_circuit_breaker(api: tupl
     h = auth(keys["feeder"])
     ok(c.post("/v1/markets", json={**MARKET, "symbol": "SOLUSDT"}, headers=auth(keys["admin"])))
     now = time.time_ns() // 1_000_000
-    res = ok(c.post("/v1/marks", json={"marks": [
+    r = c.post("/v1/marks", json={"marks": [
         {"symbol": "ETHUSDT", "price": "2000", "ts": now},
         {"symbol": "ETHUSDT", "price": "2001", "ts": now},            # not after the last accepted tick
         {"symbol": "SOLUSDT", "price": "150", "ts": now - 120_000},  # two minutes old: stale (limit 60 s)
         {"symbol": "ETHUSDT", "price": "4000", "ts": now + 1},        # +100 %: clamped to the +25 % band edge
-    ]}, headers=h))["results"]
+    ]}, headers=h)
+    assert r.status_code == 207 and (r.json()["accepted"], r.json()["refused"]) == (2, 2)
+    res = r.json()["results"]
     assert res[0]["type"] == "mark"
     assert res[1]["error"]["code"] == "out_of_order" and res[2]["error"]["code"] == "stale"
     # 2,000 × 1.25 = 2,500: the logged mark is the band edge, and the result says it was clamped
@@ -534,6 +550,9 @@ def test_source_prices_make_an_index_without_the_outlier(tmp_path: Path) -> None
         assert body["marks"][0]["result"]["price"] == "2002"
         idx = ok(c.get("/v1/prices/index", headers=auth(keys["viewer"])))["indices"]["ETHUSDT"]
         assert idx["index"] == "2002"
-        bad = ok(c.post("/v1/prices/source", json={"ticks": [{"source": "nowhere", "symbol": "ETHUSDT",
-                                                               "price": "1"}]}, headers=auth(keys["feeder"])))
-        assert bad["results"][0]["error"]["code"] == "unknown_source"
+        r = c.post("/v1/prices/source", json={"ticks": [{"source": "nowhere", "symbol": "ETHUSDT", "price": "1"}]},
+                   headers=auth(keys["feeder"]))
+        # nothing of the batch was taken: 422, and the counts and the item say why
+        assert r.status_code == 422 and r.json()["error"]["code"] == "batch_refused"
+        assert (r.json()["accepted"], r.json()["refused"]) == (0, 1)
+        assert r.json()["results"][0]["error"]["code"] == "unknown_source"

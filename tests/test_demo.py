@@ -27,7 +27,7 @@ def test_demo_runs_the_crash_and_exits_by_itself(tmp_path):
         capture_output=True, text=True, timeout=90, env=env, cwd=tmp_path)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    url = re.search(r"dashboard: http://127\.0\.0\.1:(\d+)/\?key=(\S+)", out)
+    url = re.search(r"dashboard: http://127\.0\.0\.1:(\d+)/#key=(\S+)", out)
     key = re.search(r"admin API key: (\S+)", out)
     assert url and key and url.group(2) == key.group(1)
     for label in ("first margin call", "first liquidation", "first partial liquidation",

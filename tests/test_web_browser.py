@@ -95,7 +95,7 @@ def test_dashboard_shows_the_liquidation_line_the_api_computes():
     demo = Demo("--duration", "60", "--accounts", "1000", "--seed", "7")
     errors: list[str] = []
     try:
-        m = demo.wait_for(r"dashboard: (http://\S+/\?key=(\S+))", timeout=60)
+        m = demo.wait_for(r"dashboard: (http://\S+/#key=(\S+))", timeout=60)
         url, key = m.group(1), m.group(2)
         assert demo.wait_for(r"admin API key: (\S+)", 5).group(1) == key
         base = f"http://127.0.0.1:{demo.port}"
@@ -107,7 +107,7 @@ def test_dashboard_shows_the_liquidation_line_the_api_computes():
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url)
                 # the key moved from the URL into sessionStorage
-                page.wait_for_function("() => !location.search.includes('key=')")
+                page.wait_for_function("() => !location.hash.includes('key=')")
                 assert page.evaluate("() => sessionStorage.getItem('margincall.key')") == key
                 page.wait_for_selector("#conn.on", timeout=20_000)  # the WebSocket stream is live
                 page.wait_for_selector('#feed tr.feed-row[data-type="partial_liquidation"]', timeout=60_000)

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(20_000, ge=1)
     #: Most items (fills, marks) in one request.
     max_batch_items: int = Field(10_000, ge=1)
+    #: Largest request body in bytes: a larger one is answered 413 before it is read.
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    #: The clock-skew window for a client's ``ts`` (its source time): at most this far ahead of / behind the
+    #: service's clock, else refused with ``clock_skew``. Events are stamped with ingestion time regardless.
+    ts_max_ahead_ms: int = Field(5_000, ge=0)
+    ts_max_behind_ms: int = Field(300_000, ge=0)
     #: Most commands the writer thread submits in one transaction (concurrent requests are merged).
     commit_max_batch: int = Field(5_000, ge=1)
     snapshot_every: int = Field(10_000, ge=0)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from margincall.api import errors, routes, stream
+from margincall.api.guard import RequestGuard, install_redaction
 from margincall.api.service import Service
 from margincall.config import Settings
 
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_key = service.admin_key
     app.state.settings = settings
     errors.install(app)
+    install_redaction("uvicorn", "uvicorn.access", "uvicorn.error", "margincall")
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       known_key=lambda key: service.keys.lookup(key) is not None)
     app.include_router(routes.router)
     app.include_router(routes.v1)
     app.include_router(stream.router)

@@ -39,7 +39,8 @@ def engine_error(exc: MarginCallError) -> dict[str, Any]:
 
 
 def status_of(exc: MarginCallError) -> int:
-    return 409 if exc.code == "idempotency_conflict" else 400
+    """409 for an idempotency conflict, 422 for a timestamp outside the clock-skew window, else 400."""
+    return {"idempotency_conflict": 409, "clock_skew": 422}.get(exc.code, 400)
 
 
 def _loc(loc: tuple[Any, ...]) -> str | None:

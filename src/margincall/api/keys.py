@@ -5,8 +5,13 @@ the event log), created by this module with ``CREATE TABLE IF NOT EXISTS`` (its 
 reads ``mc_<id>_<secret>``: ``id`` (12 hex digits) is stored in clear to find the row, and only
 ``HMAC-SHA256(salt, key)`` with a random 16-byte salt per key is stored, so the database never holds a usable
 key. A bootstrap admin key given in the settings (any text) is stored the same way under the id
-``config-admin``. Lookups are cached in memory by the SHA-256 of the key (keys are never revoked while the
-service runs).
+``config-admin``. Lookups are cached in memory by the SHA-256 of the key; revoking or rotating a key clears the
+cache, so a revoked key is refused from the next request on.
+
+Each key belongs to a **principal** (migration 2): the id of the key it was first issued as. Rotation issues a new
+key for the same principal (same role and account) and revokes the old one, at once or after a grace period, so
+what is scoped to the principal (its idempotency keys) survives a rotation. Revocations and rotations are also
+recorded in the event log by the service (``audit`` events).
 """
 
 from __future__ import annotations
@@ -39,6 +44,24 @@ class Principal:
     key_id: str
     role: Role
     account: str | None = None
+    #: The principal the key belongs to (stable across rotations): the scope of its idempotency keys.
+    principal: str = ""
+
+    @property
+    def scope(self) -> str:
+        return self.principal or self.key_id
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A stored key as an admin may list it (never its hash)."""
+
+    key_id: str
+    principal: str
+    role: Role
+    account: str | None
+    created_ms: int
+    revoked_ms: int | None
 
 
 CONFIG_ADMIN_ID = "config-admin"
@@ -68,7 +91,7 @@ class KeyStore:
     def __init__(self, database: str) -> None:
         self._pg = is_postgres_url(database)
         self._lock = threading.Lock()
-        self._cache: dict[str, Principal] = {}
+        self._cache: dict[str, tuple[Principal, int | None]] = {}  # sha256(key) -> (principal, revoked from)
         if self._pg:
             import psycopg
 
@@ -78,6 +101,16 @@ class KeyStore:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout=10000")
         self._exec(_MIGRATION_1)
+        self._migrate_2()
+
+    def _migrate_2(self) -> None:
+        """Add ``principal`` (defaults to the key's own id) and ``revoked_ms`` (NULL: valid) to older tables."""
+        try:
+            self._exec("SELECT principal, revoked_ms FROM api_keys LIMIT 0")
+        except Exception:
+            self._exec("ALTER TABLE api_keys ADD COLUMN principal TEXT")
+            self._exec("ALTER TABLE api_keys ADD COLUMN revoked_ms BIGINT")
+        self._exec("UPDATE api_keys SET principal = id WHERE principal IS NULL")
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self._pg:
@@ -89,25 +122,63 @@ class KeyStore:
             except Exception:  # statements without a result set (sqlite returns [], psycopg raises)
                 return []
 
-    def create(self, role: Role, account: str | None = None) -> str:
+    def create(self, role: Role, account: str | None = None, principal: str | None = None) -> str:
         """A new key for ``role`` (traders: bound to ``account``); the only time the key exists in clear."""
         key_id = secrets.token_hex(6)
         key = f"mc_{key_id}_{secrets.token_urlsafe(32)}"
         salt = secrets.token_hex(16)
-        self._exec("INSERT INTO api_keys (id, salt, hash, role, account, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                   (key_id, salt, _digest(salt, key), role.value, account, time.time_ns() // 1_000_000))
+        self._exec("INSERT INTO api_keys (id, salt, hash, role, account, created_ms, principal) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (key_id, salt, _digest(salt, key), role.value, account, _now_ms(), principal or key_id))
         return key
+
+    def info(self, key_id: str) -> KeyInfo | None:
+        rows = self._exec("SELECT id, principal, role, account, created_ms, revoked_ms FROM api_keys WHERE id = ?",
+                          (key_id,))
+        return _info(rows[0]) if rows else None
+
+    def list(self) -> list[KeyInfo]:
+        rows = self._exec("SELECT id, principal, role, account, created_ms, revoked_ms FROM api_keys "
+                          "ORDER BY created_ms, id")
+        return [_info(r) for r in rows]
+
+    def revoke(self, key_id: str, at_ms: int | None = None) -> KeyInfo:
+        """Revoke ``key_id`` now (or from ``at_ms``, a rotation's grace period); KeyError when unknown."""
+        if self.info(key_id) is None:
+            raise KeyError(key_id)
+        self._exec("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND (revoked_ms IS NULL OR revoked_ms > ?)",
+                   (at_ms if at_ms is not None else _now_ms(), key_id, at_ms if at_ms is not None else _now_ms()))
+        self._cache.clear()
+        info = self.info(key_id)
+        assert info is not None
+        return info
+
+    def rotate(self, key_id: str, grace_ms: int = 0) -> tuple[str, KeyInfo]:
+        """A new key for the principal of ``key_id`` (same role and account), and the old key revoked after
+        ``grace_ms``; KeyError when unknown, ValueError when already revoked."""
+        old = self.info(key_id)
+        if old is None:
+            raise KeyError(key_id)
+        if old.revoked_ms is not None and old.revoked_ms <= _now_ms():
+            raise ValueError(f"key {key_id} is revoked")
+        key = self.create(old.role, old.account, old.principal)
+        self.revoke(key_id, _now_ms() + grace_ms)
+        new = self.info(key_id_of(key))
+        assert new is not None
+        return key, new
 
     def set_config_admin(self, key: str) -> None:
         """Store (or replace) the hash of the admin key given in the settings."""
         salt = secrets.token_hex(16)
         self._exec("DELETE FROM api_keys WHERE id = ?", (CONFIG_ADMIN_ID,))
-        self._exec("INSERT INTO api_keys (id, salt, hash, role, account, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                   (CONFIG_ADMIN_ID, salt, _digest(salt, key), Role.ADMIN.value, None, time.time_ns() // 1_000_000))
+        self._exec("INSERT INTO api_keys (id, salt, hash, role, account, created_ms, principal) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (CONFIG_ADMIN_ID, salt, _digest(salt, key), Role.ADMIN.value, None, _now_ms(), CONFIG_ADMIN_ID))
         self._cache.clear()
 
     def has_admin(self) -> bool:
-        return bool(self._exec("SELECT 1 FROM api_keys WHERE role = ? LIMIT 1", (Role.ADMIN.value,)))
+        return bool(self._exec("SELECT 1 FROM api_keys WHERE role = ? AND revoked_ms IS NULL LIMIT 1",
+                               (Role.ADMIN.value,)))
 
     def lookup(self, key: str) -> Principal | None:
         """The principal of ``key``, or None when no stored hash matches."""
@@ -116,16 +187,23 @@ class KeyStore:
         cache_key = hashlib.sha256(key.encode()).hexdigest()
         hit = self._cache.get(cache_key)
         if hit is not None:
-            return hit
+            principal, until = hit
+            if until is None or _now_ms() < until:
+                return principal
+            return None
         key_id = key_id_of(key)
-        rows = self._exec("SELECT salt, hash, role, account FROM api_keys WHERE id = ?", (key_id,))
+        rows = self._exec("SELECT salt, hash, role, account, principal, revoked_ms FROM api_keys WHERE id = ?",
+                          (key_id,))
         if not rows:
             return None
-        salt, stored, role, account = rows[0]
+        salt, stored, role, account, owner, revoked = rows[0]
         if not hmac.compare_digest(_digest(str(salt), key), str(stored)):
             return None
-        principal = Principal(key_id, Role(role), account)
-        self._cache[cache_key] = principal
+        until = None if revoked is None else int(revoked)
+        if until is not None and _now_ms() >= until:
+            return None
+        principal = Principal(key_id, Role(role), account, str(owner or key_id))
+        self._cache[cache_key] = (principal, until)
         return principal
 
     def count(self) -> int:
@@ -134,3 +212,13 @@ class KeyStore:
     def close(self) -> None:
         with self._lock, contextlib.suppress(Exception):
             self._conn.close()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _info(row: tuple[Any, ...]) -> KeyInfo:
+    key_id, principal, role, account, created, revoked = row
+    return KeyInfo(str(key_id), str(principal or key_id), Role(role), account, int(created),
+                   None if revoked is None else int(revoked))

@@ -28,6 +28,8 @@ class ServiceMetrics:
         self.carried = Gauge("margincall_carried_work", "Watches queued for liquidation work carried to the next "
                              "tick", registry=r)
         self.insurance = Gauge("margincall_insurance_fund", "Insurance fund balance", ["asset"], registry=r)
+        self.refused = Counter("margincall_refused", "Inputs refused, by code (out_of_order, stale, clock_skew, "
+                               "insufficient_margin, ...)", ["code"], registry=r)
         self.http_rejected = Counter("margincall_rate_limited", "Requests refused by the rate limiter",
                                      registry=r)
 

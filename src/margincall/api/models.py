@@ -35,8 +35,11 @@ def _number(check: Callable[[Any, str], Decimal]) -> Callable[[Any, ValidationIn
 Positive = Annotated[str, BeforeValidator(_number(positive)), WithJsonSchema(_NUMBER_SCHEMA)]
 NonNegative = Annotated[str, BeforeValidator(_number(non_negative)), WithJsonSchema(_NUMBER_SCHEMA)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]*$")]
-Key = Annotated[str, Field(min_length=1, max_length=200, description="idempotency key")]
-Ts = Annotated[int, Field(ge=0, lt=2**63, description="milliseconds since the epoch")]
+Key = Annotated[str, Field(min_length=1, max_length=160, description="idempotency key, scoped to the caller's "
+                           "principal (another principal's equal key is a different key)")]
+Ts = Annotated[int, Field(ge=0, lt=2**63, description="the source's time in milliseconds since the epoch, within "
+                          "the service's clock-skew window; kept as source_ts (events are stamped with ingestion "
+                          "time)")]
 
 
 class Body(BaseModel):
@@ -46,6 +49,10 @@ class Body(BaseModel):
 class KeyIn(Body):
     role: Role
     account: Id | None = None
+
+
+class RotateIn(Body):
+    grace_seconds: int = Field(0, ge=0, le=7 * 86_400, description="how long the old key stays valid")
 
 
 class TierIn(Body):

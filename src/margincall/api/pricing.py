@@ -14,17 +14,21 @@
 
 A mark given with an idempotency key that is already in the log skips the checks: the journal answers it with
 the original acknowledgement.
+
+Time (:mod:`margincall.api.clock`): a posted ``ts`` is the feed's source time. It must lie in the service's skew
+window (``clock_skew`` otherwise), orders the symbol's marks and dates them for the staleness check, and is logged
+in the payload as ``source_ts``; the event itself is stamped with ingestion time by the writer.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
-import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from margincall.api.clock import check_source_ts, now_ms
 from margincall.model.errors import MarginCallError
 from margincall.prices import IndexPrice, MarkFeed, MarkTick
 from margincall.risk.engine import RiskEngine
@@ -33,14 +37,11 @@ from margincall.store.journal import Command
 Reader = Callable[[Callable[[RiskEngine], Any]], Any]
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class PriceDesk:
     def __init__(self, read: Reader, *, sources: Sequence[str], max_move: Decimal | None, breaker: str,
                  max_age_ms: int, index_max_age_ms: int, outlier_band: Decimal, min_sources: int,
-                 key_seen: Callable[[str], bool]) -> None:
+                 key_seen: Callable[[str], bool], ts_max_ahead_ms: int = 5_000,
+                 ts_max_behind_ms: int = 300_000) -> None:
         self._read = read
         self._key_seen = key_seen
         self._lock = threading.Lock()
@@ -49,6 +50,14 @@ class PriceDesk:
         self.sources = tuple(sources)
         self.max_move, self.breaker, self.max_age_ms = max_move, breaker, max_age_ms
         self.index_max_age_ms, self.outlier_band, self.min_sources = index_max_age_ms, outlier_band, min_sources
+        self.ts_max_ahead_ms, self.ts_max_behind_ms = ts_max_ahead_ms, ts_max_behind_ms
+
+    def source_ts(self, ts: int | None, now: int, field: str = "ts") -> int | None:
+        """A client's ``ts`` checked against the skew window (None stays None)."""
+        if ts is None:
+            return None
+        return check_source_ts(ts, now, max_ahead_ms=self.ts_max_ahead_ms, max_behind_ms=self.ts_max_behind_ms,
+                               field=field)
 
     def _market(self, symbol: str) -> tuple[Decimal, Decimal | None, int]:
         def look(e: RiskEngine) -> tuple[Decimal, Decimal | None, int] | None:
@@ -77,10 +86,12 @@ class PriceDesk:
                    ) -> tuple[Command, MarkTick | None]:
         """The command to submit for a posted mark (raises the feed's refusal)."""
         if key is not None and self._key_seen(key):
-            return Command("mark", {"symbol": symbol, "price": format(price, "f")}, key, ts), None
+            return Command("mark", _stamped({"symbol": symbol, "price": format(price, "f")}, ts), key), None
+        now = now_ms()
+        self.source_ts(ts, now)
         with self._lock:
-            tick = self._accept(self._feed(symbol), symbol, price, ts, _now_ms())
-        return Command("mark", {"symbol": symbol, "price": format(tick.price, "f")}, key, tick.ts), tick
+            tick = self._accept(self._feed(symbol), symbol, price, ts, now)
+        return Command("mark", _stamped({"symbol": symbol, "price": format(tick.price, "f")}, ts), key), tick
 
     @staticmethod
     def _accept(feed: MarkFeed, symbol: str, price: Decimal, ts: int | None, now: int) -> MarkTick:
@@ -100,10 +111,11 @@ class PriceDesk:
             return {"marks": [{"symbol": sym, "price": format(p, "f")} for sym, p in items]}
 
         if key is not None and self._key_seen(key):
-            return Command("marks", payload(marks), key, ts), []
+            return Command("marks", _stamped(payload(marks), ts), key), []
         seen: set[str] = set()
+        now = now_ms()
+        self.source_ts(ts, now)
         with self._lock:
-            now = _now_ms()
             staged: dict[str, MarkFeed] = {}
             ticks: list[MarkTick] = []
             for i, (symbol, price) in enumerate(marks):
@@ -118,11 +130,12 @@ class PriceDesk:
                                           ) from None
                 staged[symbol] = feed
             self._feeds.update(staged)
-        stamp = max(t.ts for t in ticks)
-        return Command("marks", payload([(t.symbol, t.price) for t in ticks]), key, stamp), ticks
+        return Command("marks", _stamped(payload([(t.symbol, t.price) for t in ticks]), ts), key), ticks
 
     def source_tick(self, source: str, symbol: str, price: Decimal, ts: int | None) -> dict[str, Any]:
         """Keep one source price and return the symbol's index (or why there is none)."""
+        now = now_ms()
+        self.source_ts(ts, now)
         with self._lock:
             self._market(symbol)
             index = self._indices.get(symbol)
@@ -130,17 +143,17 @@ class PriceDesk:
                 index = self._indices[symbol] = IndexPrice(
                     symbol, self.sources, max_age_ms=self.index_max_age_ms, outlier_band=self.outlier_band,
                     min_sources=self.min_sources)
-            now = _now_ms()
             index.update(source, symbol, price, now if ts is None else ts)
             try:
                 res = index.evaluate(now if ts is None else max(ts, now))
             except MarginCallError as exc:
-                return {"symbol": symbol, "index": None, "error": {"code": exc.code, "message": str(exc)}}
+                # the source price was kept; only no index can be formed from the sources yet (not a refusal)
+                return {"symbol": symbol, "index": None, "index_error": {"code": exc.code, "message": str(exc)}}
         return {"symbol": symbol, "index": format(res.price, "f"), "ts": res.ts, "used": list(res.used),
                 "stale": list(res.stale), "outliers": list(res.outliers)}
 
     def index_view(self) -> dict[str, Any]:
-        now = _now_ms()
+        now = now_ms()
         out: dict[str, Any] = {}
         with self._lock:
             for symbol, index in sorted(self._indices.items()):
@@ -151,3 +164,8 @@ class PriceDesk:
                 except MarginCallError as exc:
                     out[symbol] = {"index": None, "error": {"code": exc.code, "message": str(exc)}}
         return out
+
+
+def _stamped(payload: dict[str, Any], ts: int | None) -> dict[str, Any]:
+    """The payload with the client's source time, when it gave one."""
+    return payload if ts is None else {**payload, "source_ts": ts}

@@ -5,14 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from margincall.api import views
 from margincall.api.auth import charge, own_account, principal, require, service_of
+from margincall.api.clock import now_ms
 from margincall.api.errors import ApiError, engine_error, status_of
-from margincall.api.keys import Principal, Role
+from margincall.api.keys import KeyInfo, Principal, Role, key_id_of
 from margincall.api.models import (
     AccountIn,
     AmountIn,
@@ -21,6 +23,7 @@ from margincall.api.models import (
     LeverageIn,
     MarketIn,
     MarksIn,
+    RotateIn,
     SourceTicksIn,
     TickIn,
     payload_of,
@@ -49,18 +52,57 @@ def ack_json(c: Command, o: Outcome) -> dict[str, Any]:
                        for e in o.caused]}
 
 
-def results_response(commands: list[Command], outcomes: list[Outcome]) -> Response:
-    """``{"results": [...]}`` serialised directly: the content is plain JSON already, and FastAPI's generic
-    encoder would walk every posting of a large batch again."""
-    return JSONResponse({"results": [ack_json(c, o) for c, o in zip(commands, outcomes, strict=True)]})
+def refused(service: Service, exc: MarginCallError) -> dict[str, Any]:
+    """The error item of a refused input, counted in ``margincall_refused_total{code}``."""
+    service.metrics.refused.labels(exc.code).inc()
+    return engine_error(exc)
+
+
+def batch_response(service: Service, results: list[dict[str, Any]]) -> Response:
+    """The honest batch answer: ``{"accepted", "refused", "results"}``, with 200 when every item was taken
+    (an idempotent repeat counts as taken), 207 when some were refused, 422 (``batch_refused``) when none was.
+    Serialised directly: the content is plain JSON already, and FastAPI's generic encoder would walk every
+    posting of a large batch again."""
+    bad = sum(1 for r in results if "error" in r)
+    body: dict[str, Any] = {"accepted": len(results) - bad, "refused": bad, "results": results}
+    if bad == 0:
+        return JSONResponse(body)
+    if bad < len(results):
+        return JSONResponse(body, 207)
+    first = next(r["error"] for r in results)
+    body["error"] = {"code": "batch_refused", "message": f"all {bad} items were refused; the first: "
+                     f"{first['message']}", "field": None}
+    return JSONResponse(body, 422)
+
+
+def outcome_items(service: Service, commands: list[Command], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    return [refused(service, o) if isinstance(o, MarginCallError) else ack_json(c, o)
+            for c, o in zip(commands, outcomes, strict=True)]
 
 
 async def one(service: Service, command: Command) -> dict[str, Any]:
     """Submit one command; a rejection is the response's error (400, or 409 for a key conflict)."""
     (outcome,) = await service.submit([command])
     if isinstance(outcome, MarginCallError):
+        refused(service, outcome)
         raise ApiError(status_of(outcome), outcome.code, str(outcome), outcome.field)
     return ack_json(command, outcome)
+
+
+def scoped(who: Principal, key: str | None) -> str | None:
+    """An idempotency key in the caller's scope: ``<principal>/<key>``. Two principals may use the same key
+    without meeting each other's events; a rotated key keeps its principal, so a retry after a rotation is
+    still recognised."""
+    return None if key is None else f"{who.scope}/{key}"
+
+
+def source_time(service: Service, payload: dict[str, Any], ts: int | None, field: str = "ts") -> dict[str, Any]:
+    """``payload`` with the client's ``ts`` as ``source_ts``, checked against the skew window (raises
+    ``clock_skew``); the event itself is stamped with ingestion time by the writer."""
+    if ts is None:
+        return payload
+    service.prices.source_ts(ts, now_ms(), field)
+    return {**payload, "source_ts": ts}
 
 
 def check_batch(service: Service, n: int, name: str) -> None:
@@ -101,18 +143,80 @@ async def create_key(request: Request, body: KeyIn, who: Admin) -> dict[str, Any
     elif body.account is not None:
         raise ApiError(422, "validation_error", "account: only trader keys are bound to an account", "account")
     key = await run_in_threadpool(service.keys.create, body.role, body.account)
-    return {"key": key, "role": body.role.value, "account": body.account}
+    info = await run_in_threadpool(service.keys.info, key_id_of(key))
+    assert info is not None
+    await audit(service, who, "key_created", info)
+    return {"key": key, "id": info.key_id, "role": body.role.value, "account": body.account}
+
+
+async def audit(service: Service, who: Principal, action: str, info: KeyInfo) -> None:
+    """Record a key's creation, revocation or rotation in the event log (an ``audit`` event)."""
+    payload: dict[str, Any] = {"action": action, "key_id": info.key_id, "principal": info.principal,
+                               "role": info.role.value, "by": who.key_id}
+    if info.account is not None:
+        payload["key_account"] = info.account
+    if info.revoked_ms is not None:
+        payload["revoked_ms"] = info.revoked_ms
+    (outcome,) = await service.submit([Command("audit", payload)])
+    if isinstance(outcome, MarginCallError):
+        raise outcome
+
+
+def key_json(info: KeyInfo) -> dict[str, Any]:
+    return {"id": info.key_id, "principal": info.principal, "role": info.role.value, "account": info.account,
+            "created_ms": info.created_ms, "revoked_ms": info.revoked_ms}
+
+
+KeyIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+@v1.get("/keys", tags=["admin"])
+async def list_keys(request: Request, who: Admin) -> dict[str, Any]:
+    """Every key's id, principal, role, account and revocation time (never the key or its hash)."""
+    infos = await run_in_threadpool(service_of(request).keys.list)
+    return {"keys": [key_json(i) for i in infos]}
+
+
+@v1.delete("/keys/{key_id}", tags=["admin"])
+async def revoke_key(request: Request, key_id: KeyIdPath, who: Admin) -> dict[str, Any]:
+    """Revoke a key now: it is refused from the next request on. Recorded in the log."""
+    service = service_of(request)
+    try:
+        info = await run_in_threadpool(service.keys.revoke, key_id)
+    except KeyError:
+        raise ApiError(404, "unknown_key", f"unknown key id {key_id!r}", "key_id") from None
+    await audit(service, who, "key_revoked", info)
+    return key_json(info)
+
+
+@v1.post("/keys/{key_id}/rotate", tags=["admin"])
+async def rotate_key(request: Request, key_id: KeyIdPath, body: RotateIn, who: Admin) -> dict[str, Any]:
+    """A new key for the same principal (role, account, idempotency scope); the old one is revoked after
+    ``grace_seconds`` (0: now). The new key is shown only in this response. Recorded in the log."""
+    service = service_of(request)
+    try:
+        key, old = await run_in_threadpool(service.keys.rotate, key_id, body.grace_seconds * 1000)
+    except KeyError:
+        raise ApiError(404, "unknown_key", f"unknown key id {key_id!r}", "key_id") from None
+    except ValueError as exc:
+        raise ApiError(409, "key_revoked", str(exc), "key_id") from None
+    new = await run_in_threadpool(service.keys.info, key_id_of(key))
+    assert new is not None
+    await audit(service, who, "key_rotated", old)
+    await audit(service, who, "key_created", new)
+    return {"key": key, "id": new.key_id, "role": new.role.value, "account": new.account,
+            "old": key_json(old)}
 
 
 @v1.post("/markets", tags=["admin"])
 async def list_market(request: Request, body: MarketIn, who: Admin) -> dict[str, Any]:
     """List a market (a ``market_listed`` event)."""
-    return await one(service_of(request), Command("market_listed", payload_of(body), body.key))
+    return await one(service_of(request), Command("market_listed", payload_of(body), scoped(who, body.key)))
 
 
 @v1.post("/accounts", tags=["admin"])
 async def open_account(request: Request, body: AccountIn, who: Admin) -> dict[str, Any]:
-    return await one(service_of(request), Command("account_opened", payload_of(body), body.key))
+    return await one(service_of(request), Command("account_opened", payload_of(body), scoped(who, body.key)))
 
 
 @v1.post("/accounts/{account}/deposits", tags=["admin"])
@@ -120,7 +224,7 @@ async def deposit(request: Request, account: AccountPath, body: AmountIn,
                   who: Admin) -> dict[str, Any]:
     service = service_of(request)
     charge(service, who, 1)
-    return await one(service, Command("deposit", {"account": account, **payload_of(body)}, body.key))
+    return await one(service, Command("deposit", {"account": account, **payload_of(body)}, scoped(who, body.key)))
 
 
 @v1.post("/accounts/{account}/withdrawals", tags=["accounts"])
@@ -129,7 +233,7 @@ async def withdraw(request: Request, account: AccountPath, body: AmountIn,
     own_account(who, account)
     service = service_of(request)
     charge(service, who, 1)
-    return await one(service, Command("withdrawal", {"account": account, **payload_of(body)}, body.key))
+    return await one(service, Command("withdrawal", {"account": account, **payload_of(body)}, scoped(who, body.key)))
 
 
 @v1.post("/accounts/{account}/leverage", tags=["accounts"])
@@ -139,48 +243,77 @@ async def set_leverage(request: Request, account: AccountPath, body: LeverageIn,
     own_account(who, account)
     service = service_of(request)
     charge(service, who, 1)
-    return await one(service, Command("leverage_set", {"account": account, **payload_of(body)}, body.key))
+    return await one(service, Command("leverage_set", {"account": account, **payload_of(body)}, scoped(who, body.key)))
 
 
 @v1.post("/insurance-fund/deposits", tags=["admin"])
 async def fund_deposit(request: Request, body: AmountIn, who: Admin) -> dict[str, Any]:
-    return await one(service_of(request), Command("insurance_fund_deposit", payload_of(body), body.key))
+    return await one(service_of(request), Command("insurance_fund_deposit", payload_of(body), scoped(who, body.key)))
 
 
 # -- ingestion ----------------------------------------------------------------------------------------------------
 
 
-@v1.post("/fills", tags=["ingestion"])
+_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "every item was taken (an idempotent repeat counts as taken): "
+                         "`{accepted, refused: 0, results}`"},
+    207: {"description": "some items were refused: `{accepted, refused, results}`; each refused item's result "
+                         "is `{error: {code, message, field}}`, the others are acknowledgements"},
+    422: {"description": "no item was taken: `{error: {code: batch_refused}, accepted: 0, refused, results}` "
+                         "(or a request validation error)"},
+}
+
+
+@v1.post("/fills", tags=["ingestion"], responses=_BATCH_RESPONSES)
 async def fills(request: Request, body: FillsIn, who: Ingest) -> Response:
-    """A batch of fills, applied in order in one transaction; one result (ack or error) per fill."""
+    """A batch of fills, applied in order in one transaction; one result (ack or error) per fill, and the counts
+    of accepted and refused fills at the top level. A fill's ``ts`` is the matching engine's time: checked
+    against the clock-skew window and kept as ``source_ts``; the event is stamped with ingestion time, so a
+    fill is never refused for arriving after a mark."""
     service = service_of(request)
     check_batch(service, len(body.fills), "fills")
     charge(service, who, len(body.fills))
-    commands = [Command("fill", payload_of(f), f.key, f.ts) for f in body.fills]
-    outcomes = await service.submit(commands)
-    return results_response(commands, outcomes)
+    slots: list[dict[str, Any] | None] = []
+    commands: list[Command] = []
+    for i, f in enumerate(body.fills):
+        try:
+            payload = source_time(service, payload_of(f), f.ts, f"fills.{i}.ts")
+        except MarginCallError as exc:
+            slots.append(refused(service, exc))
+            continue
+        slots.append(None)
+        commands.append(Command("fill", payload, scoped(who, f.key)))
+    outcomes = await service.submit(commands) if commands else []
+    done = iter(outcome_items(service, commands, outcomes))
+    return batch_response(service, [slot if slot is not None else next(done) for slot in slots])
 
 
-@v1.post("/marks", tags=["ingestion"])
+@v1.post("/marks", tags=["ingestion"], responses=_BATCH_RESPONSES)
 async def marks(request: Request, body: MarksIn, who: Ingest) -> Response:
-    """A batch of mark prices; each result carries the margin calls and liquidation steps it caused."""
+    """A batch of mark prices; each result carries the margin calls and liquidation steps it caused, and the counts
+    of accepted and refused marks stand at the top level (see ``/v1/fills``)."""
     service = service_of(request)
     check_batch(service, len(body.marks), "marks")
     charge(service, who, len(body.marks))
-    return await submit_marks(service, [(m.symbol, Decimal(m.price), m.ts, m.key) for m in body.marks])
+    items = await submit_marks(service, [(m.symbol, Decimal(m.price), m.ts, scoped(who, m.key))
+                                         for m in body.marks])
+    return batch_response(service, items)
 
 
-async def submit_marks(service: Service, marks: list[tuple[str, Decimal, int | None, str | None]]) -> Response:
-    """Marks through the price desk (stale, out of order, circuit breaker), then the accepted ones in order in one
-    transaction; one result per mark, in input order."""
+async def submit_marks(service: Service, marks: list[tuple[str, Decimal, int | None, str | None]]
+                       ) -> list[dict[str, Any]]:
+    """Marks through the price desk (skew window, stale, out of order, circuit breaker), then the accepted ones in
+    order in one transaction; one result per mark, in input order."""
     slots: list[dict[str, Any] | None] = []
     commands: list[Command] = []
     ticks: list[Any] = []
-    for symbol, price, ts, key in marks:
+    for i, (symbol, price, ts, key) in enumerate(marks):
         try:
             command, tick = service.prices.check_mark(symbol, price, ts, key)
         except MarginCallError as exc:
-            slots.append(engine_error(exc))
+            if exc.field == "ts":
+                exc.field = f"marks.{i}.ts"
+            slots.append(refused(service, exc))
             continue
         slots.append(None)
         commands.append(command)
@@ -193,11 +326,11 @@ async def submit_marks(service: Service, marks: list[tuple[str, Decimal, int | N
             results.append(slot)
             continue
         c, o, tick = next(done)
-        r = ack_json(c, o)
-        if tick is not None and tick.clamped:
+        r = refused(service, o) if isinstance(o, MarginCallError) else ack_json(c, o)
+        if tick is not None and tick.clamped and "error" not in r:
             r["clamped"] = {"requested": format(tick.requested, "f"), "price": format(tick.price, "f")}
         results.append(r)
-    return JSONResponse({"results": results})
+    return results
 
 
 @v1.post("/ticks", tags=["ingestion"])
@@ -212,8 +345,9 @@ async def tick(request: Request, body: TickIn, who: Ingest) -> dict[str, Any]:
     charge(service, who, len(body.marks))
     try:
         command, ticks = service.prices.check_tick([(m.symbol, Decimal(m.price)) for m in body.marks], body.ts,
-                                                   body.key)
+                                                   scoped(who, body.key))
     except MarginCallError as exc:
+        refused(service, exc)
         raise ApiError(status_of(exc), exc.code, str(exc), exc.field) from None
     out = await one(service, command)
     clamped = [{"symbol": t.symbol, "requested": format(t.requested, "f"), "price": format(t.price, "f")}
@@ -223,7 +357,7 @@ async def tick(request: Request, body: TickIn, who: Ingest) -> dict[str, Any]:
     return out
 
 
-@v1.post("/prices/source", tags=["ingestion"])
+@v1.post("/prices/source", tags=["ingestion"], responses=_BATCH_RESPONSES)
 async def source_prices(request: Request, body: SourceTicksIn, who: Ingest) -> Response:
     """Source prices (spot venues, oracles) → each symbol's index: the median of the fresh sources within the
     outlier band (venues.md §3.6). With ``mark_from_index`` each new index is posted as the symbol's mark."""
@@ -231,18 +365,21 @@ async def source_prices(request: Request, body: SourceTicksIn, who: Ingest) -> R
     check_batch(service, len(body.ticks), "ticks")
     charge(service, who, len(body.ticks))
     results: list[dict[str, Any]] = []
-    for t in body.ticks:
+    for i, t in enumerate(body.ticks):
         try:
             results.append(service.prices.source_tick(t.source, t.symbol, Decimal(t.price), t.ts))
         except MarginCallError as exc:
-            results.append(engine_error(exc))
+            if exc.field == "ts":
+                exc.field = f"ticks.{i}.ts"
+            results.append(refused(service, exc))
     if not service.settings.mark_from_index:
-        return JSONResponse({"results": results})
+        return batch_response(service, results)
     latest = {r["symbol"]: r for r in results if r.get("index") is not None}
     marks = await submit_marks(service, [(s, Decimal(r["index"]), None, None) for s, r in latest.items()])
-    import json
-
-    return JSONResponse({"results": results, "marks": json.loads(bytes(marks.body))["results"]})
+    response = batch_response(service, results)
+    body_out = orjson.loads(bytes(response.body))
+    body_out["marks"] = marks
+    return JSONResponse(body_out, response.status_code)
 
 
 @v1.get("/prices/index", tags=["market data"])

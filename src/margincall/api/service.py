@@ -18,6 +18,7 @@ from margincall.api.keys import KeyStore, Role
 from margincall.api.metrics import ServiceMetrics
 from margincall.api.pricing import PriceDesk
 from margincall.api.ratelimit import TokenBuckets
+from margincall.api.tickets import Tickets
 from margincall.api.views import InsuranceHistory
 from margincall.api.writer import Stored, Writer
 from margincall.bus import Bus, topic_of
@@ -53,6 +54,7 @@ class Service:
             self.admin_key_generated = True
         self.metrics = ServiceMetrics()
         self.bus = Bus()
+        self.tickets = Tickets()
         self.limits = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.insurance = InsuranceHistory(settings.insurance_history)
         self.insurance.fold_all(self.journal.log.read(0))
@@ -64,7 +66,8 @@ class Service:
             self.read, sources=settings.index_sources, max_move=settings.mark_max_move, breaker=settings.mark_breaker,
             max_age_ms=settings.mark_max_age_ms, index_max_age_ms=settings.index_max_age_ms,
             outlier_band=settings.index_outlier_band, min_sources=settings.index_min_sources,
-            key_seen=lambda key: self.journal.log.by_key(key) is not None)
+            key_seen=lambda key: self.journal.log.by_key(key) is not None,
+            ts_max_ahead_ms=settings.ts_max_ahead_ms, ts_max_behind_ms=settings.ts_max_behind_ms)
         self._closed = False
 
     # -- writing ----------------------------------------------------------------------------------------

@@ -54,16 +54,28 @@ def view_event(ev: Mapping[str, Any], who: Principal) -> dict[str, Any] | None:
         acct = who.account
         if acct is None or not concerns(payload, acct):
             return None
+        seen = {**ev, "key": client_key(ev.get("key"))}
         if ev["type"] == "socialized_loss":
             mine = [s for s in payload.get("shares", []) if isinstance(s, Mapping) and s.get("account") == acct]
-            return {**ev, "payload": {**payload, "shares": mine}, "result": None}
-        if payload.get("bankrupt_account") not in (None, acct):
-            return {**ev, "payload": {k: v for k, v in payload.items() if k != "bankrupt_account"}}
-        return dict(ev)
+            return {**seen, "payload": {**payload, "shares": mine}, "result": None}
+        if payload.get("bankrupt_account") not in (None, acct):  # no trace of the other party, anywhere
+            result = ev.get("result")
+            return {**seen, "payload": _without(payload, "bankrupt_account"),
+                    "result": _without(result, "bankrupt_account") if isinstance(result, Mapping) else result}
+        return seen
     if who.role is Role.VIEWER and ev["type"] in PUBLIC_TYPES:
         return {"seq": ev["seq"], "ts": ev["ts"], "type": ev["type"],
                 "payload": {k: v for k, v in payload.items() if k not in _ACCOUNT_FIELDS}}
     return None
+
+
+def _without(d: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in names}
+
+
+def client_key(key: str | None) -> str | None:
+    """An idempotency key as its client sent it: without the ``<principal>/`` scope the service stores it under."""
+    return key.split("/", 1)[1] if key is not None and "/" in key else key
 
 
 def matches(ev: Mapping[str, Any], types: frozenset[str] | None, account: str | None, since: int | None,

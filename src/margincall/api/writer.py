@@ -6,8 +6,10 @@ submits it with :meth:`Journal.submit_many` — one transaction, one fsync for m
 are handed to ``on_stored`` on the requester's event loop *before* the requests' futures resolve, so the bus
 sees every event in sequence order and a client that got its ack can already have received the stream message.
 
-Each command without a timestamp gets ``max(now, last ts)`` here (as the Journal would), so the writer
-knows every stored event's ``ts``.
+Every command is stamped here with ingestion time by the service's :class:`~margincall.api.clock.IngestClock`
+(monotonic, never below the log's last timestamp): this thread is the one place the service's events get their
+``ts``, so concurrent clients cannot race each other into an out-of-order refusal. A client's own time travels in
+the payload (``source_ts``), checked against the skew window before it is queued (:mod:`margincall.api.clock`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from margincall.model.errors import MarginCallError
+from margincall.api.clock import IngestClock
 from margincall.store.journal import Ack, Command, Journal, Outcome
 
 _log = logging.getLogger(__name__)
@@ -52,10 +54,6 @@ class _Item:
     enqueued: float
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def stored_of(commands: Sequence[Command], outcomes: Sequence[Outcome]) -> list[Stored]:
     """The events a batch stored, in sequence order: each new input, then what it caused."""
     out: list[Stored] = []
@@ -79,6 +77,7 @@ class Writer:
         self.on_stored = on_stored
         self.on_batch = on_batch
         self.max_batch = max_batch
+        self.clock = IngestClock(journal.ledger.last_ts)
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="margincall-writer", daemon=True)
@@ -90,6 +89,9 @@ class Writer:
             raise RuntimeError("the service is shutting down")
         if not commands:
             return []
+        if any(c.ts is not None for c in commands):
+            raise ValueError("the service stamps ingestion time itself: put a source time in the payload "
+                             "(source_ts), not in Command.ts")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[list[Outcome]] = loop.create_future()
         self._queue.put(_Item(commands, loop, fut, time.perf_counter()))
@@ -124,8 +126,8 @@ class Writer:
             self._write(items)
 
     def _stamp(self, commands: list[Command]) -> list[Command]:
-        now = max(_now_ms(), self.journal.ledger.last_ts)
-        return [c if c.ts is not None else replace(c, ts=now) for c in commands]
+        now = self.clock.stamp(self.journal.ledger.last_ts)
+        return [replace(c, ts=now) for c in commands]
 
     def _write(self, items: list[_Item]) -> None:
         try:
@@ -167,7 +169,3 @@ class Writer:
 
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             item.loop.call_soon_threadsafe(done)
-
-
-def outcome_error(o: Outcome) -> MarginCallError | None:
-    return o if isinstance(o, MarginCallError) else None

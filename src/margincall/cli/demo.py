@@ -182,7 +182,8 @@ def demo(
             url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             _say(f"margincall demo: {len(market.traders)} accounts in {len(market.config.symbols)} markets "
                  f"({', '.join(s.symbol for s in market.config.symbols)}), {n} setup events in {db}")
-            _say(f"dashboard: http://{url_host}:{port}/?key={admin_key}")
+            # the key rides in the fragment, which browsers never send: it stays out of every access log
+            _say(f"dashboard: http://{url_host}:{port}/#key={admin_key}")
             _say(f"admin API key: {admin_key}")
             _say(f"one price step every {step:.2f} s: drift {market.config.shape.drift_steps} steps, crash "
                  f"{market.config.shape.crash_steps}, rebound {market.config.shape.rebound_steps}"

@@ -224,6 +224,7 @@ class Ledger:
             "order_margin_reserved": self._order_margin_reserved,
             "order_margin_released": self._order_margin_released,
             "insurance_fund_deposit": self._insurance_fund_deposit,
+            "audit": self._audit,
         }
         self._extensions: dict[str, Callable[[Ledger, _Tx, Mapping[str, Any]], dict[str, Any]]] = {}
         #: Take :meth:`_fast_fill` for the common fill (off in a subclass that changes how fills are done).
@@ -546,6 +547,17 @@ class Ledger:
                            field="amount")
         tx.move(wallet_book(src), wallet_book(dst), asset, amt, "transfer")
         return {"from": src, "to": dst, "asset": asset, "amount": _s(amt)}
+
+    def _audit(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+        """A record of an administrative action (an API key created, revoked or rotated): no money moves and
+        no state changes; the log keeps who did what, when, in its hash chain. Fields are ids and integers."""
+        action = _id(p, "action")
+        for name, value in p.items():
+            if value is not None and not isinstance(value, str | int) or isinstance(value, bool):
+                raise Rejected("invalid_field", f"{name}: expected a string or an integer", field=name)
+            if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+                raise Rejected("invalid_field", f"{name}: longer than {MAX_ID_LENGTH} characters", field=name)
+        return {"action": action}
 
     def _insurance_fund_deposit(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         asset, amt = self._asset(p), self._amount(p)

@@ -51,7 +51,7 @@ _ACCOUNT_SCOPED = frozenset({
     "account_opened", "position_mode_set", "deposit", "withdrawal", "transfer", "fill", "margin_added",
     "margin_removed", "leverage_set", "order_margin_reserved", "order_margin_released", "insurance_fund_deposit",
     "margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl", "socialized_loss",
-    "liquidation_finished", "bankruptcy_settlement"})
+    "liquidation_finished", "bankruptcy_settlement", "audit"})
 #: Event types that move every holder of their ``symbol``.
 _SYMBOL_SCOPED = frozenset({"mark", "funding"})
 

@@ -135,7 +135,12 @@ def _bankruptcy_settlement(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[st
     if left:
         raise Rejected("open_positions", f"{acct} still holds cross positions in {asset}", field="account")
     fee = read_number(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
-    out = {**p, **_settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)}
+    settled = _settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)
+    # the payload's liquidation_fee is the fee the venue asks; the result's is what the wallet could pay
+    # (nothing below bankruptcy): the result names both, and what was waived
+    nominal = fee.quantize(led.unit, rounding=ROUND_CEILING)
+    out = {**p, **settled, "nominal_liquidation_fee": str(nominal),
+           "liquidation_fee_waived": str(nominal - Decimal(settled["liquidation_fee"]))}
     led.liquidating.discard((wallet_book(acct), asset))
     return out
 

@@ -1,6 +1,7 @@
 /* margincall dashboard: plain JS over the HTTP API (/v1) and the WebSocket stream (/v1/stream).
  * Numbers arrive as decimal strings; they are kept as strings (data-value attributes) and only formatted for
- * reading. The API key comes from ?key=... or the form, and is kept in sessionStorage (never in the URL after
+ * reading. The API key comes from the fragment #key=... (never sent to the server) or the form, and is kept in
+ * sessionStorage (never in the URL after
  * the first load). */
 (function () {
   "use strict";
@@ -69,8 +70,8 @@
     return el("a", { href: "#/account/" + encodeURIComponent(account), class: "acct", "data-account": account }, account);
   }
 
-  async function api(path) {
-    const r = await fetch(path, { headers: { Authorization: "Bearer " + state.key } });
+  async function api(path, options) {
+    const r = await fetch(path, { ...(options || {}), headers: { Authorization: "Bearer " + state.key } });
     if (r.status === 401) {
       forgetKey("the key was refused (401)");
       throw new Error("unauthorized");
@@ -86,13 +87,14 @@
   }
 
   // ----------------------------------------------------------------------------------------------- the key
+  // The key arrives in the URL's fragment (#key=...), which a browser never sends to the server, so it never
+  // reaches an access log; it is moved to sessionStorage at once and the fragment cleared.
   function loadKey() {
-    const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get("key");
+    const hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    const fromUrl = hash.get("key");
     if (fromUrl) {
       sessionStorage.setItem(KEY_STORE, fromUrl);
-      url.searchParams.delete("key");
-      history.replaceState(null, "", url.pathname + url.search + url.hash);
+      history.replaceState(null, "", window.location.pathname + window.location.search);
     }
     return sessionStorage.getItem(KEY_STORE);
   }
@@ -280,11 +282,21 @@
   }
 
   // ---------------------------------------------------------------------------------------- the stream
-  function connect() {
+  // A browser cannot put the key in a WebSocket's headers, and keys never travel in URLs: the key (in a
+  // header) buys a single-use, short-lived ticket, and the ticket opens the stream.
+  async function connect() {
     if (!state.key) return;
+    let ticket;
+    try {
+      ticket = (await api("/v1/stream/tickets", { method: "POST" })).ticket;
+    } catch (e) {
+      setConn(false);
+      if (state.key) setTimeout(connect, Math.min(10000, 500 * 2 ** state.wsRetry++));
+      return;
+    }
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const topics = "marks,margin_calls,liquidations,adl,insurance_fund";
-    const ws = new WebSocket(proto + "//" + location.host + "/v1/stream?topics=" + topics + "&key=" + encodeURIComponent(state.key));
+    const ws = new WebSocket(proto + "//" + location.host + "/v1/stream?topics=" + topics + "&ticket=" + encodeURIComponent(ticket));
     state.ws = ws;
     ws.onopen = () => { state.wsRetry = 0; setConn(true); };
     ws.onclose = () => {
