@@ -55,7 +55,8 @@ def running(database: str) -> Iterator[tuple[str, Any]]:
 
 async def _liquidation_over_the_wire(addr: str, admin: str) -> dict[str, Any]:
     """Subscribe to liquidations, post the mark that triggers t's liquidation, return the liquidation message."""
-    async with websockets.connect(f"ws://{addr}/v1/stream?topics=liquidations,insurance_fund&key={admin}") as ws:
+    async with websockets.connect(f"ws://{addr}/v1/stream?topics=liquidations,insurance_fund",
+                                  additional_headers=auth(admin)) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert hello["topic"] == "hello" and hello["role"] == "admin"
         async with httpx.AsyncClient(base_url=f"http://{addr}") as c:

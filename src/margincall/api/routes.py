@@ -14,7 +14,7 @@ from margincall.api import views
 from margincall.api.auth import charge, own_account, principal, require, service_of
 from margincall.api.clock import now_ms
 from margincall.api.errors import ApiError, engine_error, status_of
-from margincall.api.keys import KeyInfo, Principal, Role, key_id_of
+from margincall.api.keys import CONFIG_ADMIN_ID, KeyInfo, Principal, Role, key_id_of
 from margincall.api.models import (
     AccountIn,
     AmountIn,
@@ -167,6 +167,12 @@ def key_json(info: KeyInfo) -> dict[str, Any]:
             "created_ms": info.created_ms, "revoked_ms": info.revoked_ms}
 
 
+def no_config_key(key_id: str) -> None:
+    if key_id == CONFIG_ADMIN_ID:
+        raise ApiError(409, "config_key", "the bootstrap admin key is set by the service's settings "
+                       "(admin_key): change it there", "key_id")
+
+
 KeyIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
@@ -179,8 +185,10 @@ async def list_keys(request: Request, who: Admin) -> dict[str, Any]:
 
 @v1.delete("/keys/{key_id}", tags=["admin"])
 async def revoke_key(request: Request, key_id: KeyIdPath, who: Admin) -> dict[str, Any]:
-    """Revoke a key now: it is refused from the next request on. Recorded in the log."""
+    """Revoke a key now: it is refused from the next request on. Recorded in the log. The bootstrap admin key
+    of the settings is replaced by changing the settings, not revoked here."""
     service = service_of(request)
+    no_config_key(key_id)
     try:
         info = await run_in_threadpool(service.keys.revoke, key_id)
     except KeyError:
@@ -194,6 +202,7 @@ async def rotate_key(request: Request, key_id: KeyIdPath, body: RotateIn, who: A
     """A new key for the same principal (role, account, idempotency scope); the old one is revoked after
     ``grace_seconds`` (0: now). The new key is shown only in this response. Recorded in the log."""
     service = service_of(request)
+    no_config_key(key_id)
     try:
         key, old = await run_in_threadpool(service.keys.rotate, key_id, body.grace_seconds * 1000)
     except KeyError:
