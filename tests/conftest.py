@@ -5,11 +5,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from margincall.calculator import calculate
+from support.api import make_app, seed
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -62,3 +65,12 @@ def log(target: str) -> Iterator[Any]:
     lg = open_log(target)
     yield lg
     lg.close()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The seed scenario of tests/support/api.py served in-process; yields the client and the keys by role."""
+    app = make_app(tmp_path)
+    with TestClient(app) as c:
+        keys = seed(c, app.state.admin_key)
+        yield c, keys

@@ -13,79 +13,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from margincall.api import create_app
 from margincall.api.ratelimit import TokenBuckets
-from margincall.config import EngineSettings, Settings
-
-FLAT_2PCT = [{"floor": "0", "mmr": "0.02", "max_leverage": "50"}]
-MARKET = {"venue": "generic", "maker_fee": "0", "taker_fee": "0", "liquidation_fee": "0.01", "tiers": FLAT_2PCT}
-NO_SLIP = EngineSettings(slippage=D(0), impact_per_million=D(0))
-
-
-def settings(db: str, **kw: Any) -> Settings:
-    return Settings.load(database=db, engine=NO_SLIP, **kw)
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def ok(r: httpx.Response) -> Any:
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def seed(c: httpx.Client, admin: str) -> dict[str, str]:
-    """Markets, accounts t / mm / o, the fund, t's long; returns the keys by role name."""
-    h = auth(admin)
-    ok(c.post("/v1/markets", json={**MARKET, "symbol": "BTCUSDT"}, headers=h))
-    ok(c.post("/v1/markets", json={**MARKET, "symbol": "ETHUSDT", "lot_size": "0.01"}, headers=h))
-    for acct, usdt in (("t", "1000"), ("mm", "100000"), ("o", "5000")):
-        ok(c.post("/v1/accounts", json={"account": acct}, headers=h))
-        ok(c.post(f"/v1/accounts/{acct}/deposits", json={"asset": "USDT", "amount": usdt}, headers=h))
-    ok(c.post("/v1/accounts/t/leverage", json={"symbol": "BTCUSDT", "leverage": "10"}, headers=h))
-    ok(c.post("/v1/insurance-fund/deposits", json={"asset": "USDT", "amount": "500"}, headers=h))
-    res = ok(c.post("/v1/fills", headers=h, json={"fills": [
-        {"account": "t", "symbol": "BTCUSDT", "side": "buy", "size": "1", "price": "10000"},
-        {"account": "mm", "symbol": "BTCUSDT", "side": "sell", "size": "1", "price": "10000"}]}))
-    assert all("seq" in r for r in res["results"]), res
-    ok(c.post("/v1/marks", json={"marks": [{"symbol": "BTCUSDT", "price": "10000"}]}, headers=h))
-    keys = {"admin": admin}
-    for name, body in (("feeder", {"role": "feeder"}), ("viewer", {"role": "viewer"}),
-                       ("trader_own", {"role": "trader", "account": "o"}),
-                       ("trader_other", {"role": "trader", "account": "t"})):
-        keys[name] = ok(c.post("/v1/keys", json=body, headers=h))["key"]
-    return keys
-
-
-def make_app(tmp_path: Path, **kw: Any) -> FastAPI:
-    return create_app(settings(str(tmp_path / "engine.db"), **kw))
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    app = make_app(tmp_path)
-    with TestClient(app) as c:
-        keys = seed(c, app.state.admin_key)
-        yield c, keys
-
-
-def mark(c: httpx.Client, key: str, price: str, symbol: str = "BTCUSDT") -> dict[str, Any]:
-    res: dict[str, Any] = ok(c.post("/v1/marks", json={"marks": [{"symbol": symbol, "price": price}]},
-                                    headers=auth(key)))["results"][0]
-    return res
-
+from margincall.config import Settings
+from support.api import FLAT_2PCT, MARKET, NO_SLIP, auth, make_app, mark, ok, seed, settings  # noqa: F401
 
 # -- the seed example end to end ----------------------------------------------------------------------------------
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from margincall.api import create_app
-from test_api import auth, seed
-from test_api import settings as api_settings
+from support.api import auth, seed
+from support.api import settings as api_settings
 
 ADMIN = "schemathesis-admin-key"
 EXAMPLES = 25

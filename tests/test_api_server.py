@@ -30,7 +30,7 @@ import websockets
 
 from margincall.api import create_app
 from store_support import pg_schema, require_pg
-from test_api import auth, ok, seed, settings
+from support.api import auth, ok, seed, settings
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from test_api import auth, make_app, mark, seed
+from support.api import auth, make_app, mark, seed
 
 NATS_URL = "nats://127.0.0.1:4222"
 

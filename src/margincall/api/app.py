@@ -9,9 +9,10 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from margincall.api import errors, routes, stream
+from margincall.api import docs_page, errors, routes, stream
 from margincall.api.guard import RequestGuard, install_redaction
 from margincall.api.service import Service
 from margincall.config import Settings
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if forwarder is not None:
                 await forwarder.close()
 
-    # no /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN; the schema is at /openapi.json
+    # Swagger UI and ReDoc load from a CDN: /docs is our own self-contained page from the same schema
     app = FastAPI(title="margincall", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Margin and liquidation engine for crypto futures: REST + WebSocket API. "
                               "Numbers are decimal strings; errors are {\"error\": {code, message, field}}.")
@@ -67,6 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(routes.v1)
     app.include_router(stream.router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page.render(app.openapi()))
+
     static = _static_dir()
     if static is not None:
         app.mount("/static", StaticFiles(directory=static), name="static")

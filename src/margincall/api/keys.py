@@ -154,7 +154,7 @@ class KeyStore:
         return info
 
     def rotate(self, key_id: str, grace_ms: int = 0) -> tuple[str, KeyInfo]:
-        """A new key for the principal of ``key_id`` (same role and account), and the old key revoked after
+        """A new key for the principal of ``key_id`` (same role and account), and the old key, revoked after
         ``grace_ms``; KeyError when unknown, ValueError when already revoked."""
         old = self.info(key_id)
         if old is None:
@@ -162,10 +162,7 @@ class KeyStore:
         if old.revoked_ms is not None and old.revoked_ms <= _now_ms():
             raise ValueError(f"key {key_id} is revoked")
         key = self.create(old.role, old.account, old.principal)
-        self.revoke(key_id, _now_ms() + grace_ms)
-        new = self.info(key_id_of(key))
-        assert new is not None
-        return key, new
+        return key, self.revoke(key_id, _now_ms() + grace_ms)
 
     def set_config_admin(self, key: str) -> None:
         """Store (or replace) the hash of the admin key given in the settings."""

@@ -553,7 +553,7 @@ class Ledger:
         no state changes; the log keeps who did what, when, in its hash chain. Fields are ids and integers."""
         action = _id(p, "action")
         for name, value in p.items():
-            if value is not None and not isinstance(value, str | int) or isinstance(value, bool):
+            if (value is not None and not isinstance(value, str | int)) or isinstance(value, bool):
                 raise Rejected("invalid_field", f"{name}: expected a string or an integer", field=name)
             if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
                 raise Rejected("invalid_field", f"{name}: longer than {MAX_ID_LENGTH} characters", field=name)
