@@ -126,7 +126,8 @@ def test_the_key_is_checked_before_the_body_is_parsed(api: API) -> None:
 
 def test_an_adl_event_keeps_no_trace_of_the_bankrupt_account_for_the_reduced_trader() -> None:
     adl = {"seq": 9, "ts": 1, "type": "adl", "key": None,
-           "payload": {"account": "w", "symbol": "BTCUSDT", "size": "1", "price": "9000", "bankrupt_account": "bankrupt-9"},
+           "payload": {"account": "w", "symbol": "BTCUSDT", "size": "1", "price": "9000",
+                       "bankrupt_account": "bankrupt-9"},
            "result": {"type": "adl", "postings": [{"from": "wallet:w", "to": "insurance"}], "account": "w",
                       "bankrupt_account": "bankrupt-9", "realized_pnl": "100"}}
     seen = view_event(adl, Principal("k", Role.TRADER, "w"))
