@@ -137,7 +137,8 @@ def test_kill_9_under_concurrent_writers_loses_nothing_and_refuses_nothing(datab
     try:
         keys = _setup(server.base)
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        for name, kind, batches in (("fa", "fills", 150), ("fb", "fills", 150), ("ma", "marks", 300)):
+        per = max(150, 50 * KILLS)  # the writers outlast the kills
+        for name, kind, batches in (("fa", "fills", per), ("fb", "fills", per), ("ma", "marks", 2 * per)):
             key = keys["a"] if name != "fb" else keys["b"]
             writers.append(subprocess.Popen(
                 [sys.executable, str(WRITER), server.base, key, kind, name, str(batches),
