@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from margincall.api import errors, routes, stream
+from margincall.api import errors, routes, stream, webhook_routes
 from margincall.api.service import Service
 from margincall.config import Settings
 
@@ -45,9 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       prefix=settings.nats_prefix)
             await forwarder.start()
         app.state.nats = forwarder
+        await service.webhooks.start()
         try:
             yield
         finally:
+            await service.webhooks.stop()
             await asyncio.to_thread(service.close)
             if forwarder is not None:
                 await forwarder.close()
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(routes.v1)
     app.include_router(stream.router)
+    app.include_router(webhook_routes.v1)
     static = _static_dir()
     if static is not None:
         app.mount("/static", StaticFiles(directory=static), name="static")
