@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from margincall.api import create_app
 from margincall.api.webhooks import backoff, signature, verify
-from margincall.config import Settings
+from margincall.config import EngineSettings, Settings
 from margincall.store import NewEvent
 from support.webhook_receiver import Receiver, check_signature
 from support.webhook_scenario import HIGH, LIQUIDATING, LOW, auth, mark, ok, seed
@@ -62,7 +62,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = Settings.load(database=str(tmp_path / "engine.db"), webhook_retry_first=0.05,
+    # no executor slippage: a liquidation closes at the mark
+    settings = Settings.load(database=str(tmp_path / "engine.db"), engine=EngineSettings(slippage=D(0),
+                             impact_per_million=D(0)), webhook_retry_first=0.05,
                              webhook_retry_max=0.2, webhook_poll_interval=0.5)
     app = create_app(settings)
     with TestClient(app) as c:

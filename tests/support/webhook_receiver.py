@@ -1,7 +1,8 @@
 """A webhook receiver for tests: ``http.server`` on 127.0.0.1 (a free port) in a thread, recording every POST.
 
-``status`` is what it answers (change it at any time: 500 makes the sender retry). ``check_signature`` verifies a
-delivery's ``X-Margincall-Signature`` with its own HMAC-SHA256 computation (independent of the code under test).
+``status`` is what it answers (change it at any time: 500 makes the sender retry), after ``delay`` seconds.
+``check_signature`` verifies a delivery's ``X-Margincall-Signature`` with its own HMAC-SHA256 computation
+(independent of the code under test).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def check_signature(secret: str, header: str, body: bytes, now: float | None = N
 class Receiver:
     def __init__(self) -> None:
         self.status = 200
+        self.delay = 0.0
         self.received: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -51,14 +53,18 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                time.sleep(receiver.delay)
                 answer = receiver.status
                 with receiver._lock:
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                                       body, answer))
-                self.send_response(answer)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(answer)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):  # the sender was killed while waiting
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
