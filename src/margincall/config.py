@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     nats_stream: str = "MARGINCALL"
     nats_prefix: str = "margincall"
+    #: Webhooks: the time one delivery may take (s), the first and the longest wait between failed attempts (s;
+    #: the wait doubles per failure), how often each subscription also scans the log without being woken (s),
+    #: and the most subscriptions per account.
+    webhook_timeout: float = Field(10.0, gt=0)
+    webhook_retry_first: float = Field(1.0, gt=0)
+    webhook_retry_max: float = Field(300.0, gt=0)
+    webhook_poll_interval: float = Field(5.0, gt=0)
+    webhook_max_per_account: int = Field(10, ge=1)
 
     @classmethod
     def settings_customise_sources(

@@ -1,1 +1,2 @@
-"""Helpers shared by several test modules (never imported from one test module by another)."""
+"""Helpers shared by several test modules (import as ``from support.<module> import ...``; never import one test
+module from another)."""

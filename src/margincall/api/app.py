@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from margincall.api import docs_page, errors, routes, stream
+from margincall.api import docs_page, errors, routes, stream, webhook_routes
 from margincall.api.guard import RequestGuard, install_redaction
 from margincall.api.service import Service
 from margincall.config import Settings
@@ -47,9 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       prefix=settings.nats_prefix)
             await forwarder.start()
         app.state.nats = forwarder
+        await service.webhooks.start()
         try:
             yield
         finally:
+            await service.webhooks.stop()
             await asyncio.to_thread(service.close)
             if forwarder is not None:
                 await forwarder.close()
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(routes.v1)
     app.include_router(stream.router)
+    app.include_router(webhook_routes.v1)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

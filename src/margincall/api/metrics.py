@@ -15,7 +15,9 @@ class ServiceMetrics:
     """``margincall_tick_latency_seconds``: from a mark's arrival at the writer queue to the moment it and every
     event it caused are durable; ``margincall_events_total{type}``: stored events (rate() gives events/s);
     ``margincall_liquidations_total``: liquidations started; ``margincall_carried_work``: watches the engine
-    left for the next tick (``max_steps_per_tick``); ``margincall_insurance_fund{asset}``: the fund's balance."""
+    left for the next tick (``max_steps_per_tick``); ``margincall_insurance_fund{asset}``: the fund's balance;
+    ``margincall_webhook_deliveries_total`` and ``margincall_webhook_failures_total``: webhook deliveries (2xx)
+    and failed attempts; ``margincall_webhooks_failing``: subscriptions whose last attempt failed."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -30,6 +32,12 @@ class ServiceMetrics:
         self.insurance = Gauge("margincall_insurance_fund", "Insurance fund balance", ["asset"], registry=r)
         self.refused = Counter("margincall_refused", "Inputs refused, by code (out_of_order, stale, clock_skew, "
                                "insufficient_margin, ...)", ["code"], registry=r)
+        self.webhook_delivered = Counter("margincall_webhook_deliveries", "Webhook deliveries answered with a 2xx",
+                                         registry=r)
+        self.webhook_failed = Counter("margincall_webhook_failures", "Webhook delivery attempts that failed "
+                                      "(non-2xx answer, timeout, network error); each is retried", registry=r)
+        self.webhook_failing = Gauge("margincall_webhooks_failing", "Webhook subscriptions whose last delivery "
+                                     "attempt failed", registry=r)
         self.http_rejected = Counter("margincall_rate_limited", "Requests refused by the rate limiter",
                                      registry=r)
 

@@ -20,6 +20,8 @@ from margincall.api.pricing import PriceDesk
 from margincall.api.ratelimit import TokenBuckets
 from margincall.api.tickets import Tickets
 from margincall.api.views import InsuranceHistory
+from margincall.api.webhook_store import WebhookStore
+from margincall.api.webhooks import Dispatcher, Options
 from margincall.api.writer import Stored, Writer
 from margincall.bus import Bus, topic_of
 from margincall.config import Settings
@@ -42,6 +44,12 @@ class Service:
         except Exception:
             self.journal.log.close()
             raise
+        try:
+            hooks = WebhookStore(settings.database)
+        except Exception:
+            self.keys.close()
+            self.journal.log.close()
+            raise
         #: The bootstrap admin key when it is known in clear: from the settings, or generated now because the
         #: database had no admin key. None when an earlier run created it (only its hash is stored).
         self.admin_key: str | None = None
@@ -53,6 +61,10 @@ class Service:
             self.admin_key = self.keys.create(Role.ADMIN)
             self.admin_key_generated = True
         self.metrics = ServiceMetrics()
+        #: Webhook delivery (started and stopped by the app's lifespan, on its loop).
+        self.webhooks = Dispatcher(hooks, self.journal.log, self.metrics, Options(
+            timeout=settings.webhook_timeout, retry_first=settings.webhook_retry_first,
+            retry_max=settings.webhook_retry_max, poll_interval=settings.webhook_poll_interval))
         self.bus = Bus()
         self.tickets = Tickets()
         self.limits = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -100,7 +112,9 @@ class Service:
 
     # -- bus and metrics --------------------------------------------------------------------------------
     def _publish(self, events: list[Stored]) -> None:
-        """On the event loop: every stored event to its topic, and the insurance fund's balance changes."""
+        """On the event loop: every stored event to its topic, and the insurance fund's balance changes; the
+        webhook workers that want one of the events are woken."""
+        self.webhooks.notify(events)
         for ev in events:
             d = ev.to_dict()
             topic = topic_of(ev.type)
@@ -131,7 +145,8 @@ class Service:
 
     # -- shutdown ---------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Write what is queued, snapshot, and close the log and the key store (idempotent)."""
+        """Write what is queued, snapshot, and close the log, the key store and the webhook table (idempotent;
+        stop the webhook workers first: ``await service.webhooks.stop()``)."""
         if self._closed:
             return
         self._closed = True
@@ -140,6 +155,7 @@ class Service:
             if self.journal.log.last_seq() > 0:
                 self.journal.snapshot_now()
         self.keys.close()
+        self.webhooks.store.close()
         self.journal.log.close()
 
     def __enter__(self) -> Service:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -177,6 +177,11 @@ class EventLog(Protocol):
 
     def read(self, after_seq: int = 0, *, results: bool = True) -> Iterator[StoredEvent]:
         """Every event with ``seq > after_seq``, in sequence order (``result`` left None unless ``results``)."""
+        ...
+
+    def read_types(self, after_seq: int, through_seq: int, types: Collection[str], limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` events of ``types`` with ``after_seq < seq <= through_seq``, in sequence order (one
+        query: the database skips the other types without them being parsed)."""
         ...
 
     def by_key(self, key: str) -> StoredEvent | None:

@@ -6,7 +6,7 @@ A backend sets :attr:`SqlEventLog.PARAM` (its driver's placeholder) and :attr:`R
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from margincall.store.log import GENESIS_HASH, StoredEvent, replay_row, row_to_event, row_to_event_without_result
@@ -37,6 +37,15 @@ class SqlEventLog:
                 return
             yield from map(convert, rows)
             last = rows[-1][0]
+
+    def read_types(self, after_seq: int, through_seq: int, types: Collection[str], limit: int) -> list[StoredEvent]:
+        if not types:
+            return []
+        p = self.PARAM
+        wanted = sorted(types)
+        sql = (f"SELECT {COLUMNS} FROM events WHERE seq > {p} AND seq <= {p} AND type IN "
+               f"({', '.join([p] * len(wanted))}) ORDER BY seq LIMIT {p}")
+        return list(map(row_to_event, self._fetch(sql, (after_seq, through_seq, *wanted, limit))))
 
     def read_for_replay(self, after_seq: int = 0) -> Iterator[Sequence[Any]]:
         """``(seq, ts, type, payload)`` of every event with ``seq > after_seq``, in order: what folding the log
