@@ -211,3 +211,16 @@ def test_the_log_reads_only_the_wanted_types(log: Any) -> None:
     assert [e.seq for e in log.read_types(3, 4, {"a", "b"}, 10)] == []  # 3 < seq ≤ 4 holds only the c
     assert [(e.seq, e.payload) for e in log.read_types(4, 5, {"a"}, 10)] == [(5, {"i": "5"})]
     assert log.read_types(0, 6, set(), 10) == []
+
+
+def test_a_webhook_pauses_when_its_owners_key_is_revoked(api: tuple[TestClient, dict[str, str]],
+                                                         receiver: Receiver) -> None:
+    c, keys = api
+    admin, t1 = keys["admin"], keys["trader_t1"]
+    hook = subscribe(c, t1, f"{receiver.base}/t1", account="t1")
+    ok(c.delete(f"/v1/keys/{t1.split('_')[1]}", headers=auth(admin)))
+    calls = [e for e in mark(c, admin, LOW) if e["type"] == "margin_call" and e["payload"]["account"] == "t1"]
+    assert calls  # t1 went to warning: an event the webhook wants
+    receiver.wait_for(lambda: ok(c.get(f"/v1/webhooks/{hook['id']}", headers=auth(admin)))["delivery"]["status"]
+                      == "paused", what="the paused status")
+    assert receiver.requests("/t1") == []  # a revoked principal's webhook delivers nothing

@@ -142,6 +142,12 @@ class KeyStore:
                           "ORDER BY created_ms, id")
         return [_info(r) for r in rows]
 
+    def principal_active(self, key_id: str) -> bool:
+        """Whether the principal of ``key_id`` still holds a valid key (``key_id`` itself, or a rotation of it)."""
+        return bool(self._exec(
+            "SELECT 1 FROM api_keys WHERE principal = (SELECT principal FROM api_keys WHERE id = ?) "
+            "AND (revoked_ms IS NULL OR revoked_ms > ?) LIMIT 1", (key_id, _now_ms())))
+
     def revoke(self, key_id: str, at_ms: int | None = None) -> KeyInfo:
         """Revoke ``key_id`` now (or from ``at_ms``, a rotation's grace period); KeyError when unknown."""
         if self.info(key_id) is None:

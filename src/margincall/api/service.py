@@ -64,7 +64,8 @@ class Service:
         #: Webhook delivery (started and stopped by the app's lifespan, on its loop).
         self.webhooks = Dispatcher(hooks, self.journal.log, self.metrics, Options(
             timeout=settings.webhook_timeout, retry_first=settings.webhook_retry_first,
-            retry_max=settings.webhook_retry_max, poll_interval=settings.webhook_poll_interval))
+            retry_max=settings.webhook_retry_max, poll_interval=settings.webhook_poll_interval),
+            owner_active=self.keys.principal_active)
         self.bus = Bus()
         self.tickets = Tickets()
         self.limits = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)

@@ -34,7 +34,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -132,13 +132,18 @@ class _Worker:
     task: asyncio.Task[None] | None = None
     persisted_at: float = 0.0
     busy: bool = False
+    paused: bool = False
 
 
 class Dispatcher:
     """The workers of every subscription (see the module docstring). :meth:`start`, :meth:`add`,
     :meth:`remove`, :meth:`notify` and :meth:`stop` run on the app's event loop."""
 
-    def __init__(self, store: WebhookStore, log: EventLog, metrics: ServiceMetrics, options: Options) -> None:
+    def __init__(self, store: WebhookStore, log: EventLog, metrics: ServiceMetrics, options: Options,
+                 owner_active: Callable[[str], bool] = lambda key_id: True) -> None:
+        #: Whether the principal of the key that made a subscription still holds a valid key: a subscription
+        #: whose owner was revoked is paused (nothing is delivered; its cursor waits) until the owner is again.
+        self.owner_active = owner_active
         self.store = store
         self.log = log
         self.metrics = metrics
@@ -189,11 +194,13 @@ class Dispatcher:
                 w.wake.set()
 
     def status(self, hook_id: str) -> str:
-        """``failing`` (the last attempt failed), ``delivering``, ``idle`` (caught up) or ``stopped`` (no worker:
-        the service is not serving)."""
+        """``failing`` (the last attempt failed), ``delivering``, ``idle`` (caught up), ``paused`` (its owner's
+        key was revoked) or ``stopped`` (no worker: the service is not serving)."""
         w = self._workers.get(hook_id)
         if w is None:
             return "stopped"
+        if w.paused:
+            return "paused"
         return "failing" if w.state.attempts > 0 else "delivering" if w.busy else "idle"
 
     async def stop(self) -> None:
@@ -230,6 +237,11 @@ class Dispatcher:
         if w.state.attempts > 0 and due > 0:  # a wait stored before a restart
             await asyncio.sleep(due / 1000)
         w.wake.clear()
+        w.paused = not await asyncio.to_thread(self.owner_active, w.hook.owner_key)
+        if w.paused:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(w.wake.wait(), self.options.poll_interval)
+            return
         events, through = await asyncio.to_thread(self._scan, w.hook, w.scanned)
         w.busy = bool(events)
         for seq, view in events:
