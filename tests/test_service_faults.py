@@ -5,7 +5,9 @@ the last kill:
 * every acknowledged item is in the log exactly once, at the seq it was acknowledged with;
 * nothing valid was refused (every item the writers send is valid by construction: ample wallets, marks within
   the circuit breaker, no client timestamps);
-* ``margincall ledger verify`` passes (hash chain, replay, conservation after every event).
+* ``margincall ledger verify`` passes (hash chain, replay, conservation after every event);
+* an all-accounts webhook delivered every ``margin_call`` in the log at least once, signed, to a real HTTP
+  receiver, across the kills.
 
 Kills per backend: ``MARGINCALL_FAULT_KILLS`` (default 3, for CI; the sweep recorded in docs/benchmarks.md ran
 25 per backend). The PostgreSQL run fails, not skips, under ``CI=true`` without a server.
@@ -29,6 +31,7 @@ import pytest
 
 from margincall.store import open_log
 from store_support import pg_schema, require_pg
+from support.webhook_receiver import Receiver, check_signature
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("support") / "fault_writer.py"
@@ -96,7 +99,7 @@ class Server:
                 self.kill()
 
 
-def _setup(base: str) -> dict[str, str]:
+def _setup(base: str, hook_url: str) -> tuple[dict[str, str], str]:
     h = {"Authorization": f"Bearer {ADMIN}"}
     with httpx.Client(base_url=base, timeout=30) as c:
         def ok(r: httpx.Response) -> Any:
@@ -120,7 +123,8 @@ def _setup(base: str) -> dict[str, str]:
         ok(c.post("/v1/fills", json={"fills": fills}, headers=h))
         ok(c.post("/v1/marks", json={"marks": [{"symbol": "BTCUSDT", "price": "10000", "key": "setup-mark"}]},
                   headers=h))
-        return {name: ok(c.post("/v1/keys", json={"role": "feeder"}, headers=h))["key"] for name in ("a", "b")}
+        secret = ok(c.post("/v1/webhooks", json={"url": hook_url, "after": 0}, headers=h))["secret"]
+        return {name: ok(c.post("/v1/keys", json={"role": "feeder"}, headers=h))["key"] for name in ("a", "b")}, secret
 
 
 def _answered(path: Path) -> list[list[str]]:
@@ -134,8 +138,9 @@ def test_kill_9_under_concurrent_writers_loses_nothing_and_refuses_nothing(datab
     server = Server(database, tmp_path)
     server.start()
     writers: list[subprocess.Popen[bytes]] = []
+    receiver = Receiver().__enter__()
     try:
-        keys = _setup(server.base)
+        keys, secret = _setup(server.base, f"{receiver.base}/hook")
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         per = max(150, 50 * KILLS)  # the writers outlast the kills
         for name, kind, batches in (("fa", "fills", per), ("fb", "fills", per), ("ma", "marks", 2 * per)):
@@ -150,11 +155,27 @@ def test_kill_9_under_concurrent_writers_loses_nothing_and_refuses_nothing(datab
             server.start()
         for w in writers:
             assert w.wait(300) == 0
+        log = open_log(database)
+        try:
+            calls = {ev.seq for ev in log.read(0, results=False) if ev.type == "margin_call"}
+        finally:
+            log.close()
+
+        def delivered() -> set[int]:
+            return {r.seq for r in receiver.requests("/hook") if r.answered < 300}
+
+        deadline = time.monotonic() + 120
+        while not calls <= delivered() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert calls and calls <= delivered(), f"{len(calls - delivered())} margin calls never delivered"
+        assert all(check_signature(secret, r.headers["x-margincall-signature"], r.body)
+                   for r in receiver.requests("/hook"))
     finally:
         for w in writers:
             if w.poll() is None:
                 w.kill()
         server.stop()
+        receiver.__exit__(None, None, None)
 
     answered = [line for name in ("fa", "fb", "ma") for line in _answered(tmp_path / f"{name}.txt")]
     refused = [line for line in answered if line[0] == "REFUSED"]
