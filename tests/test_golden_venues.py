@@ -1,4 +1,4 @@
-"""Every worked example of shared/reference/venues.md §11, to its stated tolerance.
+"""Every worked example of docs/venues.md §11, to its stated tolerance.
 
 Each test names the vector, its inputs and the published value; prices go through the calculator's
 Python API and its CLI JSON path (``calc_both`` checks the two agree).
@@ -171,20 +171,29 @@ def _bybit(side, entry, leverage, extra=None, formula=None, mmr="0.005", isolate
 
 
 def test_v8_bybit_isolated_long():
-    # V8: 1 BTC @ 20,000, 50x, MMR 0.5 %: IM 400, MM 100, LP = 20,000 − (400 − 100) = 19,700.
-    p = _bybit("long", "20000", "50")
+    # V8 (the help-centre "Liquidation Price (USDT Contract)" form, formula 2024): 1 BTC @ 20,000, 50x,
+    # MMR 0.5 %: IM 400, MM 100, LP = 20,000 − (400 − 100) = 19,700.
+    p = _bybit("long", "20000", "50", formula="2024")
     assert D(p["liquidation_price"]) == 19700
     assert D(p["initial_margin"]) == 400 and D(p["maintenance_margin"]) == 100
 
 
+def test_v8_inputs_under_the_default_uta_form():
+    # The default form is Bybit's current UTA rule (formula 2026), MM valued at the liquidation price:
+    # LP = [20,000 − 20,000/50 − 0] / (1 − 0.005) = 19,600 / 0.995 = 19,698.4924… → 19,698.5 (a long rounds up).
+    p = _bybit("long", "20000", "50")
+    assert abs(D(p["liquidation_price_unrounded"]) - D(19600) / D("0.995")) < D("1e-20")
+    assert D(p["liquidation_price"]) == D("19698.5")
+
+
 def test_v9_bybit_isolated_short_with_added_margin():
     # V9: short, extra margin 3,000: LP = 20,000 + (400 − 100) + 3,000 = 23,300.
-    assert D(_bybit("short", "20000", "50", extra="3000")["liquidation_price"]) == 23300
+    assert D(_bybit("short", "20000", "50", extra="3000", formula="2024")["liquidation_price"]) == 23300
 
 
 def test_v10_bybit_funding_taken_from_position_margin():
     # V10: V8 after 200 USDT of funding taken from position margin: LP = 19,700 − (−200/1) = 19,900.
-    assert D(_bybit("long", "20000", "50", extra="-200")["liquidation_price"]) == 19900
+    assert D(_bybit("long", "20000", "50", extra="-200", formula="2024")["liquidation_price"]) == 19900
 
 
 def test_v11_bybit_legacy_formulas():

@@ -396,9 +396,10 @@ def test_v1_through_binance_brackets_payload():
 
 
 def test_v8_through_bybit_risk_limit_payload():
-    # V8: 1 BTC @ 20,000, 50x isolated, MMR 0.5 %: IM 400, MM 100, LP 19,700.
+    # V8 (formula 2024): 1 BTC @ 20,000, 50x isolated, MMR 0.5 %: IM 400, MM 100, LP 19,700.
     scenario = {
         "venue": "bybit-linear",
+        "formula": "2024",
         "instruments": {"BTCUSDT": {"bybit_risk_limits": fixture("bybit_risk_limit_btcusdt.json"), "tick_size": "0.1"}},
         "positions": [
             {"symbol": "BTCUSDT", "side": "long", "size": "1", "entry_price": "20000", "leverage": "50",
