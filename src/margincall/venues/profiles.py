@@ -145,21 +145,21 @@ _BYBIT_UTA = "bybit.com help centre: Liquidation Price Calculation under Isolate
 #: Bybit's forms, newest (the default) first; linear and inverse share them (docs/venues.md §4.2–4.4).
 _BYBIT_FORMS = (
     FormulaForm(
-        "2026", BybitRule(form=BybitForm.Y2026), "2026-05-27", f"{_BYBIT_UTA}, last updated 2026-05-27", "§4.2, §4.3"
+        "2026", BybitRule(form=BybitForm.Y2026), "2026-05-27", f"{_BYBIT_UTA}, last updated 2026-05-27", "§4.2–4.3"
     ),
     FormulaForm(
         "2024",
         BybitRule(form=BybitForm.Y2024),
         "2024-09-10",
         "bybit.com help centre: Liquidation Price (USDT Contract); the UTA isolated page of 2024-09-10 (inverse)",
-        "§4.2, §4.3",
+        "§4.2–4.3",
     ),
     FormulaForm(
         "legacy",
         BybitRule(form=BybitForm.LEGACY),
         "2020–21",
         "help.bybit.com articles 900000181046 (USDT isolated) and 360039261334 (inverse cross)",
-        "§4.2, §4.4",
+        "§4.2, 4.4",
     ),
 )
 
