@@ -173,9 +173,22 @@ def calc(
     output_json: Annotated[bool, typer.Option("--output-json", help="print JSON instead of a table")] = False,
     ccxt: Annotated[bool, typer.Option("--ccxt", help="print ccxt unified Position dicts")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="the one position on every venue, side by side")] = False,
+    ccxt_positions: Annotated[
+        str | None, typer.Option(help="ccxt fetch_positions() JSON: check the venue's liquidation prices")
+    ] = None,
+    ccxt_balance: Annotated[str | None, typer.Option(help="ccxt fetch_balance() JSON (cross wallet)")] = None,
+    instruments: Annotated[str | None, typer.Option(help="instruments JSON (scenario schema), by symbol")] = None,
 ) -> None:
     """Margins, liquidation and bankruptcy prices for a scenario (--json) or one position (flags)."""
     output = "ccxt" if ccxt else "margincall"
+    if ccxt_positions is not None or ccxt_balance is not None or instruments is not None:
+        from margincall.cli.calc_ccxt import ccxt_check_command
+
+        other = {"--json": json_file is not None, "--size": size is not None, "--entry": entry is not None,
+                 "--compare": compare, "--ccxt": ccxt}  # fmt: skip
+        ccxt_check_command(_read, ccxt_positions, ccxt_balance, instruments, venue=venue, formula=formula,
+                           taker_fee=taker_fee, as_json=output_json, other=other)  # fmt: skip
+        return
     if compare:
         from margincall.cli.calc_compare import check_compare_flags
 
