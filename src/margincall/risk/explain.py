@@ -78,10 +78,18 @@ class Step:
     ts: int
     type: str
     numbers: tuple[Number, ...] = field(default_factory=tuple)
+    #: The settle asset the step's money is in, when the log says (a cross watch's asset, a symbol's market).
+    asset: str | None = None
 
 
 def _field(e: Any, name: str) -> Any:
     return e[name] if isinstance(e, Mapping) else getattr(e, name)
+
+
+def _data(e: Any) -> dict[str, Any]:
+    """An event's numbers: its payload, and what applying it produced on top (a settlement's liquidation fee is
+    what the account could pay, not the nominal fee its payload asked for)."""
+    return {**dict(_field(e, "payload") or {}), **dict(_field(e, "result") or {})}
 
 
 def _involves(account: str, etype: str, data: Mapping[str, Any]) -> bool:
@@ -100,12 +108,14 @@ def explain(events: Iterable[Any], account: str, *, liquidation_id: str | None =
     steps: list[Step] = []
     held: set[str] = set()
     pending_marks: dict[str, Step] = {}
+    settle: dict[str, str] = {}
     for e in events:
         etype = _field(e, "type")
         payload = dict(_field(e, "payload") or {})
-        result = dict(_field(e, "result") or {})
-        data = {**result, **payload}
+        data = _data(e)
         seq, ts = int(_field(e, "seq")), int(_field(e, "ts"))
+        if etype == "market_listed" and data.get("settle_asset"):
+            settle[str(data["symbol"])] = str(data["settle_asset"])
         if etype == "mark":
             if data.get("symbol") in held:
                 pending_marks[str(data["symbol"])] = _step(seq, ts, etype, data)
@@ -124,16 +134,75 @@ def explain(events: Iterable[Any], account: str, *, liquidation_id: str | None =
             pending_marks.clear()
         if etype == "fill" and data.get("account") == account and data.get("symbol"):
             held.add(str(data["symbol"]))
-        steps.append(_step(seq, ts, etype, data))
+        steps.append(_step(seq, ts, etype, data, _asset(data, settle)))
     return steps
 
 
-def _step(seq: int, ts: int, etype: str, data: Mapping[str, Any]) -> Step:
+def _asset(data: Mapping[str, Any], settle: Mapping[str, str]) -> str | None:
+    if data.get("asset"):
+        return str(data["asset"])
+    if data.get("scope") == "cross" and data.get("what"):
+        return str(data["what"])
+    if data.get("scope") == "isolated" and data.get("what"):
+        return settle.get(str(data["what"]).rsplit(":", 1)[0])
+    return settle.get(str(data.get("symbol")))
+
+
+def _step(seq: int, ts: int, etype: str, data: Mapping[str, Any], asset: str | None = None) -> Step:
     formulas = {**FORMULAS["_common"], **FORMULAS.get(etype, {})}
     nums = tuple(Number(k, data[k], formulas.get(k)) for k in _SHOWN if data.get(k) not in (None, "", {}, []))
-    return Step(seq, ts, etype, nums)
+    return Step(seq, ts, etype, nums, asset)
 
 
 def liquidation_ids(events: Iterable[Any], account: str) -> list[str]:
     return [str(_field(e, "payload")["liquidation_id"]) for e in events
             if _field(e, "type") == "liquidation_started" and _field(e, "payload").get("account") == account]
+
+
+@dataclass(frozen=True)
+class LiquidationStory:
+    """One liquidation as it happened: when it started, at which marks, the equity against the maintenance
+    margin then, and every event of its waterfall in order (``steps``: type and numbers), with the settle asset
+    its money is in."""
+
+    liquidation_id: str
+    account: str
+    ts: int
+    scope: str
+    what: str
+    asset: str
+    marks: dict[str, str]
+    equity: str
+    maintenance_margin: str
+    margin_ratio: str | None
+    steps: tuple[tuple[str, dict[str, Any]], ...]
+
+
+def stories(events: Iterable[Any], account: str, *, liquidation_id: str | None = None) -> list[LiquidationStory]:
+    """Every (or the given) liquidation of ``account``, from the log: the ``liquidation_started`` event and the
+    events that carry its liquidation id (partial steps, closes, ADL, settlement, socialized loss, the end)."""
+    settle: dict[str, str] = {}
+    started: dict[str, tuple[int, dict[str, Any]]] = {}
+    steps: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for e in events:
+        etype, data = _field(e, "type"), _data(e)
+        if etype == "market_listed" and data.get("settle_asset"):
+            settle[str(data["symbol"])] = str(data["settle_asset"])
+        lid = data.get("liquidation_id")
+        if lid is None or (liquidation_id is not None and lid != liquidation_id):
+            continue
+        if etype == "liquidation_started" and data.get("account") == account:
+            started[str(lid)] = (int(_field(e, "ts")), data)
+        elif str(lid) in started and etype in _RISK:
+            steps.setdefault(str(lid), []).append((etype, data))
+    out = []
+    for lid, (ts, d) in started.items():
+        what = str(d.get("what", ""))
+        # An isolated watch is "SYMBOL:position side"; its money is in the symbol's settle asset.
+        asset = settle.get(what.rsplit(":", 1)[0], "") if str(d.get("scope")) == "isolated" else what
+        out.append(LiquidationStory(lid, account, ts, str(d.get("scope", "")), what, asset,
+                                    {str(k): str(v) for k, v in (d.get("marks") or {}).items()},
+                                    str(d.get("equity")), str(d.get("maintenance_margin")),
+                                    None if d.get("margin_ratio") is None else str(d["margin_ratio"]),
+                                    tuple(steps.get(lid, ()))))
+    return out
