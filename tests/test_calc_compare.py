@@ -10,8 +10,8 @@ import sys
 from decimal import Decimal as D
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from margincall.calculator.compare import base_asset, compare_venues, comparison_to_json
 from margincall.model.errors import MarginCallError
 

@@ -11,8 +11,8 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from margincall.calculator.ccxt_positions import check_ccxt_positions, check_to_json
 from margincall.model.errors import MarginCallError
 

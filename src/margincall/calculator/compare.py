@@ -111,7 +111,7 @@ def compare_venues(template: dict[str, Any]) -> Comparison:
     if len(template.get("positions", ())) != 1:
         raise MarginCallError("compare takes exactly one position", field="positions")
     asset = base_asset(str(template["positions"][0]["symbol"]))
-    spec = next(iter(template.get("instruments", {}).values()), {})
+    spec: dict[str, Any] = next(iter(template.get("instruments", {}).values()), {})
     if spec and not any(k in spec for k in ("mmr", "max_leverage")):
         raise MarginCallError(
             f"instrument fields ({', '.join(sorted(spec))}) apply with one tier given (mmr or max_leverage) when"
