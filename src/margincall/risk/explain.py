@@ -13,10 +13,10 @@ from typing import Any
 #: Which function produced each number an event carries (by event type, then field).
 FORMULAS: dict[str, dict[str, str]] = {
     "_common": {
-        "equity": "wallet (or isolated margin) + Σ uPnL at the mark — math.contracts.pnl_of (venues.md §3.2)",
+        "equity": "wallet (or isolated margin) + Σ uPnL at the mark — math.contracts.pnl_of (docs/venues.md §3.2)",
         "maintenance_margin": "Σ notional × MMR(tier) − cum(tier), tier at the mark — math.margin.maintenance_margin "
-                              "(venues.md §2.1)",
-        "margin_ratio": "MM / equity — math.margin.margin_ratio_mm_over_equity (venues.md §0)",
+                              "(docs/venues.md §2.1)",
+        "margin_ratio": "MM / equity — math.margin.margin_ratio_mm_over_equity (docs/venues.md §0)",
     },
     "margin_call": {
         "band": "bands on MM/equity with hysteresis — risk.margin_call.BandConfig.next_band",
@@ -27,12 +27,12 @@ FORMULAS: dict[str, dict[str, str]] = {
     "partial_liquidation": {
         "size": "the venue's partial rule (tier step-down / 20 % steps) — risk.partial",
         "price": "executor fill: mark × (1 ∓ slippage − impact) — risk.executor.MarketExecutor",
-        "liquidation_fee": "notional × liquidation fee rate — math.trade.trading_fee (venues.md §3.8)",
+        "liquidation_fee": "notional × liquidation fee rate — math.trade.trading_fee (docs/venues.md §3.8)",
         "realized_pnl": "closed quantity × (price − entry) — math.trade.realized_pnl",
     },
     "liquidation": {
         "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — "
-                            "risk.engine.RiskEngine._bankruptcy_prices (venues.md §3.5)",
+                            "risk.engine.RiskEngine._bankruptcy_prices (docs/venues.md §3.5)",
         "close_price": "the executor's fill (ADL: the bankruptcy price) — risk.executor, risk.events._liquidation",
         "price": "executor fill — risk.executor",
         "realized_pnl": "math.trade.realized_pnl at the close price",
@@ -45,7 +45,7 @@ FORMULAS: dict[str, dict[str, str]] = {
     },
     "adl": {
         "score": "the venue's ADL ranking — risk.adl",
-        "price": "the bankrupt position's bankruptcy price (venues.md §3.8)",
+        "price": "the bankrupt position's bankruptcy price (docs/venues.md §3.8)",
         "realized_pnl": "math.trade.realized_pnl at the bankruptcy price",
     },
     "fill": {
@@ -53,7 +53,7 @@ FORMULAS: dict[str, dict[str, str]] = {
         "fee": "notional × maker/taker rate — math.trade.trading_fee",
         "entry_price": "quantity-weighted (linear) or harmonic (inverse) average — math.trade.average_entry",
     },
-    "funding": {"paid": "notional at the mark × rate — math.funding.funding_payment (venues.md §3.7)"},
+    "funding": {"paid": "notional at the mark × rate — math.funding.funding_payment (docs/venues.md §3.7)"},
 }
 
 _SHOWN = ("symbol", "side", "size", "price", "mark", "band", "previous_band", "equity", "maintenance_margin",

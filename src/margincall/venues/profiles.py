@@ -31,7 +31,7 @@ from margincall.venues.rules import (
 
 
 class RatioConvention(StrEnum):
-    """venues.md §0: ``mm_over_equity`` (Binance, Bybit; liquidation at ≥ 100 %) or
+    """docs/venues.md §0: ``mm_over_equity`` (Binance, Bybit; liquidation at ≥ 100 %) or
     ``equity_over_mm`` (OKX, Bitunix, dYdX, Hyperliquid; liquidation at ≤ 100 %)."""
 
     MM_OVER_EQUITY = "mm_over_equity"
@@ -200,7 +200,7 @@ _PROFILES = [
                 ),
             ]
         ),
-        notes="liquidation fee: per-symbol liquidationFee of a 2026 exchangeInfo snapshot (venues.md §3.8)",
+        notes="liquidation fee: per-symbol liquidationFee of a 2026 exchangeInfo snapshot (docs/venues.md §3.8)",
     ),
     VenueProfile(
         name="binance-coinm",
@@ -268,7 +268,7 @@ _PROFILES = [
                 ),
             ]
         ),
-        notes="liquidation fee = taker rate on the liquidated value (venues.md §5)",
+        notes="liquidation fee = taker rate on the liquidated value (docs/venues.md §5)",
     ),
     VenueProfile(
         name="hyperliquid",
@@ -315,7 +315,7 @@ _PROFILES = [
                 ),
             ]
         ),
-        notes="max liquidation penalty 1.5 % (venues.md §8)",
+        notes="max liquidation penalty 1.5 % (docs/venues.md §8)",
     ),
     VenueProfile(
         name="bitunix",

@@ -60,7 +60,7 @@ def _mine(holdings: Sequence[Holding], symbol: str) -> list[Holding]:
 
 @dataclass(frozen=True)
 class GenericRule:
-    """Venue-neutral rule: equity = MM with MM at the candidate price, tiers re-selected (venues.md §12.2)."""
+    """Venue-neutral rule: equity = MM with MM at the candidate price, tiers re-selected (docs/venues.md §12.2)."""
 
     name: str = "generic"
 
@@ -97,7 +97,7 @@ class GenericRule:
         return cross_solution(wallet, holdings, symbol, fee_rate=self.fee_rate(fees), extra_requirement=extra).price
 
     def isolated_bankruptcy_price(self, h: Holding, margin: Decimal) -> Decimal | None:
-        """Price at which the position's margin is exactly used up (venues.md §3.5: MMR = cum = 0)."""
+        """Price at which the position's margin is exactly used up (docs/venues.md §3.5: MMR = cum = 0)."""
         return isolated_solution(h, margin=margin, maintenance=False).price
 
     def cross_bankruptcy_price(
@@ -173,7 +173,7 @@ class GenericRule:
 
 @dataclass(frozen=True)
 class BinanceRule(GenericRule):
-    """Binance USDⓈ-M / COIN-M: the FAQ formula with B/L/S legs and bracket iteration (venues.md §3.3, §3.4)."""
+    """Binance USDⓈ-M / COIN-M: the FAQ formula with B/L/S legs and bracket iteration (docs/venues.md §3.3, §3.4)."""
 
     name: str = "binance"
 
@@ -327,7 +327,7 @@ class OkxRule(GenericRule):
 
 @dataclass(frozen=True)
 class HyperliquidRule(GenericRule):
-    """Hyperliquid: ``liq = price − side·margin_available/size/(1 − l·side)`` (venues.md §7).
+    """Hyperliquid: ``liq = price − side·margin_available/size/(1 − l·side)`` (docs/venues.md §7).
 
     Exact while the tier at the liquidation price is the tier at the mark; otherwise the generic
     solver (the same equation, tier re-selected) answers.
@@ -366,7 +366,7 @@ class HyperliquidRule(GenericRule):
 
 @dataclass(frozen=True)
 class DydxRule(GenericRule):
-    """dYdX v4: ``p' = (e − s·p − MMR_o) / (|s|·MMF − s)`` (v4 docs liquidations.mdx; venues.md §8)."""
+    """dYdX v4: ``p' = (e − s·p − MMR_o) / (|s|·MMF − s)`` (v4 docs liquidations.mdx; docs/venues.md §8)."""
 
     name: str = "dydx"
 
@@ -396,7 +396,7 @@ class DydxRule(GenericRule):
 
 @dataclass(frozen=True)
 class BitunixRule(GenericRule):
-    """Bitunix: MM = open price × size × MMR (fixed at entry), est. liquidation fee deducted (venues.md §6)."""
+    """Bitunix: MM = open price × size × MMR (fixed at entry), est. liquidation fee deducted (docs/venues.md §6)."""
 
     name: str = "bitunix"
 
