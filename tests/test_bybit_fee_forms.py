@@ -10,8 +10,11 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from margincall.calculator import calculate
+from margincall.math.bybit import bybit_inverse_cross_classic
 from margincall.model.errors import MarginCallError
 
 FEE = "0.00055"  # Bybit's published taker rate for the examples below
@@ -156,3 +159,34 @@ def test_v16_liquidation_price_shown_on_the_adl_page(both):
     scenario["positions"][0]["leverage"] = "50"
     (res,) = both({**scenario, "formula": "2024"})
     assert D(res["positions"][0]["liquidation_price"]) == D("7773.50")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sign=st.sampled_from([1, -1]),
+    qty=st.integers(1, 10**7),
+    entry=st.integers(1_000, 200_000),
+    wallet_bp=st.integers(50, 5_000),  # wallet as basis points of the position's coin value
+    mmr_bp=st.integers(10, 100),
+    fee_bp=st.integers(0, 20),
+)
+def test_classic_inverse_cross_solves_its_published_equations(sign, qty, entry, wallet_bp, mmr_bp, fee_bp):
+    # Whatever the inputs, the prices returned satisfy Bybit's two equations (§4.4), written out here; with margin
+    # left above MM and the fee at entry, a long's liquidation price lies between its bankruptcy price and its entry
+    # (a short's mirrored).
+    q, ep = D(qty), D(entry)
+    wallet, mmr, fee = q / ep * wallet_bp / 10_000, D(mmr_bp) / 10_000, D(fee_bp) / 10_000
+    lp, bp = bybit_inverse_cross_classic(sign, q, ep, wallet, mmr, D(0), fee)
+    if bp is None:
+        assert sign < 0 and q / ep - wallet <= 0  # a short whose wallet covers any rise has no bankruptcy price
+        return
+    loss = lambda p: sign * q * (1 / p - 1 / ep)  # noqa: E731
+    assert abs(loss(bp) - (wallet - q * fee / bp)) <= D("1e-20") * (1 + wallet)
+    if lp is None:
+        return
+    cushion = wallet - q / ep * mmr - q * fee / bp
+    assert abs(loss(lp) - cushion) <= D("1e-20") * (1 + wallet)
+    if cushion > 0:  # margin above MM and the fee to close at entry: liquidated between entry and bankruptcy
+        assert (bp < lp < ep) if sign > 0 else (ep < lp < bp)
+    else:  # already at or below it at entry: the price is on the other side of the entry
+        assert (lp >= ep) if sign > 0 else (lp <= ep)
