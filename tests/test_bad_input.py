@@ -156,6 +156,8 @@ def test_cli_table_output_for_one_position():
         "50",
         "--target-liq",
         "19000",
+        "--formula",
+        "2024",
     )
     assert proc.returncode == 0, proc.stderr
     assert "19,700" in proc.stdout  # V8 (the table shows prices with separators, money to 2 places)

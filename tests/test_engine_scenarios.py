@@ -285,7 +285,7 @@ def test_inverse_coin_margined_long_is_liquidated_at_its_coin_equity():
 
 
 def test_hyperliquid_liquidates_20_percent_then_waits_30_seconds_for_the_rest():
-    # venues.md §7: positions above 100,000 USDC notional are liquidated 20 % first, then, after a 30 s cooldown,
+    # docs/venues.md §7: positions above 100,000 USDC notional are liquidated 20 % first, then, after a 30 s cooldown,
     # in full. 20 BTC long at 10,000 (200,000), 10x isolated: margin 20,000; MM 1 % of notional. Liquidation where
     # 20,000 + 20(P − 10,000) = 0.2P → P = 9,090.91. At 9,090: equity 1,800 ≤ MM 1,818.
     e = engine(venue="hyperliquid", settle_asset="USDT")
@@ -359,9 +359,9 @@ def test_a_bad_fill_in_the_reduce_only_band_gets_the_ledgers_error_not_a_crash()
 
 
 def test_okx_steps_down_two_whole_position_tiers_at_once():
-    # OKX ETH-USDT-SWAP (2021-06 tiers by contracts, the whole position at its tier's rate; venues.md §5): tier 2 is
-    # (3,000, 6,000] contracts at 0.5 %, tier 4 (12,000, 24,000] at 1.5 %. A 20,000-contract (2,000 ETH) long at
-    # 2,000, cross, wallet 210,000: equity = 210,000 + 2,000(P − 2,000), MM = 1.5 % × 2,000 × P = 30P →
+    # OKX ETH-USDT-SWAP (2021-06 tiers by contracts, the whole position at its tier's rate; docs/venues.md §5):
+    # tier 2 is (3,000, 6,000] contracts at 0.5 %, tier 4 (12,000, 24,000] at 1.5 %. A 20,000-contract (2,000 ETH)
+    # long at 2,000, cross, wallet 210,000: equity = 210,000 + 2,000(P − 2,000), MM = 1.5 % × 2,000 × P = 30P →
     # liquidation where 1,970P = 3,790,000, P = 1,923.86. At 1,923: equity 56,000 ≤ MM 57,690.
     # OKX reduces two tiers (tier 4 → tier 2): keep 5,999 contracts, close 14,001 at the mark (no slippage, no fee):
     # equity stays 56,000, MM = 0.5 % × 599.9 × 1,923 = 5,768.04 → healthy, the liquidation stops there.

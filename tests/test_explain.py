@@ -40,4 +40,4 @@ def test_explain_seed_liquidation_chain():
     assert D(started["equity"].value) == 180 and D(started["maintenance_margin"].value) == D("183.60")
     assert "math.margin.maintenance_margin" in started["maintenance_margin"].formula
     liq = {n.name: n for n in steps[9].numbers}
-    assert D(liq["bankruptcy_price"].value) == 9000 and "venues.md §3.5" in liq["bankruptcy_price"].formula
+    assert D(liq["bankruptcy_price"].value) == 9000 and "docs/venues.md §3.5" in liq["bankruptcy_price"].formula

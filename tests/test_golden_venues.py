@@ -1,10 +1,13 @@
-"""Every worked example of shared/reference/venues.md §11, to its stated tolerance.
+"""Every worked example of docs/venues.md §11, to its stated tolerance.
 
 Each test names the vector, its inputs and the published value; prices go through the calculator's
 Python API and its CLI JSON path (``calc_both`` checks the two agree).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from tests.conftest import D, calc_both
@@ -146,6 +149,65 @@ def test_v6_maintenance_amount_recursion():
     assert BINANCE_USDM_BTCUSDT_2021.tier_for(D(500000)).maintenance_amount == 1300
 
 
+def test_v6_maintenance_amounts_through_the_calculator():
+    # V6 through `calc --json -`. (a) The FAQ's "264,000 USDT → MMR 1 %" with the amounts derived by the recursion
+    # (no maintenance_amount given): 2.64 BTC @ 100,000 is in 250 k–1 M, MM = 264,000 × 1 % − 1,300 = 1,340.
+    tiers = [{"floor": "0", "cap": "50000", "mmr": "0.004", "max_leverage": "125"},
+             {"floor": "50000", "cap": "250000", "mmr": "0.005", "max_leverage": "100"},
+             {"floor": "250000", "cap": "1000000", "mmr": "0.01", "max_leverage": "50"}]  # fmt: skip
+    (res,) = calc_both(
+        {
+            "venue": "binance-usdm",
+            "instruments": {"BTCUSDT": {"tiers": tiers}},
+            "positions": [{"symbol": "BTCUSDT", "side": "long", "size": "2.64", "entry_price": "100000",
+                           "leverage": "10", "margin_mode": "isolated"}],
+        }
+    )
+    assert D(res["positions"][0]["maintenance_margin"]) == 1340
+    # (b) 2020 level 5 (5 M–20 M, 5 %, 141,300): 60 BTC @ 100,000 = 6,000,000 → MM = 300,000 − 141,300 = 158,700.
+    (res,) = calc_both(
+        {
+            "venue": "binance-usdm",
+            "instruments": {"BTCUSDT": {"tier_table": "2021"}},
+            "positions": [{"symbol": "BTCUSDT", "side": "long", "size": "60", "entry_price": "100000",
+                           "leverage": "10", "margin_mode": "isolated"}],
+        }
+    )
+    assert D(res["positions"][0]["maintenance_margin"]) == 158700
+    # (c) COIN-M: 300 BTC of BTCUSD at 10,000 (3,000,000 USD = 30,000 contracts of 100 USD) → 12.5 %, 11.81 BTC:
+    # MM = 300 × 12.5 % − 11.81 = 25.69 BTC.
+    brackets = json.loads((Path(__file__).parent / "fixtures" / "binance_coinm_leverage_bracket.json").read_text())
+    (res,) = calc_both(
+        {
+            "venue": "binance-coinm",
+            "instruments": {"BTCUSD_PERP": {"kind": "inverse", "contract_size": "100", "settle_asset": "BTC",
+                                            "binance_brackets": brackets}},
+            "positions": [{"symbol": "BTCUSD_PERP", "side": "long", "size": "30000", "entry_price": "10000",
+                           "leverage": "4", "margin_mode": "isolated"}],
+        }
+    )
+    assert D(res["positions"][0]["maintenance_margin"]) == D("25.69")
+
+
+def test_v25_okx_margin_ratio_through_the_calculator():
+    # V25: long 1 BTC (10,000 contracts × 0.0001) @ 10,000, fixed margin 1,000, MMR 1.5 %, liquidation fee 0.075 %;
+    # at 9,010 equity = 1,000 − 990 = 10. OKX today: equity / (MM + fee) = 10 / (9,010 × 1.575 %) = 10 / 141.9075
+    # = 7.0468 % < 100 % → liquidation; the legacy ratio 10 / 9,010 = 0.11 % is the same ratio × 1.575 %.
+    (res,) = calc_both(
+        {
+            "venue": "okx",
+            "taker_fee": "0.00075",
+            "instruments": {"BTC-USDT-SWAP": {"contract_size": "0.0001", "mmr": "0.015", "max_leverage": "20"}},
+            "positions": [{"symbol": "BTC-USDT-SWAP", "side": "long", "size": "10000", "entry_price": "10000",
+                           "mark_price": "9010", "leverage": "10", "margin_mode": "isolated",
+                           "isolated_margin": "1000"}],
+        }
+    )
+    ratio = D(res["positions"][0]["margin_ratio"])
+    assert abs(ratio - D(10) / D("141.9075")) < D("1e-20") and ratio < 1
+    assert abs(ratio * D("0.01575") - D("0.0011")) <= D("0.00005")
+
+
 def _bybit(side, entry, leverage, extra=None, formula=None, mmr="0.005", isolated_margin=None):
     pos = {
         "symbol": "BTCUSDT",
@@ -171,20 +233,29 @@ def _bybit(side, entry, leverage, extra=None, formula=None, mmr="0.005", isolate
 
 
 def test_v8_bybit_isolated_long():
-    # V8: 1 BTC @ 20,000, 50x, MMR 0.5 %: IM 400, MM 100, LP = 20,000 − (400 − 100) = 19,700.
-    p = _bybit("long", "20000", "50")
+    # V8 (the help-centre "Liquidation Price (USDT Contract)" form, formula 2024): 1 BTC @ 20,000, 50x,
+    # MMR 0.5 %: IM 400, MM 100, LP = 20,000 − (400 − 100) = 19,700.
+    p = _bybit("long", "20000", "50", formula="2024")
     assert D(p["liquidation_price"]) == 19700
     assert D(p["initial_margin"]) == 400 and D(p["maintenance_margin"]) == 100
 
 
+def test_v8_inputs_under_the_default_uta_form():
+    # The default form is Bybit's current UTA rule (formula 2026), MM valued at the liquidation price:
+    # LP = [20,000 − 20,000/50 − 0] / (1 − 0.005) = 19,600 / 0.995 = 19,698.4924… → 19,698.5 (a long rounds up).
+    p = _bybit("long", "20000", "50")
+    assert abs(D(p["liquidation_price_unrounded"]) - D(19600) / D("0.995")) < D("1e-20")
+    assert D(p["liquidation_price"]) == D("19698.5")
+
+
 def test_v9_bybit_isolated_short_with_added_margin():
     # V9: short, extra margin 3,000: LP = 20,000 + (400 − 100) + 3,000 = 23,300.
-    assert D(_bybit("short", "20000", "50", extra="3000")["liquidation_price"]) == 23300
+    assert D(_bybit("short", "20000", "50", extra="3000", formula="2024")["liquidation_price"]) == 23300
 
 
 def test_v10_bybit_funding_taken_from_position_margin():
     # V10: V8 after 200 USDT of funding taken from position margin: LP = 19,700 − (−200/1) = 19,900.
-    assert D(_bybit("long", "20000", "50", extra="-200")["liquidation_price"]) == 19900
+    assert D(_bybit("long", "20000", "50", extra="-200", formula="2024")["liquidation_price"]) == 19900
 
 
 def test_v11_bybit_legacy_formulas():

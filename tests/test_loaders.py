@@ -1,8 +1,8 @@
 """Tier-table loaders for ccxt, Binance, Bybit and OKX payloads (margincall.venues.loaders).
 
 Fixtures in tests/fixtures/ hold the payload shapes filled with the published tier numbers of
-shared/reference/venues.md (see tests/fixtures/README.md); the expected values below are typed from
-venues.md, not computed by the code under test.
+docs/venues.md (see tests/fixtures/README.md); the expected values below are typed from
+docs/venues.md, not computed by the code under test.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def rows(table) -> list[tuple[Decimal, Decimal | None, Decimal, Decimal, Decimal
     return [(t.floor, t.cap, t.mmr, t.max_leverage, t.maintenance_amount) for t in table.tiers]
 
 
-# venues.md §3.1, BTCUSDT perpetual snapshot 2024-10-24: (floor, cap, MMR, max lev, cum)
+# docs/venues.md §3.1, BTCUSDT perpetual snapshot 2024-10-24: (floor, cap, MMR, max lev, cum)
 BINANCE_BTCUSDT_2024 = [
     (D(0), D(50000), D("0.004"), D(125), D(0)),
     (D(50000), D(600000), D("0.005"), D(100), D(50)),
@@ -66,7 +66,7 @@ BINANCE_BTCUSDT_2024 = [
     (D(1200000000), D(1800000000), D("0.50"), D(1), D(421481450)),
 ]
 
-# venues.md §4.1, Bybit BTCUSDT tiers 1–20: (risk limit = cap, max lev, IMR, MMR, MM deduction)
+# docs/venues.md §4.1, Bybit BTCUSDT tiers 1–20: (risk limit = cap, max lev, IMR, MMR, MM deduction)
 BYBIT_BTCUSDT = [
     ("2000000", "100", "0.01", "0.005", "0"),
     ("2600000", "90", "0.0111", "0.0056", "1200"),
@@ -205,7 +205,7 @@ def test_okx_position_tiers_whole_position_by_contracts():
     table = tables["ETH-USDT"]
     assert (table.mode, table.basis, table.cap_inclusive) == (TierMode.WHOLE_POSITION, TierBasis.CONTRACTS, True)
     assert len(table.tiers) == 10
-    # venues.md §5: tier 1: 0–3,000 contracts, MMR 0.40 %, IMR 0.80 %, 125x; tier 2: 3,001–6,000, 0.50 %,
+    # docs/venues.md §5: tier 1: 0–3,000 contracts, MMR 0.40 %, IMR 0.80 %, 125x; tier 2: 3,001–6,000, 0.50 %,
     # 1.00 %, 100x; tier 3: 6,001–12,000, 1.00 %, 1.50 %, 66.66x; tier n ≥ 4: +12,000 and +0.5 % each.
     t = table.tiers
     assert (t[0].floor, t[0].cap, t[0].mmr, t[0].imr, t[0].max_leverage) == (0, 3000, D("0.004"), D("0.008"), 125)
@@ -347,7 +347,7 @@ def bracket_tables(draw: st.DrawFn) -> list[tuple[int, int, Decimal, int]]:
 @settings(max_examples=60, deadline=None)
 @given(bracket_tables())
 def test_loaded_binance_tables_keep_mm_continuous(ladder):
-    # Independent cum: the marginal sum MM(F_n) = Σ_k MMR_k·(min(F_n, C_k) − F_k)⁺ (venues.md §2.1),
+    # Independent cum: the marginal sum MM(F_n) = Σ_k MMR_k·(min(F_n, C_k) − F_k)⁺ (docs/venues.md §2.1),
     # so cum_n = F_n·MMR_n − MM(F_n).
     def marginal_mm(amount: Decimal) -> Decimal:
         return sum((r * max(min(amount, D(c)) - D(f), D(0)) for f, c, r, _ in ladder), D(0))
@@ -371,7 +371,7 @@ def test_loaded_binance_tables_keep_mm_continuous(ladder):
 
 # -------------------------------------------------------------------------------------- calculator
 def test_v1_through_binance_brackets_payload():
-    # V1 (venues.md §11): Binance's FAQ cross example, the brackets given as the raw leverageBracket JSON.
+    # V1 (docs/venues.md §11): Binance's FAQ cross example, the brackets given as the raw leverageBracket JSON.
     payload = fixture("binance_usdm_leverage_bracket_2021.json")
     scenario = {
         "venue": "binance-usdm",
@@ -396,9 +396,10 @@ def test_v1_through_binance_brackets_payload():
 
 
 def test_v8_through_bybit_risk_limit_payload():
-    # V8: 1 BTC @ 20,000, 50x isolated, MMR 0.5 %: IM 400, MM 100, LP 19,700.
+    # V8 (formula 2024): 1 BTC @ 20,000, 50x isolated, MMR 0.5 %: IM 400, MM 100, LP 19,700.
     scenario = {
         "venue": "bybit-linear",
+        "formula": "2024",
         "instruments": {"BTCUSDT": {"bybit_risk_limits": fixture("bybit_risk_limit_btcusdt.json"), "tick_size": "0.1"}},
         "positions": [
             {"symbol": "BTCUSDT", "side": "long", "size": "1", "entry_price": "20000", "leverage": "50",
@@ -455,7 +456,7 @@ def test_calculator_refuses_two_tier_sources_and_foreign_symbols():
 
 def test_coinm_brackets_payload_in_the_calculator():
     # 30,000 BTCUSD_PERP contracts × 100 USD = 3,000,000 USD at 10,000 = 300 BTC → bracket 7 (V6 c: 12.5 %,
-    # cum 11.81 BTC): MM = 300 × 12.5 % − 11.81 = 25.69 BTC. Cross, wallet 100 BTC, single long (venues.md
+    # cum 11.81 BTC): MM = 300 × 12.5 % − 11.81 = 25.69 BTC. Cross, wallet 100 BTC, single long (docs/venues.md
     # §3.4): LP = Q·(1 + MMR) / (WB + cum + Q/EP) = 3,375,000 / (100 + 11.81 + 300) = 8,195.527…, still in
     # bracket 7 there (3,000,000 / 8,195.5 = 366 BTC). Bankruptcy: 3,000,000 / (100 + 300) = 7,500.
     scenario = {

@@ -21,11 +21,12 @@ D = Decimal
 
 
 def test_ccxt_position_shape_for_bybit_v8():
-    # V8: 1 BTC @ 20,000, 50x isolated: IM 400, MM 100, LP 19,700; collateral = margin 400 + PnL 0;
+    # V8 (formula 2024): 1 BTC @ 20,000, 50x isolated: IM 400, MM 100, LP 19,700; collateral = margin 400 + PnL 0;
     # ccxt marginRatio = MM / collateral = 100 / 400 = 0.25.
     (pos,) = calculate(
         {
             "venue": "bybit-linear",
+            "formula": "2024",
             "positions": [
                 {
                     "symbol": "BTCUSDT",
@@ -106,12 +107,13 @@ def _calc_table(*args: str) -> str:
 
 
 def test_calc_table_rounds_for_display_and_json_stays_exact():
-    # 0.333 BTC long @ 30,000, 7x on bybit-linear (tier 1: MMR 0.5 %), target LP 25,000:
+    # 0.333 BTC long @ 30,000, 7x on bybit-linear formula 2024 (tier 1: MMR 0.5 %), target LP 25,000:
     # IM = 9,990 / 7 = 1,427.142857…; MM = 9,990 × 0.5 % = 49.95;
     # LP = 30,000 − (1,427.142857… − 49.95) / 0.333 = 25,864.285714… → 25,864.3 (long: up to the 0.1 tick);
     # distance = 4,135.714285… / 30,000 = 13.7857… %; ratio = 49.95 / 1,427.142857… = 3.5 % exactly;
     # margin to add: (1,377.192857… + m) / 0.333 = 5,000 → m = 287.807142….
-    args = ("--venue", "bybit-linear", "--side", "long", "--size", "0.333", "--entry", "30000", "--leverage", "7")
+    args = ("--venue", "bybit-linear", "--formula", "2024", "--side", "long", "--size", "0.333", "--entry", "30000",
+            "--leverage", "7")
     out = _calc_table(*args, "--target-liq", "25000")
     for shown in (
         "9,990.00 USDT",

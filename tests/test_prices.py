@@ -1,4 +1,4 @@
-"""Index, mark rules and the mark feed (issue #4 item 1), with hand-computed numbers (venues.md §3.6, §4.7, §7)."""
+"""Index, mark rules and the mark feed (issue #4 item 1), with hand-computed numbers (docs/venues.md §3.6, §4.7, §7)."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def f_linear(leg: Leg, constant: Decimal, price: Decimal) -> Decimal:
 
 
 def test_mm_continuous_across_every_builtin_table():
-    # MM(N) is continuous at every floor: N·MMR_{n−1} − cum_{n−1} = N·MMR_n − cum_n (venues.md §2.1).
+    # MM(N) is continuous at every floor: N·MMR_{n−1} − cum_{n−1} = N·MMR_n − cum_n (docs/venues.md §2.1).
     tables = {id(m.tiers): m.tiers for p in VENUES.values() for m in p.markets.values()}
     tables.update({id(t): t for t in BRACKET_TABLES})
     checked = 0

@@ -90,7 +90,7 @@ def test_population(small):
         modes = [h.margin_mode for h in t.holdings]
         assert modes == (["isolated", "cross"] if t.margin_mode == "mixed" else [t.margin_mode] * len(modes))
     assert {h.side for t in retail for h in t.holdings} == {"buy", "sell"}
-    # whales sit in Binance BTCUSDT / ETHUSDT tier 3 or above: notional ≥ 600,000 (venues.md §3.3 brackets)
+    # whales sit in Binance BTCUSDT / ETHUSDT tier 3 or above: notional ≥ 600,000 (docs/venues.md §3.3 brackets)
     for w in whales:
         (h,) = w.holdings
         start = next(s.start for s in small.config.symbols if s.symbol == h.symbol)

@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     mark_max_move: Decimal | None = Field(Decimal("0.25"), gt=0)
     mark_breaker: Literal["clamp", "reject"] = "clamp"
     mark_max_age_ms: int = Field(60_000, ge=0)
-    #: Source prices → index (venues.md §3.6): the sources, their freshness, the outlier band, the quorum, and
+    #: Source prices → index (docs/venues.md §3.6): the sources, their freshness, the outlier band, the quorum, and
     #: whether each new index is also posted as the symbol's mark.
     index_sources: list[str] = Field(default_factory=lambda: ["binance", "okx", "bybit", "coinbase", "kraken"])
     index_max_age_ms: int = Field(10_000, ge=0)

@@ -1,7 +1,7 @@
 """The price desk: source prices become an index, posted marks are checked before they reach the log.
 
 * ``POST /v1/prices/source``: each source tick (source, symbol, price, ts) updates the symbol's
-  :class:`~margincall.prices.IndexPrice` (median of the fresh, non-outlying sources, venues.md §3.6); the
+  :class:`~margincall.prices.IndexPrice` (median of the fresh, non-outlying sources, docs/venues.md §3.6); the
   response carries the index. With ``mark_from_index`` the index is also posted as the symbol's mark.
 * ``POST /v1/marks`` goes through the symbol's :class:`~margincall.prices.MarkFeed` first: NaN, ≤ 0, oversized,
   stale (an explicit ``ts`` older than ``mark_max_age_ms``) and out-of-order ticks are refused with their code;

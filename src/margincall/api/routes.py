@@ -369,7 +369,7 @@ async def tick(request: Request, body: TickIn, who: Ingest) -> dict[str, Any]:
 @v1.post("/prices/source", tags=["ingestion"], responses=_BATCH_RESPONSES)
 async def source_prices(request: Request, body: SourceTicksIn, who: Ingest) -> Response:
     """Source prices (spot venues, oracles) → each symbol's index: the median of the fresh sources within the
-    outlier band (venues.md §3.6). With ``mark_from_index`` each new index is posted as the symbol's mark."""
+    outlier band (docs/venues.md §3.6). With ``mark_from_index`` each new index is posted as the symbol's mark."""
     service = service_of(request)
     check_batch(service, len(body.ticks), "ticks")
     charge(service, who, len(body.ticks))

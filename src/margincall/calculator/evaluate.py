@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
+from margincall.calculator.inputs import refuse_unused_inputs
 from margincall.calculator.scenario import InstrumentIn, PositionIn, Scenario
 from margincall.math.position import holding_initial_margin, holding_notional, holding_pnl, isolated_margin
 from margincall.math.rounding import round_trigger_price
@@ -188,9 +188,11 @@ def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -
 def evaluate(scenario: Scenario) -> CalcResult:
     """Compute every position's margins and prices and the cross account's totals."""
     profile = get_venue(scenario.venue)
-    rule: GenericRule = profile.rule_for(scenario.formula)
+    form = profile.form(scenario.formula)
+    rule: GenericRule = form.rule
     fees = Fees(taker=scenario.taker_fee or ZERO)
     holdings = [_holding(profile, scenario, i, p) for i, p in enumerate(scenario.positions)]
+    refuse_unused_inputs(profile, form, scenario, holdings)
     cross = [h for h in holdings if h.position.margin_mode is MarginMode.CROSS]
     assets = {h.instrument.settle_asset for h in cross}
     if len(assets) > 1:
@@ -223,7 +225,7 @@ def evaluate(scenario: Scenario) -> CalcResult:
             if pos.symbol not in liq_cache:
                 liq_cache[pos.symbol] = (
                     rule.cross_liquidation_price(wallet, cross, pos.symbol, fees),
-                    rule.cross_bankruptcy_price(wallet, cross, pos.symbol),
+                    rule.cross_bankruptcy_price(wallet, cross, pos.symbol, fees),
                 )
             liq, bankrupt = liq_cache[pos.symbol]
             ratio = profile.ratio_convention.ratio(cross_equity, cross_mm)
@@ -289,19 +291,4 @@ def result_to_json(result: CalcResult) -> dict[str, object]:
     }
 
 
-def calculate(data: str | bytes | dict[str, object], *, output: str = "margincall") -> Any:
-    """Parse, evaluate and serialise a scenario in one call (the CLI's and the API's entry point).
-
-    ``output="ccxt"`` gives a list of ccxt unified ``Position`` dicts instead of the result JSON.
-    """
-    from margincall.calculator.ccxt_shape import to_ccxt_positions
-    from margincall.calculator.scenario import parse_scenario
-
-    scenario = parse_scenario(data)
-    result = evaluate(scenario)
-    if output == "ccxt":
-        return to_ccxt_positions(scenario, result)
-    return result_to_json(result)
-
-
-__all__: Sequence[str] = ["CalcResult", "calculate", "evaluate", "result_to_json"]
+__all__: Sequence[str] = ["AccountResult", "CalcResult", "PositionResult", "evaluate", "result_to_json"]

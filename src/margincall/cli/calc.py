@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from margincall.calculator import calculate
+from margincall.cli.fmt import CONVENTION_LABEL as _CONVENTION_LABEL
+from margincall.cli.fmt import money as _money
+from margincall.cli.fmt import percent as _percent
+from margincall.cli.fmt import price as _price
+from margincall.cli.fmt import unrounded as _unrounded
 from margincall.model.errors import MarginCallError
 from margincall.venues import VENUES
 
@@ -98,46 +102,6 @@ def _scenario_from_flags(
     return scenario
 
 
-#: Decimal places shown for money in a settle asset (display only; the JSON output stays exact).
-_CASH_PLACES = {"USD": 2, "USDT": 2, "USDC": 2, "BUSD": 2, "FDUSD": 2, "USDE": 2}
-_COIN_PLACES = 8
-_CONVENTION_LABEL = {"mm_over_equity": "MM / equity", "equity_over_mm": "equity / MM"}
-
-
-def _places(text: str) -> int:
-    exponent = Decimal(text).as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
-
-
-def _fixed(value: Decimal, places: int) -> str:
-    """``value`` half-up to ``places`` decimals with thousands separators (wide context: never overflows)."""
-    with localcontext() as ctx:
-        ctx.prec = 120
-        return format(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), f",.{places}f")
-
-
-def _money(value: str | None, asset: str) -> str:
-    if value is None:
-        return "—"
-    return f"{_fixed(Decimal(value), _CASH_PLACES.get(asset.upper(), _COIN_PLACES))} {asset}"
-
-
-def _percent(value: str | None, *, scale: int = 1) -> str:
-    return "—" if value is None else f"{_fixed(Decimal(value) * scale, 2)} %"
-
-
-def _price(value: str | None) -> str:
-    """A tick-rounded price: all its digits, with separators."""
-    return "—" if value is None else _fixed(Decimal(value), _places(value))
-
-
-def _unrounded(value: str | None, rounded: str | None) -> str:
-    """The exact price to four decimals past the tick's, enough to see how the venue rounded it."""
-    if value is None:
-        return "—"
-    return _fixed(Decimal(value), (0 if rounded is None else _places(rounded)) + 4)
-
-
 def _render(result: dict[str, Any], console: Console) -> None:
     """The result as a table per position, rounded for reading: money to the settle asset's usual places
     (2 for USD stablecoins, 8 for coins), percentages to 2 places, prices to their tick. Display only."""
@@ -208,9 +172,27 @@ def calc(
     position_side: Annotated[str, typer.Option(help="both (one-way) or long/short (hedge leg)")] = "both",
     output_json: Annotated[bool, typer.Option("--output-json", help="print JSON instead of a table")] = False,
     ccxt: Annotated[bool, typer.Option("--ccxt", help="print ccxt unified Position dicts")] = False,
+    compare: Annotated[bool, typer.Option("--compare", help="the one position on every venue, side by side")] = False,
+    ccxt_positions: Annotated[
+        str | None, typer.Option(help="ccxt fetch_positions() JSON: check the venue's liquidation prices")
+    ] = None,
+    ccxt_balance: Annotated[str | None, typer.Option(help="ccxt fetch_balance() JSON (cross wallet)")] = None,
+    instruments: Annotated[str | None, typer.Option(help="instruments JSON (scenario schema), by symbol")] = None,
 ) -> None:
     """Margins, liquidation and bankruptcy prices for a scenario (--json) or one position (flags)."""
     output = "ccxt" if ccxt else "margincall"
+    if ccxt_positions is not None or ccxt_balance is not None or instruments is not None:
+        from margincall.cli.calc_ccxt import ccxt_check_command
+
+        other = {"--json": json_file is not None, "--size": size is not None, "--entry": entry is not None,
+                 "--compare": compare, "--ccxt": ccxt}  # fmt: skip
+        ccxt_check_command(_read, ccxt_positions, ccxt_balance, instruments, venue=venue, formula=formula,
+                           taker_fee=taker_fee, as_json=output_json, other=other)  # fmt: skip
+        return
+    if compare:
+        from margincall.cli.calc_compare import check_compare_flags
+
+        check_compare_flags(json_file=json_file, venue=venue, formula=formula, target_liq=target_liq, ccxt=ccxt)
     if json_file is not None:
         typer.echo(json.dumps(calculate(_read(json_file), output=output), indent=2))
         return
@@ -239,6 +221,11 @@ def calc(
         target_liq,
         position_side,
     )
+    if compare:
+        from margincall.cli.calc_compare import run_compare
+
+        run_compare(scenario, as_json=output_json)
+        return
     result = calculate(scenario, output=output)
     if output_json or ccxt:
         typer.echo(json.dumps(result, indent=2))

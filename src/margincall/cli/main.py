@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from typer.exceptions import TyperException
 
 from margincall.cli.calc import calc
@@ -14,6 +12,7 @@ from margincall.cli.demo import demo
 from margincall.cli.explain import explain
 from margincall.cli.ledger import ledger_app
 from margincall.cli.serve import serve
+from margincall.cli.venues import venues
 from margincall.model.errors import MarginCallError
 
 app = typer.Typer(
@@ -27,21 +26,8 @@ app.command()(calc)
 app.command()(demo)
 app.command()(serve)
 app.command()(explain)
+app.command()(venues)
 app.add_typer(ledger_app, name="ledger")
-
-
-@app.command()
-def venues() -> None:
-    """List venue profiles, their formula forms and built-in markets with dated tier tables."""
-    from margincall.venues import VENUES
-
-    table = Table(title="margincall venue profiles")
-    for col in ("venue", "title", "kind", "ratio", "forms", "built-in markets (tier table dates)"):
-        table.add_column(col)
-    for p in VENUES.values():
-        markets = "; ".join(f"{s} ({', '.join(m.tables)})" for s, m in p.markets.items()) or "—"
-        table.add_row(p.name, p.title, p.kind.value, p.ratio_convention.value, ", ".join(p.forms) or "—", markets)
-    Console().print(table)
 
 
 def main() -> None:

@@ -966,7 +966,7 @@ class Ledger:
     # -------------------------------------------------------------------------------------------- funding
     def _funding(self, tx: _Tx, p: Mapping[str, Any]) -> dict[str, Any]:
         """Funding: ``amount = position notional at the mark × rate``; positive rate → longs pay shorts
-        (venues.md §3.7, §4.7, §10). Cross positions pay from / receive into the wallet, isolated ones their
+        (docs/venues.md §3.7, §4.7, §10). Cross positions pay from / receive into the wallet, isolated ones their
         position margin (Bybit: funding moves the isolated margin). Payers are rounded up, receivers down; the
         pool's residual (open interest held against outside counterparties, and rounding) is swept to the
         clearing book so the funding pool nets to zero per symbol and interval."""

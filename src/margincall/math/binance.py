@@ -1,7 +1,7 @@
 """Binance's published liquidation-price formulas, literally, with bracket iteration.
 
 USDⓈ-M: "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts"
-(binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93), venues.md §3.3::
+(binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93), docs/venues.md §3.3::
 
             WB − TMM1 + UPNL1 + cumB + cumL + cumS − Side1BOTH·Position1BOTH·EP1BOTH
                 − Position1LONG·EP1LONG + Position1SHORT·EP1SHORT
@@ -9,7 +9,7 @@ USDⓈ-M: "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts"
             Position1BOTH·MMR_B + Position1LONG·MMR_L + Position1SHORT·MMR_S
                 − Side1BOTH·Position1BOTH − Position1LONG + Position1SHORT
 
-COIN-M (binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46), venues.md §3.4, sizes in USD::
+COIN-M (binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46), docs/venues.md §3.4, sizes in USD::
 
          Position_B·MMR_B + Position_L·MMR_L + Position_S·MMR_S + Side_B·Position_B + Position_L − Position_S
     LP = ──────────────────────────────────────────────────────────────────────────────────────────────────────

@@ -1,5 +1,5 @@
 """Bitunix tiered maintenance margin and liquidation price (support.bitunix.com article 78,
-product update 2024-03-04; venues.md §6).
+product update 2024-03-04; docs/venues.md §6).
 
 * ``Maintenance Margin = Open Price × Size × MMR`` — valued at the open price, so it does not move
   with the mark; MMR from the contract's tier table by position value.

@@ -1,4 +1,4 @@
-"""Bybit's published isolated liquidation-price formulas (venues.md §4.2, §4.3, §4.5).
+"""Bybit's published liquidation-price formulas (docs/venues.md §4.2–4.5).
 
 Three forms, chosen by the venue profile:
 
@@ -14,6 +14,9 @@ Three forms, chosen by the venue profile:
   ``LP_short = Q·(1 − MMR)/[Q/EP − Q/EP/L − extra/(1 − fee) − MMD]``.
 
 Tiers are chosen by position value at entry (Bybit's risk limit is on position value).
+
+The classic (pre-UTA) inverse cross form, part of ``legacy`` (docs/venues.md §4.4), puts the taker fee to
+close into the bankruptcy price and the liquidation equation: see :func:`bybit_inverse_cross_classic`.
 """
 
 from __future__ import annotations
@@ -88,7 +91,42 @@ def bybit_isolated_liquidation_price(
 
 
 def bybit_bankruptcy_price(kind: ContractKind, sign: int, entry: Decimal, leverage: Decimal) -> Decimal:
-    """Isolated bankruptcy price (venues.md §4.5): linear ``EP·(1 ∓ 1/L)``; inverse ``EP·L/(L ± 1)``."""
+    """Isolated bankruptcy price (docs/venues.md §4.5): linear ``EP·(1 ∓ 1/L)``; inverse ``EP·L/(L ± 1)``."""
     if kind is ContractKind.LINEAR:
         return entry * (ONE - sign * ONE / leverage)
     return entry * leverage / (leverage + sign)
+
+
+def bybit_inverse_cross_classic(
+    sign: int,
+    qty_usd: Decimal,
+    entry: Decimal,
+    available: Decimal,
+    mmr: Decimal,
+    mm_deduction: Decimal = ZERO,
+    taker_fee: Decimal = ZERO,
+) -> tuple[Decimal | None, Decimal | None]:
+    """Classic inverse cross: ``(liquidation price, bankruptcy price)`` of one position (docs/venues.md §4.4).
+
+    ``available`` is the coin wallet less order margin (``AccountBalance − OrderMargin``). Bybit's
+    help-centre rule (help.bybit.com …/360039261334): the position is liquidated when its loss uses up
+    the available balance less the maintenance margin at entry value and the taker fee to close at the
+    bankruptcy price, and is bankrupt when the loss uses up the available balance less that fee::
+
+        BP_long  = (1 + fee)·Q / (Q/EP + available)          BP_short = (1 − fee)·Q / (Q/EP − available)
+        MM = (Q/EP)·MMR − MMD        closing fee = Q·fee/BP
+        LP_long  = Q / (Q/EP + (available − MM − closing fee))
+        LP_short = Q / (Q/EP − (available − MM − closing fee))
+
+    (Long: ``Q·(1/LP − 1/EP) = available − MM − Q·fee/BP``; the short mirrors it.) A price whose
+    denominator is not positive does not exist (``None``); without a bankruptcy price the liquidation
+    price is not defined either.
+    """
+    pv = qty_usd / entry
+    den = pv + available if sign > 0 else pv - available
+    if den <= 0:
+        return None, None
+    bankruptcy = (ONE + sign * taker_fee) * qty_usd / den
+    cushion = available - (pv * mmr - mm_deduction) - qty_usd * taker_fee / bankruptcy
+    den = pv + cushion if sign > 0 else pv - cushion
+    return (qty_usd / den if den > 0 else None), bankruptcy

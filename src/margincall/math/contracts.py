@@ -1,8 +1,8 @@
 """Quantity, notional and unrealized PnL for linear and inverse contracts.
 
-venues.md notation: ``Q`` is the base quantity (linear) or the USD face value (inverse),
+docs/venues.md notation: ``Q`` is the base quantity (linear) or the USD face value (inverse),
 ``Q = contracts × contract_size``. Linear PnL ``s·Q·(P − EP)`` in the quote asset; inverse PnL
-``s·Q·(1/EP − 1/P)`` in the coin (Binance COIN-M FAQ, venues.md §3.4; Bybit inverse §4.3).
+``s·Q·(1/EP − 1/P)`` in the coin (Binance COIN-M FAQ, docs/venues.md §3.4; Bybit inverse §4.3).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def notional_of(kind: ContractKind, qty: Decimal, price: Decimal) -> Decimal:
 
 
 def notional(instrument: Instrument, size: Decimal, price: Decimal) -> Decimal:
-    """Position value in the settle asset at ``price`` (venues.md §3.2: ``|Q|·MP``; COIN-M ``|Q_usd|/MP``)."""
+    """Position value in the settle asset at ``price`` (docs/venues.md §3.2: ``|Q|·MP``; COIN-M ``|Q_usd|/MP``)."""
     return notional_of(instrument.kind, quantity(instrument, size), price)
 
 

@@ -1,4 +1,4 @@
-"""dYdX v4 liquidation and bankruptcy prices (v4-documentation concepts/trading/liquidations.mdx; venues.md §8).
+"""dYdX v4 liquidation and bankruptcy prices (v4-documentation concepts/trading/liquidations.mdx; docs/venues.md §8).
 
 * ``MMR = |S·P·MMF|`` per position (oracle price), liquidatable when equity (TNC) < total MMR.
 * Isolated: ``p' = (e − s·p) / (|s|·MMF − s)``; cross: ``p' = (e − s·p − MMR_o) / (|s|·MMF − s)``,

@@ -1,4 +1,4 @@
-"""Funding-rate formulas (venues.md §3.7, §4.7, §7, §8, §10).
+"""Funding-rate formulas (docs/venues.md §3.7, §4.7, §7, §8, §10).
 
 * Binance/Bybit/Hyperliquid: ``F = P̄ + clamp(I − P̄, −0.05 %, +0.05 %)``, ``I`` = 0.01 % per 8 h.
 * Binance cap/floor: ``±0.75 × (IMR − MMR)`` at the max-leverage tier (V24: ADAUSDT 75x → ±0.4875 %).

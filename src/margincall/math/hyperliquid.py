@@ -1,4 +1,4 @@
-"""Hyperliquid margin rules (hyperliquid.gitbook.io trading/margining, margin-tiers, liquidations; venues.md §7).
+"""Hyperliquid margin rules (hyperliquid.gitbook.io trading/margining, margin-tiers, liquidations; docs/venues.md §7).
 
 * ``MMR = 1 / (2 × max leverage)`` of the tier: maintenance margin is half the initial margin at the
   asset's max leverage; ``MM = notional × MMR − maintenance_deduction``.
@@ -15,7 +15,7 @@ from margincall.model.numbers import ONE
 
 
 def hyperliquid_mmr(max_leverage: Decimal) -> Decimal:
-    """``MMR = 1 / (2 × max leverage)``: 50x → 1 %, 40x → 1.25 %, 3x → 16.7 % (venues.md §7, V27)."""
+    """``MMR = 1 / (2 × max leverage)``: 50x → 1 %, 40x → 1.25 %, 3x → 16.7 % (docs/venues.md §7, V27)."""
     return ONE / (2 * max_leverage)
 
 

@@ -1,6 +1,6 @@
 """Initial margin, tiered maintenance margin and margin ratios.
 
-* IM = notional / leverage (Binance, Bybit "IM = position value ÷ leverage", Hyperliquid), venues.md §2.1.
+* IM = notional / leverage (Binance, Bybit "IM = position value ÷ leverage", Hyperliquid), docs/venues.md §2.1.
 * MM, bracket tiers: ``N·MMR_n − cum_n`` with the tier chosen by the position's amount *at the price
   considered* (Binance "bracket consistency", §3.3); whole-position tiers (OKX, §2.2, §5): ``N·MMR_n``.
 * ``fee_rate`` adds a liquidation-fee term proportional to notional: OKX's margin ratio divides by
@@ -18,7 +18,7 @@ from margincall.model.tiers import Tier, TierTable
 
 
 def initial_margin(position_notional: Decimal, leverage: Decimal) -> Decimal:
-    """``IM = notional / leverage`` (venues.md §2.1)."""
+    """``IM = notional / leverage`` (docs/venues.md §2.1)."""
     return position_notional / leverage
 
 
@@ -47,7 +47,7 @@ def maintenance_margin(
 ) -> Decimal:
     """Maintenance margin at ``price``, the tier re-selected at that price.
 
-    Binance USDⓈ-M: ``MM = |Q|·MP·MMR − cum``; COIN-M: ``|Q_usd|/MP·MMR − cum`` (venues.md §3.2);
+    Binance USDⓈ-M: ``MM = |Q|·MP·MMR − cum``; COIN-M: ``|Q_usd|/MP·MMR − cum`` (docs/venues.md §3.2);
     Bybit ``position value × MMR − MMD`` (§4.1); Hyperliquid ``notional × MMR − deduction`` (§7);
     OKX whole-position ``notional × MMR_tier`` (§5).
     """
@@ -57,7 +57,7 @@ def maintenance_margin(
 
 
 def margin_ratio_mm_over_equity(maintenance: Decimal, equity: Decimal) -> Decimal | None:
-    """Binance/Bybit convention: ``MM / margin balance``; liquidation at ≥ 100 % (venues.md §0, §3.2).
+    """Binance/Bybit convention: ``MM / margin balance``; liquidation at ≥ 100 % (docs/venues.md §0, §3.2).
 
     ``None`` when equity ≤ 0: the ratio is undefined (infinite) and the account is liquidatable.
     """
@@ -67,7 +67,7 @@ def margin_ratio_mm_over_equity(maintenance: Decimal, equity: Decimal) -> Decima
 
 
 def margin_ratio_equity_over_mm(equity: Decimal, maintenance: Decimal) -> Decimal | None:
-    """OKX/Bitunix/dYdX convention: ``equity / MM``; liquidation at ≤ 100 % (venues.md §0, §5).
+    """OKX/Bitunix/dYdX convention: ``equity / MM``; liquidation at ≤ 100 % (docs/venues.md §0, §5).
 
     ``None`` when MM is 0 (no requirement: the ratio is unbounded).
     """

@@ -1,4 +1,4 @@
-"""Mark- and index-price building blocks (venues.md §3.6, §4.7, §7).
+"""Mark- and index-price building blocks (docs/venues.md §3.6, §4.7, §7).
 
 ``Price 1 = Index × (1 + last funding rate × time until funding / interval)`` — the 2019 Binance
 mark price and today's first median input (V14: 10,000 × (1 + 0.03 % × 4/8) = 10,001.5).

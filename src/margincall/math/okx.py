@@ -1,4 +1,4 @@
-"""OKX liquidation price (okx.com/help/v-tiered-maintenance-margin-ratio-rules; venues.md §5).
+"""OKX liquidation price (okx.com/help/v-tiered-maintenance-margin-ratio-rules; docs/venues.md §5).
 
 Margin ratio ``(margin balance + UPL) / (face value × |contracts| × mark × (tier MMR + fee rate))``
 (USDT-margined; coin-margined divides by mark instead), liquidation at ≤ 100 %. The tier is chosen by

@@ -1,7 +1,7 @@
 """Position- and account-level quantities built from the formulas in this package.
 
 These are the venue-neutral ("generic") forms: MM valued at the mark with the tier re-selected at
-each price, equity = wallet (or isolated margin) + unrealized PnL at the mark (venues.md §3.2).
+each price, equity = wallet (or isolated margin) + unrealized PnL at the mark (docs/venues.md §3.2).
 Venue-specific variants live in their own modules and are chosen by ``margincall.venues``.
 """
 

@@ -22,7 +22,7 @@ def max_position_size(
 ) -> Decimal:
     """Largest size in contracts that ``balance`` opens at ``leverage`` and ``price`` within tier limits.
 
-    Margin: ``notional / L + notional × fee_rate ≤ balance`` (IM = notional / leverage, venues.md §2.1;
+    Margin: ``notional / L + notional × fee_rate ≤ balance`` (IM = notional / leverage, docs/venues.md §2.1;
     the opening fee when given). Tier limit: the chosen leverage must not exceed the max leverage of the
     tier the position falls in, so the notional may not pass the cap of the last tier that still allows
     ``leverage``. Rounded down to ``lot_size``.

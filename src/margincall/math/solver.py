@@ -1,7 +1,7 @@
 """Exact generic liquidation/bankruptcy price solver for one symbol of an account.
 
 The question every venue's liquidation price answers: at which price of one symbol, all other marks
-fixed, does the account's equity equal its maintenance requirement (venues.md §3.3 derivation check:
+fixed, does the account's equity equal its maintenance requirement (docs/venues.md §3.3 derivation check:
 ``WB' + s·Q·(LP − EP) = Q·LP·MMR − cum``; §12.2)? For the legs of that symbol we work in the variable
 ``u = P`` (linear) or ``u = 1/P`` (inverse): PnL and notional are then both linear in ``u``
 (linear PnL ``s·Q·(u − EP)``, inverse PnL ``s·Q·(1/EP − u)``, notional ``Q·u`` in both), so within
@@ -129,7 +129,7 @@ def solve_price(
     """Solve ``equity = requirement`` for the price of the legs' symbol, exactly.
 
     ``constant`` = wallet + other symbols' PnL − other symbols' MM − constant requirements. Pass legs
-    with ``tiers=None`` to get the bankruptcy price (equity = 0, venues.md §3.5).
+    with ``tiers=None`` to get the bankruptcy price (equity = 0, docs/venues.md §3.5).
     """
     if not legs:
         raise ValueError("solve_price needs at least one leg")

@@ -5,7 +5,7 @@
 * Average entry, inverse (COIN-M, Bybit inverse): the harmonic mean, so that the position's coin value at
   entry ``Q/E`` is the sum of the fills' coin values: ``E = (Q₀ + q) / (Q₀/E₀ + q/P)`` (Bybit inverse
   "average entry price" = total contracts ÷ total value in BTC).
-* Realized PnL of a reduction is the unrealized PnL (venues.md §3.2) of the closed quantity at the fill price.
+* Realized PnL of a reduction is the unrealized PnL (docs/venues.md §3.2) of the closed quantity at the fill price.
 * Trading fee = fill notional × fee rate (Binance "Commission = Notional value × fee rate"; Bybit "Trading
   fee = Order value × fee rate"); for inverse the notional is in coin, ``q / P``.
 """

@@ -1,6 +1,6 @@
 """Vectorised (float64) maintenance margin and liquidation prices for a whole book, for screening.
 
-Same rule as :mod:`margincall.math.solver` for one leg per symbol (venues.md §2.1, §3.3): in
+Same rule as :mod:`margincall.math.solver` for one leg per symbol (docs/venues.md §2.1, §3.3): in
 ``u = P`` (linear) or ``u = 1/P`` (inverse), ``f(u) = constant + PnL(u) − MM(u)`` is linear within
 each tier; every tier's candidate root is computed at once and the one whose notional ``Q·u`` lies in
 that tier is kept. Floats screen; every action is confirmed with the exact Decimal path.

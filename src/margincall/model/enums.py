@@ -45,7 +45,7 @@ class PositionSide(StrEnum):
 
 
 class TierMode(StrEnum):
-    """How a tier table turns a position into maintenance margin (venues.md §2).
+    """How a tier table turns a position into maintenance margin (docs/venues.md §2).
 
     ``bracket``: ``MM = amount × rate(tier) − maintenance_amount(tier)``, continuous (Binance, Bybit,
     Hyperliquid). ``whole_position``: the whole position takes its tier's rate with no deduction, so MM

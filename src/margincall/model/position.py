@@ -17,7 +17,7 @@ class Position:
     ``size`` is in contracts (``> 0``; direction is ``side``). ``isolated_margin`` is the whole margin of
     an isolated position (``None``: the initial margin at ``leverage``, plus ``extra_margin``).
     ``extra_margin`` is margin the user added on top of the initial margin (negative when funding was
-    taken out of the position margin, as Bybit does: venues.md §11 V10).
+    taken out of the position margin, as Bybit does: docs/venues.md §11 V10).
     """
 
     symbol: str

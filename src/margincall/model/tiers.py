@@ -1,6 +1,6 @@
 """Tier tables (leverage brackets, risk limits, margin tiers).
 
-venues.md §2.1: with tax-bracket tiers ``MM(N) = N·MMR_n − cum_n`` where
+docs/venues.md §2.1: with tax-bracket tiers ``MM(N) = N·MMR_n − cum_n`` where
 ``cum_1 = 0`` and ``cum_n = F_n·(MMR_n − MMR_{n−1}) + cum_{n−1}`` — exactly what makes MM continuous
 at every floor ``F_n``. Binance calls ``cum`` the "maintenance amount", Bybit the "MM deduction",
 Hyperliquid the "maintenance deduction". §2.2: OKX puts the whole position at its tier's rate
@@ -23,7 +23,7 @@ AMOUNT_TOLERANCE = Decimal("1e-6")
 
 
 def next_maintenance_amount(prev_amount: Decimal, floor: Decimal, mmr: Decimal, prev_mmr: Decimal) -> Decimal:
-    """``cum_n = F_n·(MMR_n − MMR_{n−1}) + cum_{n−1}`` (venues.md §2.1; Binance FAQ "Level 3 amount")."""
+    """``cum_n = F_n·(MMR_n − MMR_{n−1}) + cum_{n−1}`` (docs/venues.md §2.1; Binance FAQ "Level 3 amount")."""
     return prev_amount + floor * (mmr - prev_mmr)
 
 

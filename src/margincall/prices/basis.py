@@ -1,4 +1,4 @@
-"""Running averages of the basis that the mark-price rules add to the index (venues.md §3.6, §4.7, §7).
+"""Running averages of the basis that the mark-price rules add to the index (docs/venues.md §3.6, §4.7, §7).
 
 * :class:`BasisMovingAverage` — Binance/Bybit ``MA(basis)``: the plain mean of the samples of
   ``(Bid1 + Ask1)/2 − Index`` taken within the window (Binance USDⓈ-M 5 min, COIN-M 2.5 min = 30

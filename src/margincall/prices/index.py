@@ -1,4 +1,4 @@
-"""Index price from several named source prices (venues.md §3.6 Binance price index, §7 Hyperliquid oracle).
+"""Index price from several named source prices (docs/venues.md §3.6 Binance price index, §7 Hyperliquid oracle).
 
 Per symbol, the last price of each source is kept. At evaluation time ``now``:
 

@@ -1,6 +1,6 @@
 """Mark-price rules as small strategy objects: each turns :class:`MarkInputs` into a ``Decimal`` mark.
 
-* :class:`BinanceMark` — Binance USDⓈ-M / COIN-M perpetual (venues.md §3.6), same as Bybit (§4.7):
+* :class:`BinanceMark` — Binance USDⓈ-M / COIN-M perpetual (docs/venues.md §3.6), same as Bybit (§4.7):
   ``Mark = median(Price 1, Price 2, Contract Price)``,
   ``Price 1 = Price Index × (1 + Last Funding Rate × (Time Until Funding / funding interval))``,
   ``Price 2 = Price Index + MA(basis)``, basis ``(Bid1 + Ask1)/2 − Price Index``

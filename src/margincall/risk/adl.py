@@ -1,6 +1,6 @@
 """Auto-deleveraging: which opposite positions take over a bankrupt position the insurance fund cannot.
 
-Ranking functions (the most profitable, most leveraged first), pluggable per venue (venues.md §12.5):
+Ranking functions (the most profitable, most leveraged first), pluggable per venue (docs/venues.md §12.5):
 
 * Binance (§3.8): ``PnL% = max(0, uPnL) / max(1, wallet)``, ``margin ratio = MM / (wallet + uPnL)`` (0 when
   ≤ 0), score = ``PnL% × margin ratio``.

@@ -10,7 +10,7 @@ Layout (all arrays are growable by capacity doubling; read them, never resize th
   table's smallest and largest rates, the bounds on ``dMM/dnotional``), ``max_jump[s]`` (largest float
   discontinuity of ``N·mmr_k − cum_k`` at a tier floor, ≈ 0 for a consistent table), ``sym_count[s]`` (positions).
 * positions, slot ``i`` (a free list reuses removed slots): ``account[i]``, ``symbol[i]``, ``sign[i]`` (±1.0),
-  ``qty[i]`` (``Q`` of venues.md §0: base units for linear, USD face value = contracts × contract size for
+  ``qty[i]`` (``Q`` of docs/venues.md §0: base units for linear, USD face value = contracts × contract size for
   inverse, as :func:`margincall.math.contracts.quantity`), ``entry[i]``, ``isolated[i]``, ``margin[i]``
   (isolated margin, 0 for cross), ``leg[i]`` (0 one-way, +1/−1 hedge-mode long/short leg), ``active[i]``,
   ``pos_k_down[i]``/``pos_k_up[i]`` (an isolated position's thresholds, see below).
@@ -21,7 +21,7 @@ Layout (all arrays are growable by capacity doubling; read them, never resize th
 
 Thresholds: an entry (a cross account, or one isolated position) is *flagged* when
 ``equity − k_down·MM ≤ 0`` and *recovered* when ``k_up > 0`` and ``equity − k_up·MM > 0``. ``k_down = 1`` is
-liquidation (venues.md §1: equity < MM); a margin-call state machine sets e.g. ``k_down = 1.25`` in the healthy
+liquidation (docs/venues.md §1: equity < MM); a margin-call state machine sets e.g. ``k_down = 1.25`` in the healthy
 state and ``k_up`` to its hysteresis band in the worse ones. ``k_up = 0`` means "no better state".
 """
 
@@ -103,7 +103,7 @@ def _grow(arr: npt.NDArray[np.generic], cap: int, fill: object) -> npt.NDArray[n
 def table_jump(tiers: TierArrays, row: int) -> float:
     """Largest float gap between ``N·mmr_{k−1} − cum_{k−1}`` and ``N·mmr_k − cum_k`` at the floors ``N = F_k``.
 
-    Exactly 0 for a continuous table (venues.md §2.1) in exact arithmetic; in float a few ulps, or up to the
+    Exactly 0 for a continuous table (docs/venues.md §2.1) in exact arithmetic; in float a few ulps, or up to the
     1e-6 tolerance :class:`~margincall.model.tiers.TierTable` accepts on published amounts.
     """
     floors, mmr, amounts = tiers.floors[row], tiers.mmr[row], tiers.amounts[row]
@@ -202,7 +202,7 @@ class RiskBook:
     def add_symbol(self, name: str, tiers: TierTable, inverse: bool = False) -> int:
         """Register a symbol with its tier table (bracket mode, keyed on notional); returns its id.
 
-        ``inverse``: coin-margined, PnL ``s·Q·(1/EP − 1/P)`` and notional ``Q/P`` (venues.md §3.4).
+        ``inverse``: coin-margined, PnL ``s·Q·(1/EP − 1/P)`` and notional ``Q/P`` (docs/venues.md §3.4).
         """
         if name in self._symbol_ids:
             raise DuplicateId(f"symbol: {name!r} is already registered", field="symbol")

@@ -7,7 +7,7 @@ applies one already-logged event (replay); the engine's own state (bands, liquid
 is a fold of the same events, so replaying a log gives the same engine.
 
 Waterfall per watched account (cross, per settle asset) or isolated position, once equity ≤ MM at the mark
-(venues.md §12.5):
+(docs/venues.md §12.5):
 
 1. ``liquidation_started``: the account's orders are cancelled (reserved margin released).
 2. ``partial_liquidation`` steps by the venue's rule (:mod:`margincall.risk.partial`) at the executor's

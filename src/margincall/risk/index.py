@@ -8,7 +8,7 @@ sign — so the state cannot change and the entry need not be looked at.
 
 The slack method. At the marks ``P`` when the band is built, ``slack = min_k |f_k(P)|``. For linear contracts
 ``∂f/∂P_s = A_s − k·M_s`` with ``A_s = Σ s·Q`` (uPnL is linear in ``P``) and ``M_s = Σ Q·mmr_tier`` (tiered MM
-is continuous and piecewise linear in the notional, slope ``mmr_k``, venues.md §2.1), so with
+is continuous and piecewise linear in the notional, slope ``mmr_k``, docs/venues.md §2.1), so with
 ``M_s ∈ [Σ Q·min_mmr_s, Σ Q·max_mmr_s]`` the slope is bounded by ``L_s = max |A_s − k·M_s|`` over the two ends
 and both ``k`` (never more than the cruder ``|A_s| + k·Σ Q·max_mmr_s``). For inverse contracts the same holds in
 ``u = 1/P`` with ``A_s = −Σ s·Q`` (uPnL ``s·Q·(1/EP − u)``, notional ``Q·u``). So ``|Δf| ≤ Σ_s L_s·|Δx_s|``

@@ -1,7 +1,7 @@
 """Margin-call bands: a per-watch state machine on the margin ratio ``MM / equity`` with hysteresis.
 
 Defaults after Binance: a margin-call warning when the margin ratio reaches 80 % (Binance's "margin call"
-notification), reduce-only at 90 %, liquidation at 100 % (equity ≤ MM, venues.md §3.2). Entering a worse band
+notification), reduce-only at 90 %, liquidation at 100 % (equity ≤ MM, docs/venues.md §3.2). Entering a worse band
 happens as soon as its threshold is reached; returning to a better band needs the ratio to fall below that
 band's threshold minus ``hysteresis`` so an account hovering at a threshold does not flap.
 """

@@ -1,4 +1,4 @@
-"""Partial liquidation: how much of a position one liquidation step closes, per venue (venues.md §1 table).
+"""Partial liquidation: how much of a position one liquidation step closes, per venue (docs/venues.md §1 table).
 
 * Binance (§3.8) and Bybit (§4.6): step the position down one tier — reduce it to just below its current
   tier's floor, then re-check; a position in the lowest tier is closed in full.

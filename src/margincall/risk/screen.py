@@ -1,6 +1,6 @@
 """Fused numba screens of a :class:`~margincall.risk.book.RiskBook`: equity and maintenance margin in float64.
 
-Per position (venues.md §0, §2.1, §3.2, §3.4), at the symbol's mark ``P``:
+Per position (docs/venues.md §0, §2.1, §3.2, §3.4), at the symbol's mark ``P``:
 
 * linear: notional ``N = Q·P``, uPnL ``s·Q·(P − EP)``; inverse: ``N = Q/P``, uPnL ``s·Q·(1/EP − 1/P)``
   (:func:`margincall.math.contracts.pnl_of`);

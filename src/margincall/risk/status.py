@@ -1,7 +1,7 @@
 """Exact (Decimal) margin status of what the engine watches: a cross account per settle asset, or one
 isolated position.
 
-Trigger rule (venues.md §12.2, §3.2, §4.4, §7): liquidation when equity ≤ maintenance margin, both at the
+Trigger rule (docs/venues.md §12.2, §3.2, §4.4, §7): liquidation when equity ≤ maintenance margin, both at the
 **mark** price: cross equity = wallet + Σ uPnL of the cross positions in that settle asset, isolated equity =
 position margin + its uPnL; MM = Σ tiered MM with the tier re-selected at the mark. The margin ratio is
 reported in the Binance/Bybit convention ``MM / equity`` (``None`` = infinite: equity ≤ 0).
@@ -157,5 +157,5 @@ def liquidation_price(ledger: Ledger, watch: WatchId, symbol: str) -> Decimal | 
 
 
 def bankruptcy_price(ledger: Ledger, watch: WatchId, symbol: str) -> Decimal | None:
-    """The mark of ``symbol`` at which the watched equity is exactly zero (others fixed): venues.md §3.5."""
+    """The mark of ``symbol`` at which the watched equity is exactly zero (others fixed): docs/venues.md §3.5."""
     return _venue_price(ledger, watch, symbol, bankruptcy=True)

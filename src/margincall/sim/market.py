@@ -10,7 +10,7 @@ The population (fractions of ``accounts``):
   isolated position at that leverage beside a 2–5x cross one, so a liquidated account can keep a position), long
   (75 %) or short, notional log-uniform 200–40,000 USDT, in one symbol (a third of the cross accounts hold two);
 * **whales** — about 1 % (at least 6): 0.8–6 M USDT long positions in BTCUSDT / ETHUSDT at 4–10x, i.e. in
-  Binance's tiers 3–4 (venues.md §3.3 brackets), so their liquidations step down tier by tier (partial
+  Binance's tiers 3–4 (docs/venues.md §3.3 brackets), so their liquidations step down tier by tier (partial
   liquidations, §3.8);
 * **market makers** — a few low-leverage cross accounts holding, per symbol, the opposite of everyone else's
   net position: the profitable side the crash needs for auto-deleveraging (§3.8, §12.5).
@@ -23,7 +23,7 @@ full close instead.
 The insurance fund starts small (``insurance_fund``, default 0.5 USDT per account), so the crash's opening gap
 empties it and ADL happens.
 
-BTCUSDT and ETHUSDT use venue ``binance-usdm``'s built-in tier tables (venues.md §3.3); SOLUSDT and DOGEUSDT
+BTCUSDT and ETHUSDT use venue ``binance-usdm``'s built-in tier tables (docs/venues.md §3.3); SOLUSDT and DOGEUSDT
 are listed on the same venue with explicit tiers shaped like Binance's altcoin brackets.
 """
 
@@ -44,7 +44,7 @@ VENUE = "binance-usdm"
 ASSET = "USDT"
 
 #: Liquidation clearance fee of the synthetic listings: 0.3 %, below the maintenance rates of the tiers whales sit
-#: in, so a partial step (venues.md §3.8) can leave the rest of the position healthy. Binance's profile default
+#: in, so a partial step (docs/venues.md §3.8) can leave the rest of the position healthy. Binance's profile default
 #: (1.25 %) is above every MMR up to tier 5, which makes any partial step bankrupt the account at once.
 _FEE = {"liquidation_fee": "0.003"}
 

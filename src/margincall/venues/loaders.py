@@ -2,11 +2,11 @@
 
 Every loader turns one documented payload shape into validated :class:`~margincall.model.TierTable` objects
 through :meth:`TierTable.build`, so a given maintenance amount (Binance ``cum``, Bybit ``mmDeduction``) is
-checked against the continuity recursion of venues.md §2.1 and gaps, overlaps and decreasing rates are
+checked against the continuity recursion of docs/venues.md §2.1 and gaps, overlaps and decreasing rates are
 refused. Any bad field raises a :class:`~margincall.model.MarginCallError` whose message names the source,
 the symbol, the tier and the field.
 
-Shapes (field names from each venue's API reference, venues.md §3.1, §4.1, §5):
+Shapes (field names from each venue's API reference, docs/venues.md §3.1, §4.1, §5):
 
 * ccxt ``fetch_market_leverage_tiers()``: a list of ``{"tier", "currency", "minNotional", "maxNotional",
   "maintenanceMarginRate", "maxLeverage", "info"}``; ``fetch_leverage_tiers()``: a dict symbol → such a list.
@@ -21,7 +21,7 @@ Shapes (field names from each venue's API reference, venues.md §3.1, §4.1, §5
   the previous tier's ``riskLimitValue`` up to and including its own (Bybit: "2,000,000 or below → 0.5 %").
 * OKX ``GET /api/v5/public/position-tiers``: ``data`` list of ``{"uly", "instFamily", "instId", "tier",
   "minSz", "maxSz", "mmr", "imr", "maxLever", ...}`` in contracts; the whole position takes its tier's rate
-  (venues.md §2.2). Tier ``n`` is published as ``prev maxSz + 1 … maxSz`` (e.g. 3,001–6,000): the floor is
+  (docs/venues.md §2.2). Tier ``n`` is published as ``prev maxSz + 1 … maxSz`` (e.g. 3,001–6,000): the floor is
   taken as the previous ``maxSz`` with inclusive caps, which covers fractional contract counts too.
 
 Each loader accepts the parsed payload, the venue's whole response envelope, or JSON text (read with
@@ -195,7 +195,7 @@ def load_ccxt_market_tiers(
 
     ``minNotional``/``maxNotional`` become floor/cap, ``maintenanceMarginRate`` the MMR and ``maxLeverage``
     the tier's max leverage. The maintenance amount is taken from the raw ``info`` when the venue sends one
-    (Binance ``cum``, Bybit ``mmDeduction``; validated for continuity, venues.md §2.1) and derived otherwise;
+    (Binance ``cum``, Bybit ``mmDeduction``; validated for continuity, docs/venues.md §2.1) and derived otherwise;
     an initial-margin rate from ``info`` (OKX ``imr``, Bybit ``initialMargin``) is kept. ccxt does not say
     how the venue applies its tiers, so ``mode``, ``basis`` and ``cap_inclusive`` are the caller's (OKX via
     ccxt: whole position, contracts, inclusive; with the contracts basis a floor of ``prev cap + 1`` is read
@@ -282,7 +282,7 @@ def _binance_one(entry: Mapping[str, Any], as_of: str) -> tuple[str, TierTable]:
 def load_binance_brackets(data: Any, *, as_of: str = "") -> dict[str, TierTable]:
     """Tables from Binance's ``leverageBracket`` JSON (USDⓈ-M or COIN-M), keyed by symbol (or pair).
 
-    ``MM = notional × maintMarginRatio − cum`` with brackets ``[notionalFloor, notionalCap)`` (venues.md §3.1,
+    ``MM = notional × maintMarginRatio − cum`` with brackets ``[notionalFloor, notionalCap)`` (docs/venues.md §3.1,
     §3.2); COIN-M brackets are by coin quantity (``qtyFloor``/``qtyCap``) — the position's value in coin,
     which is this model's ``notional`` basis for inverse contracts — and ``cum`` is in coin. Each given
     ``cum`` must satisfy ``cum_n = floor_n × (MMR_n − MMR_{n−1}) + cum_{n−1}`` (Binance FAQ).
@@ -327,7 +327,7 @@ def load_bybit_risk_limits(data: Any, *, as_of: str = "") -> dict[str, TierTable
     """Tables from Bybit's ``/v5/market/risk-limit`` (the response, its ``result`` or its ``list``), by symbol.
 
     Tier ``n`` covers position values above tier ``n−1``'s ``riskLimitValue`` up to and including its own
-    (venues.md §4.1); ``MM = value × maintenanceMargin − mmDeduction`` with ``mmDeduction`` checked against
+    (docs/venues.md §4.1); ``MM = value × maintenanceMargin − mmDeduction`` with ``mmDeduction`` checked against
     ``MMD_n = limit_{n−1} × (MMR_n − MMR_{n−1}) + MMD_{n−1}`` (empty for tier 1: derived). Rates are
     fractions (``"0.005"``); a row whose ``initialMargin × maxLeverage`` is far from 1 is refused, since
     it was most likely sent in percent.
@@ -368,7 +368,7 @@ def load_okx_position_tiers(data: Any, *, as_of: str = "") -> dict[str, TierTabl
     ``instId`` when set, else ``instFamily`` / ``uly`` (e.g. ``ETH-USDT`` for the ETH-USDT-SWAP family).
 
     Tiers are by number of contracts and the whole position takes its tier's ``mmr`` with no deduction
-    (venues.md §2.2, §5); ``imr`` and ``maxLever`` are kept per tier.
+    (docs/venues.md §2.2, §5); ``imr`` and ``maxLever`` are kept per tier.
     """
     parsed = _unwrap(_parse(data, "okx"), ("data",))
     if not isinstance(parsed, list | tuple) or not parsed:

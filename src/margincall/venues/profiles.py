@@ -31,7 +31,7 @@ from margincall.venues.rules import (
 
 
 class RatioConvention(StrEnum):
-    """venues.md §0: ``mm_over_equity`` (Binance, Bybit; liquidation at ≥ 100 %) or
+    """docs/venues.md §0: ``mm_over_equity`` (Binance, Bybit; liquidation at ≥ 100 %) or
     ``equity_over_mm`` (OKX, Bitunix, dYdX, Hyperliquid; liquidation at ≤ 100 %)."""
 
     MM_OVER_EQUITY = "mm_over_equity"
@@ -45,21 +45,37 @@ class RatioConvention(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """A built-in instrument with its dated tier tables (newest first)."""
+    """A built-in instrument with its dated tier tables (newest first) and its base asset."""
 
     instrument: Instrument
     tables: Mapping[str, TierTable]  # as_of -> table
+    base: str = ""
 
     @property
     def tiers(self) -> TierTable:
         return next(iter(self.tables.values()))
 
 
+@dataclass(frozen=True, slots=True)
+class FormulaForm:
+    """One published form of a venue's liquidation formula: the rule that computes it, and where and when
+    the venue published it (``section`` of docs/venues.md describes it)."""
+
+    name: str
+    rule: GenericRule
+    published: str
+    source: str
+    section: str
+
+
 @dataclass(frozen=True)
 class VenueProfile:
+    """A venue: its formula forms (the first is the default: the venue's current published rule), fees,
+    rounding, ratio convention, tier conventions and built-in markets."""
+
     name: str
     title: str
-    rule: GenericRule
+    forms: tuple[FormulaForm, ...]
     kind: ContractKind = ContractKind.LINEAR
     settle_asset: str = "USDT"
     taker_fee: Decimal = Decimal("0.0005")
@@ -70,23 +86,32 @@ class VenueProfile:
     tier_mode: TierMode = TierMode.BRACKET
     tier_basis: TierBasis = TierBasis.NOTIONAL
     cap_inclusive: bool = False
-    #: Alternative formula forms a scenario may pick with ``"formula"`` (Bybit: legacy / 2024 / 2026).
-    forms: Mapping[str, GenericRule] = field(default_factory=dict)
     markets: Mapping[str, Market] = field(default_factory=dict)
     notes: str = ""
 
+    @property
+    def default_form(self) -> FormulaForm:
+        return self.forms[0]
+
+    @property
+    def rule(self) -> GenericRule:
+        """The rule of the default form (the venue's current published rule)."""
+        return self.forms[0].rule
+
+    def form(self, name: str | None) -> FormulaForm:
+        """The form called ``name`` (``None``: the default); :class:`UnknownVenue` names the known ones."""
+        if name is None:
+            return self.forms[0]
+        for f in self.forms:
+            if f.name == name:
+                return f
+        known = ", ".join(f.name for f in self.forms)
+        raise UnknownVenue(
+            f"venue {self.name} has no formula {name!r} (known: {known})", code="unknown_formula", field="formula"
+        )
+
     def rule_for(self, form: str | None) -> GenericRule:
-        if form is None:
-            return self.rule
-        try:
-            return self.forms[form]
-        except KeyError:
-            known = ", ".join(sorted(self.forms)) or "none"
-            raise UnknownVenue(
-                f"venue {self.name} has no formula {form!r} (known: {known})",
-                code="unknown_formula",
-                field="formula",
-            ) from None
+        return self.form(form).rule
 
     def market(self, symbol: str) -> Market:
         try:
@@ -111,18 +136,46 @@ class VenueProfile:
             ) from None
 
 
-def _market(symbol: str, *dated: TierTable, **inst: object) -> tuple[str, Market]:
+def _market(symbol: str, base: str, *dated: TierTable, **inst: object) -> tuple[str, Market]:
     instrument = Instrument.of(symbol, **inst)  # type: ignore[arg-type]
-    return symbol, Market(instrument, MappingProxyType({t.as_of: t for t in dated}))
+    return symbol, Market(instrument, MappingProxyType({t.as_of: t for t in dated}), base)
 
 
-_BYBIT_FORMS = {f.value: BybitRule(form=f) for f in BybitForm}
+_BYBIT_UTA = "bybit.com help centre: Liquidation Price Calculation under Isolated Mode (Unified Trading Account)"
+#: Bybit's forms, newest (the default) first; linear and inverse share them (docs/venues.md §4.2–4.4).
+_BYBIT_FORMS = (
+    FormulaForm(
+        "2026", BybitRule(form=BybitForm.Y2026), "2026-05-27", f"{_BYBIT_UTA}, last updated 2026-05-27", "§4.2–4.3"
+    ),
+    FormulaForm(
+        "2024",
+        BybitRule(form=BybitForm.Y2024),
+        "2024-09-10",
+        "bybit.com help centre: Liquidation Price (USDT Contract); the UTA isolated page of 2024-09-10 (inverse)",
+        "§4.2–4.3",
+    ),
+    FormulaForm(
+        "legacy",
+        BybitRule(form=BybitForm.LEGACY),
+        "2020–21",
+        "help.bybit.com articles 900000181046 (USDT isolated) and 360039261334 (inverse cross)",
+        "§4.2, 4.4",
+    ),
+)
 
 _PROFILES = [
     VenueProfile(
         name="binance-usdm",
         title="Binance USDⓈ-M futures",
-        rule=BinanceRule(),
+        forms=(
+            FormulaForm(
+                "faq",
+                BinanceRule(),
+                "2021",
+                "binance.com FAQ: How to Calculate Liquidation Price of USDⓈ-M Futures Contracts",
+                "§3.3",
+            ),
+        ),
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0002"),
         liquidation_fee_rate=Decimal("0.0125"),
@@ -131,6 +184,7 @@ _PROFILES = [
             [
                 _market(
                     "BTCUSDT",
+                    "BTC",
                     tables.BINANCE_USDM_BTCUSDT_2024,
                     tables.BINANCE_USDM_BTCUSDT_2021,
                     tick_size="0.10",
@@ -138,6 +192,7 @@ _PROFILES = [
                 ),
                 _market(
                     "ETHUSDT",
+                    "ETH",
                     tables.BINANCE_USDM_ETHUSDT_2024,
                     tables.BINANCE_USDM_ETHUSDT_2021,
                     tick_size="0.01",
@@ -145,12 +200,20 @@ _PROFILES = [
                 ),
             ]
         ),
-        notes="liquidation fee: per-symbol liquidationFee of a 2026 exchangeInfo snapshot (venues.md §3.8)",
+        notes="liquidation fee: per-symbol liquidationFee of a 2026 exchangeInfo snapshot (docs/venues.md §3.8)",
     ),
     VenueProfile(
         name="binance-coinm",
         title="Binance COIN-M futures",
-        rule=BinanceRule(),
+        forms=(
+            FormulaForm(
+                "faq",
+                BinanceRule(),
+                "undated",
+                "binance.com FAQ: Liquidation Price of COIN-M Futures Contracts (variables list)",
+                "§3.4",
+            ),
+        ),
         kind=ContractKind.INVERSE,
         settle_asset="BTC",
         liquidation_fee_rate=Decimal("0.015"),
@@ -159,17 +222,15 @@ _PROFILES = [
     VenueProfile(
         name="bybit-linear",
         title="Bybit USDT perpetual",
-        rule=_BYBIT_FORMS["2024"],
         forms=_BYBIT_FORMS,
         taker_fee=Decimal("0.00055"),
         maker_fee=Decimal("0.0002"),
         cap_inclusive=True,
-        markets=dict([_market("BTCUSDT", tables.BYBIT_LINEAR_BTCUSDT_2026, tick_size="0.10", lot_size="0.001")]),
+        markets=dict([_market("BTCUSDT", "BTC", tables.BYBIT_LINEAR_BTCUSDT_2026, tick_size="0.10", lot_size="0.001")]),
     ),
     VenueProfile(
         name="bybit-inverse",
         title="Bybit inverse perpetual",
-        rule=_BYBIT_FORMS["2024"],
         forms=_BYBIT_FORMS,
         kind=ContractKind.INVERSE,
         settle_asset="BTC",
@@ -180,7 +241,15 @@ _PROFILES = [
     VenueProfile(
         name="okx",
         title="OKX perpetual swaps",
-        rule=OkxRule(),
+        forms=(
+            FormulaForm(
+                "2025",
+                OkxRule(),
+                "2025-05-16",
+                "okx.com help: Tiered maintenance margin ratio rules (updated 2025-05-16)",
+                "§5",
+            ),
+        ),
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0002"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
@@ -190,32 +259,49 @@ _PROFILES = [
         markets=dict(
             [
                 _market(
-                    "ETH-USDT-SWAP", tables.OKX_ETH_USDT_SWAP_2021, contract_size="0.1", tick_size="0.01", lot_size="1"
+                    "ETH-USDT-SWAP",
+                    "ETH",
+                    tables.OKX_ETH_USDT_SWAP_2021,
+                    contract_size="0.1",
+                    tick_size="0.01",
+                    lot_size="1",
                 ),
             ]
         ),
-        notes="liquidation fee = taker rate on the liquidated value (venues.md §5)",
+        notes="liquidation fee = taker rate on the liquidated value (docs/venues.md §5)",
     ),
     VenueProfile(
         name="hyperliquid",
         title="Hyperliquid perpetuals",
-        rule=HyperliquidRule(),
+        forms=(
+            FormulaForm(
+                "docs",
+                HyperliquidRule(),
+                "2026",
+                "hyperliquid.gitbook.io docs: trading/liquidations (page snapshot)",
+                "§7",
+            ),
+        ),
         settle_asset="USDC",
         taker_fee=Decimal("0.00045"),
         maker_fee=Decimal("0.00015"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
         markets=dict(
             [
-                _market("BTC", tables.HYPERLIQUID_BTC, settle_asset="USDC", tick_size="1", lot_size="0.00001"),
-                _market("ETH", tables.HYPERLIQUID_ETH, settle_asset="USDC", tick_size="0.1", lot_size="0.0001"),
-                _market("SOL", tables.HYPERLIQUID_SOL, settle_asset="USDC", tick_size="0.01", lot_size="0.01"),
+                _market("BTC", "BTC", tables.HYPERLIQUID_BTC, settle_asset="USDC", tick_size="1", lot_size="0.00001"),
+                _market("ETH", "ETH", tables.HYPERLIQUID_ETH, settle_asset="USDC", tick_size="0.1", lot_size="0.0001"),
+                _market("SOL", "SOL", tables.HYPERLIQUID_SOL, settle_asset="USDC", tick_size="0.01", lot_size="0.01"),
             ]
         ),
     ),
     VenueProfile(
         name="dydx",
         title="dYdX v4",
-        rule=DydxRule(),
+        forms=(
+            FormulaForm(
+                "v4", DydxRule(), "2026", "dydxprotocol/v4-documentation concepts/trading/liquidations.mdx", "§8"
+            ),
+        ),
         settle_asset="USDC",
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0001"),
@@ -223,16 +309,26 @@ _PROFILES = [
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
         markets=dict(
             [
-                _market("BTC-USD", tables.DYDX_LARGE_CAP, settle_asset="USDC", tick_size="1", lot_size="0.0001"),
-                _market("ETH-USD", tables.DYDX_LARGE_CAP, settle_asset="USDC", tick_size="0.1", lot_size="0.001"),
+                _market("BTC-USD", "BTC", tables.DYDX_LARGE_CAP, settle_asset="USDC", tick_size="1", lot_size="0.0001"),
+                _market(
+                    "ETH-USD", "ETH", tables.DYDX_LARGE_CAP, settle_asset="USDC", tick_size="0.1", lot_size="0.001"
+                ),
             ]
         ),
-        notes="max liquidation penalty 1.5 % (venues.md §8)",
+        notes="max liquidation penalty 1.5 % (docs/venues.md §8)",
     ),
     VenueProfile(
         name="bitunix",
         title="Bitunix futures",
-        rule=BitunixRule(),
+        forms=(
+            FormulaForm(
+                "2024",
+                BitunixRule(),
+                "2024-03-04",
+                "bitunix.com product update: cross margin rate (2024-03-04); tiered MMR rules",
+                "§6",
+            ),
+        ),
         taker_fee=Decimal("0.0006"),
         maker_fee=Decimal("0.0002"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
@@ -240,7 +336,7 @@ _PROFILES = [
     VenueProfile(
         name="generic",
         title="Generic venue (exact equity = MM solver, tiers re-selected at every price)",
-        rule=GenericRule(),
+        forms=(FormulaForm("exact", GenericRule(), "—", "margincall: equity = MM, tiers re-selected", "§12"),),
     ),
 ]
 

@@ -19,7 +19,7 @@ from margincall.math.bitunix import (
     bitunix_liquidation_price,
     bitunix_maintenance_margin,
 )
-from margincall.math.bybit import BybitForm, bybit_isolated_liquidation_price
+from margincall.math.bybit import BybitForm, bybit_inverse_cross_classic, bybit_isolated_liquidation_price
 from margincall.math.contracts import notional, quantity
 from margincall.math.dydx import dydx_liquidation_price
 from margincall.math.hyperliquid import hyperliquid_liquidation_price
@@ -33,9 +33,11 @@ from margincall.math.position import (
     holding_pnl,
     isolated_solution,
 )
-from margincall.model.enums import ContractKind
+from margincall.model.enums import ContractKind, MarginMode
+from margincall.model.errors import MarginCallError
 from margincall.model.holding import Holding
 from margincall.model.numbers import ONE, ZERO
+from margincall.model.tiers import Tier
 
 #: Tolerance (relative) when checking that an affine solve for "margin to add" landed on its target.
 _AFFINE_CHECK = Decimal("1e-20")
@@ -58,11 +60,18 @@ def _mine(holdings: Sequence[Holding], symbol: str) -> list[Holding]:
 
 @dataclass(frozen=True)
 class GenericRule:
-    """Venue-neutral rule: equity = MM with MM at the candidate price, tiers re-selected (venues.md §12.2)."""
+    """Venue-neutral rule: equity = MM with MM at the candidate price, tiers re-selected (docs/venues.md §12.2)."""
 
     name: str = "generic"
 
     # --------------------------------------------------------------------------------- requirement
+    def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
+        """Whether this rule's formula for a ``kind`` position in ``mode`` has a taker-fee term.
+
+        A scenario's ``taker_fee`` that no position's formula uses is refused rather than ignored.
+        """
+        return False
+
     def fee_rate(self, fees: Fees) -> Decimal:
         """Notional-proportional fee term in the requirement (OKX liquidation fee); none by default."""
         return ZERO
@@ -88,10 +97,13 @@ class GenericRule:
         return cross_solution(wallet, holdings, symbol, fee_rate=self.fee_rate(fees), extra_requirement=extra).price
 
     def isolated_bankruptcy_price(self, h: Holding, margin: Decimal) -> Decimal | None:
-        """Price at which the position's margin is exactly used up (venues.md §3.5: MMR = cum = 0)."""
+        """Price at which the position's margin is exactly used up (docs/venues.md §3.5: MMR = cum = 0)."""
         return isolated_solution(h, margin=margin, maintenance=False).price
 
-    def cross_bankruptcy_price(self, wallet: Decimal, holdings: Sequence[Holding], symbol: str) -> Decimal | None:
+    def cross_bankruptcy_price(
+        self, wallet: Decimal, holdings: Sequence[Holding], symbol: str, fees: Fees = Fees()
+    ) -> Decimal | None:
+        """Price of ``symbol`` at which the cross account's equity is exactly used up (docs/venues.md §3.5)."""
         return cross_solution(wallet, holdings, symbol, maintenance=False).price
 
     # ---------------------------------------------------------------------------- margin to add
@@ -161,7 +173,7 @@ class GenericRule:
 
 @dataclass(frozen=True)
 class BinanceRule(GenericRule):
-    """Binance USDⓈ-M / COIN-M: the FAQ formula with B/L/S legs and bracket iteration (venues.md §3.3, §3.4)."""
+    """Binance USDⓈ-M / COIN-M: the FAQ formula with B/L/S legs and bracket iteration (docs/venues.md §3.3, §3.4)."""
 
     name: str = "binance"
 
@@ -193,15 +205,23 @@ class BinanceRule(GenericRule):
 
 @dataclass(frozen=True)
 class BybitRule(GenericRule):
-    """Bybit isolated formulas by ``form`` (venues.md §4.2–4.3); cross by account MM rate (§4.4, UTA).
+    """Bybit formulas by ``form`` (docs/venues.md §4.2–4.5).
 
-    The tier is chosen by position value at entry. ``extra_margin`` is margin above IM; an explicit
-    isolated margin is read as ``IM + extra``. In the 2026 (UTA) form MM includes the estimated fee to
-    close, ``Q × EP × (1 ∓ 1/L) × taker fee``.
+    Isolated: the form's published formula, the tier chosen by position value at entry. ``extra_margin``
+    is margin above IM; an explicit isolated margin is read as ``IM + extra``. In the 2026 (UTA) form MM
+    includes the estimated fee to close, ``Q × EP × (1 ∓ 1/L) × taker fee``.
+
+    Cross: the account MM rate (UTA, §4.4) through the generic solver; under ``legacy`` an inverse
+    position uses the classic inverse cross formula with the taker fee in its bankruptcy price (§4.4).
     """
 
     name: str = "bybit"
-    form: BybitForm = BybitForm.Y2024
+    form: BybitForm = BybitForm.Y2026
+
+    def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
+        if self.form is BybitForm.Y2026:
+            return True
+        return self.form is BybitForm.LEGACY and kind is ContractKind.INVERSE and mode is MarginMode.CROSS
 
     def constant_requirement(self, h: Holding, fees: Fees) -> Decimal:
         if self.form is not BybitForm.Y2026 or fees.taker == 0:
@@ -213,11 +233,16 @@ class BybitRule(GenericRule):
             bankruptcy_value = holding_notional(h, p.entry_price) * (ONE + p.sign * ONE / p.leverage)
         return bankruptcy_value * fees.taker
 
-    def isolated_liquidation_price(self, h: Holding, margin: Decimal, fees: Fees) -> Decimal | None:
+    @staticmethod
+    def _entry_tier(h: Holding) -> Tier:
         p, inst = h.position, h.instrument
-        tier = h.tiers.tier_for(
+        return h.tiers.tier_for(
             tier_amount(h.tiers, inst.kind, quantity(inst, p.size), inst.contract_size, p.entry_price)
         )
+
+    def isolated_liquidation_price(self, h: Holding, margin: Decimal, fees: Fees) -> Decimal | None:
+        p, inst = h.position, h.instrument
+        tier = self._entry_tier(h)
         extra = margin - holding_initial_margin(h)
         return bybit_isolated_liquidation_price(
             self.form,
@@ -232,12 +257,57 @@ class BybitRule(GenericRule):
             fees.taker,
         )
 
+    def _classic_inverse_cross(
+        self, wallet: Decimal, holdings: Sequence[Holding], symbol: str, fees: Fees
+    ) -> tuple[Decimal | None, Decimal | None] | None:
+        """The classic inverse cross prices under ``legacy``; ``None`` when another form applies."""
+        mine = _mine(holdings, symbol)
+        if self.form is not BybitForm.LEGACY or mine[0].instrument.kind is not ContractKind.INVERSE:
+            return None
+        if len(holdings) != 1:
+            raise MarginCallError(
+                f"formula legacy: Bybit's classic inverse cross formula prices one position in its coin wallet;"
+                f" {len(holdings)} cross positions given (formula 2026 prices a whole cross account)",
+                code="formula_not_applicable",
+                field="formula",
+            )
+        h = holdings[0]
+        tier = self._entry_tier(h)
+        return bybit_inverse_cross_classic(
+            h.position.sign,
+            quantity(h.instrument, h.position.size),
+            h.position.entry_price,
+            wallet,
+            tier.mmr,
+            tier.maintenance_amount,
+            fees.taker,
+        )
+
+    def cross_liquidation_price(
+        self, wallet: Decimal, holdings: Sequence[Holding], symbol: str, fees: Fees
+    ) -> Decimal | None:
+        classic = self._classic_inverse_cross(wallet, holdings, symbol, fees)
+        if classic is not None:
+            return classic[0]
+        return super().cross_liquidation_price(wallet, holdings, symbol, fees)
+
+    def cross_bankruptcy_price(
+        self, wallet: Decimal, holdings: Sequence[Holding], symbol: str, fees: Fees = Fees()
+    ) -> Decimal | None:
+        classic = self._classic_inverse_cross(wallet, holdings, symbol, fees)
+        if classic is not None:
+            return classic[1]
+        return super().cross_bankruptcy_price(wallet, holdings, symbol, fees)
+
 
 @dataclass(frozen=True)
 class OkxRule(GenericRule):
     """OKX: whole-position tier by contracts plus the liquidation fee (taker rate) in the requirement (§5)."""
 
     name: str = "okx"
+
+    def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
+        return True
 
     def fee_rate(self, fees: Fees) -> Decimal:
         return fees.taker
@@ -257,7 +327,7 @@ class OkxRule(GenericRule):
 
 @dataclass(frozen=True)
 class HyperliquidRule(GenericRule):
-    """Hyperliquid: ``liq = price − side·margin_available/size/(1 − l·side)`` (venues.md §7).
+    """Hyperliquid: ``liq = price − side·margin_available/size/(1 − l·side)`` (docs/venues.md §7).
 
     Exact while the tier at the liquidation price is the tier at the mark; otherwise the generic
     solver (the same equation, tier re-selected) answers.
@@ -296,7 +366,7 @@ class HyperliquidRule(GenericRule):
 
 @dataclass(frozen=True)
 class DydxRule(GenericRule):
-    """dYdX v4: ``p' = (e − s·p − MMR_o) / (|s|·MMF − s)`` (v4 docs liquidations.mdx; venues.md §8)."""
+    """dYdX v4: ``p' = (e − s·p − MMR_o) / (|s|·MMF − s)`` (v4 docs liquidations.mdx; docs/venues.md §8)."""
 
     name: str = "dydx"
 
@@ -326,9 +396,12 @@ class DydxRule(GenericRule):
 
 @dataclass(frozen=True)
 class BitunixRule(GenericRule):
-    """Bitunix: MM = open price × size × MMR (fixed at entry), est. liquidation fee deducted (venues.md §6)."""
+    """Bitunix: MM = open price × size × MMR (fixed at entry), est. liquidation fee deducted (docs/venues.md §6)."""
 
     name: str = "bitunix"
+
+    def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
+        return True
 
     def _fee(self, h: Holding, fees: Fees) -> Decimal:
         return holding_notional(h, h.position.entry_price) * fees.taker

@@ -1,4 +1,4 @@
-"""Built-in, dated tier tables copied from ``shared/reference/venues.md`` (each names its date and source).
+"""Built-in, dated tier tables copied from ``docs/venues.md`` (each names its date and source).
 
 Tier tables change often; a test vector must carry the table it was computed with, so every table here
 has a name ``SYMBOL@DATE`` and a profile's default for a symbol is its newest table.
@@ -21,7 +21,9 @@ def _table(rows: list[Row], source: str, as_of: str, **kw: object) -> TierTable:
     return TierTable.build(specs, source=source, as_of=as_of, **kw)  # type: ignore[arg-type]
 
 
-_FREQTRADE = "Binance /fapi/v1/leverageBracket via freqtrade binance_leverage_tiers.json @3d9514d2 (venues.md §3.1)"
+_FREQTRADE = (
+    "Binance /fapi/v1/leverageBracket via freqtrade binance_leverage_tiers.json @3d9514d2 (docs/venues.md §3.1)"
+)
 
 BINANCE_USDM_BTCUSDT_2024 = _table(
     [
@@ -61,7 +63,7 @@ BINANCE_USDM_ETHUSDT_2024 = _table(
     "2024-10-24",
 )
 
-_BINANCE_2021 = "Binance USDⓈ-M liquidation-price FAQ era tables ≈2020–21 (venues.md §3.1)"
+_BINANCE_2021 = "Binance USDⓈ-M liquidation-price FAQ era tables ≈2020–21 (docs/venues.md §3.1)"
 
 BINANCE_USDM_BTCUSDT_2021 = _table(
     [
@@ -119,18 +121,18 @@ BYBIT_LINEAR_BTCUSDT_2026 = _table(
         ("70000000", "75000000", "0.04", "15", "1107000", "0.0667"),
         ("75000000", "80000000", "0.045", "14", "1482000", "0.0714"),
     ],
-    "Bybit margin-parameters page (tiers 1–20), IMR from 2026-08-05 API snapshot (venues.md §4.1)",
+    "Bybit margin-parameters page (tiers 1–20), IMR from 2026-08-05 API snapshot (docs/venues.md §4.1)",
     "2026-08-05",
     cap_inclusive=True,
 )
 
 
 def _hyperliquid(lower_max: str, boundary: str, upper_max: str) -> TierTable:
-    """Two-tier Hyperliquid table: MMR = 1/(2 × max leverage), deduction derived (venues.md §7)."""
+    """Two-tier Hyperliquid table: MMR = 1/(2 × max leverage), deduction derived (docs/venues.md §7)."""
     lo, hi = Decimal(lower_max), Decimal(upper_max)
     return TierTable.build(
         [TierSpec(0, boundary, hyperliquid_mmr(lo), lo), TierSpec(boundary, None, hyperliquid_mmr(hi), hi)],
-        source="Hyperliquid docs trading/margin-tiers, mainnet page snapshot (venues.md §7)",
+        source="Hyperliquid docs trading/margin-tiers, mainnet page snapshot (docs/venues.md §7)",
         as_of="2026",
     )
 
@@ -139,15 +141,15 @@ HYPERLIQUID_BTC = _hyperliquid("40", "150000000", "20")
 HYPERLIQUID_ETH = _hyperliquid("25", "100000000", "15")
 HYPERLIQUID_SOL = _hyperliquid("20", "70000000", "10")
 
-#: dYdX v4 large-cap liquidity tier: IMF 5 %, MMF 3 % (funding.mdx table; venues.md §8).
+#: dYdX v4 large-cap liquidity tier: IMF 5 %, MMF 3 % (funding.mdx table; docs/venues.md §8).
 DYDX_LARGE_CAP = TierTable.build(
     [TierSpec(0, None, "0.03", "20", None, "0.05")],
-    source="dYdX v4 docs liquidity tiers: Large-Cap IMF 5 % / MMF 3 % (venues.md §8)",
+    source="dYdX v4 docs liquidity tiers: Large-Cap IMF 5 % / MMF 3 % (docs/venues.md §8)",
     as_of="2026",
 )
 
 # OKX ETH-USDT perpetual position tiers (2021-06): by contracts, whole position at the tier rate;
-# tier ≥ 4: +12,000 contracts and +0.5 % MMR and IMR per tier (venues.md §5).
+# tier ≥ 4: +12,000 contracts and +0.5 % MMR and IMR per tier (docs/venues.md §5).
 _okx_rows: list[Row] = [
     ("0", "3000", "0.004", "125", None, "0.008"),
     ("3000", "6000", "0.005", "100", None, "0.01"),
@@ -162,7 +164,7 @@ for _n in range(4, 11):
     )
 OKX_ETH_USDT_SWAP_2021 = _table(
     _okx_rows,
-    "OKEx position tiers announcement 2021-06 (support.okexcn.com …/4402607424781; venues.md §5)",
+    "OKEx position tiers announcement 2021-06 (support.okexcn.com …/4402607424781; docs/venues.md §5)",
     "2021-06",
     mode=TierMode.WHOLE_POSITION,
     basis=TierBasis.CONTRACTS,
