@@ -169,20 +169,30 @@ class SqlEventLog:
                 f"AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq LIMIT {p}", (account, lo, hi, limit))
             cost.examined += 2 * len(found)
             return self._finish([row_to_event(r) for r in found], limit, hi, cost)
-        # One account's events of some types: at most ``scan`` of its index entries, filtered by type.
+        # One account's events of some types: its index entries filtered by type, read in growing chunks until
+        # ``limit`` match or ``scan`` entries are read.
         fund_col, fund_join = ("f.seq", "LEFT JOIN fund_events f ON f.seq = a.seq") if fund else ("NULL", "")
-        window = self._fetch(
-            f"SELECT a.seq, e.type, {fund_col} FROM event_accounts a JOIN events e ON e.seq = a.seq {fund_join} "
-            f"WHERE a.account = {p} AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq LIMIT {p}",
-            (account, lo, hi, scan))
-        cost.examined += (3 if fund else 2) * len(window)
+        sql = (f"SELECT a.seq, e.type, {fund_col} FROM event_accounts a JOIN events e ON e.seq = a.seq {fund_join} "
+               f"WHERE a.account = {p} AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq LIMIT {p}")
         wanted = types or frozenset()
-        hits = [seq for seq, type_, moved in window if type_ in wanted or moved is not None][:limit]
-        events = self._rows(hits, cost)
-        if len(hits) < limit and len(window) == scan:  # the window ran out first: continue after it
-            last = int(window[-1][0])
-            return EventPage(events, last, last < hi, cost.examined, cost.probes)
-        return self._finish(events, limit, hi, cost)
+        hits: list[int] = []
+        cursor, read, chunk = lo, 0, 2 * limit
+        while True:
+            n = min(chunk, scan - read)
+            window = self._fetch(sql, (account, cursor, hi, n))
+            read += len(window)
+            cost.examined += (3 if fund else 2) * len(window)
+            for seq, type_, moved in window:
+                if type_ in wanted or moved is not None:
+                    hits.append(seq)
+                    if len(hits) == limit:
+                        break
+            if len(hits) == limit or len(window) < n:  # full, or the account's entries ran out
+                return self._finish(self._rows(hits, cost), limit, hi, cost)
+            cursor = int(window[-1][0])
+            if read >= scan:  # the page's budget is spent: the next page continues after what was read
+                return EventPage(self._rows(hits, cost), cursor, cursor < hi, cost.examined, cost.probes)
+            chunk *= 2
 
     def _rows(self, seqs: Sequence[int], cost: _Cost) -> list[StoredEvent]:
         """The events numbered ``seqs`` (ascending), by primary key."""
@@ -209,13 +219,20 @@ class SqlEventLog:
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     def _first_at(self, since: int, after: int, hi: int, cost: _Cost) -> int:
-        """The first seq in ``(after, hi]`` whose ts is ≥ ``since`` (``hi + 1`` if none): one lookup when the
-        cursor is already past ``since``, else a binary search (timestamps never decrease along the log)."""
+        """The first seq in ``(after, hi]`` whose ts is ≥ ``since`` (``hi + 1`` if none).
+
+        Timestamps never decrease along the log, so this is one lookup when the cursor is already past
+        ``since`` and a binary search otherwise, whose answer, once an event at or after ``since`` exists, holds
+        for good (later events are later still): it is remembered, and the next pages of the same query make
+        no lookup for it."""
+        known = self._ts_bounds.get(since)
+        if known is not None:
+            return max(known, after + 1)
         lo_s, hi_s = after + 1, hi
         first = self._ts_from(lo_s, cost)
         if first is None or first[1] >= since:
             return lo_s
-        lo_s = first[0] + 1
+        lo_s = first[0] + 1  # every event up to the first one probed is before ``since``
         while lo_s <= hi_s:
             mid = (lo_s + hi_s) // 2
             at = self._ts_from(mid, cost)
@@ -223,17 +240,37 @@ class SqlEventLog:
                 hi_s = mid - 1
             else:
                 lo_s = at[0] + 1
+        if lo_s <= hi:
+            if len(self._ts_bounds) >= _TS_BOUNDS_KEPT:
+                self._ts_bounds.clear()
+            self._ts_bounds[since] = lo_s
         return lo_s
 
     def _last_at(self, until: int, lo: int, hi: int, cost: _Cost) -> int:
-        """The last seq in ``(lo, hi]`` whose ts is ≤ ``until`` (``lo`` if none); one lookup when every event up
-        to ``hi`` is in time."""
+        """The last seq in ``(lo, hi]`` whose ts is ≤ ``until`` (``lo`` if none): none of the log's events when
+        the last one up to ``hi`` is in time (one lookup), else the event before the first one after ``until``
+        (:meth:`_first_at`, remembered)."""
+        known = self._ts_bounds.get(until + 1)
+        if known is not None:
+            return min(known - 1, hi)
         p = self.PARAM
         cost.probes += 1
         rows = self._fetch(f"SELECT ts FROM events WHERE seq <= {p} ORDER BY seq DESC LIMIT 1", (hi,))
         if not rows or int(rows[0][0]) <= until:
             return hi
         return self._first_at(until + 1, lo, hi, cost) - 1
+
+    @property
+    def _ts_bounds(self) -> dict[int, int]:
+        """ts → the first seq whose ts is at or after it, for the bounds found so far (see :meth:`_first_at`)."""
+        bounds: dict[int, int] | None = self.__dict__.get("_ts_bounds_found")
+        if bounds is None:
+            bounds = self.__dict__["_ts_bounds_found"] = {}
+        return bounds
+
+
+#: At most this many remembered time bounds (then forgotten all at once): one per distinct since / until asked.
+_TS_BOUNDS_KEPT = 4096
 
 
 class _Cost:
