@@ -54,6 +54,9 @@ class Service:
         self.metrics = ServiceMetrics()
         self.bus = Bus()
         self.limits = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+        #: Read rate limits: one set of token buckets (per key) for each role, at that role's rate.
+        self.read_limits = {role: TokenBuckets(rate.per_second, rate.burst)
+                            for role in Role for rate in [getattr(settings.read_limits, role.value)]}
         self.insurance = InsuranceHistory(settings.insurance_history)
         self.insurance.fold_all(self.journal.log.read(0))
         for asset, bal in self.insurance.balances.items():
