@@ -12,9 +12,9 @@ rate_limit_per_second = 5000                  # items (fills, marks) per second 
 [engine]
 max_steps_per_tick = 10000
 last_resort = "venue"                         # or "socialize"
-[read_limits.viewer]                          # reads per role: tokens per second and burst (see ReadLimits)
-per_second = 20
-burst = 40
+[read_limits]                                 # reads: tokens per second and burst per role (see ReadLimits)
+viewer_per_second = 20
+viewer_burst = 40
 [calculator]
 max_positions = 200
 ```
@@ -65,26 +65,28 @@ class EngineSettings(BaseModel):
         )
 
 
-class RoleRate(BaseModel):
-    """A token bucket: ``per_second`` tokens back every second (0: no limit), at most ``burst`` held."""
-
-    per_second: float = Field(ge=0)
-    burst: int = Field(ge=1)
-
-
 class ReadLimits(BaseModel):
     """Rate limits of the read endpoints (every GET, and ``POST /v1/calculator``): a token bucket per API key,
-    its rate set by the key's role, apart from the ingestion buckets. A read costs ``status_cost`` tokens, an
-    events page ``events_cost``, a calculator call ``calculator_cost``; a read the bucket cannot pay is refused
-    with 429 and ``Retry-After``."""
+    its rate set by the key's role (``<role>_per_second`` tokens back each second, 0 = no limit, at most
+    ``<role>_burst`` held), apart from the ingestion buckets. A read costs ``status_cost`` tokens, an events
+    page ``events_cost``, a calculator call ``calculator_cost``; a read the bucket cannot pay is refused with
+    429 and ``Retry-After``."""
 
-    admin: RoleRate = RoleRate(per_second=500, burst=1000)
-    feeder: RoleRate = RoleRate(per_second=100, burst=200)
-    trader: RoleRate = RoleRate(per_second=50, burst=100)
-    viewer: RoleRate = RoleRate(per_second=20, burst=40)
+    admin_per_second: float = Field(500, ge=0)
+    admin_burst: int = Field(1000, ge=1)
+    feeder_per_second: float = Field(100, ge=0)
+    feeder_burst: int = Field(200, ge=1)
+    trader_per_second: float = Field(50, ge=0)
+    trader_burst: int = Field(100, ge=1)
+    viewer_per_second: float = Field(20, ge=0)
+    viewer_burst: int = Field(40, ge=1)
     status_cost: int = Field(1, ge=1)
     events_cost: int = Field(5, ge=1)
     calculator_cost: int = Field(10, ge=1)
+
+    def of(self, role: str) -> tuple[float, int]:
+        """``(per_second, burst)`` of ``role`` (``admin``, ``feeder``, ``trader`` or ``viewer``)."""
+        return float(getattr(self, f"{role}_per_second")), int(getattr(self, f"{role}_burst"))
 
 
 class CalculatorLimits(BaseModel):

@@ -55,8 +55,7 @@ class Service:
         self.bus = Bus()
         self.limits = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
         #: Read rate limits: one set of token buckets (per key) for each role, at that role's rate.
-        self.read_limits = {role: TokenBuckets(rate.per_second, rate.burst)
-                            for role in Role for rate in [getattr(settings.read_limits, role.value)]}
+        self.read_limits = {role: TokenBuckets(*settings.read_limits.of(role.value)) for role in Role}
         self.insurance = InsuranceHistory(settings.insurance_history)
         self.insurance.fold_all(self.journal.log.read(0))
         for asset, bal in self.insurance.balances.items():
