@@ -149,3 +149,19 @@ def test_an_exhausted_query_leaves_the_cursor_at_the_end_of_the_log(api):
     last_in_time = max(e.seq for e in log if e.ts <= log[3].ts)
     assert until["more"] is False and until["next_after"] == last_in_time
     assert [e["seq"] for e in until["events"]] == list(range(1, last_in_time + 1))
+
+
+def test_a_restarted_service_rebuilds_the_insurance_fund_history_from_the_fund_index(tmp_path):
+    c, app = start(tmp_path)
+    with c:
+        h = auth(app.state.admin_key)
+        admin = app.state.admin_key
+        seed(c, admin)
+        for amount in ("300", "200"):
+            ok(c.post("/v1/insurance-fund/deposits", json={"asset": "USDT", "amount": amount}, headers=h))
+        before = ok(c.get("/v1/insurance-fund", headers=h))
+    c, app = start(tmp_path, admin_key=admin)
+    with c:
+        after = ok(c.get("/v1/insurance-fund", headers=auth(admin)))
+    assert after == before
+    assert [D(b) for _ts, b in after["history"]] == [300, 500] and D(after["balances"]["USDT"]) == 500
