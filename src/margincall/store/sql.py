@@ -164,22 +164,20 @@ class SqlEventLog:
                         break
             return self._finish(self._rows(seqs, cost), limit, hi, cost)
         if not by_type:  # one account's events: its index entries, in order
-            found = self._fetch(
-                f"SELECT {_prefixed('e')} FROM event_accounts a JOIN events e ON e.seq = a.seq WHERE a.account = {p} "
-                f"AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq LIMIT {p}", (account, lo, hi, limit))
+            found = sorted(self._fetch(f"SELECT {_prefixed('e')} FROM {_window(p)} JOIN events e ON e.seq = w.seq",
+                                       (account, lo, hi, limit)))
             cost.examined += 2 * len(found)
             return self._finish([row_to_event(r) for r in found], limit, hi, cost)
         # One account's events of some types: its index entries filtered by type, read in growing chunks until
         # ``limit`` match or ``scan`` entries are read.
-        fund_col, fund_join = ("f.seq", "LEFT JOIN fund_events f ON f.seq = a.seq") if fund else ("NULL", "")
-        sql = (f"SELECT a.seq, e.type, {fund_col} FROM event_accounts a JOIN events e ON e.seq = a.seq {fund_join} "
-               f"WHERE a.account = {p} AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq LIMIT {p}")
+        fund_col, fund_join = ("f.seq", "LEFT JOIN fund_events f ON f.seq = w.seq") if fund else ("NULL", "")
+        sql = f"SELECT w.seq, e.type, {fund_col} FROM {_window(p)} JOIN events e ON e.seq = w.seq {fund_join}"
         wanted = types or frozenset()
         hits: list[int] = []
         cursor, read, chunk = lo, 0, 2 * limit
         while True:
             n = min(chunk, scan - read)
-            window = self._fetch(sql, (account, cursor, hi, n))
+            window = sorted(self._fetch(sql, (account, cursor, hi, n)))
             read += len(window)
             cost.examined += (3 if fund else 2) * len(window)
             for seq, type_, moved in window:
@@ -281,6 +279,14 @@ class _Cost:
     def __init__(self) -> None:
         self.examined = 0
         self.probes = 0
+
+
+def _window(p: str) -> str:
+    """Up to ``LIMIT`` index entries of one account in a seq range, as the table ``w``: selected before any join,
+    so that each is then looked up by primary key (a join over the account's whole range could scan the events
+    table in between). The join's rows come in no particular order: the caller sorts them (at most LIMIT)."""
+    return (f"(SELECT seq FROM event_accounts WHERE account = {p} AND seq > {p} AND seq <= {p} ORDER BY seq "
+            f"LIMIT {p}) w")
 
 
 def _prefixed(alias: str) -> str:
