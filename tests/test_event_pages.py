@@ -253,3 +253,37 @@ def test_every_statement_of_a_page_searches_an_index(small_and_large, monkeypatc
         plan = [row[3] for row in large._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         assert not any(_FULL_SCAN.match(step) or "TEMP B-TREE" in step for step in plan), (sql, plan)
         assert any(step.startswith("SEARCH") for step in plan) or sql == "SELECT MAX(seq) FROM events", (sql, plan)
+
+
+_PG_FULL_SCAN = re.compile(r"Seq Scan on (events|event_accounts|fund_events)\b|Merge Join|Hash Join")
+
+
+def test_postgres_plans_every_statement_of_a_page_on_an_index():
+    """PostgreSQL's plans (with statistics) for the statements of each kind of page on 20k events: index
+    scans and lookups by key, never a sequential scan of a table or a join over a whole range."""
+    from store_support import pg_schema, require_pg
+
+    require_pg()
+    with pg_schema() as url:
+        log = pg_backend.PostgresEventLog(url)
+        try:
+            for batch in periodic_log(20_000):
+                log.append(batch)
+            log._conn.execute("ANALYZE")
+            ran: list[tuple[str, Any]] = []
+            fetch = log._fetch
+
+            def recording(sql: str, params: Any) -> Any:
+                ran.append((sql, params))
+                return fetch(sql, params)
+
+            log._fetch = recording  # type: ignore[method-assign]
+            for _name, query, _bound in COST_QUERIES:
+                log.page(0, LIMIT, max_scan=MAX_SCAN, **query)
+                log.page(10_000, LIMIT, max_scan=MAX_SCAN, **query)
+            assert ran
+            for sql, params in ran:
+                plan = "\n".join(row[0] for row in fetch(f"EXPLAIN {sql}", params))
+                assert not _PG_FULL_SCAN.search(plan), (sql, plan)
+        finally:
+            log.close()

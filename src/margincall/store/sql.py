@@ -163,25 +163,28 @@ class SqlEventLog:
                     if len(seqs) == limit:
                         break
             return self._finish(self._rows(seqs, cost), limit, hi, cost)
-        if not by_type:  # one account's events: its index entries, in order
-            found = sorted(self._fetch(f"SELECT {_prefixed('e')} FROM {_window(p)} JOIN events e ON e.seq = w.seq",
-                                       (account, lo, hi, limit)))
-            cost.examined += 2 * len(found)
-            return self._finish([row_to_event(r) for r in found], limit, hi, cost)
-        # One account's events of some types: its index entries filtered by type, read in growing chunks until
-        # ``limit`` match or ``scan`` entries are read.
-        fund_col, fund_join = ("f.seq", "LEFT JOIN fund_events f ON f.seq = w.seq") if fund else ("NULL", "")
-        sql = f"SELECT w.seq, e.type, {fund_col} FROM {_window(p)} JOIN events e ON e.seq = w.seq {fund_join}"
+        entries = (f"FROM event_accounts a WHERE a.account = {p} AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq "
+                   f"LIMIT {p}")
+        if not by_type:  # one account's events: its index entries, in order, then the events by key
+            seqs = [int(r[0]) for r in self._fetch(f"SELECT a.seq {entries}", (account, lo, hi, limit))]
+            cost.examined += len(seqs)
+            return self._finish(self._rows(seqs, cost), limit, hi, cost)
+        # One account's events of some types: its index entries, each with its event's type (and whether it moved
+        # the fund) looked up by key, read in growing chunks until ``limit`` match or ``scan`` entries are read.
+        # Scalar subqueries (lookups by key) rather than joins or EXISTS: PostgreSQL may plan those over the whole
+        # joined table (a merge join along it, a hash of it).
+        moved_sql = "(SELECT f.seq FROM fund_events f WHERE f.seq = a.seq)" if fund else "NULL"
+        sql = f"SELECT a.seq, (SELECT e.type FROM events e WHERE e.seq = a.seq), {moved_sql} {entries}"
         wanted = types or frozenset()
         hits: list[int] = []
         cursor, read, chunk = lo, 0, 2 * limit
         while True:
             n = min(chunk, scan - read)
-            window = sorted(self._fetch(sql, (account, cursor, hi, n)))
+            window = self._fetch(sql, (account, cursor, hi, n))
             read += len(window)
             cost.examined += (3 if fund else 2) * len(window)
             for seq, type_, moved in window:
-                if type_ in wanted or moved is not None:
+                if type_ in wanted or moved:
                     hits.append(seq)
                     if len(hits) == limit:
                         break
@@ -279,15 +282,3 @@ class _Cost:
     def __init__(self) -> None:
         self.examined = 0
         self.probes = 0
-
-
-def _window(p: str) -> str:
-    """Up to ``LIMIT`` index entries of one account in a seq range, as the table ``w``: selected before any join,
-    so that each is then looked up by primary key (a join over the account's whole range could scan the events
-    table in between). The join's rows come in no particular order: the caller sorts them (at most LIMIT)."""
-    return (f"(SELECT seq FROM event_accounts WHERE account = {p} AND seq > {p} AND seq <= {p} ORDER BY seq "
-            f"LIMIT {p}) w")
-
-
-def _prefixed(alias: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in COLUMNS.split(","))
