@@ -5,9 +5,10 @@ python benchmarks/event_pages.py [--events N] [--accounts A] [--pages P] [--json
 A SQLite log of ``--events`` events (default 263,000: fills of ``--accounts`` accounts in turn, a liquidation
 paying the insurance fund every 1,000 events, an ADL in place of every other liquidation) is paged by the
 queries the API makes: a viewer's public feed (``liquidation, partial_liquidation, adl``), a trader's own
-events, an admin's account and type together, the insurance fund, and every event. Each is the median of ``--pages`` pages of 100 events read
-from random cursors (ms per page, rows examined per page). ``full_scan_ms`` is the old way for the viewer's
-query: reading the log from the cursor and filtering each event until 100 match.
+events, an admin's account and type together, the insurance fund, and every event. Each is the median of
+``--pages`` pages of 100 events read from random cursors in the log's first half (ms per page, rows examined
+per page). ``full_scan_ms`` is the old way for the viewer's query: reading the log from the start and filtering
+each event until 100 match.
 """
 
 from __future__ import annotations
