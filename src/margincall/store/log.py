@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from margincall.ledger.types import moves_insurance_fund
+from margincall.ledger.types import INSURANCE, moves_insurance_fund
 from margincall.model.errors import MarginCallError
 from margincall.risk.events import accounts_of
 
@@ -179,20 +179,28 @@ class EventPage(NamedTuple):
     probes: int
 
 
-def index_rows(events: Iterable[StoredEvent]) -> tuple[list[tuple[str, int]], list[tuple[int]]]:
-    """The index entries of ``events``, written in the transaction that stores them: ``(account, seq)`` for every
-    account an event concerns (:func:`margincall.risk.events.accounts_of`) and ``(seq,)`` for every event whose
-    result moved the insurance fund (:func:`margincall.ledger.types.moves_insurance_fund`)."""
+def index_rows(events: Sequence[StoredEvent], rows: Sequence[Sequence[Any]]
+               ) -> tuple[list[tuple[str, int]], list[tuple[int]]]:
+    """The index entries of ``events`` (stored as ``rows``, :func:`chain`'s), written in the transaction that
+    stores them: ``(account, seq)`` for every account an event concerns
+    (:func:`margincall.risk.events.accounts_of`) and ``(seq,)`` for every event whose result moved the insurance
+    fund (:func:`margincall.ledger.types.moves_insurance_fund`)."""
     accounts: list[tuple[str, int]] = []
     fund: list[tuple[int]] = []
     add_account, add_fund = accounts.append, fund.append
-    for ev in events:
-        seq, payload, result = ev[0], ev[4], ev[5]
-        for a in accounts_of(payload):
+    for ev, row in zip(events, rows, strict=True):
+        seq = ev[0]
+        for a in accounts_of(ev[4]):
             add_account((a, seq))
-        if result is not None and moves_insurance_fund(result):
+        # The result's text names the fund's book whenever a posting moves it: most results are passed over
+        # by one substring search, the rest decided on the parsed result.
+        text = row[5]
+        if text is not None and _FUND_BOOK in text and moves_insurance_fund(ev[5]):
             add_fund((seq,))
     return accounts, fund
+
+
+_FUND_BOOK = json.dumps(INSURANCE)
 
 
 @runtime_checkable

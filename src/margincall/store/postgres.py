@@ -146,7 +146,7 @@ class PostgresEventLog(SqlEventLog):
             return []
         with self._lock:
             events, rows = chain(batch, self._last_seq, self._last_hash)
-            accounts, fund = index_rows(events)
+            accounts, fund = index_rows(events, rows)
             try:
                 if self._closed:
                     raise StoreError("postgres: the log is closed")

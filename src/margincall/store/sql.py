@@ -50,7 +50,7 @@ def backfill_index(cur: Any, p: str) -> None:
                            (last, 4096)).fetchall()
         if not rows:
             return
-        accounts, fund = index_rows(map(row_to_event, rows))
+        accounts, fund = index_rows([row_to_event(r) for r in rows], rows)
         if accounts:
             cur.executemany(insert_accounts_sql(p), accounts)
         if fund:

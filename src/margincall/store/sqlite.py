@@ -135,7 +135,7 @@ class SqliteEventLog(SqlEventLog):
             return []
         with self._lock:
             events, rows = chain(batch, self._last_seq, self._last_hash)
-            accounts, fund = index_rows(events)
+            accounts, fund = index_rows(events, rows)
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
