@@ -257,7 +257,7 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
         # empty bucket, 0.5 token/s: one item needs 2 s
         assert r.status_code == 429 and r.headers["Retry-After"] == "2"
         assert r.json()["error"]["code"] == "rate_limited"
-        assert c.get("/v1/markets", headers=auth(keys["feeder"])).status_code == 200  # reads are not limited
+        assert c.get("/v1/markets", headers=auth(keys["feeder"])).status_code == 200  # reads: their own buckets
 
 
 # -- WebSocket ------------------------------------------------------------------------------------------------------

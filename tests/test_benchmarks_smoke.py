@@ -42,3 +42,16 @@ def test_crash_digest_is_deterministic(per_symbol: bool) -> None:
 def test_event_floor_prints_its_parts() -> None:
     res = _last_json("event_floor.py", "--events", "2000", "--json")
     assert {"build_event_us", "ledger_apply_us", "durable_append_us", "crash_floor_s"} <= res.keys()
+
+
+def test_event_pages_benchmark_prints_cost_per_page() -> None:
+    res = _last_json("event_pages.py", "--events", "5000", "--accounts", "50", "--pages", "3", "--json")
+    for name in ("viewer_public_feed", "trader_own_account", "admin_account_and_types", "insurance_fund",
+                 "every_event"):
+        assert f"{name}_page_ms" in res and f"{name}_examined" in res, name
+    assert res["events"] == 5000 and "full_scan_ms" in res
+
+
+def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
+    res = _last_json("calc_scenario.py", "--instruments", "2,4", "--tiers", "5", "--repeats", "1", "--json")
+    assert set(res["seconds"]) == {"2", "4"} and set(res["us_per_position"]) == {"2", "4"}  # type: ignore[arg-type]

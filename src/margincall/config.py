@@ -12,6 +12,11 @@ rate_limit_per_second = 5000                  # items (fills, marks) per second 
 [engine]
 max_steps_per_tick = 10000
 last_resort = "venue"                         # or "socialize"
+[read_limits]                                 # reads: tokens per second and burst per role (see ReadLimits)
+viewer_per_second = 20
+viewer_burst = 40
+[calculator]
+max_positions = 200
 ```
 """
 
@@ -60,6 +65,39 @@ class EngineSettings(BaseModel):
         )
 
 
+class ReadLimits(BaseModel):
+    """Rate limits of the read endpoints (every GET, and ``POST /v1/calculator``): a token bucket per API key,
+    its rate set by the key's role (``<role>_per_second`` tokens back each second, 0 = no limit, at most
+    ``<role>_burst`` held), apart from the ingestion buckets. A read costs ``status_cost`` tokens, an events
+    page ``events_cost``, a calculator call ``calculator_cost``; a read the bucket cannot pay is refused with
+    429 and ``Retry-After``."""
+
+    admin_per_second: float = Field(500, ge=0)
+    admin_burst: int = Field(1000, ge=1)
+    feeder_per_second: float = Field(100, ge=0)
+    feeder_burst: int = Field(200, ge=1)
+    trader_per_second: float = Field(50, ge=0)
+    trader_burst: int = Field(100, ge=1)
+    viewer_per_second: float = Field(20, ge=0)
+    viewer_burst: int = Field(40, ge=1)
+    status_cost: int = Field(1, ge=1)
+    events_cost: int = Field(5, ge=1)
+    calculator_cost: int = Field(10, ge=1)
+
+    def of(self, role: str) -> tuple[float, int]:
+        """``(per_second, burst)`` of ``role`` (``admin``, ``feeder``, ``trader`` or ``viewer``)."""
+        return float(getattr(self, f"{role}_per_second")), int(getattr(self, f"{role}_burst"))
+
+
+class CalculatorLimits(BaseModel):
+    """The largest scenario ``POST /v1/calculator`` evaluates (checked before any work; 413 beyond)."""
+
+    max_positions: int = Field(200, ge=1)
+    max_instruments: int = Field(200, ge=1)
+    #: Tier rows given for one instrument (``tiers``, or the rows of a venue's tier payload).
+    max_tiers: int = Field(100, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything ``margincall serve`` needs; see the module docstring for the sources."""
 
@@ -77,6 +115,12 @@ class Settings(BaseSettings):
     #: Token bucket per API key on ingestion endpoints: sustained items per second (0 disables) and burst.
     rate_limit_per_second: float = Field(5000.0, ge=0)
     rate_limit_burst: int = Field(20_000, ge=1)
+    #: Per-role token buckets on reads, weighted by what a read costs (:class:`ReadLimits`).
+    read_limits: ReadLimits = Field(default_factory=ReadLimits)
+    #: A ``GET /v1/events`` page filtered by account and type reads at most this many of the account's events
+    #: per event asked for (``limit``); it may then hold fewer than ``limit`` while its cursor advances.
+    events_scan_factor: int = Field(20, ge=1)
+    calculator: CalculatorLimits = Field(default_factory=CalculatorLimits)
     #: Most items (fills, marks) in one request.
     max_batch_items: int = Field(10_000, ge=1)
     #: Largest request body in bytes: a larger one is answered 413 before it is read.

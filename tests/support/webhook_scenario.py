@@ -21,19 +21,13 @@ from typing import Any
 
 import httpx
 
-FLAT_2PCT = [{"floor": "0", "mmr": "0.02", "max_leverage": "50"}]
+from support.api import FLAT_2PCT, auth, ok
+
 MARKET = {"venue": "generic", "symbol": "BTCUSDT", "maker_fee": "0", "taker_fee": "0", "liquidation_fee": "0.01",
           "tiers": FLAT_2PCT}
 HIGH, LOW, LIQUIDATING = "10000", "9220", "9180"
 
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def ok(r: httpx.Response) -> Any:
-    assert r.status_code == 200, r.text
-    return r.json()
+__all__ = ["HIGH", "LIQUIDATING", "LOW", "MARKET", "auth", "mark", "ok", "seed"]
 
 
 def seed(c: httpx.Client, admin: str) -> dict[str, str]:

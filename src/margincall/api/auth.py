@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -67,3 +67,31 @@ def charge(service: Service, who: Principal, items: int) -> None:
         retry = max(1, math.ceil(wait))
         raise ApiError(429, "rate_limited", f"rate limit of {service.limits.rate:g} items/s exceeded; retry in "
                        f"{retry} s", headers={"Retry-After": str(retry)})
+
+
+def charge_read(service: Service, who: Principal, cost: int) -> None:
+    """Take ``cost`` tokens from the key's read bucket (at its role's rate) or refuse with 429 and Retry-After."""
+    buckets = service.read_limits[who.role]
+    wait = buckets.take(who.key_id, cost)
+    if wait > 0:
+        service.metrics.read_rejected.labels(who.role.value).inc()
+        retry = max(1, math.ceil(wait))
+        raise ApiError(429, "rate_limited", f"read rate limit of the {who.role.value} role ({buckets.rate:g} per "
+                       f"second, this read costs {cost}) exceeded; retry in {retry} s",
+                       headers={"Retry-After": str(retry)})
+
+
+def reads(cost: Literal["status_cost", "events_cost", "calculator_cost"],
+          *roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency for a read: ``roles`` only (any role when none are given), charged ``cost`` (the name of
+    its :class:`~margincall.config.ReadLimits` setting) on the key's read bucket."""
+    admit = require(*roles) if roles else None
+
+    async def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if admit is not None:
+            who = await admit(who)
+        service = service_of(request)
+        charge_read(service, who, getattr(service.settings.read_limits, cost))
+        return who
+
+    return check

@@ -14,8 +14,10 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class ServiceMetrics:
     """``margincall_tick_latency_seconds``: from a mark's arrival at the writer queue to the moment it and every
     event it caused are durable; ``margincall_events_total{type}``: stored events (rate() gives events/s);
-    ``margincall_liquidations_total``: liquidations started; ``margincall_carried_work``: watches the engine
-    left for the next tick (``max_steps_per_tick``); ``margincall_insurance_fund{asset}``: the fund's balance;
+    ``margincall_liquidations_total``: liquidations started; ``margincall_refused_total{code}``: inputs refused;
+    ``margincall_rate_limited_total`` and ``margincall_read_rate_limited_total{role}``: requests refused by the
+    ingestion and the read rate limits; ``margincall_carried_work``: watches the engine left for the next tick
+    (``max_steps_per_tick``); ``margincall_insurance_fund{asset}``: the fund's balance;
     ``margincall_webhook_deliveries_total`` and ``margincall_webhook_failures_total``: webhook deliveries (2xx)
     and failed attempts; ``margincall_webhooks_failing``: subscriptions whose last attempt failed."""
 
@@ -40,6 +42,8 @@ class ServiceMetrics:
                                      "attempt failed", registry=r)
         self.http_rejected = Counter("margincall_rate_limited", "Requests refused by the rate limiter",
                                      registry=r)
+        self.read_rejected = Counter("margincall_read_rate_limited", "Reads refused by the read rate limit of "
+                                     "the key's role", ["role"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from margincall.api import views
-from margincall.api.auth import charge, own_account, principal, require, service_of
+from margincall.api.auth import charge, own_account, principal, reads, require, service_of
 from margincall.api.clock import now_ms
 from margincall.api.errors import ApiError, engine_error, status_of
 from margincall.api.keys import CONFIG_ADMIN_ID, KeyInfo, Principal, Role, key_id_of
@@ -39,7 +39,12 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Ingest = Annotated[Principal, Depends(require(Role.ADMIN, Role.FEEDER))]
 Anyone = Annotated[Principal, Depends(principal)]
 AdminOrTrader = Annotated[Principal, Depends(require(Role.ADMIN, Role.TRADER))]
-Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.TRADER, Role.VIEWER))]
+# Reads, charged on the key's read bucket (config.ReadLimits): a status read, an events page, a calculator call.
+AnyoneReads = Annotated[Principal, Depends(reads("status_cost"))]
+OwnReads = Annotated[Principal, Depends(reads("status_cost", Role.ADMIN, Role.TRADER))]
+AdminReads = Annotated[Principal, Depends(reads("status_cost", Role.ADMIN))]
+EventReader = Annotated[Principal, Depends(reads("events_cost", Role.ADMIN, Role.TRADER, Role.VIEWER))]
+CalculatorReader = Annotated[Principal, Depends(reads("calculator_cost"))]
 AccountPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]*$")]
 
 
@@ -392,7 +397,7 @@ async def source_prices(request: Request, body: SourceTicksIn, who: Ingest) -> R
 
 
 @v1.get("/prices/index", tags=["market data"])
-async def index_prices(request: Request, who: Anyone) -> dict[str, Any]:
+async def index_prices(request: Request, who: AnyoneReads) -> dict[str, Any]:
     return {"indices": service_of(request).prices.index_view()}
 
 
@@ -400,13 +405,13 @@ async def index_prices(request: Request, who: Anyone) -> dict[str, Any]:
 
 
 @v1.get("/markets", tags=["market data"])
-async def get_markets(request: Request, who: Anyone) -> dict[str, Any]:
+async def get_markets(request: Request, who: AnyoneReads) -> dict[str, Any]:
     return {"markets": await run_in_threadpool(service_of(request).read, views.markets_view)}
 
 
 @v1.get("/accounts/{account}", tags=["accounts"])
 async def get_account(request: Request, account: AccountPath,
-                      who: AdminOrTrader) -> dict[str, Any]:
+                      who: OwnReads) -> dict[str, Any]:
     own_account(who, account)
     view = await run_in_threadpool(service_of(request).read, lambda e: views.account_view(e, account))
     if view is None:
@@ -416,7 +421,7 @@ async def get_account(request: Request, account: AccountPath,
 
 @v1.get("/accounts/{account}/positions", tags=["accounts"])
 async def get_positions(request: Request, account: AccountPath,
-                        who: AdminOrTrader) -> dict[str, Any]:
+                        who: OwnReads) -> dict[str, Any]:
     own_account(who, account)
     view = await run_in_threadpool(service_of(request).read, lambda e: views.positions_view(e, account))
     if view is None:
@@ -425,7 +430,7 @@ async def get_positions(request: Request, account: AccountPath,
 
 
 @v1.get("/risk/accounts", tags=["risk"])
-async def risk_accounts(request: Request, who: Admin,
+async def risk_accounts(request: Request, who: AdminReads,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
     """Watches (cross account per asset, isolated position) by margin ratio, most at risk first."""
     rows = await run_in_threadpool(service_of(request).read, lambda e: views.risk_view(e, limit))
@@ -433,16 +438,26 @@ async def risk_accounts(request: Request, who: Admin,
 
 
 @v1.get("/risk/summary", tags=["risk"])
-async def risk_summary(request: Request, who: Anyone) -> dict[str, Any]:
+async def risk_summary(request: Request, who: AnyoneReads) -> dict[str, Any]:
     """Aggregates any role may see: accounts per band, liquidations in progress, engine counters."""
     return await run_in_threadpool(service_of(request).read, views.risk_summary)
 
 
 @v1.post("/calculator", tags=["calculator"])
-async def calculator(body: Annotated[dict[str, Any], Body()], who: Anyone) -> dict[str, Any]:
-    """The scenario JSON of ``margincall calc --json`` in, its result out."""
+async def calculator(request: Request, body: Annotated[dict[str, Any], Body()],
+                     who: CalculatorReader) -> dict[str, Any]:
+    """The scenario JSON of ``margincall calc --json`` in, its result out. A scenario beyond the service's
+    ``calculator`` limits (positions, instruments, tier rows per instrument) is refused with 413 before any
+    work."""
     from margincall.calculator import calculate
+    from margincall.calculator.scenario import ScenarioTooLarge, check_size
 
+    limits = service_of(request).settings.calculator
+    try:
+        check_size(body, max_positions=limits.max_positions, max_instruments=limits.max_instruments,
+                   max_tiers=limits.max_tiers)
+    except ScenarioTooLarge as exc:
+        raise ApiError(413, exc.code, str(exc), exc.field) from None
     try:
         return await run_in_threadpool(calculate, body)
     except (MarginCallError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
@@ -452,7 +467,7 @@ async def calculator(body: Annotated[dict[str, Any], Body()], who: Anyone) -> di
 
 
 @v1.get("/insurance-fund", tags=["market data"])
-async def insurance_fund(request: Request, who: Anyone,
+async def insurance_fund(request: Request, who: AnyoneReads,
                          asset: Annotated[str | None, Query(max_length=64)] = None,
                          limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
     """Balances per asset, and ``history`` ([ts, balance] after every change, oldest first) of ``asset``
@@ -468,22 +483,26 @@ async def insurance_fund(request: Request, who: Anyone,
 @v1.get("/events", tags=["events"])
 async def events(
     request: Request,
-    who: Reader,
+    who: EventReader,
     type: Annotated[str | None, Query(max_length=500, description="comma-separated event types; "
                                       "insurance_fund = every event that moved the fund")] = None,
     account: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[int | None, Query(ge=0, lt=2**63, description="ts ≥ since (ms)")] = None,
     until: Annotated[int | None, Query(ge=0, lt=2**63, description="ts ≤ until (ms)")] = None,
-    after: Annotated[int, Query(ge=0, lt=2**63, description="seq > after (paging)")] = 0,
+    after: Annotated[int, Query(ge=0, lt=2**63, description="seq > after (the cursor: next_after of the last "
+                                                            "page)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """Stored events in sequence order, filtered; ``next_after`` continues the scan. Traders get their own
+    """Stored events in sequence order, filtered, a page at a time through the log's indexes. Continue with
+    ``after=next_after`` while ``more`` is true; a page may hold fewer than ``limit`` events (even none) while
+    ``next_after`` advances: a page filtered by account and type reads a bounded number of the account's
+    events. ``more`` false: the end of the log (or of ``until``) as of this read. Traders get their own
     account's events only; viewers the public liquidation feed without account ids."""
     service = service_of(request)
     types = None
     if type is not None:
         types = frozenset(t.strip() for t in type.split(",") if t.strip())
-        known = set(service.engine.ledger.event_types) | {"insurance_fund"}
+        known = set(service.engine.ledger.event_types) | {views.FUND_TYPE}
         unknown = sorted(types - known)
         if unknown:
             raise ApiError(400, "unknown_event_type", f"type: unknown event type {unknown[0]!r}", "type")
@@ -497,23 +516,11 @@ async def events(
         if types is not None and not types <= views.PUBLIC_TYPES:
             raise ApiError(403, "forbidden", f"viewers see only {', '.join(sorted(views.PUBLIC_TYPES))}", "type")
         types = types or views.PUBLIC_TYPES
-
-    def scan() -> tuple[list[dict[str, Any]], int]:
-        out: list[dict[str, Any]] = []
-        last = after
-        for ev in service.journal.log.read(after):
-            if until is not None and ev.ts > until:
-                break  # timestamps never decrease along the log
-            last = ev.seq
-            d = {"seq": ev.seq, "ts": ev.ts, "type": ev.type, "key": ev.key, "payload": ev.payload,
-                 "result": ev.result}
-            if views.matches(d, types, account, since, until):
-                seen = views.view_event(d, who)
-                if seen is not None:
-                    out.append(seen)
-                    if len(out) >= limit:
-                        break
-        return out, last
-
-    found, last = await run_in_threadpool(scan)
-    return {"events": found, "next_after": last}
+    fund = types is not None and views.FUND_TYPE in types
+    if fund and types is not None:
+        types = types - {views.FUND_TYPE} or None
+    page = await run_in_threadpool(
+        service.journal.log.page, after, limit, types=types, fund=fund, account=account, since=since, until=until,
+        max_scan=service.settings.events_scan_factor * limit)
+    found = [seen for seen in (views.view_event(views.event_dict(ev), who) for ev in page.events) if seen is not None]
+    return {"events": found, "next_after": page.next_after, "more": page.more}

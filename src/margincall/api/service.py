@@ -69,8 +69,16 @@ class Service:
         self.bus = Bus()
         self.tickets = Tickets()
         self.limits = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+        #: Read rate limits: one set of token buckets (per key) for each role, at that role's rate.
+        self.read_limits = {role: TokenBuckets(*settings.read_limits.of(role.value)) for role in Role}
         self.insurance = InsuranceHistory(settings.insurance_history)
-        self.insurance.fold_all(self.journal.log.read(0))
+        after = 0
+        while True:  # only the events that moved the fund, through the log's index of them
+            page = self.journal.log.page(after, 1000, fund=True)
+            self.insurance.fold_all(page.events)
+            if not page.more:
+                break
+            after = page.next_after
         for asset, bal in self.insurance.balances.items():
             self.metrics.insurance.labels(asset).set(float(bal))
         self.loop: asyncio.AbstractEventLoop | None = None

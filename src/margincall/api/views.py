@@ -5,7 +5,8 @@ Visibility (the contract's role rules, applied to ``GET /v1/events`` and the Web
 * ``admin`` sees every event in full.
 * ``trader`` sees the events that concern its own account (``account``, ``from`` or ``to`` is it; a
   ``socialized_loss`` it pays a share of, with the other accounts' shares removed and no postings); an ADL
-  event that reduced the trader keeps no trace of the bankrupt account.
+  event that reduced the trader keeps no trace of the bankrupt account, and the bankrupt account's trader does
+  not see whom its position was deleveraged against (the ADL events of other accounts that name it).
 * ``viewer`` sees the public liquidation feed — ``liquidation``, ``partial_liquidation`` and ``adl`` — with
   every account id, the idempotency key and the postings removed.
 * Marks and insurance-fund balance changes are market data / aggregates: every role may stream them.
@@ -23,11 +24,15 @@ from typing import Any
 from margincall.api.keys import Principal, Role
 from margincall.ledger.types import INSURANCE, wallet_book
 from margincall.risk.engine import RiskEngine
+from margincall.risk.events import ACCOUNT_FIELDS, accounts_of
 from margincall.risk.margin_call import Band
 from margincall.risk.status import WatchId, bankruptcy_price, liquidation_price, status, watches_for
+from margincall.store.log import StoredEvent
 
 PUBLIC_TYPES = frozenset({"liquidation", "partial_liquidation", "adl"})
-_ACCOUNT_FIELDS = ("account", "bankrupt_account", "from", "to", "shares")
+#: The pseudo event type of ``GET /v1/events?type=``: every event whose result moved the insurance fund.
+FUND_TYPE = "insurance_fund"
+_ACCOUNT_FIELDS = (*ACCOUNT_FIELDS, "shares")
 
 
 def dec(d: Decimal | None) -> str | None:
@@ -38,11 +43,13 @@ def dec(d: Decimal | None) -> str | None:
 
 
 def concerns(payload: Mapping[str, Any], account: str) -> bool:
-    """Whether an event with ``payload`` is about ``account`` (as the trader's own event)."""
-    if any(payload.get(k) == account for k in ("account", "from", "to")):
-        return True
-    shares = payload.get("shares")
-    return isinstance(shares, list) and any(isinstance(s, Mapping) and s.get("account") == account for s in shares)
+    """Whether an event with ``payload`` is about ``account`` (:func:`margincall.risk.events.accounts_of`)."""
+    return account in accounts_of(payload)
+
+
+def event_dict(ev: StoredEvent) -> dict[str, Any]:
+    """A stored event as the API shows it (before :func:`view_event`)."""
+    return {"seq": ev.seq, "ts": ev.ts, "type": ev.type, "key": ev.key, "payload": ev.payload, "result": ev.result}
 
 
 def view_event(ev: Mapping[str, Any], who: Principal) -> dict[str, Any] | None:
@@ -52,7 +59,8 @@ def view_event(ev: Mapping[str, Any], who: Principal) -> dict[str, Any] | None:
     payload: Mapping[str, Any] = ev["payload"]
     if who.role is Role.TRADER:
         acct = who.account
-        if acct is None or not concerns(payload, acct):
+        # An ADL of another account names the trader's bankrupt account: it does not learn who was deleveraged.
+        if acct is None or not concerns(payload, acct) or payload.get("bankrupt_account") == acct:
             return None
         seen = {**ev, "key": client_key(ev.get("key"))}
         if ev["type"] == "socialized_loss":
@@ -76,22 +84,6 @@ def _without(d: Mapping[str, Any], *names: str) -> dict[str, Any]:
 def client_key(key: str | None) -> str | None:
     """An idempotency key as its client sent it: without the ``<principal>/`` scope the service stores it under."""
     return key.split("/", 1)[1] if key is not None and "/" in key else key
-
-
-def matches(ev: Mapping[str, Any], types: frozenset[str] | None, account: str | None, since: int | None,
-            until: int | None) -> bool:
-    if types is not None and ev["type"] not in types and not ("insurance_fund" in types and touches_fund(ev)):
-        return False
-    if since is not None and ev["ts"] < since:
-        return False
-    if until is not None and ev["ts"] > until:
-        return False
-    return account is None or concerns(ev["payload"], account)
-
-
-def touches_fund(ev: Mapping[str, Any]) -> bool:
-    result = ev.get("result") or {}
-    return any(p.get("from") == INSURANCE or p.get("to") == INSURANCE for p in result.get("postings", ()))
 
 
 # -- insurance fund --------------------------------------------------------------------------------------------

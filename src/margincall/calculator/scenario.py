@@ -84,6 +84,51 @@ class Scenario(_Strict):
     positions: list[PositionIn] = Field(min_length=1)
 
 
+class ScenarioTooLarge(MarginCallError):
+    """A scenario beyond a size limit (positions, instruments, tier rows of one instrument)."""
+
+    code = "scenario_too_large"
+
+
+def check_size(data: Any, *, max_positions: int, max_instruments: int, max_tiers: int) -> None:
+    """Refuse a scenario (as parsed JSON) larger than the limits, before any work on it: at most
+    ``max_positions`` positions, ``max_instruments`` instruments and ``max_tiers`` tier rows per instrument — the
+    objects in its lists, whichever form the tiers take (``tiers``, a ccxt or venue payload). Anything else
+    is left to :func:`parse_scenario`. Raises :class:`ScenarioTooLarge` naming the field and the limit."""
+    if not isinstance(data, dict):
+        return
+    positions = data.get("positions")
+    if isinstance(positions, list) and len(positions) > max_positions:
+        raise ScenarioTooLarge(f"positions: {len(positions)} positions, more than the limit of {max_positions}",
+                               field="positions")
+    instruments = data.get("instruments")
+    if not isinstance(instruments, dict):
+        return
+    if len(instruments) > max_instruments:
+        raise ScenarioTooLarge(f"instruments: {len(instruments)} instruments, more than the limit of "
+                               f"{max_instruments}", field="instruments")
+    for symbol, spec in instruments.items():
+        if _rows_beyond(spec, max_tiers):
+            raise ScenarioTooLarge(f"instruments.{symbol}: more than the limit of {max_tiers} tier rows per "
+                                   "instrument", field=f"instruments.{symbol}")
+
+
+def _rows_beyond(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds more than ``limit`` objects as elements of lists, at any depth (a walk that
+    stops once past the limit)."""
+    rows, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            rows += sum(1 for x in v if isinstance(x, dict))
+            if rows > limit:
+                return True
+            stack.extend(v)
+    return False
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -26,6 +27,17 @@ def wallet_book(account: str) -> str:
 
 def isolated_book(account: str, symbol: str, position_side: PositionSide) -> str:
     return f"isolated:{account}:{symbol}:{position_side.value}"
+
+
+def moves_insurance_fund(result: Mapping[str, Any] | None) -> bool:
+    """Whether a stored result (``{"postings": [{"from", "to", ...}, ...], ...}``) moved the insurance fund: a
+    posting from or to :data:`INSURANCE`."""
+    if not result:
+        return False
+    for p in result.get("postings", ()):  # noqa: SIM110 - a loop: called for every stored event, any() costs 2x
+        if p.get("from") == INSURANCE or p.get("to") == INSURANCE:
+            return True
+    return False
 
 
 class Rejected(MarginCallError):

@@ -23,7 +23,13 @@ def holding_notional(h: Holding, price: Decimal | None = None) -> Decimal:
 
 def holding_pnl(h: Holding, price: Decimal | None = None) -> Decimal:
     p = h.position
-    return unrealized_pnl(h.instrument, p.side, p.size, p.entry_price, h.mark if price is None else price)
+    if price is not None:
+        return unrealized_pnl(h.instrument, p.side, p.size, p.entry_price, price)
+    key = ("pnl", ZERO)
+    at_mark = h.at_mark.get(key)
+    if at_mark is None:
+        at_mark = h.at_mark[key] = unrealized_pnl(h.instrument, p.side, p.size, p.entry_price, h.mark)
+    return at_mark
 
 
 def holding_initial_margin(h: Holding, price: Decimal | None = None) -> Decimal:
@@ -32,16 +38,18 @@ def holding_initial_margin(h: Holding, price: Decimal | None = None) -> Decimal:
 
 
 def holding_maintenance(h: Holding, price: Decimal | None = None, fee_rate: Decimal = ZERO) -> Decimal:
-    """Tiered MM at ``price`` (default the mark), tier re-selected at that price."""
+    """Tiered MM at ``price`` (default the mark, computed once per holding and fee rate), tier re-selected at
+    that price."""
     inst = h.instrument
-    return maintenance_margin(
-        h.tiers,
-        inst.kind,
-        quantity(inst, h.position.size),
-        h.mark if price is None else price,
-        inst.contract_size,
-        fee_rate,
-    )
+    if price is not None:
+        return maintenance_margin(h.tiers, inst.kind, quantity(inst, h.position.size), price, inst.contract_size,
+                                  fee_rate)
+    key = ("mm", fee_rate)
+    at_mark = h.at_mark.get(key)
+    if at_mark is None:
+        at_mark = h.at_mark[key] = maintenance_margin(h.tiers, inst.kind, quantity(inst, h.position.size), h.mark,
+                                                      inst.contract_size, fee_rate)
+    return at_mark
 
 
 def isolated_margin(h: Holding) -> Decimal:

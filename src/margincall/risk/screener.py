@@ -23,6 +23,7 @@ from margincall.ledger.types import PositionKey, PositionState
 from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
 from margincall.model.errors import MarginCallError
 from margincall.risk.book import RiskBook
+from margincall.risk.events import accounts_of
 from margincall.risk.index import BandIndex, warm_up
 from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.screen import full_screen
@@ -79,13 +80,7 @@ class IndexScreener:
         if event_type == "funding":
             self.dirty.update(k.account for k in led.by_symbol.get(str(payload["symbol"]), ()))
             return
-        for name in ("account", "from", "to", "bankrupt_account"):
-            v = payload.get(name)
-            if isinstance(v, str):
-                self.dirty.add(v)
-        for share in payload.get("shares", ()) or ():
-            if isinstance(share, Mapping) and isinstance(share.get("account"), str):
-                self.dirty.add(share["account"])
+        self.dirty.update(accounts_of(payload))
 
     def flush(self, engine: RiskEngine) -> list[str]:
         """Re-sync and re-band every dirty account from the ledger; returns those accounts."""

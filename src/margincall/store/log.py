@@ -21,7 +21,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from margincall.ledger.types import INSURANCE, moves_insurance_fund
 from margincall.model.errors import MarginCallError
+from margincall.risk.events import accounts_of
 
 try:  # optional: a faster JSON codec, used only where its output is provably the same as the json module's
     import orjson as _orjson
@@ -160,6 +162,47 @@ class StoredEvent(NamedTuple):
     hash: str
 
 
+class EventPage(NamedTuple):
+    """One page of :meth:`EventLog.page`: the matching events in sequence order and where to continue.
+
+    ``next_after`` is the next page's cursor (pass it as ``after``); it advances even when the page holds fewer
+    events than asked for, or none, because a page reads a bounded number of index rows. ``more`` is False when
+    the page reached the end of its range (the log's last event as of the read, or the last one at or before
+    ``until``): only events appended later can follow. ``examined`` counts the index entries and event rows the
+    page read and ``probes`` the point lookups that turned ``since`` / ``until`` into sequence bounds (none once
+    the cursor is inside them): what the page cost, independent of the log's size."""
+
+    events: list[StoredEvent]
+    next_after: int
+    more: bool
+    examined: int
+    probes: int
+
+
+def index_rows(events: Sequence[StoredEvent], rows: Sequence[Sequence[Any]]
+               ) -> tuple[list[tuple[str, int]], list[tuple[int]]]:
+    """The index entries of ``events`` (stored as ``rows``, :func:`chain`'s), written in the transaction that
+    stores them: ``(account, seq)`` for every account an event concerns
+    (:func:`margincall.risk.events.accounts_of`) and ``(seq,)`` for every event whose result moved the insurance
+    fund (:func:`margincall.ledger.types.moves_insurance_fund`)."""
+    accounts: list[tuple[str, int]] = []
+    fund: list[tuple[int]] = []
+    add_account, add_fund = accounts.append, fund.append
+    for ev, row in zip(events, rows, strict=True):
+        seq = ev[0]
+        for a in accounts_of(ev[4]):
+            add_account((a, seq))
+        # The result's text names the fund's book whenever a posting moves it: most results are passed over
+        # by one substring search, the rest decided on the parsed result.
+        text = row[5]
+        if text is not None and _FUND_BOOK in text and moves_insurance_fund(ev[5]):
+            add_fund((seq,))
+    return accounts, fund
+
+
+_FUND_BOOK = json.dumps(INSURANCE)
+
+
 @runtime_checkable
 class EventLog(Protocol):
     """An append-only, hash-chained event log with snapshots. One writer per log at a time.
@@ -182,6 +225,22 @@ class EventLog(Protocol):
     def read_types(self, after_seq: int, through_seq: int, types: Collection[str], limit: int) -> list[StoredEvent]:
         """Up to ``limit`` events of ``types`` with ``after_seq < seq <= through_seq``, in sequence order (one
         query: the database skips the other types without them being parsed)."""
+        ...
+
+    def page(self, after: int = 0, limit: int = 100, *, types: frozenset[str] | None = None, fund: bool = False,
+             account: str | None = None, since: int | None = None, until: int | None = None,
+             max_scan: int | None = None) -> EventPage:
+        """Up to ``limit`` events with ``seq > after`` matching every filter given, in sequence order, read
+        through the indexes: the cost of a page does not depend on the log's size.
+
+        Filters: ``types`` (event types) and ``fund`` (events whose result moved the insurance fund) match an
+        event of one of the types *or* one that moved the fund; ``account``: the events that concern it
+        (:func:`margincall.risk.events.accounts_of`); ``since`` / ``until``: ``since ≤ ts ≤ until`` (ms; the
+        ledger refuses an event earlier than the last one, so the timestamps of a log never decrease along it
+        and bound a range of sequence numbers). With ``account`` and ``types``/``fund`` together, the page reads
+        at most ``max_scan`` (default ``20 × limit``) of the account's index entries, so it may hold fewer than
+        ``limit`` events while :attr:`EventPage.next_after` advances (see :class:`EventPage`).
+        """
         ...
 
     def by_key(self, key: str) -> StoredEvent | None:

@@ -22,13 +22,15 @@ from margincall.store.log import (
     StoreError,
     canonical_json,
     chain,
+    index_rows,
     row_to_event,
 )
 from margincall.store.sql import COLUMNS as _COLUMNS
-from margincall.store.sql import SqlEventLog
+from margincall.store.sql import SqlEventLog, Step, backfill_index, insert_accounts_sql, insert_fund_sql
 
-#: Ordered schema migrations: version ``i + 1`` is ``MIGRATIONS[i]`` (a list of statements). Append only.
-MIGRATIONS: list[list[str]] = [
+#: Ordered schema migrations: version ``i + 1`` is ``MIGRATIONS[i]`` (a list of steps: SQL statements, or
+#: functions of (connection, placeholder)). Append only.
+MIGRATIONS: list[list[Step]] = [
     [
         """CREATE TABLE events (
             seq INTEGER PRIMARY KEY,
@@ -47,9 +49,22 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
         )""",
     ],
+    [  # the indexes of margincall.store.sql's pages, filled from the events already stored
+        # An index entry ends with the rowid (seq): this is (type, seq) without storing seq twice.
+        "CREATE INDEX events_type ON events (type)",
+        """CREATE TABLE event_accounts (
+            account TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (account, seq)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE fund_events (seq INTEGER PRIMARY KEY)",
+        backfill_index,
+    ],
 ]
 
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ACCOUNTS = insert_accounts_sql("?")
+_INSERT_FUND = insert_fund_sql("?")
 PAGE_SIZE = 16_384
 WAL_AUTOCHECKPOINT_PAGES = 2_500  # ~40 MB of 16 KiB pages
 
@@ -60,7 +75,7 @@ class SqliteEventLog(SqlEventLog):
     PARAM = "?"
     READ_CHUNK = 4096
 
-    def __init__(self, path: str | Path, *, migrations: Sequence[Sequence[str]] | None = None) -> None:
+    def __init__(self, path: str | Path, *, migrations: Sequence[Sequence[Step]] | None = None) -> None:
         self.path = str(path)
         self._prefetch: bool | None = None  # read_for_replay through a reader thread (decided on first use)
         try:
@@ -84,7 +99,7 @@ class SqliteEventLog(SqlEventLog):
             raise StoreError(f"sqlite {self.path}: {exc}") from exc
 
     # -- schema -----------------------------------------------------------------------------------------
-    def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
+    def _migrate(self, migrations: Sequence[Sequence[Step]]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")  # takes the write lock: two processes opening at once migrate once
         try:
@@ -96,8 +111,11 @@ class SqliteEventLog(SqlEventLog):
             if current > len(migrations):
                 raise StoreError(f"sqlite {self.path}: schema version {current} is newer than this code knows")
             for version in range(current + 1, len(migrations) + 1):
-                for statement in migrations[version - 1]:
-                    db.execute(statement)
+                for step in migrations[version - 1]:
+                    if isinstance(step, str):
+                        db.execute(step)
+                    else:
+                        step(db, "?")
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             db.execute("COMMIT")
         except BaseException:
@@ -117,11 +135,15 @@ class SqliteEventLog(SqlEventLog):
             return []
         with self._lock:
             events, rows = chain(batch, self._last_seq, self._last_hash)
+            accounts, fund = index_rows(events, rows)
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     db.executemany(_INSERT, rows)
+                    db.executemany(_INSERT_ACCOUNTS, accounts)
+                    if fund:
+                        db.executemany(_INSERT_FUND, fund)
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -149,6 +171,9 @@ class SqliteEventLog(SqlEventLog):
         if self._prefetch:
             return prefetch.prefetched_chunks(self.path, after_seq, prefetch.MAX_CHUNK, self._fetch)
         return self._paged_replay(after_seq)
+
+    def _in(self, values: Sequence[int]) -> tuple[str, list[Any]]:
+        return f"IN ({','.join('?' * len(values))})", list(values)
 
     def by_keys(self, keys: Sequence[str]) -> dict[str, StoredEvent]:
         found: dict[str, StoredEvent] = {}
