@@ -44,14 +44,14 @@ def scenario(positions: int, instruments: int | None = None, tier_rows: int = 3,
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    limits = CalculatorLimits(max_positions=4, max_instruments=5, max_tiers=6)
+    limits = CalculatorLimits(max_positions=5, max_instruments=5, max_tiers=6)
     app = create_app(Settings.load(database=str(tmp_path / "engine.db"), calculator=limits))
     with TestClient(app) as c:
         yield c, app.state.admin_key
 
 
 @pytest.mark.parametrize("body,field,limit", [
-    (scenario(5), "positions", "limit of 4"),
+    (scenario(6), "positions", "limit of 5"),
     (scenario(4, instruments=6), "instruments", "limit of 5"),
     (scenario(2, tier_rows=7), "instruments.S0USDT", "limit of 6 tier rows"),
 ])
@@ -70,10 +70,10 @@ def test_a_scenario_beyond_a_limit_is_413_naming_the_field_before_any_work(api, 
 
 def test_a_scenario_at_the_limits_is_evaluated(api):
     c, key = api
-    res = ok(c.post("/v1/calculator", json=scenario(4, instruments=5, tier_rows=6), headers=auth(key)))
+    res = ok(c.post("/v1/calculator", json=scenario(5, instruments=5, tier_rows=6), headers=auth(key)))
     # notional 0.1 × 1,000 = 100, first bracket: MM = 100 × 0.4 % = 0.4 per position
-    assert [p["maintenance_margin"] for p in res["positions"]] == ["0.4"] * 4
-    assert res["account"]["maintenance_margin"] == "1.6"
+    assert [p["maintenance_margin"] for p in res["positions"]] == ["0.4"] * 5
+    assert res["account"]["maintenance_margin"] == "2.0"  # 5 × 0.4
 
 
 def test_tier_rows_are_counted_in_every_tier_form_without_their_nested_objects():
