@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def test_a_scenario_at_the_limits_is_evaluated(api):
     res = ok(c.post("/v1/calculator", json=scenario(5, instruments=5, tier_rows=6), headers=auth(key)))
     # notional 0.1 × 1,000 = 100, first bracket: MM = 100 × 0.4 % = 0.4 per position
     assert [p["maintenance_margin"] for p in res["positions"]] == ["0.4"] * 5
-    assert res["account"]["maintenance_margin"] == "2.0"  # 5 × 0.4
+    assert D(res["account"]["maintenance_margin"]) == 2  # 5 × 0.4
 
 
 def test_tier_rows_are_counted_in_every_tier_form_without_their_nested_objects():
