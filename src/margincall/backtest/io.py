@@ -201,9 +201,9 @@ def trades_frame(df: pd.DataFrame, where: str = "trades") -> pd.DataFrame:
 
 def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result") -> pd.DataFrame:
     """freqtrade's backtest result (``strategy → name → trades``) as margincall trades: ``amount`` is the size,
-    ``is_short`` the side, ``open_rate``/``close_rate`` the prices, ``trading_mode``'s margin mode when given
-    (freqtrade's ``margin_mode`` config: isolated by default), ``stake_amount`` the wallet of the trade's own
-    account (freqtrade funds each trade with its stake)."""
+    ``is_short`` the side, ``open_rate``/``close_rate`` the prices, the result's ``margin_mode`` when given
+    (isolated by default). Each trade is its own account, funded at its opening with its initial margin (freqtrade's
+    ``stake_amount`` = amount × open rate / leverage) and the opening fee."""
     strategies = result.get("strategy")
     if not isinstance(strategies, Mapping) or not strategies:
         raise BacktestInputError(f"{where}: no strategy results", field="strategy")
@@ -223,7 +223,7 @@ def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result")
                     "size": str(t["amount"]), "stake": None, "leverage": str(t.get("leverage") or 1),
                     "margin_mode": mode, "close_time": t.get("close_date"),
                     "close_price": None if t.get("close_rate") is None else str(t["close_rate"]),
-                    "account": None, "wallet": str(t["stake_amount"]),
+                    "account": None, "wallet": None,
                 })
             except KeyError as exc:
                 raise BacktestInputError(f"{where}: trade {i} has no {exc.args[0]}", field=str(exc.args[0])) from None

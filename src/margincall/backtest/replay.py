@@ -217,6 +217,10 @@ class Replay:
         if key in self.slots:
             raise BacktestInputError(f"trade {t.id}: account {t.account} already holds {t.symbol} (trade "
                                      f"{self.slots[key].trade.id}); give it another account", field="account")
+        if t.margin_mode == "cross" and any(a == t.account and s != t.symbol for a, s in self.slots):
+            raise BacktestInputError(f"trade {t.id}: a cross account holding several symbols at once is not "
+                                     "replayed yet (the symbols' mark paths would have to be interleaved in time)",
+                                     field="account")
         market = self.led.markets[t.symbol]
         inst = market.instrument
         price = t.open_price if t.open_price is not None else _dec(self.candles[t.symbol].at(t.open_ts))
