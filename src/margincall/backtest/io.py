@@ -96,6 +96,11 @@ def to_utc(values: Any, where: str) -> pd.Series:
         raise BacktestInputError(f"{where}: not a date: {exc}", field=where) from None
 
 
+def ms_of(dates: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 milliseconds since the epoch, whatever the Series' time unit."""
+    return pd.Series(dates).dt.as_unit("ms").astype("int64").to_numpy(dtype=np.int64)
+
+
 def read_candles(path: str | Path) -> pd.DataFrame:
     """Candles sorted by ``date`` (UTC), with float ``open, high, low, close``; refuses missing columns,
     non-positive prices, ``high < low`` and repeated dates."""

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from margincall.backtest.io import BacktestInputError, candles_frame, funding_frame
+from margincall.backtest.io import BacktestInputError, candles_frame, funding_frame, ms_of
 from margincall.backtest.trades import Trade
 from margincall.ledger import PositionKey
 from margincall.ledger.types import FUNDING, isolated_book, wallet_book
@@ -72,7 +72,7 @@ class _Series:
     @classmethod
     def of(cls, df: pd.DataFrame, where: str) -> _Series:
         df = candles_frame(df, where)
-        dates = (df["date"].astype("int64") // 1_000_000).to_numpy(dtype=np.int64)
+        dates = ms_of(df["date"])
         if len(dates) == 0:
             raise BacktestInputError(f"{where}: no candles", field=where)
         tf = int(np.median(np.diff(dates))) if len(dates) > 1 else 60_000
@@ -131,12 +131,13 @@ class Replay:
     def __init__(self, venue: str, trades: list[Trade], candles: Mapping[str, pd.DataFrame],
                  marks: Mapping[str, pd.DataFrame] | None = None, funding: Mapping[str, pd.DataFrame] | None = None,
                  instruments: Mapping[str, Mapping[str, Any]] | None = None, wallet: Decimal | None = None,
-                 config: EngineConfig | None = None, guard: float = 0.005) -> None:
+                 config: EngineConfig | None = None, guard: float = 0.0005) -> None:
         self.venue = venue
         self.trades = trades
         self.wallet = wallet
         self.guard = guard
-        self.engine = RiskEngine(config)
+        # the exact "holders" screen: a backtest holds few positions at once, and it needs no compiled index
+        self.engine = RiskEngine(config or EngineConfig(screener="holders"))
         symbols = sorted({t.symbol for t in trades})
         for s in symbols:
             if s not in candles:
@@ -177,7 +178,7 @@ class Replay:
             if t.close_ts is not None:
                 events.append((t.close_ts, 0, n, "close", t))
         for s, f in self.funding.items():
-            ts = (f["date"].astype("int64") // 1_000_000).to_numpy()
+            ts = ms_of(f["date"])
             events.extend((int(x), 1, i, "funding", (s, r)) for i, (x, r) in enumerate(zip(ts, f["rate"], strict=True)))
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         for ts, _o, _n, kind, data in events:
@@ -412,27 +413,27 @@ class Replay:
                              "low": p.low, "close": p.c})
 
     def _equity(self) -> pd.DataFrame:
-        """Total equity of the backtested accounts at each mark candle's close (float, for plots): wallets +
-        isolated margins + uPnL, rebuilt from the per-trade cash flows (linear contracts)."""
+        """Cumulative PnL of the backtested trades at each mark candle's close (float, for plots): uPnL while a
+        trade is held, its net result (PnL − fees + funding − surplus to the fund) after it ends (linear only)."""
         symbol = sorted(self.path)[0]
         p = self.path[symbol]
-        eq = np.zeros(len(p.dates))
+        n = len(p.dates)
+        eq = np.zeros(n)
+        step = np.zeros(n + 1)
+        closes = {s: (s_.c if s == symbol else np.interp(p.ends.astype(float), s_.ends.astype(float), s_.c))
+                  for s, s_ in self.path.items()}
         for r in self.results.values():
             t = r.trade
-            if r.entry_price is None:
+            inst = self.led.markets[t.symbol].instrument
+            if r.entry_price is None or inst.kind is not ContractKind.LINEAR:
                 continue
-            kind = self.led.markets[t.symbol].instrument.kind
-            if kind is not ContractKind.LINEAR:
-                continue
-            s = self.path[t.symbol]
-            closes = np.interp(p.ends.astype(float), s.ends.astype(float), s.c)
-            held = (p.ends > t.open_ts) & (p.ends <= (r.exit_time if r.exit_time is not None else p.ends[-1]))
-            cs = float(self.led.markets[t.symbol].instrument.contract_size)
-            upnl = t.sign * float(r.size) * cs * (closes - float(r.entry_price))
-            eq += np.where(held, upnl, 0.0)
-            after = p.ends > (r.exit_time if r.exit_time is not None else p.ends[-1] + 1)
-            net = float(r.realized_pnl - r.fees + r.funding - r.surplus_to_fund)
-            eq += np.where(after, net, 0.0)
+            end = r.exit_time if r.exit_time is not None else int(p.ends[-1])
+            i0, i1 = np.searchsorted(p.ends, [t.open_ts, end], "right")
+            qty = t.sign * float(r.size * inst.contract_size)
+            eq[i0:i1] += qty * (closes[t.symbol][i0:i1] - float(r.entry_price))
+            if r.exit_time is not None:
+                step[i1] += float(r.realized_pnl - r.fees + r.funding - r.surplus_to_fund)
+        eq += np.cumsum(step[:n])
         return pd.DataFrame({"date": pd.to_datetime(p.ends, unit="ms", utc=True), "pnl": eq})
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from margincall.backtest.io import ms_of
+
 if TYPE_CHECKING:
     from margincall.backtest.replay import BacktestResult
 
@@ -111,7 +113,7 @@ class _Plot:
 
 
 def _ms(s: pd.Series) -> np.ndarray:
-    return (s.astype("int64") // 1_000_000).to_numpy(dtype=float)
+    return ms_of(s).astype(float)
 
 
 def to_html(result: BacktestResult) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from margincall.backtest.io import BacktestInputError, to_utc
+from margincall.backtest.io import BacktestInputError, ms_of, to_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +52,29 @@ def _dec(v: Any, where: str, *, positive: bool = True) -> Decimal | None:
     return d
 
 
-def _ms(v: Any, where: str) -> int | None:
-    if v is None:
-        return None
-    ts = to_utc([v], where).iloc[0]
-    return int(ts.value // 1_000_000)
+def _times(df: pd.DataFrame, column: str) -> list[int | None]:
+    """A date column as ms (None where empty), converted in one pass; a bad cell's row is named."""
+    cells = [None if _blank(v) else v for v in df[column]]
+    given = [i for i, v in enumerate(cells) if v is not None]
+    out: list[int | None] = [None] * len(cells)
+    if not given:
+        return out
+    try:
+        ms = ms_of(to_utc([cells[i] for i in given], column))
+    except BacktestInputError:
+        for i in given:  # find the bad row
+            to_utc([cells[i]], f"trades[{i}].{column}")
+        raise
+    for i, m in zip(given, ms, strict=True):
+        out[i] = int(m)
+    return out
 
 
 def parse_trades(df: pd.DataFrame) -> list[Trade]:
     """Check every row; an error names the trade's row and field."""
     out: list[Trade] = []
     seen: set[str] = set()
+    opens, closes = _times(df, "open_time"), _times(df, "close_time")
     for i, raw in enumerate(df.to_dict("records")):
         row = {k: None if _blank(v) else v for k, v in raw.items()}
         tid = str(row.get("id") if row.get("id") is not None else "")
@@ -84,10 +96,10 @@ def parse_trades(df: pd.DataFrame) -> list[Trade]:
         if (size is None) == (stake is None):
             raise BacktestInputError(f"{where}: give exactly one of size and stake", field="size")
         lev = _dec(row.get("leverage"), f"{where}.leverage")
-        open_ts = _ms(row.get("open_time"), f"{where}.open_time")
+        open_ts = opens[i]
         if lev is None or open_ts is None:
             raise BacktestInputError(f"{where}: leverage and open_time are required", field="leverage")
-        close_ts = _ms(row.get("close_time"), f"{where}.close_time")
+        close_ts = closes[i]
         if close_ts is not None and close_ts < open_ts:
             raise BacktestInputError(f"{where}.close_time: before open_time", field="close_time")
         close_price = _dec(row.get("close_price"), f"{where}.close_price")
