@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 
 from margincall.model.errors import MarginCallError
 
@@ -98,7 +98,8 @@ def to_utc(values: Any, where: str) -> pd.Series:
 
 def ms_of(dates: pd.Series) -> np.ndarray:
     """UTC timestamps as int64 milliseconds since the epoch, whatever the Series' time unit."""
-    return pd.Series(dates).dt.as_unit("ms").astype("int64").to_numpy(dtype=np.int64)
+    out: np.ndarray = pd.Series(dates).dt.as_unit("ms").astype("int64").to_numpy(dtype=np.int64)
+    return out
 
 
 def read_candles(path: str | Path) -> pd.DataFrame:

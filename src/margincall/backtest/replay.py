@@ -37,7 +37,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 
 from margincall.backtest.io import BacktestInputError, candles_frame, funding_frame, ms_of
 from margincall.backtest.trades import Trade
@@ -178,8 +178,9 @@ class Replay:
             if t.close_ts is not None:
                 events.append((t.close_ts, 0, n, "close", t))
         for s, f in self.funding.items():
-            ts = ms_of(f["date"])
-            events.extend((int(x), 1, i, "funding", (s, r)) for i, (x, r) in enumerate(zip(ts, f["rate"], strict=True)))
+            stamps = ms_of(f["date"])
+            events.extend((int(x), 1, i, "funding", (s, r))
+                          for i, (x, r) in enumerate(zip(stamps.tolist(), f["rate"], strict=True)))
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         for ts, _o, _n, kind, data in events:
             for s in self.path:
@@ -298,7 +299,7 @@ class Replay:
                 r.fees += Decimal(str(d.get("fee") or 0))
                 if a.type == "partial_liquidation":
                     r.partial_steps += 1
-                if d.get("position_size") == "0":
+                if d.get("position_size") == "0" and isinstance(acct, str) and isinstance(sym, str):
                     r.exit_price = Decimal(str(d.get("price")))
                     r.exit_time = ts
                     del self.slots[(acct, sym)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Annotated
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -37,17 +38,17 @@ def _by_symbol(path: Path | None, symbols: list[str], what: str) -> dict[str, Pa
 
 
 def backtest(
-    trades: Path = typer.Option(..., "--trades", help="trades CSV/JSON, or freqtrade's backtest result (JSON or zip)"),
-    venue: str = typer.Option("binance-usdm", "--venue", help="venue profile (margincall venues)"),
-    candles: Path | None = typer.Option(None, "--candles", help="trade candles (freqtrade file, CSV or Parquet)"),
-    mark: Path | None = typer.Option(None, "--mark", help="mark-price candles (the liquidation path when given)"),
-    funding: Path | None = typer.Option(None, "--funding", help="funding rates (freqtrade -funding_rate or CSV)"),
-    datadir: Path | None = typer.Option(None, "--datadir", help="freqtrade data directory (futures, mark, funding)"),
-    instruments: Path | None = typer.Option(None, "--instruments", help="JSON {symbol: listing fields, tiers}"),
-    wallet: str | None = typer.Option(None, "--wallet", help="starting balance of every account"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
-    csv: Path | None = typer.Option(None, "--csv", help="write the per-trade table as CSV"),
-    html: Path | None = typer.Option(None, "--html", help="write a self-contained HTML report"),
+    trades: Annotated[Path, typer.Option("--trades", help="trades CSV/JSON or a freqtrade result")],
+    venue: Annotated[str, typer.Option("--venue", help="venue profile (margincall venues)")] = "binance-usdm",
+    candles: Annotated[Path | None, typer.Option("--candles", help="trade candles (freqtrade, CSV, Parquet)")] = None,
+    mark: Annotated[Path | None, typer.Option("--mark", help="mark candles (the liquidation path)")] = None,
+    funding: Annotated[Path | None, typer.Option("--funding", help="funding rates file")] = None,
+    datadir: Annotated[Path | None, typer.Option("--datadir", help="freqtrade data directory")] = None,
+    instruments: Annotated[Path | None, typer.Option("--instruments", help="JSON {symbol: listing}")] = None,
+    wallet: Annotated[str | None, typer.Option("--wallet", help="every account's starting balance")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON as the last line")] = False,
+    csv: Annotated[Path | None, typer.Option("--csv", help="write the per-trade table as CSV")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="write an HTML report")] = None,
 ) -> None:
     """Replay trades against candles through the service's ledger and risk engine: the venue's own
     liquidation (tiers, fees, funding, partial steps, liquidation fee) on the mark path."""
@@ -77,9 +78,9 @@ def backtest(
         print(to_json(result))
         return
     console = Console()
-    s = summary(result)
-    console.print(f"[bold]backtest[/] {s['venue']} · liquidation checked on the {s['mark_path']} · "
-                  f"{s['trades']} trades, {s['liquidated']} liquidated · net {s['net']}")
+    facts = summary(result)
+    console.print(f"[bold]backtest[/] {facts['venue']} · liquidation checked on the {facts['mark_path']} · "
+                  f"{facts['trades']} trades, {facts['liquidated']} liquidated · net {facts['net']}")
     table = Table("id", "side", "lev", "entry", "exit", "PnL", "fees", "funding", "liquidated at")
     df = trades_table(result)
     for row in df.itertuples():
