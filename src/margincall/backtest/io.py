@@ -147,9 +147,9 @@ def funding_frame(df: pd.DataFrame, where: str = "funding") -> pd.DataFrame:
     rates = pd.to_numeric(df[col], errors="coerce")
     if rates.isna().any():
         raise BacktestInputError(f"{where}.{col}: row {int(np.argmax(rates.isna()))} is not a number", field=col)
-    # the rate as text (shortest repr of the stored float): Decimal("0.0001"), not the float's binary expansion
+    # the rate as text to 10 decimals (venues publish 8): "0.0001", not the stored float's binary expansion
     out = pd.DataFrame({"date": to_utc(df["date"].to_numpy(), f"{where}.date"),
-                        "rate": [repr(float(x)) for x in rates]})
+                        "rate": [format(float(x), ".10f").rstrip("0").rstrip(".") for x in rates]})
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
 

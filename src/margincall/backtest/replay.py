@@ -205,7 +205,9 @@ class Replay:
         return sorted({k[1] for k in self.slots})
 
     def _feed(self, type_: str, payload: dict[str, Any], ts: int) -> list[Applied]:
-        out = self.engine.process(type_, payload, ts)
+        # a candle replayed after an event stamped inside it (funding at 00:00:00.006) keeps the log's order; the
+        # trades' table reports the candle's time
+        out = self.engine.process(type_, payload, max(ts, self.led.last_ts))
         self._record(out, ts)
         return out
 
