@@ -7,6 +7,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
+from margincall.cli.backtest import backtest
 from margincall.cli.calc import calc
 from margincall.cli.demo import demo
 from margincall.cli.explain import explain
@@ -27,6 +28,7 @@ app.command()(demo)
 app.command()(serve)
 app.command()(explain)
 app.command()(venues)
+app.command()(backtest)
 app.add_typer(ledger_app, name="ledger")
 
 

@@ -1,0 +1,9 @@
+"""Backtests that liquidate like the venue: trades replayed against price history through the service's engine.
+
+``run_backtest(trades, candles, ...)`` (DataFrames in, :class:`BacktestResult` out); ``margincall backtest`` on
+the command line. See :mod:`margincall.backtest.replay` for the rules of the replay.
+"""
+
+from margincall.backtest.replay import BacktestResult, run_backtest
+
+__all__ = ["BacktestResult", "run_backtest"]

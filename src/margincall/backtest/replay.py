@@ -1,0 +1,454 @@
+"""Replaying trades against price history through the service's own engine (:class:`RiskEngine`).
+
+Every rule — fees, margin, funding, the trigger (equity ≤ MM at the mark), partial liquidation, the liquidation
+fee, the insurance fund's settlement — is the engine's; this module only turns candles into mark ticks and
+trades into input events (``market_listed``, ``account_opened``, ``deposit``, ``leverage_set``, ``fill``,
+``mark``, ``funding``), and reads the engine's events back per trade.
+
+**Mark path.** Liquidation is checked on the mark: the mark candles when given, otherwise the trade candles
+(:attr:`BacktestResult.mark_source` says which). A candle covers ``[date, date + timeframe)``; it is replayed
+after the events at its start and before those at its end. Within a candle the path is open → the adverse
+extreme of the positions at risk → the favourable extreme → close (longs at risk: open, low, high, close;
+otherwise open, high, low, close): each position's adverse extreme is checked before its favourable one — the
+pessimistic reading of a candle, since its true order is unknown. When the path crosses a position's venue
+liquidation price (:func:`margincall.risk.status.liquidation_price`) the mark is fed at that price (moved
+≤ 1e-10 past it), as the venue's continuous mark would cross it; a candle that opens past it (a gap) liquidates
+at the open.
+
+**Only the candles that can matter are fed.** With no position open nothing is fed. Between events a float
+screen finds the first candle whose adverse extreme comes within ``guard`` (relative) of a position's
+liquidation price; the candles before it cannot liquidate anything and are skipped; that candle is fed as
+above and the screen resumes after it. Funding needs no path (its payload carries the mark at its time); before
+every event the mark at its time (the open of the candle holding it) is fed. A cross account with positions in
+more than one symbol, and a liquidation in progress, are fed every candle.
+
+**Money.** Without ``--wallet`` or a ``wallet`` column an account is funded, when each trade opens, with that
+trade's initial margin and opening fee (computed by the ledger's own :func:`initial_margin`, :func:`trading_fee`
+and :func:`charge`). The venue's insurance fund is deep (no auto-deleveraging of other backtested accounts).
+At the same time, closes come before funding and opens after it. Two trades of one account in one symbol may
+not overlap (the venue nets them into one position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+from margincall.backtest.io import BacktestInputError, candles_frame, funding_frame, ms_of
+from margincall.backtest.trades import Trade
+from margincall.ledger import PositionKey
+from margincall.ledger.types import FUNDING, isolated_book, wallet_book
+from margincall.math.contracts import notional_of
+from margincall.math.margin import initial_margin
+from margincall.math.trade import charge, trading_fee
+from margincall.model.enums import ContractKind, PositionSide
+from margincall.risk.engine import Applied, EngineConfig, RiskEngine
+from margincall.risk.status import WatchId, liquidation_price, watches_for
+from margincall.venues.market import market_from_listing
+
+_NUDGE = Decimal("1e-10")
+_FUND = "1000000000000"  # the venue's insurance fund: deep enough that no backtest reaches ADL
+_SCAN = 8192  # candles screened per numpy pass
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+@dataclass
+class _Series:
+    dates: np.ndarray  # int64 ms
+    ends: np.ndarray
+    o: np.ndarray
+    h: np.ndarray
+    low: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, where: str) -> _Series:
+        df = candles_frame(df, where)
+        dates = ms_of(df["date"])
+        if len(dates) == 0:
+            raise BacktestInputError(f"{where}: no candles", field=where)
+        tf = int(np.median(np.diff(dates))) if len(dates) > 1 else 60_000
+        return cls(dates, dates + tf, *(df[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close")))
+
+    def at(self, ts: int) -> float:
+        """The price at ``ts``: the open of the candle holding it (or the last close after the data)."""
+        i = int(np.searchsorted(self.dates, ts, "right")) - 1
+        if i < 0:
+            raise BacktestInputError(f"no candle at or before {pd.Timestamp(ts, unit='ms', tz='UTC')}",
+                                     field="candles")
+        return float(self.c[i]) if ts >= self.ends[i] else float(self.o[i])
+
+
+@dataclass
+class TradeResult:
+    trade: Trade
+    size: Decimal = Decimal(0)
+    entry_price: Decimal | None = None
+    exit_price: Decimal | None = None
+    exit_time: int | None = None
+    realized_pnl: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
+    liquidated: bool = False
+    partial_steps: int = 0
+    liquidation_time: int | None = None
+    liquidation_price: Decimal | None = None
+    liquidation_fee: Decimal = Decimal(0)
+    surplus_to_fund: Decimal = Decimal(0)
+    liq_line: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest did: per trade (:attr:`trades`), the equity curve, the liquidation-price lines."""
+
+    venue: str
+    mark_source: str  # "mark" or "trade"
+    results: list[TradeResult]
+    equity: pd.DataFrame  # date, equity (float, for plots)
+    prices: dict[str, pd.DataFrame]  # symbol → the mark path's candles
+    engine_events: int
+    marks_fed: int
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        from margincall.backtest.report import trades_table
+
+        return trades_table(self)
+
+
+class Replay:
+    """One backtest run (build with :func:`run_backtest`)."""
+
+    def __init__(self, venue: str, trades: list[Trade], candles: Mapping[str, pd.DataFrame],
+                 marks: Mapping[str, pd.DataFrame] | None = None, funding: Mapping[str, pd.DataFrame] | None = None,
+                 instruments: Mapping[str, Mapping[str, Any]] | None = None, wallet: Decimal | None = None,
+                 config: EngineConfig | None = None, guard: float = 0.0005) -> None:
+        self.venue = venue
+        self.trades = trades
+        self.wallet = wallet
+        self.guard = guard
+        # the exact "holders" screen: a backtest holds few positions at once, and it needs no compiled index
+        self.engine = RiskEngine(config or EngineConfig(screener="holders"))
+        symbols = sorted({t.symbol for t in trades})
+        for s in symbols:
+            if s not in candles:
+                raise BacktestInputError(f"no candles for {s} (have: {', '.join(sorted(candles)) or 'none'})",
+                                         field="candles")
+        self.candles = {s: _Series.of(candles[s], f"candles[{s}]") for s in symbols}
+        self.mark_source = "mark" if marks and all(s in marks for s in symbols) else "trade"
+        self.path = ({s: _Series.of(marks[s], f"marks[{s}]") for s in symbols} if self.mark_source == "mark" and marks
+                     else self.candles)
+        self.funding = {s: funding_frame(f, f"funding[{s}]") for s, f in (funding or {}).items() if s in symbols}
+        instruments = instruments or {}
+        led = self.engine.ledger
+        funded: set[str] = set()
+        for s in symbols:
+            listing = {"venue": venue, "symbol": s, **instruments.get(s, {})}
+            spec = market_from_listing(listing)  # refuses a bad listing with the field named
+            self.engine.process("market_listed", listing, 0)
+            if spec.instrument.settle_asset not in funded:
+                funded.add(spec.instrument.settle_asset)
+                self.engine.process("insurance_fund_deposit", {"asset": spec.instrument.settle_asset,
+                                                               "amount": _FUND}, 0)
+        self.cursor = dict.fromkeys(symbols, 0)
+        self.results = {t.id: TradeResult(t) for t in trades}
+        self.slots: dict[tuple[str, str], TradeResult] = {}  # (account, symbol) → its open trade
+        self.books: dict[str, str] = {}  # wallet / isolated book → account
+        self.accounts: set[str] = set()
+        self.thresholds: dict[WatchId, tuple[int, Decimal | None]] = {}  # watch → (sign, venue liquidation price)
+        self.dirty = True
+        self.marks_fed = 0
+        self.snap: list[tuple[int, float, dict[str, float]]] = []
+        self.led = led
+
+    # ------------------------------------------------------------------------------------------ driving
+    def run(self) -> BacktestResult:
+        events: list[tuple[int, int, int, str, Any]] = []
+        for n, t in enumerate(self.trades):
+            events.append((t.open_ts, 2, n, "open", t))
+            if t.close_ts is not None:
+                events.append((t.close_ts, 0, n, "close", t))
+        for s, f in self.funding.items():
+            stamps = ms_of(f["date"])
+            events.extend((int(x), 1, i, "funding", (s, r))
+                          for i, (x, r) in enumerate(zip(stamps.tolist(), f["rate"], strict=True)))
+        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        for ts, _o, _n, kind, data in events:
+            for s in self.path:
+                self._advance(s, ts)
+            if kind == "funding":
+                s, rate = data
+                if any(k[1] == s for k in self.slots):
+                    self._tick(s, ts, _dec(self.path[s].at(ts)))
+                    self._feed("funding", {"symbol": s, "rate": rate, "mark": format(_dec(self.path[s].at(ts)), "f")},
+                               ts)
+            elif kind == "open":
+                self._open(data)
+            else:
+                self._close(data)
+        for s in self._held_symbols():
+            self._advance(s, int(self.path[s].ends[-1]))
+        return BacktestResult(self.venue, self.mark_source, [self.results[t.id] for t in self.trades],
+                              self._equity(), {s: self._frame(p) for s, p in self.path.items()},
+                              self.led.events_applied, self.marks_fed)
+
+    def _held_symbols(self) -> list[str]:
+        return sorted({k[1] for k in self.slots})
+
+    def _feed(self, type_: str, payload: dict[str, Any], ts: int) -> list[Applied]:
+        # a candle replayed after an event stamped inside it (funding at 00:00:00.006) keeps the log's order; the
+        # trades' table reports the candle's time
+        out = self.engine.process(type_, payload, max(ts, self.led.last_ts))
+        self._record(out, ts)
+        return out
+
+    def _tick(self, symbol: str, ts: int, price: Decimal) -> None:
+        self.marks_fed += 1
+        self._feed("mark", {"symbol": symbol, "price": format(price, "f")}, ts)
+
+    # --------------------------------------------------------------------------------------------- trades
+    def _open(self, t: Trade) -> None:
+        key = (t.account, t.symbol)
+        if key in self.slots:
+            raise BacktestInputError(f"trade {t.id}: account {t.account} already holds {t.symbol} (trade "
+                                     f"{self.slots[key].trade.id}); give it another account", field="account")
+        if t.margin_mode == "cross" and any(a == t.account and s != t.symbol for a, s in self.slots):
+            raise BacktestInputError(f"trade {t.id}: a cross account holding several symbols at once is not "
+                                     "replayed yet (the symbols' mark paths would have to be interleaved in time)",
+                                     field="account")
+        market = self.led.markets[t.symbol]
+        inst = market.instrument
+        price = t.open_price if t.open_price is not None else _dec(self.candles[t.symbol].at(t.open_ts))
+        size = t.size
+        if size is None:
+            assert t.stake is not None
+            size = t.stake * t.leverage / price
+        size = (size / inst.lot_size).to_integral_value(ROUND_FLOOR) * inst.lot_size
+        if size <= 0:
+            raise BacktestInputError(f"trade {t.id}: size rounds to 0 lots of {inst.lot_size}", field="size")
+        self._tick(t.symbol, t.open_ts, _dec(self.path[t.symbol].at(t.open_ts)))
+        if t.account not in self.accounts:
+            self.accounts.add(t.account)
+            self._feed("account_opened", {"account": t.account}, t.open_ts)
+            self.books[wallet_book(t.account)] = t.account
+            initial = t.wallet if t.wallet is not None else self.wallet
+            if initial is not None and initial > 0:
+                self._feed("deposit", {"account": t.account, "asset": inst.settle_asset, "amount": str(initial)},
+                           t.open_ts)
+        if t.wallet is None and self.wallet is None:
+            qty = size * inst.contract_size
+            need = (charge(initial_margin(notional_of(inst.kind, qty, price), t.leverage), self.led.unit)
+                    + charge(trading_fee(inst.kind, qty, price, market.taker_fee), self.led.unit))
+            self._feed("deposit", {"account": t.account, "asset": inst.settle_asset, "amount": str(need)}, t.open_ts)
+        self.books[isolated_book(t.account, t.symbol, PositionSide.BOTH)] = t.account
+        self._feed("leverage_set", {"account": t.account, "symbol": t.symbol, "leverage": str(t.leverage),
+                                    "margin_mode": t.margin_mode}, t.open_ts)
+        r = self.results[t.id]
+        self.slots[key] = r
+        r.size, r.entry_price = size, price
+        self._feed("fill", {"account": t.account, "symbol": t.symbol, "side": "buy" if t.sign > 0 else "sell",
+                            "size": str(size), "price": str(price), "liquidity": "taker"}, t.open_ts)
+
+    def _close(self, t: Trade) -> None:
+        assert t.close_ts is not None
+        r = self.slots.get((t.account, t.symbol))
+        if r is None or r.trade.id != t.id:
+            return  # liquidated in full before its close
+        pos = self.led.positions.get(PositionKey(t.account, t.symbol))
+        self._tick(t.symbol, t.close_ts, _dec(self.path[t.symbol].at(t.close_ts)))
+        if pos is None or (t.account, t.symbol) not in self.slots:
+            return
+        price = t.close_price if t.close_price is not None else _dec(self.candles[t.symbol].at(t.close_ts))
+        self._feed("fill", {"account": t.account, "symbol": t.symbol, "side": "sell" if pos.size > 0 else "buy",
+                            "size": str(abs(pos.size)), "price": str(price), "liquidity": "taker",
+                            "reduce_only": True}, t.close_ts)
+
+    # ------------------------------------------------------------------------------------ reading events
+    def _record(self, applied: list[Applied], ts: int) -> None:
+        self.dirty = True
+        for a in applied:
+            p, d = a.payload, a.result.details
+            acct, sym = p.get("account"), p.get("symbol")
+            if a.type == "funding":
+                self._funding(a)
+                continue
+            r = self.slots.get((acct, sym)) if isinstance(acct, str) and isinstance(sym, str) else None
+            if a.type == "liquidation_started":
+                marks = p.get("marks") or {}
+                for (ac, s), rr in self.slots.items():
+                    if ac == acct and (p["scope"] == "cross" or p["what"].split(":")[0] == s) and not rr.liquidated:
+                        rr.liquidated, rr.liquidation_time = True, ts
+                        rr.liquidation_price = Decimal(str(marks.get(s))) if s in marks else None
+            elif a.type == "bankruptcy_settlement":
+                targets = [rr for (ac, s), rr in self.slots.items() if ac == acct and
+                           (p.get("scope") == "cross" or str(p.get("what", "")).split(":")[0] == s)]
+                if targets:
+                    fee = Decimal(str(d.get("liquidation_fee") or 0))
+                    targets[0].liquidation_fee += fee
+                    targets[0].fees += fee
+                    targets[0].surplus_to_fund += Decimal(str(d.get("surplus") or 0))
+            elif r is not None and a.type in ("fill", "partial_liquidation", "liquidation", "adl"):
+                r.realized_pnl += Decimal(str(d.get("realized_pnl") or 0))
+                r.fees += Decimal(str(d.get("fee") or 0))
+                if a.type == "partial_liquidation":
+                    r.partial_steps += 1
+                if d.get("position_size") == "0" and isinstance(acct, str) and isinstance(sym, str):
+                    r.exit_price = Decimal(str(d.get("price")))
+                    r.exit_time = ts
+                    del self.slots[(acct, sym)]
+
+    def _funding(self, a: Applied) -> None:
+        symbol = a.payload["symbol"]
+        for post in a.result.postings:
+            if post.credit == FUNDING and post.debit in self.books:
+                r = self.slots.get((self.books[post.debit], symbol))
+                if r is not None:
+                    r.funding -= post.amount
+            elif post.debit == FUNDING and post.credit in self.books:
+                r = self.slots.get((self.books[post.credit], symbol))
+                if r is not None:
+                    r.funding += post.amount
+
+    # ---------------------------------------------------------------------------------------- the path
+    def _risk(self, symbol: str) -> tuple[float, float, bool, list[tuple[int, Decimal]]]:
+        """(highest long threshold, lowest short threshold, dense?, exact thresholds) of ``symbol``'s
+        positions; recomputed after any event."""
+        led = self.led
+        hi_long, lo_short, dense = -np.inf, np.inf, False
+        exact: list[tuple[int, Decimal]] = []
+        for (acct, s), r in self.slots.items():
+            if s != symbol:
+                continue
+            key = PositionKey(acct, s)
+            pos = led.positions.get(key)
+            if pos is None:
+                continue
+            watch = watches_for(led, key)
+            if watch in self.engine.active or (watch.scope == "cross" and len(led.positions_of(acct)) > 1):
+                dense = True
+                continue
+            cached = self.thresholds.get(watch) if not self.dirty else None
+            if cached is None:
+                cached = (pos.sign, liquidation_price(led, watch, s))
+                self.thresholds[watch] = cached
+                if cached[1] is not None:
+                    r.liq_line.append((led.last_ts, float(cached[1])))
+            sign, price = cached
+            if price is None or price <= 0:
+                if price is None:
+                    dense = True
+                continue
+            exact.append((sign, price))
+            if sign > 0:
+                hi_long = max(hi_long, float(price))
+            else:
+                lo_short = min(lo_short, float(price))
+        return hi_long, lo_short, dense, exact
+
+    def _advance(self, symbol: str, ts: int) -> None:
+        """Replay ``symbol``'s mark candles that end at or before ``ts``."""
+        p = self.path[symbol]
+        end = int(np.searchsorted(p.ends, ts, "right"))
+        i = self.cursor[symbol]
+        g = self.guard
+        while i < end:
+            if not any(k[1] == symbol for k in self.slots):
+                break
+            if self.dirty:
+                self.thresholds.clear()
+            hi_long, lo_short, dense, exact = self._risk(symbol)
+            self.dirty = False
+            if dense:
+                j = i
+            else:
+                j = end
+                lo, hi_ = hi_long * (1 + g), lo_short * (1 - g)
+                k = i
+                while k < end:
+                    stop = min(end, k + _SCAN)
+                    hit = (p.low[k:stop] <= lo) | (p.h[k:stop] >= hi_)
+                    if hit.any():
+                        j = k + int(np.argmax(hit))
+                        break
+                    k = stop
+                if j >= end:
+                    break
+            self._candle(symbol, j, exact)
+            i = j + 1
+        self.cursor[symbol] = max(self.cursor[symbol], end)
+
+    def _candle(self, symbol: str, j: int, exact: list[tuple[int, Decimal]]) -> None:
+        p = self.path[symbol]
+        ts = int(p.dates[j])
+        o, h, lo, c = (_dec(x[j]) for x in (p.o, p.h, p.low, p.c))
+        longs_first = any(sign > 0 for sign, _ in exact) or not exact
+        legs = [(o, lo), (lo, h), (h, c)] if longs_first else [(o, h), (h, lo), (lo, c)]
+        path = [o]
+        for a, b in legs:
+            if b < a:  # down: long positions' liquidation prices on the way, highest first
+                inner = sorted({L.quantize(_NUDGE, ROUND_FLOOR) for s, L in exact if s > 0}, reverse=True)
+                path += [L for L in inner if b <= L < a]
+            elif b > a:
+                inner = sorted({L.quantize(_NUDGE, ROUND_CEILING) for s, L in exact if s < 0})
+                path += [L for L in inner if a < L <= b]
+            path.append(b)
+        last = None
+        for m in path:
+            if m != last and m > 0:
+                self._tick(symbol, ts, m)
+                last = m
+            if not any(k[1] == symbol for k in self.slots):
+                break
+
+    # ------------------------------------------------------------------------------------------- output
+    @staticmethod
+    def _frame(p: _Series) -> pd.DataFrame:
+        return pd.DataFrame({"date": pd.to_datetime(p.dates, unit="ms", utc=True), "open": p.o, "high": p.h,
+                             "low": p.low, "close": p.c})
+
+    def _equity(self) -> pd.DataFrame:
+        """Cumulative PnL of the backtested trades at each mark candle's close (float, for plots): uPnL while a
+        trade is held, its net result (PnL − fees + funding − surplus to the fund) after it ends (linear only)."""
+        symbol = sorted(self.path)[0]
+        p = self.path[symbol]
+        n = len(p.dates)
+        eq = np.zeros(n)
+        step = np.zeros(n + 1)
+        closes = {s: (s_.c if s == symbol else np.interp(p.ends.astype(float), s_.ends.astype(float), s_.c))
+                  for s, s_ in self.path.items()}
+        for r in self.results.values():
+            t = r.trade
+            inst = self.led.markets[t.symbol].instrument
+            if r.entry_price is None or inst.kind is not ContractKind.LINEAR:
+                continue
+            end = r.exit_time if r.exit_time is not None else int(p.ends[-1])
+            i0, i1 = np.searchsorted(p.ends, [t.open_ts, end], "right")
+            qty = t.sign * float(r.size * inst.contract_size)
+            eq[i0:i1] += qty * (closes[t.symbol][i0:i1] - float(r.entry_price))
+            if r.exit_time is not None:
+                step[i1] += float(r.realized_pnl - r.fees + r.funding - r.surplus_to_fund)
+        eq += np.cumsum(step[:n])
+        return pd.DataFrame({"date": pd.to_datetime(p.ends, unit="ms", utc=True), "pnl": eq})
+
+
+def run_backtest(trades: pd.DataFrame, candles: Mapping[str, pd.DataFrame], *, venue: str = "binance-usdm",
+                 marks: Mapping[str, pd.DataFrame] | None = None, funding: Mapping[str, pd.DataFrame] | None = None,
+                 instruments: Mapping[str, Mapping[str, Any]] | None = None, wallet: Decimal | str | None = None,
+                 config: EngineConfig | None = None) -> BacktestResult:
+    """The library entry point: trades (the columns of :data:`margincall.backtest.io.TRADE_COLUMNS`) and
+    per-symbol candles / mark candles / funding as DataFrames in; a :class:`BacktestResult` out."""
+    from margincall.backtest.io import trades_frame
+    from margincall.backtest.trades import parse_trades
+
+    parsed = parse_trades(trades_frame(trades))
+    w = None if wallet is None else Decimal(str(wallet))
+    return Replay(venue, parsed, candles, marks, funding, instruments, w, config).run()

@@ -1,0 +1,91 @@
+"""``margincall backtest``: replay a trade list against price history through the service's engine."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd  # type: ignore[import-untyped]
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from margincall.backtest.io import (
+    BacktestInputError,
+    datadir_files,
+    parse_freqtrade_name,
+    read_candles,
+    read_funding,
+    read_instruments,
+    read_trades,
+)
+from margincall.backtest.replay import Replay
+from margincall.backtest.report import summary, to_html, to_json, trades_table
+from margincall.backtest.trades import parse_trades
+
+
+def _by_symbol(path: Path | None, symbols: list[str], what: str) -> dict[str, Path]:
+    if path is None:
+        return {}
+    parsed = parse_freqtrade_name(path)
+    if parsed is not None and parsed[0] in symbols:
+        return {parsed[0]: path}
+    if len(symbols) == 1:
+        return {symbols[0]: path}
+    raise BacktestInputError(f"--{what}: {path.name} does not name one of the trades' symbols "
+                             f"({', '.join(symbols)}); use --datadir for several symbols", field=what)
+
+
+def backtest(
+    trades: Annotated[Path, typer.Option("--trades", help="trades CSV/JSON or a freqtrade result")],
+    venue: Annotated[str, typer.Option("--venue", help="venue profile (margincall venues)")] = "binance-usdm",
+    candles: Annotated[Path | None, typer.Option("--candles", help="trade candles (freqtrade, CSV, Parquet)")] = None,
+    mark: Annotated[Path | None, typer.Option("--mark", help="mark candles (the liquidation path)")] = None,
+    funding: Annotated[Path | None, typer.Option("--funding", help="funding rates file")] = None,
+    datadir: Annotated[Path | None, typer.Option("--datadir", help="freqtrade data directory")] = None,
+    instruments: Annotated[Path | None, typer.Option("--instruments", help="JSON {symbol: listing}")] = None,
+    wallet: Annotated[str | None, typer.Option("--wallet", help="every account's starting balance")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON as the last line")] = False,
+    csv: Annotated[Path | None, typer.Option("--csv", help="write the per-trade table as CSV")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="write an HTML report")] = None,
+) -> None:
+    """Replay trades against candles through the service's ledger and risk engine: the venue's own
+    liquidation (tiers, fees, funding, partial steps, liquidation fee) on the mark path."""
+    parsed = parse_trades(read_trades(trades))
+    symbols = sorted({t.symbol for t in parsed})
+    files: dict[str, dict[str, Path]] = {}
+    if datadir is not None:
+        files = datadir_files(datadir)
+    for kind, given in (("futures", candles), ("mark", mark), ("funding_rate", funding)):
+        for s, p in _by_symbol(given, symbols, kind).items():
+            files.setdefault(s, {})[kind] = p
+    candle_frames = {s: read_candles(f["futures"]) for s, f in files.items() if "futures" in f and s in symbols}
+    mark_frames = {s: read_candles(f["mark"]) for s, f in files.items() if "mark" in f and s in symbols}
+    funding_frames = {s: read_funding(f["funding_rate"]) for s, f in files.items()
+                      if "funding_rate" in f and s in symbols}
+    try:
+        w = None if wallet is None else Decimal(wallet)
+    except InvalidOperation:
+        raise BacktestInputError(f"--wallet: not a number: {wallet!r}", field="wallet") from None
+    result = Replay(venue, parsed, candle_frames, mark_frames or None, funding_frames or None,
+                    read_instruments(instruments) if instruments else None, w).run()
+    if csv is not None:
+        trades_table(result).to_csv(csv, index=False)
+    if html is not None:
+        html.write_text(to_html(result))
+    if as_json:
+        print(to_json(result))
+        return
+    console = Console()
+    facts = summary(result)
+    console.print(f"[bold]backtest[/] {facts['venue']} · liquidation checked on the {facts['mark_path']} · "
+                  f"{facts['trades']} trades, {facts['liquidated']} liquidated · net {facts['net']}")
+    table = Table("id", "side", "lev", "entry", "exit", "PnL", "fees", "funding", "liquidated at")
+    df = trades_table(result)
+    for row in df.itertuples():
+        liq = "" if not row.liquidated else f"{row.liquidation_time} @ {row.liquidation_price}"
+        table.add_row(str(row.id), str(row.side), str(row.leverage), str(row.entry_price),
+                      "" if pd.isna(row.exit_price) else str(row.exit_price), str(row.realized_pnl), str(row.fees),
+                      str(row.funding), liq)
+    console.print(table)
