@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from margincall.ledger import Ledger, PositionKey, PositionState
-from margincall.ledger.ledger import position_order
+from margincall.ledger import Ledger, PositionKey, PositionState, position_order
 from margincall.math.margin import margin_ratio_mm_over_equity
 from margincall.model.enums import MarginMode
 from margincall.model.holding import Holding
