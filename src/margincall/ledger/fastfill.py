@@ -118,7 +118,8 @@ def quick_fill(led: Ledger, p: dict[str, Any], ts: int, checked: bool, record: b
         # settings(), inlined: the account's leverage and mode for the symbol, or the market's defaults
         cur = ZERO
         if led.leverage or led.modes:
-            lev = led.leverage.get((acct, symbol), unset_leverage)
+            set_leverage = led.leverage.get((acct, symbol))
+            lev = unset_leverage if set_leverage is None else set_leverage
             mode = led.modes.get((acct, symbol), MarginMode.CROSS)
         else:
             lev, mode = unset_leverage, MarginMode.CROSS
@@ -175,9 +176,9 @@ def quick_fill(led: Ledger, p: dict[str, Any], ts: int, checked: bool, record: b
             return None  # insufficient balance: the general path rejects it
         if opening > 0:
             assert new_pos is not None
-            staged = [positions[k] for k in led.by_account.get(acct, ()) if not (k is key or k == key)]
-            staged.append(new_pos)
-            upnl, im_total, _ = led.cross_totals(acct, asset, staged, with_mm=False)
+            others = [positions[k] for k in led.by_account.get(acct, ()) if not (k is key or k == key)]
+            others.append(new_pos)
+            upnl, im_total, _ = led.cross_totals(acct, asset, others, with_mm=False)
             if wallet_after + upnl - im_total - led.reserved_total(acct, asset) < 0:
                 return None  # insufficient margin: the general path rejects it
     # -- every check passed: the balances trade()'s two moves leave (a zero amount moves nothing), and the position
