@@ -1,7 +1,8 @@
-"""Venue profiles: each venue's formula choices, fees and built-in markets, as data.
+"""Venue profiles: each venue's formula choices, fees, liquidation steps, ADL ranking and built-in markets, as data.
 
 A profile never branches on its own name; everything a venue does differently is a field here or a
-strategy object in :mod:`margincall.venues.rules`.
+strategy object: its formulas in :mod:`margincall.venues.rules`, its partial-liquidation rule in
+:mod:`margincall.venues.partial`, its ADL ranking in :mod:`margincall.venues.adl`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from margincall.model.errors import UnknownSymbol, UnknownVenue
 from margincall.model.instrument import Instrument
 from margincall.model.tiers import TierTable
 from margincall.venues import tables
+from margincall.venues.adl import AdlRanking, BinanceLeveragePnl, BitmexPnlLeverage, HyperliquidRanking
+from margincall.venues.partial import FractionStep, FullOnly, PartialRule, TierStepDown
 from margincall.venues.rules import (
     BinanceRule,
     BitunixRule,
@@ -59,7 +62,12 @@ class Market:
 class VenueProfile:
     name: str
     title: str
+    #: the venue's formulas (maintenance, liquidation and bankruptcy prices, margin to add)
     rule: GenericRule
+    #: how much of a position one liquidation step closes
+    partial_liquidation: PartialRule
+    #: the order in which opposite positions are auto-deleveraged
+    adl_ranking: AdlRanking
     kind: ContractKind = ContractKind.LINEAR
     settle_asset: str = "USDT"
     taker_fee: Decimal = Decimal("0.0005")
@@ -123,6 +131,8 @@ _PROFILES = [
         name="binance-usdm",
         title="Binance USDⓈ-M futures",
         rule=BinanceRule(),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BinanceLeveragePnl(),
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0002"),
         liquidation_fee_rate=Decimal("0.0125"),
@@ -151,6 +161,8 @@ _PROFILES = [
         name="binance-coinm",
         title="Binance COIN-M futures",
         rule=BinanceRule(),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BinanceLeveragePnl(),
         kind=ContractKind.INVERSE,
         settle_asset="BTC",
         liquidation_fee_rate=Decimal("0.015"),
@@ -160,6 +172,8 @@ _PROFILES = [
         name="bybit-linear",
         title="Bybit USDT perpetual",
         rule=_BYBIT_FORMS["2024"],
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
         forms=_BYBIT_FORMS,
         taker_fee=Decimal("0.00055"),
         maker_fee=Decimal("0.0002"),
@@ -170,6 +184,8 @@ _PROFILES = [
         name="bybit-inverse",
         title="Bybit inverse perpetual",
         rule=_BYBIT_FORMS["2024"],
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
         forms=_BYBIT_FORMS,
         kind=ContractKind.INVERSE,
         settle_asset="BTC",
@@ -181,6 +197,8 @@ _PROFILES = [
         name="okx",
         title="OKX perpetual swaps",
         rule=OkxRule(),
+        partial_liquidation=TierStepDown(2, min_tier=2),
+        adl_ranking=BitmexPnlLeverage(),
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0002"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
@@ -200,6 +218,8 @@ _PROFILES = [
         name="hyperliquid",
         title="Hyperliquid perpetuals",
         rule=HyperliquidRule(),
+        partial_liquidation=FractionStep(),
+        adl_ranking=HyperliquidRanking(),
         settle_asset="USDC",
         taker_fee=Decimal("0.00045"),
         maker_fee=Decimal("0.00015"),
@@ -216,6 +236,8 @@ _PROFILES = [
         name="dydx",
         title="dYdX v4",
         rule=DydxRule(),
+        partial_liquidation=FullOnly(),
+        adl_ranking=BitmexPnlLeverage(),
         settle_asset="USDC",
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0001"),
@@ -233,6 +255,8 @@ _PROFILES = [
         name="bitunix",
         title="Bitunix futures",
         rule=BitunixRule(),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
         taker_fee=Decimal("0.0006"),
         maker_fee=Decimal("0.0002"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
@@ -241,6 +265,8 @@ _PROFILES = [
         name="generic",
         title="Generic venue (exact equity = MM solver, tiers re-selected at every price)",
         rule=GenericRule(),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
     ),
 ]
 
