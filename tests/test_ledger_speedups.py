@@ -70,6 +70,11 @@ def test_plain_decimal_text_is_format_f(d: Decimal) -> None:
 SYMBOLS = {"BTCUSDT": (60000, 1, ("0.001", "0.01", "0.5", "2")), "ETHUSDT": (3000, 2, ("0.01", "0.1", "3")),
            "BTCUSD_PERP": (60000, 1, ("1", "3", "10"))}
 ACCOUNTS = ("a1", "a2", "h1", "h2")  # h*: hedge mode
+#: an inverse market (contracts of 100 USD, settled in BTC)
+INVERSE = {"venue": "generic", "symbol": "BTCUSD_PERP", "kind": "inverse", "contract_size": "100",
+           "lot_size": "1", "settle_asset": "BTC", "tick_size": "0.1",
+           "tiers": [{"floor": "0", "cap": "50", "mmr": "0.005", "max_leverage": "100"},
+                     {"floor": "50", "cap": None, "mmr": "0.01", "max_leverage": "50"}]}
 
 
 def random_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
@@ -78,7 +83,7 @@ def random_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
         ("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
         ("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}),
-        ("market_listed", {"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}),
+        ("market_listed", INVERSE),
     ]
     for a in ACCOUNTS:
         events.append(("account_opened", {"account": a, "position_mode": "hedge" if a[0] == "h" else "one_way"}))
@@ -253,7 +258,7 @@ def fill_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
         ("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
         ("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}),
-        ("market_listed", {"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}),
+        ("market_listed", INVERSE),
     ]
     for a in ACCOUNTS:
         events.append(("account_opened", {"account": a, "position_mode": "hedge" if a[0] == "h" else "one_way"}))
