@@ -25,7 +25,6 @@ from margincall.model.errors import MarginCallError
 from margincall.risk import events as risk_events
 from margincall.venues.market import market_from_listing
 
-
 #: an inverse market (contracts of 100 USD, settled in BTC)
 INVERSE = {"venue": "generic", "symbol": "BTCUSD_PERP", "kind": "inverse", "contract_size": "100",
            "lot_size": "1", "settle_asset": "BTC", "tick_size": "0.1",

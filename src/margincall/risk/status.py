@@ -65,15 +65,6 @@ class MarginStatus:
     def liquidatable(self) -> bool:
         return bool(self.positions) and self.equity <= self.maintenance_margin
 
-    def ratio_at_least(self, threshold: Decimal) -> bool:
-        """``MM / equity ≥ threshold`` without dividing (true when equity ≤ 0 and there is MM)."""
-        if not self.positions:
-            return False
-        if self.equity <= 0:
-            return True
-        return self.maintenance_margin >= threshold * self.equity
-
-
 def watches_for(ledger: Ledger, key: PositionKey) -> WatchId:
     pos = ledger.positions.get(key)
     if pos is not None and pos.margin_mode is MarginMode.ISOLATED:
