@@ -99,7 +99,8 @@ class Tx:
             self.postings.append(Posting(debit, credit, asset, amount, memo))
 
     def deposit(self, book: str, asset: str, amount: Decimal, memo: str) -> None:
-        """Money from outside the system into ``book``, counted in the deposits conservation checks against."""
+        """Money from outside the system into ``book``, counted in the deposits (what conservation is checked
+        against)."""
         self.move(EXTERNAL, book, asset, amount, memo)
         staged = self._staged("deposits")
         staged[asset] = staged.get(asset, self.ledger.deposits.get(asset, ZERO)) + amount
