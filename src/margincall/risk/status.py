@@ -65,6 +65,7 @@ class MarginStatus:
     def liquidatable(self) -> bool:
         return bool(self.positions) and self.equity <= self.maintenance_margin
 
+
 def watches_for(ledger: Ledger, key: PositionKey) -> WatchId:
     pos = ledger.positions.get(key)
     if pos is not None and pos.margin_mode is MarginMode.ISOLATED:
