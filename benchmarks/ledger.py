@@ -10,7 +10,8 @@ Each throughput is the median of ``--repeats`` runs (default 3; every run is pri
   PostgreSQL with synchronous_commit=on). Acknowledged = durable. A fresh log for every run.
 * append/s — ``EventLog.append`` of ready-made events and results: the log alone, without the ledger.
 * apply — ``Ledger.apply(...).to_dict()`` of the same fills in memory, with the fast path for common fills
-  (``Ledger._quick_fill``, the default) and with it switched off (``fast_fills = False``): the ledger's share.
+  (:mod:`margincall.ledger.fastfill`, the default) and with it switched off (``fast_fills = False``): the
+  ledger's share.
 * replay — ``journal.replay``: a fresh ledger folded from a SQLite log of ``--replay-events`` fills (default
   100,000; read + parse + fold, the path recovery takes: SQLite assembles chunks on a reader thread,
   :mod:`margincall.store.prefetch`), and its two halves separately (``read_for_replay`` alone; ``Ledger.fold``

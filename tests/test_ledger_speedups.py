@@ -1,9 +1,11 @@
-"""The ledger's and the log's fast paths give exactly what the general paths give (issue #3, benchmark work).
+"""The ledger's and the log's fast paths give exactly what the general paths give.
 
-* numbers: ``_num``'s shortcut for plain text vs :func:`margincall.model.numbers.positive`;
-* text of Decimals: ``_s`` (``str`` when it has no exponent) vs ``format(d, "f")``;
-* replay: :meth:`Ledger.apply_without_result` and :func:`fold_log` (``read_for_replay``) vs :meth:`Ledger.apply`
-  and :func:`fold` over :meth:`read`, on random event streams;
+* numbers: ``read_number``'s shortcut for plain text vs :func:`margincall.model.numbers.positive`;
+* text of Decimals: ``plain`` (``str`` when it has no exponent) vs ``format(d, "f")``;
+* replay: :meth:`Ledger.fold` of the accepted events and :func:`fold_log` (``read_for_replay``) vs
+  :meth:`Ledger.apply` and :func:`fold` over :meth:`read`, on random event streams;
+* fills: the fast path of the common fill (:mod:`margincall.ledger.fastfill`), checked and unchecked, vs the
+  general path (the ``fill`` handler), results and state;
 * JSON: orjson where used (flat payloads, results, parsing) vs the json module;
 * sums over an account's positions do not depend on set (hash) order.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from margincall.ledger import Ledger
-from margincall.ledger.ledger import _num, _s
+from margincall.ledger import ledger as ledger_module
+from margincall.ledger.fields import plain, read_number
 from margincall.model.errors import MarginCallError
 from margincall.model.numbers import positive
 from margincall.store import log as log_module
@@ -51,14 +55,14 @@ number_text = st.one_of(
 @settings(max_examples=600)
 @given(number_text)
 def test_number_shortcut_gives_what_positive_gives(text: str) -> None:
-    fast = _outcome(_num, {"x": text}, "x")
+    fast = _outcome(read_number, {"x": text}, "x")
     slow = _outcome(positive, text, "x")
     assert fast == slow
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False))
 def test_plain_decimal_text_is_format_f(d: Decimal) -> None:
-    assert _s(d) == format(d, "f")
+    assert plain(d) == format(d, "f")
 
 
 # -- random event streams -------------------------------------------------------------------------------------
@@ -66,6 +70,11 @@ def test_plain_decimal_text_is_format_f(d: Decimal) -> None:
 SYMBOLS = {"BTCUSDT": (60000, 1, ("0.001", "0.01", "0.5", "2")), "ETHUSDT": (3000, 2, ("0.01", "0.1", "3")),
            "BTCUSD_PERP": (60000, 1, ("1", "3", "10"))}
 ACCOUNTS = ("a1", "a2", "h1", "h2")  # h*: hedge mode
+#: an inverse market (contracts of 100 USD, settled in BTC)
+INVERSE = {"venue": "generic", "symbol": "BTCUSD_PERP", "kind": "inverse", "contract_size": "100",
+           "lot_size": "1", "settle_asset": "BTC", "tick_size": "0.1",
+           "tiers": [{"floor": "0", "cap": "50", "mmr": "0.005", "max_leverage": "100"},
+                     {"floor": "50", "cap": None, "mmr": "0.01", "max_leverage": "50"}]}
 
 
 def random_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
@@ -74,7 +83,7 @@ def random_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
         ("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
         ("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}),
-        ("market_listed", {"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}),
+        ("market_listed", INVERSE),
     ]
     for a in ACCOUNTS:
         events.append(("account_opened", {"account": a, "position_mode": "hedge" if a[0] == "h" else "one_way"}))
@@ -124,29 +133,23 @@ def random_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-def _apply(led: Ledger, type_: str, payload: dict[str, Any], ts: int, with_result: bool) -> Any:
+def _apply(led: Ledger, type_: str, payload: dict[str, Any], ts: int) -> Any:
     try:
-        if with_result:
-            return led.apply(type_, payload, ts=ts).to_dict()
-        return led.apply_without_result(type_, payload, ts=ts)
+        return led.apply(type_, payload, ts=ts).to_dict()
     except MarginCallError as e:
         return ("refused", e.code, str(e))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_apply_without_result_reaches_the_same_state_as_apply(seed: int) -> None:
-    full, quiet = Ledger(), Ledger()
+def test_folding_the_accepted_events_reaches_the_state_apply_reaches(seed: int) -> None:
+    full, folded = Ledger(), Ledger()
     accepted = fills = 0
     for ts, (type_, payload) in enumerate(random_stream(seed, 700)):
-        result = _apply(full, type_, payload, ts, True)
-        quiet_outcome = _apply(quiet, type_, payload, ts, False)
-        if isinstance(result, dict):
-            assert quiet_outcome is None
+        if isinstance(_apply(full, type_, payload, ts), dict):  # the log holds the accepted events only
+            folded.fold(type_, payload, ts)
             accepted += 1
             fills += type_ == "fill"
-        else:
-            assert quiet_outcome == result  # the same refusal, code and message
-        assert full.digest() == quiet.digest()
+        assert full.digest() == folded.digest()
         assert full.conservation_error() is None
     assert accepted > 150 and fills > 80  # the stream exercised the ledger, not only its refusals
 
@@ -240,7 +243,7 @@ def test_without_orjson_the_json_module_is_used(monkeypatch: pytest.MonkeyPatch)
     assert _loads('{"a":"1"}') == {"a": "1"}
 
 
-# -- the fast path for common fills (Ledger._quick_fill), and the fold of logged fills ---------------------------
+# -- the fast path for common fills (ledger.fastfill), and the fold of logged fills ------------------------------
 
 
 class _Str(str):
@@ -255,7 +258,7 @@ def fill_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
         ("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
         ("market_listed", {"venue": "binance-usdm", "symbol": "ETHUSDT"}),
-        ("market_listed", {"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}),
+        ("market_listed", INVERSE),
     ]
     for a in ACCOUNTS:
         events.append(("account_opened", {"account": a, "position_mode": "hedge" if a[0] == "h" else "one_way"}))
@@ -292,31 +295,28 @@ def fill_stream(seed: int, n: int) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
+def _count_fast_fills(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[int, bool]]:
+    """Count the fills the fast path takes, by (id of the ledger, checked)."""
+    taken: Counter[tuple[int, bool]] = Counter()
+    real = ledger_module.quick_fill
+
+    def counting(led: Ledger, p: dict[str, Any], ts: int, checked: bool, record: bool) -> Any:
+        out = real(led, p, ts, checked, record)
+        if out is not None:
+            taken[(id(led), checked)] += 1
+        return out
+
+    monkeypatch.setattr(ledger_module, "quick_fill", counting)
+    return taken
+
+
 @pytest.mark.parametrize(("stream", "seed"), [("fills", s) for s in range(1, 7)] + [("mixed", s) for s in (4, 5)])
-def test_fast_fill_path_gives_what_the_general_path_gives(stream: str, seed: int) -> None:
-    general, fast, quiet, folded = Ledger(), Ledger(), Ledger(), Ledger()
+def test_fast_fill_path_gives_what_the_general_path_gives(stream: str, seed: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    general, fast, folded = Ledger(), Ledger(), Ledger()
     general.fast_fills = False
-    assert fast.fast_fills and quiet.fast_fills and folded.fast_fills
-    folded_quick = 0
-    fold_fill = folded._quick_fill
-
-    def counting_fold(p: dict[str, Any], checked: bool, record: bool) -> Any:
-        nonlocal folded_quick
-        out = fold_fill(p, checked, record)
-        folded_quick += out is not None and not checked
-        return out
-
-    folded._quick_fill = counting_fold  # type: ignore[method-assign]
-    taken = 0
-    fast_fill = fast._quick_fill
-
-    def counting(p: dict[str, Any], checked: bool, record: bool) -> Any:
-        nonlocal taken
-        out = fast_fill(p, checked, record)
-        taken += out is not None
-        return out
-
-    fast._quick_fill = counting  # type: ignore[method-assign]
+    assert fast.fast_fills and folded.fast_fills
+    taken = _count_fast_fills(monkeypatch)
     events = fill_stream(seed, 1500) if stream == "fills" else random_stream(seed, 1500)
     r = random.Random(seed)
     kinds: set[str] = set()
@@ -324,27 +324,25 @@ def test_fast_fill_path_gives_what_the_general_path_gives(stream: str, seed: int
         if r.random() < 0.01:
             # a cross wallet under liquidation (the risk engine's waterfall) may go below zero between steps
             book = (f"wallet:{r.choice(ACCOUNTS)}", r.choice(["USDT", "BTC"]))
-            for led in (general, fast, quiet, folded):
+            for led in (general, fast, folded):
                 led.liquidating ^= {book}
         before = general.positions.get(general._keys.get((payload.get("account"), payload.get("symbol"), "both")))
-        expected = _apply(general, type_, payload, ts, True)
-        assert _apply(fast, type_, payload, ts, True) == expected
-        quiet_outcome = _apply(quiet, type_, payload, ts, False)
-        assert quiet_outcome == (None if isinstance(expected, dict) else expected)
+        expected = _apply(general, type_, payload, ts)
+        assert _apply(fast, type_, payload, ts) == expected
         if isinstance(expected, dict):  # the log holds accepted events only: fold them as recovery does
             folded.fold(type_, payload, ts)
-        assert fast.digest() == general.digest() == quiet.digest() == folded.digest()
+        assert fast.digest() == general.digest() == folded.digest()
         if type_ == "fill" and isinstance(expected, dict) and before is not None:
             after = Decimal(expected["position_size"])
             kinds.add("close" if after == 0 else "flip" if after * before.size < 0 else
                       "increase" if abs(after) > abs(before.size) else "reduce")
-    assert taken > (100 if stream == "fills" else 30)  # the fast path was really exercised ...
-    assert folded_quick > (100 if stream == "fills" else 30)  # ... and the fold's unchecked path too
+    assert taken[(id(fast), True)] > (100 if stream == "fills" else 30)  # the fast path was really exercised ...
+    assert taken[(id(folded), False)] > (100 if stream == "fills" else 30)  # ... and the fold's unchecked path too
     if stream == "fills":
         assert {"flip", "increase", "reduce"} <= kinds  # ... and so were these kinds of fill (closes: below)
 
 
-def test_fast_fill_path_on_a_scripted_position_life() -> None:
+def test_fast_fill_path_on_a_scripted_position_life(monkeypatch: pytest.MonkeyPatch) -> None:
     # open, increase, reduce, close (exact), reduce-only refused, reopen, flip, reduce-only close, isolated
     script = [
         ("buy", "0.5", None), ("buy", "0.25", None), ("sell", "0.5", None), ("sell", "0.25", None),
@@ -352,16 +350,7 @@ def test_fast_fill_path_on_a_scripted_position_life() -> None:
     ]
     general, fast = Ledger(), Ledger()
     general.fast_fills = False
-    taken = 0
-    fast_fill = fast._quick_fill
-
-    def counting(p: dict[str, Any], checked: bool, record: bool) -> Any:
-        nonlocal taken
-        out = fast_fill(p, checked, record)
-        taken += out is not None
-        return out
-
-    fast._quick_fill = counting  # type: ignore[method-assign]
+    taken = _count_fast_fills(monkeypatch)
     setup = [("market_listed", {"venue": "binance-usdm", "symbol": "BTCUSDT"}),
              ("account_opened", {"account": "a1"}), ("account_opened", {"account": "a2"}),
              ("deposit", {"account": "a1", "asset": "USDT", "amount": "100000"}),
@@ -372,8 +361,8 @@ def test_fast_fill_path_on_a_scripted_position_life() -> None:
                       for acct in ("a1", "a2") for i, (side, size, ro) in enumerate(script)]
     outcomes = []
     for ts, (type_, payload) in enumerate(events):
-        expected = _apply(general, type_, payload, ts, True)
-        assert _apply(fast, type_, payload, ts, True) == expected
+        expected = _apply(general, type_, payload, ts)
+        assert _apply(fast, type_, payload, ts) == expected
         assert fast.digest() == general.digest()
         outcomes.append(expected)
     a1 = outcomes[len(setup): len(setup) + len(script)]
@@ -381,7 +370,7 @@ def test_fast_fill_path_on_a_scripted_position_life() -> None:
     # -1, +0.5 (flip), 0 (reduce-only close)
     assert [o["position_size"] if isinstance(o, dict) else o[1] for o in a1] == [
         "0.5", "0.75", "0.25", "0", "reduce_only_violation", "-1", "0.5", "0"]
-    assert taken == 6  # a1's 8 fills but the refused one and the flip; none of the isolated a2's
+    assert taken == {(id(fast), True): 6}  # a1's 8 fills but the refused one and the flip; none of the isolated a2's
 
 
 def test_fast_fill_path_is_off_when_a_subclass_changes_trading() -> None:

@@ -90,13 +90,6 @@ def bybit_isolated_liquidation_price(
     return lp if lp > 0 else None
 
 
-def bybit_bankruptcy_price(kind: ContractKind, sign: int, entry: Decimal, leverage: Decimal) -> Decimal:
-    """Isolated bankruptcy price (docs/venues.md §4.5): linear ``EP·(1 ∓ 1/L)``; inverse ``EP·L/(L ± 1)``."""
-    if kind is ContractKind.LINEAR:
-        return entry * (ONE - sign * ONE / leverage)
-    return entry * leverage / (leverage + sign)
-
-
 def bybit_inverse_cross_classic(
     sign: int,
     qty_usd: Decimal,

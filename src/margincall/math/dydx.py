@@ -40,9 +40,3 @@ def dydx_fillable_price(
     """
     adjustment = min(max(bankruptcy_adjustment * (1 - equity / total_mmr), Decimal(0)), Decimal(1))
     return oracle * (1 - sign * spread_to_mmr * mmf * adjustment)
-
-
-def dydx_bankruptcy_price(equity: Decimal, signed_size: Decimal, price: Decimal) -> Decimal | None:
-    """``P − TNC/S`` (V22: B short 500 at equity 100 at price 1 → 1.2)."""
-    p = price - equity / signed_size
-    return p if p > 0 else None

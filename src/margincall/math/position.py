@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from margincall.math.contracts import notional, pnl_of, quantity, unrealized_pnl
+from margincall.math.contracts import notional, quantity, unrealized_pnl
 from margincall.math.margin import initial_margin, maintenance_margin
 from margincall.math.solver import Leg, PriceSolution, solve_price
 from margincall.model.holding import Holding
@@ -112,16 +112,3 @@ def cross_solution(
                 constant -= holding_maintenance(h, fee_rate=fee_rate)
     mark = next(h.mark for h in holdings if h.position.symbol == symbol)
     return solve_price(legs, constant, mark)
-
-
-def equity_minus_requirement(
-    wallet: Decimal, holdings: Sequence[Holding], symbol: str, price: Decimal, fee_rate: Decimal = ZERO
-) -> Decimal:
-    """Account equity minus total MM with ``symbol`` at ``price`` and every other mark fixed."""
-    total = wallet
-    for h in holdings:
-        at = price if h.position.symbol == symbol else h.mark
-        p = h.position
-        total += pnl_of(h.instrument.kind, p.sign, quantity(h.instrument, p.size), p.entry_price, at)
-        total -= holding_maintenance(h, at, fee_rate)
-    return total

@@ -41,10 +41,6 @@ class Tier:
     maintenance_amount: Decimal = ZERO
     imr: Decimal | None = None
 
-    @property
-    def initial_margin_rate(self) -> Decimal:
-        return self.imr if self.imr is not None else ONE / self.max_leverage
-
 
 @dataclass(frozen=True, slots=True)
 class TierSpec:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from margincall.ledger.ledger import Ledger, Tx, read_choice, read_id, read_number
+from margincall.ledger import Ledger, Tx, read_choice, read_id, read_number
 from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
 from margincall.math.contracts import notional_of
 from margincall.model.enums import PositionSide
@@ -89,7 +89,7 @@ def _liquidation_started(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str,
     read_id(p, "liquidation_id")
     released = led.release_all_orders(tx, acct)
     if p.get("scope") == "cross":
-        led.liquidating.add((wallet_book(acct), read_id(p, "what")))
+        tx.start_liquidation(wallet_book(acct), read_id(p, "what"))
     return {**p, "orders_cancelled": released}
 
 
@@ -171,7 +171,7 @@ def _bankruptcy_settlement(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[st
     nominal = fee.quantize(led.unit, rounding=ROUND_CEILING)
     out = {**p, **settled, "nominal_liquidation_fee": str(nominal),
            "liquidation_fee_waived": str(nominal - Decimal(settled["liquidation_fee"]))}
-    led.liquidating.discard((wallet_book(acct), asset))
+    tx.end_liquidation(wallet_book(acct), asset)
     return out
 
 
@@ -203,9 +203,9 @@ def _liquidation_finished(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str
     acct = led.account_of(p)
     if p.get("scope") == "cross":
         book = (wallet_book(acct), read_id(p, "what"))
-        if book in led.liquidating and tx.balance(*book) < 0:
+        if tx.is_liquidating(*book) and tx.balance(*book) < 0:
             raise Rejected("insufficient_balance", f"{book[0]} is still negative after the liquidation")
-        led.liquidating.discard(book)
+        tx.end_liquidation(*book)
     return dict(p)
 
 

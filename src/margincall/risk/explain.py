@@ -25,7 +25,7 @@ FORMULAS: dict[str, dict[str, str]] = {
         "deposit_to_healthy": "MM / (warning − hysteresis) − equity — risk.margin_call.BandConfig.deposit_to_healthy",
     },
     "partial_liquidation": {
-        "size": "the venue's partial rule (tier step-down / 20 % steps) — risk.partial",
+        "size": "the venue's partial rule (tier step-down / 20 % steps) — venues.partial, on the venue profile",
         "price": "executor fill: mark × (1 ∓ slippage − impact) — risk.executor.MarketExecutor",
         "liquidation_fee": "notional × liquidation fee rate — math.trade.trading_fee (docs/venues.md §3.8)",
         "realized_pnl": "closed quantity × (price − entry) — math.trade.realized_pnl",
@@ -44,7 +44,7 @@ FORMULAS: dict[str, dict[str, str]] = {
         "venue_absorbed": "deficit the fund could not pay — risk.events._settle",
     },
     "adl": {
-        "score": "the venue's ADL ranking — risk.adl",
+        "score": "the venue's ADL ranking — venues.adl, on the venue profile",
         "price": "the bankrupt position's bankruptcy price (docs/venues.md §3.8)",
         "realized_pnl": "math.trade.realized_pnl at the bankruptcy price",
     },

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from margincall.ledger import Ledger, PositionKey, PositionState
-from margincall.ledger.ledger import position_order
+from margincall.ledger import Ledger, PositionKey, PositionState, position_order
 from margincall.math.margin import margin_ratio_mm_over_equity
 from margincall.model.enums import MarginMode
 from margincall.model.holding import Holding
@@ -65,14 +64,6 @@ class MarginStatus:
     @property
     def liquidatable(self) -> bool:
         return bool(self.positions) and self.equity <= self.maintenance_margin
-
-    def ratio_at_least(self, threshold: Decimal) -> bool:
-        """``MM / equity ≥ threshold`` without dividing (true when equity ≤ 0 and there is MM)."""
-        if not self.positions:
-            return False
-        if self.equity <= 0:
-            return True
-        return self.maintenance_margin >= threshold * self.equity
 
 
 def watches_for(ledger: Ledger, key: PositionKey) -> WatchId:

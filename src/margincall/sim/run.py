@@ -16,7 +16,7 @@ from typing import Any
 
 from margincall.model.errors import MarginCallError
 from margincall.sim.market import SyntheticMarket
-from margincall.store.journal import Ack, Command, Journal
+from margincall.store.journal import Command, Journal
 
 _BAND_RANK = {"healthy": 0, "warning": 1, "reduce_only": 2, "liquidation": 3}
 
@@ -60,11 +60,6 @@ class Tally:
             self.venue_absorbed += Decimal(str(result.get("venue_absorbed", "0")))
         if what is not None:
             self.first_ts.setdefault(what, ts)
-
-    def add_ack(self, ack: Ack, type_: str, payload: Mapping[str, Any]) -> None:
-        self.add(type_, payload, ack.result, ts=0)
-        for ev in ack.caused:
-            self.add(ev.type, ev.payload, ev.result, ev.ts)
 
     def summary(self) -> str:
         return (f"events {self.events} · margin calls {self.margin_calls} · liquidations {self.liquidations} "

@@ -1,7 +1,8 @@
-"""Venue profiles: each venue's formula choices, fees and built-in markets, as data.
+"""Venue profiles: each venue's formula choices, fees, liquidation steps, ADL ranking and built-in markets, as data.
 
 A profile never branches on its own name; everything a venue does differently is a field here or a
-strategy object in :mod:`margincall.venues.rules`.
+strategy object: its formulas in :mod:`margincall.venues.rules`, its partial-liquidation rule in
+:mod:`margincall.venues.partial`, its ADL ranking in :mod:`margincall.venues.adl`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from margincall.model.errors import UnknownSymbol, UnknownVenue
 from margincall.model.instrument import Instrument
 from margincall.model.tiers import TierTable
 from margincall.venues import tables
+from margincall.venues.adl import AdlRanking, BinanceLeveragePnl, BitmexPnlLeverage, HyperliquidRanking
+from margincall.venues.partial import FractionStep, FullOnly, PartialRule, TierStepDown
 from margincall.venues.rules import (
     BinanceRule,
     BitunixRule,
@@ -76,6 +79,10 @@ class VenueProfile:
     name: str
     title: str
     forms: tuple[FormulaForm, ...]
+    #: how much of a position one liquidation step closes
+    partial_liquidation: PartialRule
+    #: the order in which opposite positions are auto-deleveraged
+    adl_ranking: AdlRanking
     kind: ContractKind = ContractKind.LINEAR
     settle_asset: str = "USDT"
     taker_fee: Decimal = Decimal("0.0005")
@@ -176,6 +183,8 @@ _PROFILES = [
                 "§3.3",
             ),
         ),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BinanceLeveragePnl(),
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0002"),
         liquidation_fee_rate=Decimal("0.0125"),
@@ -214,6 +223,8 @@ _PROFILES = [
                 "§3.4",
             ),
         ),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BinanceLeveragePnl(),
         kind=ContractKind.INVERSE,
         settle_asset="BTC",
         liquidation_fee_rate=Decimal("0.015"),
@@ -222,6 +233,8 @@ _PROFILES = [
     VenueProfile(
         name="bybit-linear",
         title="Bybit USDT perpetual",
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
         forms=_BYBIT_FORMS,
         taker_fee=Decimal("0.00055"),
         maker_fee=Decimal("0.0002"),
@@ -231,6 +244,8 @@ _PROFILES = [
     VenueProfile(
         name="bybit-inverse",
         title="Bybit inverse perpetual",
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
         forms=_BYBIT_FORMS,
         kind=ContractKind.INVERSE,
         settle_asset="BTC",
@@ -250,6 +265,8 @@ _PROFILES = [
                 "§5",
             ),
         ),
+        partial_liquidation=TierStepDown(2, min_tier=2),
+        adl_ranking=BitmexPnlLeverage(),
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0002"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
@@ -282,6 +299,8 @@ _PROFILES = [
                 "§7",
             ),
         ),
+        partial_liquidation=FractionStep(),
+        adl_ranking=HyperliquidRanking(),
         settle_asset="USDC",
         taker_fee=Decimal("0.00045"),
         maker_fee=Decimal("0.00015"),
@@ -302,6 +321,8 @@ _PROFILES = [
                 "v4", DydxRule(), "2026", "dydxprotocol/v4-documentation concepts/trading/liquidations.mdx", "§8"
             ),
         ),
+        partial_liquidation=FullOnly(),
+        adl_ranking=BitmexPnlLeverage(),
         settle_asset="USDC",
         taker_fee=Decimal("0.0005"),
         maker_fee=Decimal("0.0001"),
@@ -329,6 +350,8 @@ _PROFILES = [
                 "§6",
             ),
         ),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
         taker_fee=Decimal("0.0006"),
         maker_fee=Decimal("0.0002"),
         ratio_convention=RatioConvention.EQUITY_OVER_MM,
@@ -337,6 +360,8 @@ _PROFILES = [
         name="generic",
         title="Generic venue (exact equity = MM solver, tiers re-selected at every price)",
         forms=(FormulaForm("exact", GenericRule(), "—", "margincall: equity = MM, tiers re-selected", "§12"),),
+        partial_liquidation=TierStepDown(1),
+        adl_ranking=BitmexPnlLeverage(),
     ),
 ]
 
