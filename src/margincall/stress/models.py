@@ -139,10 +139,11 @@ class BootstrapModel:
         return {"model": BOOTSTRAP, "returns": self.returns}
 
     def describe(self) -> str:
-        return f"bootstrap of {self.returns.size} {_short(self.step)} returns from {Path(self.source).name}"
+        return f"bootstrap of {self.returns.size} {short_duration(self.step)} returns from {Path(self.source).name}"
 
 
-def _short(d: pd.Timedelta) -> str:
+def short_duration(d: pd.Timedelta) -> str:
+    """``30d``, ``4h``, ``15m`` or seconds: the largest whole unit."""
     s = int(d.total_seconds())
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
         if s % n == 0:
@@ -157,16 +158,17 @@ def steps_of(model: PriceModel, horizon: pd.Timedelta, step: pd.Timedelta | None
     """The step and the number of steps covering ``horizon``; the bootstrap's step is its candles' interval."""
     if isinstance(model, BootstrapModel):
         if step is not None and step != model.step:
-            raise StressInputError(f"step: the bootstrap steps by its candles' interval ({_short(model.step)}), "
-                                   f"not {_short(step)}", field="step")
+            raise StressInputError(f"step: the bootstrap steps by its candles' interval ({short_duration(model.step)}), "
+                                   f"not {short_duration(step)}", field="step")
         step = model.step
     step = step if step is not None else pd.Timedelta(hours=1)
     n = horizon / step
     if n < 1 or abs(n - round(n)) > 1e-9:
-        raise StressInputError(f"horizon: {_short(horizon)} is not a whole number of {_short(step)} steps",
+        raise StressInputError(f"horizon: {short_duration(horizon)} is not a whole number of {short_duration(step)} steps",
                                field="horizon")
     return step, int(round(n))
 
 
 __all__ = ["YEAR", "BootstrapModel", "GBMModel", "MertonModel", "PriceModel", "StressInputError", "duration",
+           "short_duration",
            "steps_of"]
