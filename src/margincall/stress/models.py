@@ -158,15 +158,15 @@ def steps_of(model: PriceModel, horizon: pd.Timedelta, step: pd.Timedelta | None
     """The step and the number of steps covering ``horizon``; the bootstrap's step is its candles' interval."""
     if isinstance(model, BootstrapModel):
         if step is not None and step != model.step:
-            raise StressInputError(f"step: the bootstrap steps by its candles' interval ({short_duration(model.step)}), "
-                                   f"not {short_duration(step)}", field="step")
+            raise StressInputError(f"step: the bootstrap steps by its candles' interval "
+                                   f"({short_duration(model.step)}), not {short_duration(step)}", field="step")
         step = model.step
     step = step if step is not None else pd.Timedelta(hours=1)
     n = horizon / step
     if n < 1 or abs(n - round(n)) > 1e-9:
-        raise StressInputError(f"horizon: {short_duration(horizon)} is not a whole number of {short_duration(step)} steps",
-                               field="horizon")
-    return step, int(round(n))
+        raise StressInputError(f"horizon: {short_duration(horizon)} is not a whole number of "
+                               f"{short_duration(step)} steps", field="horizon")
+    return step, round(float(n))
 
 
 __all__ = ["YEAR", "BootstrapModel", "GBMModel", "MertonModel", "PriceModel", "StressInputError", "duration",
