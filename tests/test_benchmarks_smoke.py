@@ -55,3 +55,8 @@ def test_event_pages_benchmark_prints_cost_per_page() -> None:
 def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
     res = _last_json("calc_scenario.py", "--instruments", "2,4", "--tiers", "5", "--repeats", "1", "--json")
     assert set(res["seconds"]) == {"2", "4"} and set(res["us_per_position"]) == {"2", "4"}  # type: ignore[arg-type]
+
+
+def test_stress_benchmark_prints_path_steps_per_second() -> None:
+    res = _last_json("stress.py", "--paths", "200", "--steps", "48", "--json")
+    assert res["path_steps_per_s"] > 0 and set(res["models"]) == {"gbm", "merton", "bootstrap"}  # type: ignore[arg-type]

@@ -14,24 +14,11 @@ import tempfile
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from margincall.cli.demo import free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-def _missing(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true (.ci/run installs chromium with apt)")
-    pytest.skip(f"{what} is not available")
+from support.browser import ARTIFACTS, CHROMIUM, FLAGS
+from support.browser import missing as _missing
 
 
 class Demo:

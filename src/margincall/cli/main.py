@@ -13,6 +13,7 @@ from margincall.cli.demo import demo
 from margincall.cli.explain import explain
 from margincall.cli.ledger import ledger_app
 from margincall.cli.serve import serve
+from margincall.cli.stress import stress
 from margincall.cli.venues import venues
 from margincall.model.errors import MarginCallError
 
@@ -29,6 +30,7 @@ app.command()(serve)
 app.command()(explain)
 app.command()(venues)
 app.command()(backtest)
+app.command()(stress)
 app.add_typer(ledger_app, name="ledger")
 
 
