@@ -16,18 +16,15 @@ recorded in the event log by the service (``audit`` events).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from margincall.store import is_postgres_url
+from margincall.api.sidedb import SideDb
 
 
 class Role(StrEnum):
@@ -89,19 +86,13 @@ class KeyStore:
     """The ``api_keys`` table on SQLite (a second connection to the log's file) or PostgreSQL."""
 
     def __init__(self, database: str) -> None:
-        self._pg = is_postgres_url(database)
-        self._lock = threading.Lock()
+        self._db = SideDb(database)
         self._cache: dict[str, tuple[Principal, int | None]] = {}  # sha256(key) -> (principal, revoked from)
-        if self._pg:
-            import psycopg
-
-            self._conn: Any = psycopg.connect(database, autocommit=True)
-        else:
-            path = database.removeprefix("sqlite://")
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout=10000")
         self._exec(_MIGRATION_1)
         self._migrate_2()
+
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params)
 
     def _migrate_2(self) -> None:
         """Add ``principal`` (defaults to the key's own id) and ``revoked_ms`` (NULL: valid) to older tables."""
@@ -111,16 +102,6 @@ class KeyStore:
             self._exec("ALTER TABLE api_keys ADD COLUMN principal TEXT")
             self._exec("ALTER TABLE api_keys ADD COLUMN revoked_ms BIGINT")
         self._exec("UPDATE api_keys SET principal = id WHERE principal IS NULL")
-
-    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if self._pg:
-            sql = sql.replace("?", "%s")
-        with self._lock:
-            cur = self._conn.execute(sql, params)
-            try:
-                return list(cur.fetchall())
-            except Exception:  # statements without a result set (sqlite returns [], psycopg raises)
-                return []
 
     def create(self, role: Role, account: str | None = None, principal: str | None = None) -> str:
         """A new key for ``role`` (traders: bound to ``account``); the only time the key exists in clear."""
@@ -213,9 +194,7 @@ class KeyStore:
         return int(self._exec("SELECT COUNT(*) FROM api_keys")[0][0])
 
     def close(self) -> None:
-        with self._lock, contextlib.suppress(Exception):
-            self._conn.close()
-
+        self._db.close()
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
