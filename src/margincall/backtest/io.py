@@ -87,8 +87,13 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def to_utc(values: Any, where: str) -> pd.Series:
     """Dates as UTC timestamps: ISO 8601 text (naive = UTC), or integers in milliseconds since the epoch."""
-    s = pd.Series(values)
+    # a Series is taken as it is: ``Series.to_numpy()`` of tz-aware dates builds one Python object per row
+    s = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
     try:
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            return s.dt.tz_convert("UTC")
+        if pd.api.types.is_datetime64_dtype(s):
+            return s.dt.tz_localize("UTC")
         if pd.api.types.is_numeric_dtype(s):
             return pd.to_datetime(s, unit="ms", utc=True)
         return pd.to_datetime(s, utc=True, format="ISO8601")
@@ -116,7 +121,7 @@ def candles_frame(df: pd.DataFrame, where: str = "candles") -> pd.DataFrame:
     if missing:
         raise BacktestInputError(f"{where}: missing column {missing[0]} (need date, open, high, low, close)",
                                  field=missing[0])
-    out = pd.DataFrame({"date": to_utc(df["date"].to_numpy(), f"{where}.date")})
+    out = pd.DataFrame({"date": to_utc(df["date"], f"{where}.date")})
     for c in OHLC:
         col = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(col) | (col <= 0)
@@ -148,7 +153,7 @@ def funding_frame(df: pd.DataFrame, where: str = "funding") -> pd.DataFrame:
     if rates.isna().any():
         raise BacktestInputError(f"{where}.{col}: row {int(np.argmax(rates.isna()))} is not a number", field=col)
     # the rate as text to 10 decimals (venues publish 8): "0.0001", not the stored float's binary expansion
-    out = pd.DataFrame({"date": to_utc(df["date"].to_numpy(), f"{where}.date"),
+    out = pd.DataFrame({"date": to_utc(df["date"], f"{where}.date"),
                         "rate": [format(float(x), ".10f").rstrip("0").rstrip(".") for x in rates]})
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
