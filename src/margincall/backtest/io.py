@@ -210,11 +210,26 @@ def trades_frame(df: pd.DataFrame, where: str = "trades") -> pd.DataFrame:
     return out[list(TRADE_COLUMNS)]
 
 
+_TF_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
+
+
+def timeframe_ms(tf: str, where: str = "timeframe") -> int:
+    """A freqtrade timeframe (``5m``, ``1h``, ``8h``, ``1d`` …) in milliseconds."""
+    m = re.fullmatch(r"(\d+)([smhdwM])", tf.strip())
+    if m is None or int(m[1]) <= 0:
+        raise BacktestInputError(f"{where}: not a timeframe: {tf!r} (e.g. 5m, 1h)", field="timeframe")
+    return int(m[1]) * _TF_SECONDS[m[2]] * 1000
+
+
 def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result") -> pd.DataFrame:
     """freqtrade's backtest result (``strategy → name → trades``) as margincall trades: ``amount`` is the size,
     ``is_short`` the side, ``open_rate``/``close_rate`` the prices, the result's ``margin_mode`` when given
     (isolated by default). Each trade is its own account, funded at its opening with its initial margin (freqtrade's
-    ``stake_amount`` = amount × open rate / leverage) and the opening fee."""
+    ``stake_amount`` = amount × open rate / leverage) and the opening fee.
+
+    freqtrade stamps an exit with the start of the candle it happens in (its price lies inside that candle), so
+    when the result names its ``timeframe`` the close is placed at that candle's end: the whole candle is replayed
+    while the position is held, and a liquidation inside it comes before freqtrade's exit."""
     strategies = result.get("strategy")
     if not isinstance(strategies, Mapping) or not strategies:
         raise BacktestInputError(f"{where}: no strategy results", field="strategy")
@@ -224,6 +239,9 @@ def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result")
         if not isinstance(trades, list):
             raise BacktestInputError(f"{where}: strategy {name} has no trades list", field="trades")
         mode = str(res.get("margin_mode") or "isolated")
+        tf = res.get("timeframe")
+        shift = pd.Timedelta(milliseconds=timeframe_ms(str(tf), f"{where}: strategy {name}.timeframe")) if tf \
+            else pd.Timedelta(0)
         for i, t in enumerate(trades):
             try:
                 rows.append({
@@ -232,7 +250,9 @@ def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result")
                     "side": "short" if t.get("is_short") else "long",
                     "open_time": t["open_date"], "open_price": str(t["open_rate"]),
                     "size": str(t["amount"]), "stake": None, "leverage": str(t.get("leverage") or 1),
-                    "margin_mode": mode, "close_time": t.get("close_date"),
+                    "margin_mode": mode,
+                    "close_time": None if t.get("close_date") is None else
+                    (to_utc([t["close_date"]], f"{where}: trade {i}.close_date").iloc[0] + shift).isoformat(),
                     "close_price": None if t.get("close_rate") is None else str(t["close_rate"]),
                     "account": None, "wallet": None,
                 })
@@ -257,7 +277,6 @@ def datadir_files(datadir: str | Path, symbol: str | None = None) -> dict[str, d
     """freqtrade data directory → ``{symbol: {"futures"|"mark"|"funding_rate": file}}`` (the finest timeframe
     of each kind)."""
     found: dict[str, dict[str, tuple[int, Path]]] = {}
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
     for f in sorted(Path(datadir).iterdir()):
         parsed = parse_freqtrade_name(f)
         if parsed is None:
@@ -265,7 +284,7 @@ def datadir_files(datadir: str | Path, symbol: str | None = None) -> dict[str, d
         sym, tf, kind = parsed
         if symbol is not None and sym != symbol:
             continue
-        seconds = int(tf[:-1]) * units[tf[-1]]
+        seconds = timeframe_ms(tf, str(f))
         have = found.setdefault(sym, {})
         if kind not in have or seconds < have[kind][0]:
             have[kind] = (seconds, f)
