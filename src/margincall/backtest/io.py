@@ -221,6 +221,42 @@ def timeframe_ms(tf: str, where: str = "timeframe") -> int:
     return int(m[1]) * _TF_SECONDS[m[2]] * 1000
 
 
+def freqtrade_result_trades(result: Mapping[str, Any], where: str = "freqtrade result"
+                            ) -> list[tuple[str, Mapping[str, Any], int, Mapping[str, Any]]]:
+    """``(trade id, strategy result, index, trade)`` for every trade of a freqtrade result, the id being
+    ``PAIR#index`` (``STRATEGY:PAIR#index`` when the result holds several strategies)."""
+    strategies = result.get("strategy")
+    if not isinstance(strategies, Mapping) or not strategies:
+        raise BacktestInputError(f"{where}: no strategy results", field="strategy")
+    out = []
+    for name, res in strategies.items():
+        trades = res.get("trades") if isinstance(res, Mapping) else None
+        if not isinstance(trades, list):
+            raise BacktestInputError(f"{where}: strategy {name} has no trades list", field="trades")
+        for i, t in enumerate(trades):
+            if not isinstance(t, Mapping):
+                raise BacktestInputError(f"{where}: strategy {name} trade {i} is not an object", field="trades")
+            tid = f"{t.get('pair')}#{i}" if len(strategies) == 1 else f"{name}:{t.get('pair')}#{i}"
+            out.append((tid, res, i, t))
+    return out
+
+
+def read_freqtrade_result(path: str | Path) -> Mapping[str, Any]:
+    """freqtrade's backtest result as it is (JSON, or the zip ``--export trades`` writes)."""
+    p = Path(path)
+    if not p.exists():
+        raise BacktestInputError(f"{p}: no such file", field="freqtrade result")
+    if p.suffix.lower() == ".zip":
+        return _zip_json(p)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise BacktestInputError(f"{p}: not JSON: {exc}", field="freqtrade result") from None
+    if not isinstance(data, Mapping) or "strategy" not in data:
+        raise BacktestInputError(f"{p}: not a freqtrade backtest result (no strategy key)", field="freqtrade result")
+    return data
+
+
 def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result") -> pd.DataFrame:
     """freqtrade's backtest result (``strategy → name → trades``) as margincall trades: ``amount`` is the size,
     ``is_short`` the side, ``open_rate``/``close_rate`` the prices, the result's ``margin_mode`` when given
@@ -230,34 +266,26 @@ def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result")
     freqtrade stamps an exit with the start of the candle it happens in (its price lies inside that candle), so
     when the result names its ``timeframe`` the close is placed at that candle's end: the whole candle is replayed
     while the position is held, and a liquidation inside it comes before freqtrade's exit."""
-    strategies = result.get("strategy")
-    if not isinstance(strategies, Mapping) or not strategies:
-        raise BacktestInputError(f"{where}: no strategy results", field="strategy")
     rows = []
-    for name, res in strategies.items():
-        trades = res.get("trades") if isinstance(res, Mapping) else None
-        if not isinstance(trades, list):
-            raise BacktestInputError(f"{where}: strategy {name} has no trades list", field="trades")
+    for tid, res, i, t in freqtrade_result_trades(result, where):
         mode = str(res.get("margin_mode") or "isolated")
         tf = res.get("timeframe")
-        shift = pd.Timedelta(milliseconds=timeframe_ms(str(tf), f"{where}: strategy {name}.timeframe")) if tf \
-            else pd.Timedelta(0)
-        for i, t in enumerate(trades):
-            try:
-                rows.append({
-                    "id": f"{t.get('pair')}#{i}" if len(strategies) == 1 else f"{name}:{t.get('pair')}#{i}",
-                    "symbol": symbol_of(str(t["pair"])),
-                    "side": "short" if t.get("is_short") else "long",
-                    "open_time": t["open_date"], "open_price": str(t["open_rate"]),
-                    "size": str(t["amount"]), "stake": None, "leverage": str(t.get("leverage") or 1),
-                    "margin_mode": mode,
-                    "close_time": None if t.get("close_date") is None else
-                    (to_utc([t["close_date"]], f"{where}: trade {i}.close_date").iloc[0] + shift).isoformat(),
-                    "close_price": None if t.get("close_rate") is None else str(t["close_rate"]),
-                    "account": None, "wallet": None,
-                })
-            except KeyError as exc:
-                raise BacktestInputError(f"{where}: trade {i} has no {exc.args[0]}", field=str(exc.args[0])) from None
+        shift = pd.Timedelta(milliseconds=timeframe_ms(str(tf), f"{where}: timeframe")) if tf else pd.Timedelta(0)
+        try:
+            rows.append({
+                "id": tid,
+                "symbol": symbol_of(str(t["pair"])),
+                "side": "short" if t.get("is_short") else "long",
+                "open_time": t["open_date"], "open_price": str(t["open_rate"]),
+                "size": str(t["amount"]), "stake": None, "leverage": str(t.get("leverage") or 1),
+                "margin_mode": mode,
+                "close_time": None if t.get("close_date") is None else
+                (to_utc([t["close_date"]], f"{where}: trade {i}.close_date").iloc[0] + shift).isoformat(),
+                "close_price": None if t.get("close_rate") is None else str(t["close_rate"]),
+                "account": None, "wallet": None,
+            })
+        except KeyError as exc:
+            raise BacktestInputError(f"{where}: trade {i} has no {exc.args[0]}", field=str(exc.args[0])) from None
     return trades_frame(pd.DataFrame(rows, columns=list(TRADE_COLUMNS)), where)
 
 

@@ -49,7 +49,7 @@ from margincall.math.trade import charge, trading_fee
 from margincall.model.enums import ContractKind, PositionSide
 from margincall.risk.engine import Applied, EngineConfig, RiskEngine
 from margincall.risk.status import WatchId, liquidation_price, watches_for
-from margincall.venues.market import market_from_listing
+from margincall.venues.market import MarketSpec, market_from_listing
 
 _NUDGE = Decimal("1e-10")
 _FUND = "1000000000000"  # the venue's insurance fund: deep enough that no backtest reaches ADL
@@ -117,6 +117,7 @@ class BacktestResult:
     prices: dict[str, pd.DataFrame]  # symbol → the mark path's candles
     engine_events: int
     marks_fed: int
+    markets: dict[str, MarketSpec] = field(default_factory=dict)  # symbol → the listing replayed (tiers, fees)
 
     @property
     def trades(self) -> pd.DataFrame:
@@ -200,7 +201,8 @@ class Replay:
             self._advance(s, int(self.path[s].ends[-1]))
         return BacktestResult(self.venue, self.mark_source, [self.results[t.id] for t in self.trades],
                               self._equity(), {s: self._frame(p) for s, p in self.path.items()},
-                              self.led.events_applied, self.marks_fed)
+                              self.led.events_applied, self.marks_fed,
+                              {s: self.led.markets[s] for s in self.path})
 
     def _held_symbols(self) -> list[str]:
         return sorted({k[1] for k in self.slots})

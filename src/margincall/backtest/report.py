@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from margincall.backtest.replay import BacktestResult
 
 
-def _iso(ms: int | None) -> str | None:
+def iso_ms(ms: int | None) -> str | None:
     if ms is None:
         return None
     text: str = pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -39,11 +39,11 @@ def trade_rows(result: BacktestResult) -> list[dict[str, Any]]:
         rows.append({
             "id": t.id, "account": t.account, "symbol": t.symbol, "side": "long" if t.sign > 0 else "short",
             "margin_mode": t.margin_mode, "leverage": _s(t.leverage), "size": _s(r.size),
-            "entry_time": _iso(t.open_ts), "entry_price": _s(r.entry_price),
-            "exit_time": _iso(r.exit_time), "exit_price": _s(r.exit_price),
+            "entry_time": iso_ms(t.open_ts), "entry_price": _s(r.entry_price),
+            "exit_time": iso_ms(r.exit_time), "exit_price": _s(r.exit_price),
             "realized_pnl": _s(r.realized_pnl), "fees": _s(r.fees), "funding": _s(r.funding),
             "liquidated": r.liquidated, "partial_steps": r.partial_steps,
-            "liquidation_time": _iso(r.liquidation_time), "liquidation_price": _s(r.liquidation_price),
+            "liquidation_time": iso_ms(r.liquidation_time), "liquidation_price": _s(r.liquidation_price),
             "liquidation_fee": _s(r.liquidation_fee), "surplus_to_fund": _s(r.surplus_to_fund),
             "net": _s(r.realized_pnl - r.fees + r.funding - r.surplus_to_fund),
         })
