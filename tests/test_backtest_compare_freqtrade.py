@@ -51,7 +51,13 @@ import pytest
 
 from margincall.backtest import run_backtest
 from margincall.backtest.compare import compare_freqtrade, comparison_summary, freqtrade_liquidation_price
-from margincall.backtest.io import BacktestInputError, read_candles, read_freqtrade_result, read_instruments, read_trades
+from margincall.backtest.io import (
+    BacktestInputError,
+    read_candles,
+    read_freqtrade_result,
+    read_instruments,
+    read_trades,
+)
 from margincall.model.tiers import TierSpec, TierTable
 
 FIX = Path(__file__).parent / "fixtures" / "freqtrade"
