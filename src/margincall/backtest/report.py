@@ -78,6 +78,7 @@ def to_json(result: BacktestResult) -> str:
 
 # ------------------------------------------------------------------------------------------------ HTML
 _W, _H, _PAD = 1000, 320, 48
+_TICK_PX = 8  # the shortest liquidation-price line drawn, in pixels
 
 
 def _thin(x: np.ndarray, n: int = 1500) -> np.ndarray:
@@ -136,8 +137,19 @@ def to_html(result: BacktestResult) -> str:
             st = np.append(np.repeat(lt, 2)[1:], end)
             sv = np.repeat(lv, 2)
             inside = (sv >= plot.y0) & (sv <= plot.y1)
-            if inside.any():
-                svg.append(plot.line(st[inside], sv[inside], "liq", f"{r.trade.id} liquidation price"))
+            if not inside.any():
+                continue
+            st, sv = st[inside], sv[inside]
+            title = f"{r.trade.id} liquidation price"
+            if plot.x(float(st.max())) - plot.x(float(st.min())) >= _TICK_PX:
+                svg.append(plot.line(st, sv, "liq", title))
+                continue
+            # opened and liquidated inside one candle: a line of no length would not show; draw a short bracketed
+            # tick |—| at its liquidation price
+            x, y, h = plot.x(float(st.min())), plot.y(float(sv[-1])), _TICK_PX / 2
+            pts = [(x - h, y - h), (x - h, y + h), (x - h, y), (x + h, y), (x + h, y - h), (x + h, y + h)]
+            svg.append(f'<polyline class="liq liq-tick" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}">'
+                       f'<title>{html.escape(title)}</title></polyline>')
         for r in result.results:
             if r.trade.symbol != symbol or r.entry_price is None:
                 continue
@@ -174,7 +186,8 @@ def to_html(result: BacktestResult) -> str:
 <style>body{{font:14px system-ui,sans-serif;margin:24px;color:#222}}.chart{{display:block;margin:8px 0 24px}}
 .frame{{fill:#fcfcfc;stroke:#ccc}}.tick{{font-size:10px;fill:#666}}.label{{font-size:12px;fill:#333}}
 polyline{{fill:none}}.price{{stroke:#1f5fa8;stroke-width:1.2}}.low,.high{{stroke:#9bbbe0;stroke-width:.6}}
-.liq{{stroke:#d9480f;stroke-dasharray:4 3;stroke-width:1}}.equity{{stroke:#2b8a3e;stroke-width:1.4}}
+.liq{{stroke:#d9480f;stroke-dasharray:4 3;stroke-width:1}}.liq-tick{{stroke-dasharray:none;stroke-width:2.5}}
+.equity{{stroke:#2b8a3e;stroke-width:1.4}}
 .entry{{fill:#2b8a3e}}.exit{{fill:#495057}}.liquidation{{stroke:#c92a2a;stroke-width:2.5}}
 dl{{display:grid;grid-template-columns:max-content auto;gap:2px 12px}}dd{{margin:0}}
 table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ddd;padding:2px 6px}}</style></head>
