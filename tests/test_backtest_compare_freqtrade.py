@@ -148,3 +148,11 @@ def test_cli_compare_json_and_refusals(tmp_path: Path) -> None:
     listed.write_text("[]")
     with pytest.raises(BacktestInputError, match="not a freqtrade backtest result"):
         read_freqtrade_result(listed)
+
+
+def test_freqtrade_exit_is_replayed_to_the_end_of_its_candle() -> None:
+    # freqtrade stamps #5's stop exit 08:20 (the start of the 5m candle it happened in, at 1.065 inside that candle);
+    # the result's timeframe is 5m, so margincall holds the position through the candle: close at 08:25
+    df = read_trades(RESULT)
+    row = df[df["id"] == ID.format(5)].iloc[0]
+    assert row["close_time"] == "2021-11-19T08:25:00+00:00" and row["open_time"] == "2021-11-19 06:05:00+00:00"
