@@ -54,9 +54,19 @@ def test_backtest_report_draws_every_chart_element(tmp_path: Path) -> None:
         lines = price.locator("polyline.liq")
         drawn = {lines.nth(i).locator("title").text_content(): lines.nth(i) for i in range(lines.count())}
         assert set(drawn) == {f"{t} liquidation price" for t in ("long10", "long2", "long3", "short20")}
-        # short20 opens and is liquidated inside the 4 Dec 08:00 candle: its line has no length to show
-        for t in ("long10", "long2", "long3"):
+        for t in ("long10", "long2", "long3", "short20"):
             assert drawn[f"{t} liquidation price"].is_visible(), t
+        # short20 opens and is liquidated inside the 4 Dec 08:00 candle: its line has no length in time, so it is
+        # drawn as a short solid bracketed tick |—| (8 × 8 px) centred on its liquidation mark
+        tick = drawn["short20 liquidation price"]
+        assert "liq-tick" in (tick.get_attribute("class") or "")
+        box = tick.bounding_box()
+        assert box is not None and box["width"] >= 7 and box["height"] >= 7, box
+        mark = price.locator('path.liquidation[data-trade="short20"]').bounding_box()
+        assert mark is not None and abs((box["x"] + box["width"] / 2) - (mark["x"] + mark["width"] / 2)) < 6
+        assert tick.evaluate("e => getComputedStyle(e).strokeDasharray") == "none"
+        for t in ("long10", "long2", "long3"):  # the others span time: plain dashed lines
+            assert "liq-tick" not in (drawn[f"{t} liquidation price"].get_attribute("class") or ""), t
         equity = page.locator("svg#equity polyline.equity")
         assert equity.is_visible()
         box = equity.bounding_box()

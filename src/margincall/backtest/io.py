@@ -87,8 +87,13 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def to_utc(values: Any, where: str) -> pd.Series:
     """Dates as UTC timestamps: ISO 8601 text (naive = UTC), or integers in milliseconds since the epoch."""
-    s = pd.Series(values)
+    # a Series is taken as it is: ``Series.to_numpy()`` of tz-aware dates builds one Python object per row
+    s = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
     try:
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            return s.dt.tz_convert("UTC")
+        if pd.api.types.is_datetime64_dtype(s):
+            return s.dt.tz_localize("UTC")
         if pd.api.types.is_numeric_dtype(s):
             return pd.to_datetime(s, unit="ms", utc=True)
         return pd.to_datetime(s, utc=True, format="ISO8601")
@@ -116,7 +121,7 @@ def candles_frame(df: pd.DataFrame, where: str = "candles") -> pd.DataFrame:
     if missing:
         raise BacktestInputError(f"{where}: missing column {missing[0]} (need date, open, high, low, close)",
                                  field=missing[0])
-    out = pd.DataFrame({"date": to_utc(df["date"].to_numpy(), f"{where}.date")})
+    out = pd.DataFrame({"date": to_utc(df["date"], f"{where}.date")})
     for c in OHLC:
         col = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(col) | (col <= 0)
@@ -148,7 +153,7 @@ def funding_frame(df: pd.DataFrame, where: str = "funding") -> pd.DataFrame:
     if rates.isna().any():
         raise BacktestInputError(f"{where}.{col}: row {int(np.argmax(rates.isna()))} is not a number", field=col)
     # the rate as text to 10 decimals (venues publish 8): "0.0001", not the stored float's binary expansion
-    out = pd.DataFrame({"date": to_utc(df["date"].to_numpy(), f"{where}.date"),
+    out = pd.DataFrame({"date": to_utc(df["date"], f"{where}.date"),
                         "rate": [format(float(x), ".10f").rstrip("0").rstrip(".") for x in rates]})
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
@@ -205,34 +210,82 @@ def trades_frame(df: pd.DataFrame, where: str = "trades") -> pd.DataFrame:
     return out[list(TRADE_COLUMNS)]
 
 
-def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result") -> pd.DataFrame:
-    """freqtrade's backtest result (``strategy → name → trades``) as margincall trades: ``amount`` is the size,
-    ``is_short`` the side, ``open_rate``/``close_rate`` the prices, the result's ``margin_mode`` when given
-    (isolated by default). Each trade is its own account, funded at its opening with its initial margin (freqtrade's
-    ``stake_amount`` = amount × open rate / leverage) and the opening fee."""
+_TF_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
+
+
+def timeframe_ms(tf: str, where: str = "timeframe") -> int:
+    """A freqtrade timeframe (``5m``, ``1h``, ``8h``, ``1d`` …) in milliseconds."""
+    m = re.fullmatch(r"(\d+)([smhdwM])", tf.strip())
+    if m is None or int(m[1]) <= 0:
+        raise BacktestInputError(f"{where}: not a timeframe: {tf!r} (e.g. 5m, 1h)", field="timeframe")
+    return int(m[1]) * _TF_SECONDS[m[2]] * 1000
+
+
+def freqtrade_result_trades(result: Mapping[str, Any], where: str = "freqtrade result"
+                            ) -> list[tuple[str, Mapping[str, Any], int, Mapping[str, Any]]]:
+    """``(trade id, strategy result, index, trade)`` for every trade of a freqtrade result, the id being
+    ``PAIR#index`` (``STRATEGY:PAIR#index`` when the result holds several strategies)."""
     strategies = result.get("strategy")
     if not isinstance(strategies, Mapping) or not strategies:
         raise BacktestInputError(f"{where}: no strategy results", field="strategy")
-    rows = []
+    out = []
     for name, res in strategies.items():
         trades = res.get("trades") if isinstance(res, Mapping) else None
         if not isinstance(trades, list):
             raise BacktestInputError(f"{where}: strategy {name} has no trades list", field="trades")
-        mode = str(res.get("margin_mode") or "isolated")
         for i, t in enumerate(trades):
-            try:
-                rows.append({
-                    "id": f"{t.get('pair')}#{i}" if len(strategies) == 1 else f"{name}:{t.get('pair')}#{i}",
-                    "symbol": symbol_of(str(t["pair"])),
-                    "side": "short" if t.get("is_short") else "long",
-                    "open_time": t["open_date"], "open_price": str(t["open_rate"]),
-                    "size": str(t["amount"]), "stake": None, "leverage": str(t.get("leverage") or 1),
-                    "margin_mode": mode, "close_time": t.get("close_date"),
-                    "close_price": None if t.get("close_rate") is None else str(t["close_rate"]),
-                    "account": None, "wallet": None,
-                })
-            except KeyError as exc:
-                raise BacktestInputError(f"{where}: trade {i} has no {exc.args[0]}", field=str(exc.args[0])) from None
+            if not isinstance(t, Mapping):
+                raise BacktestInputError(f"{where}: strategy {name} trade {i} is not an object", field="trades")
+            tid = f"{t.get('pair')}#{i}" if len(strategies) == 1 else f"{name}:{t.get('pair')}#{i}"
+            out.append((tid, res, i, t))
+    return out
+
+
+def read_freqtrade_result(path: str | Path) -> Mapping[str, Any]:
+    """freqtrade's backtest result as it is (JSON, or the zip ``--export trades`` writes)."""
+    p = Path(path)
+    if not p.exists():
+        raise BacktestInputError(f"{p}: no such file", field="freqtrade result")
+    if p.suffix.lower() == ".zip":
+        return _zip_json(p)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise BacktestInputError(f"{p}: not JSON: {exc}", field="freqtrade result") from None
+    if not isinstance(data, Mapping) or "strategy" not in data:
+        raise BacktestInputError(f"{p}: not a freqtrade backtest result (no strategy key)", field="freqtrade result")
+    return data
+
+
+def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result") -> pd.DataFrame:
+    """freqtrade's backtest result (``strategy → name → trades``) as margincall trades: ``amount`` is the size,
+    ``is_short`` the side, ``open_rate``/``close_rate`` the prices, the result's ``margin_mode`` when given
+    (isolated by default). Each trade is its own account, funded at its opening with its initial margin (freqtrade's
+    ``stake_amount`` = amount × open rate / leverage) and the opening fee.
+
+    freqtrade stamps an exit with the start of the candle it happens in (its price lies inside that candle), so
+    when the result names its ``timeframe`` the close is placed at that candle's end: the whole candle is replayed
+    while the position is held, and a liquidation inside it comes before freqtrade's exit."""
+    rows = []
+    for tid, res, i, t in freqtrade_result_trades(result, where):
+        mode = str(res.get("margin_mode") or "isolated")
+        tf = res.get("timeframe")
+        shift = pd.Timedelta(milliseconds=timeframe_ms(str(tf), f"{where}: timeframe")) if tf else pd.Timedelta(0)
+        try:
+            rows.append({
+                "id": tid,
+                "symbol": symbol_of(str(t["pair"])),
+                "side": "short" if t.get("is_short") else "long",
+                "open_time": t["open_date"], "open_price": str(t["open_rate"]),
+                "size": str(t["amount"]), "stake": None, "leverage": str(t.get("leverage") or 1),
+                "margin_mode": mode,
+                "close_time": None if t.get("close_date") is None else
+                (to_utc([t["close_date"]], f"{where}: trade {i}.close_date").iloc[0] + shift).isoformat(),
+                "close_price": None if t.get("close_rate") is None else str(t["close_rate"]),
+                "account": None, "wallet": None,
+            })
+        except KeyError as exc:
+            raise BacktestInputError(f"{where}: trade {i} has no {exc.args[0]}", field=str(exc.args[0])) from None
     return trades_frame(pd.DataFrame(rows, columns=list(TRADE_COLUMNS)), where)
 
 
@@ -252,7 +305,6 @@ def datadir_files(datadir: str | Path, symbol: str | None = None) -> dict[str, d
     """freqtrade data directory → ``{symbol: {"futures"|"mark"|"funding_rate": file}}`` (the finest timeframe
     of each kind)."""
     found: dict[str, dict[str, tuple[int, Path]]] = {}
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
     for f in sorted(Path(datadir).iterdir()):
         parsed = parse_freqtrade_name(f)
         if parsed is None:
@@ -260,7 +312,7 @@ def datadir_files(datadir: str | Path, symbol: str | None = None) -> dict[str, d
         sym, tf, kind = parsed
         if symbol is not None and sym != symbol:
             continue
-        seconds = int(tf[:-1]) * units[tf[-1]]
+        seconds = timeframe_ms(tf, str(f))
         have = found.setdefault(sym, {})
         if kind not in have or seconds < have[kind][0]:
             have[kind] = (seconds, f)

@@ -49,7 +49,7 @@ from margincall.math.trade import charge, trading_fee
 from margincall.model.enums import ContractKind, PositionSide
 from margincall.risk.engine import Applied, EngineConfig, RiskEngine
 from margincall.risk.status import WatchId, liquidation_price, watches_for
-from margincall.venues.market import market_from_listing
+from margincall.venues.market import MarketSpec, market_from_listing
 
 _NUDGE = Decimal("1e-10")
 _FUND = "1000000000000"  # the venue's insurance fund: deep enough that no backtest reaches ADL
@@ -117,6 +117,7 @@ class BacktestResult:
     prices: dict[str, pd.DataFrame]  # symbol → the mark path's candles
     engine_events: int
     marks_fed: int
+    markets: dict[str, MarketSpec] = field(default_factory=dict)  # symbol → the listing replayed (tiers, fees)
 
     @property
     def trades(self) -> pd.DataFrame:
@@ -164,8 +165,9 @@ class Replay:
         self.slots: dict[tuple[str, str], TradeResult] = {}  # (account, symbol) → its open trade
         self.books: dict[str, str] = {}  # wallet / isolated book → account
         self.accounts: set[str] = set()
-        self.thresholds: dict[WatchId, tuple[int, Decimal | None]] = {}  # watch → (sign, venue liquidation price)
-        self.dirty = True
+        # watch → (sign, venue liquidation price), kept until an event changes its account
+        self.thresholds: dict[WatchId, tuple[int, Decimal | None]] = {}
+        self.stale: set[str] | None = set()  # accounts whose cached prices are stale (None: all)
         self.marks_fed = 0
         self.snap: list[tuple[int, float, dict[str, float]]] = []
         self.led = led
@@ -199,7 +201,8 @@ class Replay:
             self._advance(s, int(self.path[s].ends[-1]))
         return BacktestResult(self.venue, self.mark_source, [self.results[t.id] for t in self.trades],
                               self._equity(), {s: self._frame(p) for s, p in self.path.items()},
-                              self.led.events_applied, self.marks_fed)
+                              self.led.events_applied, self.marks_fed,
+                              {s: self.led.markets[s] for s in self.path})
 
     def _held_symbols(self) -> list[str]:
         return sorted({k[1] for k in self.slots})
@@ -273,9 +276,25 @@ class Replay:
                             "reduce_only": True}, t.close_ts)
 
     # ------------------------------------------------------------------------------------ reading events
+    def _touched(self, a: Applied) -> None:
+        """Mark stale the cached liquidation prices of the accounts an event changed: its account and the owners
+        of the books it posted to. A mark changes no position's size, entry or margin (a cross account's other
+        positions are read densely, never cached); an event naming no account makes every price stale."""
+        if a.type == "mark":
+            return
+        acct = a.payload.get("account")
+        owners = {self.books[b] for post in a.result.postings for b in (post.debit, post.credit) if b in self.books}
+        if isinstance(acct, str):
+            owners.add(acct)
+        elif not owners:
+            self.stale = None
+            return
+        if self.stale is not None:
+            self.stale |= owners
+
     def _record(self, applied: list[Applied], ts: int) -> None:
-        self.dirty = True
         for a in applied:
+            self._touched(a)
             p, d = a.payload, a.result.details
             acct, sym = p.get("account"), p.get("symbol")
             if a.type == "funding":
@@ -321,7 +340,7 @@ class Replay:
     # ---------------------------------------------------------------------------------------- the path
     def _risk(self, symbol: str) -> tuple[float, float, bool, list[tuple[int, Decimal]]]:
         """(highest long threshold, lowest short threshold, dense?, exact thresholds) of ``symbol``'s
-        positions; recomputed after any event."""
+        positions; each cached until an event changes its account."""
         led = self.led
         hi_long, lo_short, dense = -np.inf, np.inf, False
         exact: list[tuple[int, Decimal]] = []
@@ -336,7 +355,7 @@ class Replay:
             if watch in self.engine.active or (watch.scope == "cross" and len(led.positions_of(acct)) > 1):
                 dense = True
                 continue
-            cached = self.thresholds.get(watch) if not self.dirty else None
+            cached = self.thresholds.get(watch)
             if cached is None:
                 cached = (pos.sign, liquidation_price(led, watch, s))
                 self.thresholds[watch] = cached
@@ -363,10 +382,13 @@ class Replay:
         while i < end:
             if not any(k[1] == symbol for k in self.slots):
                 break
-            if self.dirty:
+            if self.stale is None:
                 self.thresholds.clear()
+            elif self.stale:
+                for w in [w for w in self.thresholds if w.account in self.stale]:
+                    del self.thresholds[w]
+            self.stale = set()
             hi_long, lo_short, dense, exact = self._risk(symbol)
-            self.dirty = False
             if dense:
                 j = i
             else:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from margincall.backtest.replay import BacktestResult
 
 
-def _iso(ms: int | None) -> str | None:
+def iso_ms(ms: int | None) -> str | None:
     if ms is None:
         return None
     text: str = pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -39,11 +39,11 @@ def trade_rows(result: BacktestResult) -> list[dict[str, Any]]:
         rows.append({
             "id": t.id, "account": t.account, "symbol": t.symbol, "side": "long" if t.sign > 0 else "short",
             "margin_mode": t.margin_mode, "leverage": _s(t.leverage), "size": _s(r.size),
-            "entry_time": _iso(t.open_ts), "entry_price": _s(r.entry_price),
-            "exit_time": _iso(r.exit_time), "exit_price": _s(r.exit_price),
+            "entry_time": iso_ms(t.open_ts), "entry_price": _s(r.entry_price),
+            "exit_time": iso_ms(r.exit_time), "exit_price": _s(r.exit_price),
             "realized_pnl": _s(r.realized_pnl), "fees": _s(r.fees), "funding": _s(r.funding),
             "liquidated": r.liquidated, "partial_steps": r.partial_steps,
-            "liquidation_time": _iso(r.liquidation_time), "liquidation_price": _s(r.liquidation_price),
+            "liquidation_time": iso_ms(r.liquidation_time), "liquidation_price": _s(r.liquidation_price),
             "liquidation_fee": _s(r.liquidation_fee), "surplus_to_fund": _s(r.surplus_to_fund),
             "net": _s(r.realized_pnl - r.fees + r.funding - r.surplus_to_fund),
         })
@@ -78,6 +78,7 @@ def to_json(result: BacktestResult) -> str:
 
 # ------------------------------------------------------------------------------------------------ HTML
 _W, _H, _PAD = 1000, 320, 48
+_TICK_PX = 8  # the shortest liquidation-price line drawn, in pixels
 
 
 def _thin(x: np.ndarray, n: int = 1500) -> np.ndarray:
@@ -136,8 +137,19 @@ def to_html(result: BacktestResult) -> str:
             st = np.append(np.repeat(lt, 2)[1:], end)
             sv = np.repeat(lv, 2)
             inside = (sv >= plot.y0) & (sv <= plot.y1)
-            if inside.any():
-                svg.append(plot.line(st[inside], sv[inside], "liq", f"{r.trade.id} liquidation price"))
+            if not inside.any():
+                continue
+            st, sv = st[inside], sv[inside]
+            title = f"{r.trade.id} liquidation price"
+            if plot.x(float(st.max())) - plot.x(float(st.min())) >= _TICK_PX:
+                svg.append(plot.line(st, sv, "liq", title))
+                continue
+            # opened and liquidated inside one candle: a line of no length would not show; draw a short bracketed
+            # tick |—| at its liquidation price
+            x, y, h = plot.x(float(st.min())), plot.y(float(sv[-1])), _TICK_PX / 2
+            pts = [(x - h, y - h), (x - h, y + h), (x - h, y), (x + h, y), (x + h, y - h), (x + h, y + h)]
+            svg.append(f'<polyline class="liq liq-tick" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}">'
+                       f'<title>{html.escape(title)}</title></polyline>')
         for r in result.results:
             if r.trade.symbol != symbol or r.entry_price is None:
                 continue
@@ -174,7 +186,8 @@ def to_html(result: BacktestResult) -> str:
 <style>body{{font:14px system-ui,sans-serif;margin:24px;color:#222}}.chart{{display:block;margin:8px 0 24px}}
 .frame{{fill:#fcfcfc;stroke:#ccc}}.tick{{font-size:10px;fill:#666}}.label{{font-size:12px;fill:#333}}
 polyline{{fill:none}}.price{{stroke:#1f5fa8;stroke-width:1.2}}.low,.high{{stroke:#9bbbe0;stroke-width:.6}}
-.liq{{stroke:#d9480f;stroke-dasharray:4 3;stroke-width:1}}.equity{{stroke:#2b8a3e;stroke-width:1.4}}
+.liq{{stroke:#d9480f;stroke-dasharray:4 3;stroke-width:1}}.liq-tick{{stroke-dasharray:none;stroke-width:2.5}}
+.equity{{stroke:#2b8a3e;stroke-width:1.4}}
 .entry{{fill:#2b8a3e}}.exit{{fill:#495057}}.liquidation{{stroke:#c92a2a;stroke-width:2.5}}
 dl{{display:grid;grid-template-columns:max-content auto;gap:2px 12px}}dd{{margin:0}}
 table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ddd;padding:2px 6px}}</style></head>

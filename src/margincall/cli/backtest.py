@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -11,16 +12,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from margincall.backtest.compare import compare_freqtrade, comparison_summary
 from margincall.backtest.io import (
     BacktestInputError,
     datadir_files,
     parse_freqtrade_name,
     read_candles,
+    read_freqtrade_result,
     read_funding,
     read_instruments,
     read_trades,
 )
-from margincall.backtest.replay import Replay
+from margincall.backtest.replay import BacktestResult, Replay
 from margincall.backtest.report import summary, to_html, to_json, trades_table
 from margincall.backtest.trades import parse_trades
 
@@ -38,7 +41,7 @@ def _by_symbol(path: Path | None, symbols: list[str], what: str) -> dict[str, Pa
 
 
 def backtest(
-    trades: Annotated[Path, typer.Option("--trades", help="trades CSV/JSON or a freqtrade result")],
+    trades: Annotated[Path | None, typer.Option("--trades", help="trades CSV/JSON or a freqtrade result")] = None,
     venue: Annotated[str, typer.Option("--venue", help="venue profile (margincall venues)")] = "binance-usdm",
     candles: Annotated[Path | None, typer.Option("--candles", help="trade candles (freqtrade, CSV, Parquet)")] = None,
     mark: Annotated[Path | None, typer.Option("--mark", help="mark candles (the liquidation path)")] = None,
@@ -49,9 +52,21 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="JSON as the last line")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="write the per-trade table as CSV")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="write an HTML report")] = None,
+    compare_freqtrade: Annotated[Path | None, typer.Option(
+        "--compare-freqtrade", help="a freqtrade backtest result (JSON or zip): replay its trades and list the "
+        "liquidations that differ from freqtrade's, with the reason")] = None,
+    freqtrade_buffer: Annotated[str, typer.Option(
+        "--freqtrade-buffer", help="freqtrade's liquidation_buffer in that run")] = "0.05",
 ) -> None:
     """Replay trades against candles through the service's ledger and risk engine: the venue's own
     liquidation (tiers, fees, funding, partial steps, liquidation fee) on the mark path."""
+    if trades is None:
+        if compare_freqtrade is None:
+            raise BacktestInputError("--trades: missing (or give --compare-freqtrade RESULT)", field="trades")
+        trades = compare_freqtrade
+    elif compare_freqtrade is not None and trades.resolve() != compare_freqtrade.resolve():
+        raise BacktestInputError("--trades and --compare-freqtrade name different files: the comparison replays "
+                                 "the freqtrade result's own trades", field="trades")
     parsed = parse_trades(read_trades(trades))
     symbols = sorted({t.symbol for t in parsed})
     files: dict[str, dict[str, Path]] = {}
@@ -74,6 +89,9 @@ def backtest(
         trades_table(result).to_csv(csv, index=False)
     if html is not None:
         html.write_text(to_html(result))
+    if compare_freqtrade is not None:
+        _print_comparison(compare_freqtrade, result, freqtrade_buffer, as_json)
+        return
     if as_json:
         print(to_json(result))
         return
@@ -89,3 +107,40 @@ def backtest(
                       "" if pd.isna(row.exit_price) else str(row.exit_price), str(row.realized_pnl), str(row.fees),
                       str(row.funding), liq)
     console.print(table)
+
+
+def _print_comparison(path: Path, result: BacktestResult, buffer_text: str, as_json: bool) -> None:
+    try:
+        buffer = Decimal(buffer_text)
+    except InvalidOperation:
+        raise BacktestInputError(f"--freqtrade-buffer: not a number: {buffer_text!r}", field="freqtrade_buffer") \
+            from None
+    if not buffer.is_finite() or not 0 <= buffer < 1:
+        raise BacktestInputError("--freqtrade-buffer: expected 0 ≤ buffer < 1", field="freqtrade_buffer")
+    rows = compare_freqtrade(read_freqtrade_result(path), result, buffer=buffer)
+    facts = comparison_summary(rows, buffer)
+    if as_json:
+        print(json.dumps({"comparison": facts, "mark_path": summary(result)["mark_path"],
+                          "differences": [c.as_dict() for c in rows if c.differs]}, separators=(",", ":")))
+        return
+    console = Console()
+    console.print(f"[bold]margincall vs freqtrade[/] · liquidation checked on the {summary(result)['mark_path']} · "
+                  f"{facts['trades']} trades · liquidated: freqtrade {facts['freqtrade_liquidated']}, margincall "
+                  f"{facts['margincall_liquidated']} · [bold]{facts['differ']} differ[/]")
+    table = Table("id", "side", "stake", "freqtrade exit", "freqtrade liq. price", "margincall liquidated at",
+                  "venue liq. price", "reasons")
+    for c in rows:
+        if not c.differs:
+            continue
+        d = c.as_dict()
+        ft = f"{d['freqtrade_exit_reason']} {d['freqtrade_time']}" + (f" @ {d['freqtrade_price']}"
+                                                                      if c.freqtrade_price is not None else "")
+        mc = (f"{d['margincall_time']} @ {c.margincall_price:.6f}" if c.margincall_liquidated and c.margincall_price
+              is not None else "not liquidated")
+        table.add_row(c.id, c.side, f"{c.stake:.2f}", ft, f"{c.freqtrade_liquidation_price:.6f}", mc,
+                      "" if c.margincall_liquidation_price is None else f"{c.margincall_liquidation_price:.6f}",
+                      ", ".join(c.reasons))
+    console.print(table)
+    for k, text in facts["reasons"].items():
+        if k in facts["by_reason"]:
+            console.print(f"  [bold]{k}[/] ({facts['by_reason'][k]}): {text}")
