@@ -6,8 +6,9 @@
 * Funding: freqtrade's ``-funding_rate`` candles (the rate is in ``open``) or CSV/Parquet ``date, rate``.
 * Trades: CSV or JSON (a list of objects, or ``{"trades": [...]}``) with the columns of :data:`TRADE_COLUMNS`,
   or freqtrade's backtest result (``freqtrade backtesting --export trades``: JSON or the zip that holds it).
-* Instruments: JSON ``{symbol: listing fields}`` — the ``market_listed`` payload fields of
-  :mod:`margincall.venues.market` (``tiers``, ``tick_size``, ``lot_size``, fee rates …).
+* Instruments: JSON ``{symbol: instrument}`` (or ``{"instruments": {...}}``) in the calculator's instrument
+  schema — ``tiers``, ``tier_table``, ``mmr`` + ``maintenance_amount``, ``max_leverage`` or a ccxt/venue tier
+  payload, ``tick_size``, ``lot_size`` … — plus the listing's fee rates (:mod:`margincall.backtest.instruments`).
 
 Every refused input names its file and field.
 """
@@ -290,12 +291,19 @@ def freqtrade_trades(result: Mapping[str, Any], where: str = "freqtrade result")
 
 
 def read_instruments(path: str | Path) -> dict[str, dict[str, Any]]:
-    """``{symbol: listing fields}`` from JSON (the ``market_listed`` fields of :mod:`margincall.venues.market`)."""
+    """``{symbol: instrument}`` from JSON, bare or as a scenario's ``{"instruments": {...}}`` (the fields of
+    :mod:`margincall.backtest.instruments`); numbers are read as text, so ``0.0065`` stays exact."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_text(), parse_float=str)
     except (OSError, ValueError) as exc:
         raise BacktestInputError(f"{p}: cannot read instruments JSON: {exc}", field="instruments") from None
+    if isinstance(data, Mapping) and "instruments" in data:
+        other = [k for k in data if k != "instruments"]
+        if other:  # a whole scenario's venue or positions would be silently unused here
+            raise BacktestInputError(f"{p}: {other[0]}: only the instruments of a scenario are read (give the venue "
+                                     "with --venue)", field=str(other[0]))
+        data = data["instruments"]
     if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
         raise BacktestInputError(f"{p}: expected {{symbol: {{listing fields}}}}", field="instruments")
     return {str(k): dict(v) for k, v in data.items()}

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
+from margincall.backtest.instruments import market_listing
 from margincall.backtest.io import BacktestInputError, candles_frame, funding_frame, ms_of
 from margincall.backtest.trades import Trade
 from margincall.ledger import PositionKey
@@ -153,7 +154,7 @@ class Replay:
         led = self.engine.ledger
         funded: set[str] = set()
         for s in symbols:
-            listing = {"venue": venue, "symbol": s, **instruments.get(s, {})}
+            listing = market_listing(venue, s, instruments.get(s, {}))
             spec = market_from_listing(listing)  # refuses a bad listing with the field named
             self.engine.process("market_listed", listing, 0)
             if spec.instrument.settle_asset not in funded:

@@ -100,7 +100,10 @@ def _payload_tiers(
     return None
 
 
-def _tiers(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -> TierTable:
+def instrument_tiers(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -> TierTable:
+    """The tier table an instrument of the scenario schema gives (one source: ``tiers``, ``tier_table``,
+    ``mmr`` [+ ``maintenance_amount``], ``max_leverage``, or a ccxt/venue payload read by
+    :mod:`margincall.venues.loaders`), else the venue's built-in table for ``symbol``."""
     if spec is None:
         return profile.tier_table(symbol)
     given = [name for name in _TIER_SOURCES if getattr(spec, name) not in (None, [])]
@@ -153,7 +156,7 @@ def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -
     try:
         spec = scenario.instruments.get(p.symbol)
         inst = _instrument(profile, p.symbol, spec)
-        tiers = _tiers(profile, p.symbol, spec)
+        tiers = instrument_tiers(profile, p.symbol, spec)
         pos = Position.of(
             p.symbol,
             p.side,

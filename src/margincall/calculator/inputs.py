@@ -52,7 +52,8 @@ def _refuse_fee(profile: VenueProfile, form: FormulaForm, holdings: Sequence[Hol
     )
 
 
-def _refuse_instrument(symbol: str, spec: InstrumentIn) -> None:
+def refuse_unused_instrument_inputs(symbol: str, spec: InstrumentIn) -> None:
+    """Raise :class:`UnusedInput` for an instrument field its other fields make unused."""
     where = f"instruments.{symbol}"
     sources = [
         name
@@ -110,7 +111,7 @@ def refuse_unused_inputs(
                 f"instruments.{symbol}: no position has this symbol (positions: {', '.join(sorted(held))})",
                 field=f"instruments.{symbol}",
             )
-        _refuse_instrument(symbol, spec)
+        refuse_unused_instrument_inputs(symbol, spec)
 
 
-__all__ = ["UnusedInput", "forms_with_fee_term", "refuse_unused_inputs"]
+__all__ = ["UnusedInput", "forms_with_fee_term", "refuse_unused_inputs", "refuse_unused_instrument_inputs"]

@@ -47,7 +47,7 @@ def backtest(
     mark: Annotated[Path | None, typer.Option("--mark", help="mark candles (the liquidation path)")] = None,
     funding: Annotated[Path | None, typer.Option("--funding", help="funding rates file")] = None,
     datadir: Annotated[Path | None, typer.Option("--datadir", help="freqtrade data directory")] = None,
-    instruments: Annotated[Path | None, typer.Option("--instruments", help="JSON {symbol: listing}")] = None,
+    instruments: Annotated[Path | None, typer.Option("--instruments", help="JSON {symbol: instrument}: the calculator's schema (tiers, mmr, a ccxt/venue tier payload …)")] = None,
     wallet: Annotated[str | None, typer.Option("--wallet", help="every account's starting balance")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON as the last line")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="write the per-trade table as CSV")] = None,

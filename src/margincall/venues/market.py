@@ -72,8 +72,16 @@ def market_from_listing(listing: Mapping[str, Any]) -> MarketSpec:
                      for t in tiers_in]
         except KeyError as e:
             raise MarginCallError(f"tiers: every tier needs {e.args[0]}", field="tiers") from None
-        tiers = TierTable.build(specs, mode=venue.tier_mode, basis=venue.tier_basis,
-                                cap_inclusive=venue.cap_inclusive)
+        one = specs[0] if len(specs) == 1 else None
+        if (one is not None and one.cap is None and one.maintenance_amount is not None
+                and non_negative(one.floor, "tiers[0].floor") == 0
+                and non_negative(one.maintenance_amount, "tiers[0].maintenance_amount") != 0):
+            # one open-ended tier from 0 has no continuity to check: its amount is taken as given, as the
+            # calculator takes "mmr" + "maintenance_amount" (TierTable.single)
+            tiers = TierTable.single(one.mmr, one.maintenance_amount, one.max_leverage)
+        else:
+            tiers = TierTable.build(specs, mode=venue.tier_mode, basis=venue.tier_basis,
+                                    cap_inclusive=venue.cap_inclusive)
     elif builtin is not None:
         tiers = venue.tier_table(symbol, listing.get("tier_table"))
     else:
