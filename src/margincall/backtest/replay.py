@@ -15,6 +15,13 @@ liquidation price (:func:`margincall.risk.status.liquidation_price`) the mark is
 ≤ 1e-10 past it), as the venue's continuous mark would cross it; a candle that opens past it (a gap) liquidates
 at the open.
 
+**Finer candles** (``fine_candles`` / ``fine_marks``: e.g. 5m under 1h), when given, are replayed inside a coarse
+candle the screen below picks (one that could reach a liquidation price, or every candle while fed densely), by the
+same rules, so the liquidation's time and price are those of the finer path; a coarse candle its finer candles do
+not cover without a gap is replayed on its own. The coarse candle's range is taken to hold its finer candles'
+(the screen skips a coarse candle whose own extremes stay clear). A trade's default open and close prices are the
+finer candles' opens.
+
 **Only the candles that can matter are fed.** With no position open nothing is fed. Between events a float
 screen finds the first candle whose adverse extreme comes within ``guard`` (relative) of a position's
 liquidation price; the candles before it cannot liquidate anything and are skipped; that candle is fed as
@@ -69,18 +76,35 @@ class _Series:
     h: np.ndarray
     low: np.ndarray
     c: np.ndarray
+    tf: int  # the timeframe, ms
+    fine: _Series | None = None  # finer candles of the same prices, replayed inside these
 
     @classmethod
-    def of(cls, df: pd.DataFrame, where: str) -> _Series:
+    def of(cls, df: pd.DataFrame, where: str, fine: pd.DataFrame | None = None, fine_where: str = "") -> _Series:
         df = candles_frame(df, where)
         dates = ms_of(df["date"])
         if len(dates) == 0:
             raise BacktestInputError(f"{where}: no candles", field=where)
         tf = int(np.median(np.diff(dates))) if len(dates) > 1 else 60_000
-        return cls(dates, dates + tf, *(df[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close")))
+        inner = None if fine is None else cls.of(fine, fine_where)
+        if inner is not None and (inner.tf >= tf or tf % inner.tf):
+            raise BacktestInputError(f"{fine_where}: a timeframe of {inner.tf // 1000} s does not divide {where}'s "
+                                     f"{tf // 1000} s into finer candles", field=fine_where)
+        o, h, low, c = (df[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close"))
+        return cls(dates, dates + tf, o, h, low, c, tf, inner)
+
+    def inside(self, j: int) -> tuple[int, int] | None:
+        """The finer candles ``[a, b)`` that make up candle ``j``, when they cover it without a gap."""
+        f = self.fine
+        if f is None:
+            return None
+        a, b = (int(x) for x in np.searchsorted(f.dates, (self.dates[j], self.ends[j]), "left"))
+        return (a, b) if b - a == (self.ends[j] - self.dates[j]) // f.tf else None
 
     def at(self, ts: int) -> float:
-        """The price at ``ts``: the open of the candle holding it (or the last close after the data)."""
+        """The price at ``ts``: the open of the (finest) candle holding it (or the last close after the data)."""
+        if self.fine is not None and self.fine.dates[0] <= ts < self.fine.ends[-1]:
+            return self.fine.at(ts)
         i = int(np.searchsorted(self.dates, ts, "right")) - 1
         if i < 0:
             raise BacktestInputError(f"no candle at or before {pd.Timestamp(ts, unit='ms', tz='UTC')}",
@@ -133,7 +157,9 @@ class Replay:
     def __init__(self, venue: str, trades: list[Trade], candles: Mapping[str, pd.DataFrame],
                  marks: Mapping[str, pd.DataFrame] | None = None, funding: Mapping[str, pd.DataFrame] | None = None,
                  instruments: Mapping[str, Mapping[str, Any]] | None = None, wallet: Decimal | None = None,
-                 config: EngineConfig | None = None, guard: float = 0.0005) -> None:
+                 config: EngineConfig | None = None, guard: float = 0.0005,
+                 fine_candles: Mapping[str, pd.DataFrame] | None = None,
+                 fine_marks: Mapping[str, pd.DataFrame] | None = None) -> None:
         self.venue = venue
         self.trades = trades
         self.wallet = wallet
@@ -145,10 +171,19 @@ class Replay:
             if s not in candles:
                 raise BacktestInputError(f"no candles for {s} (have: {', '.join(sorted(candles)) or 'none'})",
                                          field="candles")
-        self.candles = {s: _Series.of(candles[s], f"candles[{s}]") for s in symbols}
+        fine_candles, fine_marks = fine_candles or {}, fine_marks or {}
         self.mark_source = "mark" if marks and all(s in marks for s in symbols) else "trade"
-        self.path = ({s: _Series.of(marks[s], f"marks[{s}]") for s in symbols} if self.mark_source == "mark" and marks
-                     else self.candles)
+        for what, given in (("fine_candles", fine_candles), ("fine_marks", fine_marks)):
+            extra = sorted(set(given) - set(symbols))
+            if extra:
+                raise BacktestInputError(f"{what}[{extra[0]}]: no trade in this symbol", field=what)
+        if fine_marks and self.mark_source != "mark":
+            raise BacktestInputError("fine_marks: given without mark candles for every symbol (the mark path is the "
+                                     "trade candles)", field="fine_marks")
+        self.candles = {s: _Series.of(candles[s], f"candles[{s}]", fine_candles.get(s), f"fine_candles[{s}]")
+                        for s in symbols}
+        self.path = ({s: _Series.of(marks[s], f"marks[{s}]", fine_marks.get(s), f"fine_marks[{s}]")
+                      for s in symbols} if self.mark_source == "mark" and marks else self.candles)
         self.funding = {s: funding_frame(f, f"funding[{s}]") for s, f in (funding or {}).items() if s in symbols}
         instruments = instruments or {}
         led = self.engine.ledger
@@ -378,7 +413,11 @@ class Replay:
         """Replay ``symbol``'s mark candles that end at or before ``ts``."""
         p = self.path[symbol]
         end = int(np.searchsorted(p.ends, ts, "right"))
-        i = self.cursor[symbol]
+        self._walk(symbol, p, self.cursor[symbol], end)
+        self.cursor[symbol] = max(self.cursor[symbol], end)
+
+    def _walk(self, symbol: str, p: _Series, i: int, end: int) -> None:
+        """Replay candles ``[i, end)`` of ``p``: the screen skips those that cannot liquidate anything."""
         g = self.guard
         while i < end:
             if not any(k[1] == symbol for k in self.slots):
@@ -405,12 +444,14 @@ class Replay:
                     k = stop
                 if j >= end:
                     break
-            self._candle(symbol, j, exact)
+            fine = p.inside(j)
+            if fine is not None:  # the finer path decides when and where inside this candle
+                self._walk(symbol, p.fine, *fine)  # type: ignore[arg-type]
+            else:
+                self._candle(symbol, p, j, exact)
             i = j + 1
-        self.cursor[symbol] = max(self.cursor[symbol], end)
 
-    def _candle(self, symbol: str, j: int, exact: list[tuple[int, Decimal]]) -> None:
-        p = self.path[symbol]
+    def _candle(self, symbol: str, p: _Series, j: int, exact: list[tuple[int, Decimal]]) -> None:
         ts = int(p.dates[j])
         o, h, lo, c = (_dec(x[j]) for x in (p.o, p.h, p.low, p.c))
         longs_first = any(sign > 0 for sign, _ in exact) or not exact
@@ -466,12 +507,15 @@ class Replay:
 def run_backtest(trades: pd.DataFrame, candles: Mapping[str, pd.DataFrame], *, venue: str = "binance-usdm",
                  marks: Mapping[str, pd.DataFrame] | None = None, funding: Mapping[str, pd.DataFrame] | None = None,
                  instruments: Mapping[str, Mapping[str, Any]] | None = None, wallet: Decimal | str | None = None,
-                 config: EngineConfig | None = None) -> BacktestResult:
+                 config: EngineConfig | None = None, fine_candles: Mapping[str, pd.DataFrame] | None = None,
+                 fine_marks: Mapping[str, pd.DataFrame] | None = None) -> BacktestResult:
     """The library entry point: trades (the columns of :data:`margincall.backtest.io.TRADE_COLUMNS`) and
-    per-symbol candles / mark candles / funding as DataFrames in; a :class:`BacktestResult` out."""
+    per-symbol candles / mark candles / funding as DataFrames in; a :class:`BacktestResult` out. ``fine_candles``
+    / ``fine_marks``: finer candles of the same prices, replayed inside the coarser ones that could liquidate."""
     from margincall.backtest.io import trades_frame
     from margincall.backtest.trades import parse_trades
 
     parsed = parse_trades(trades_frame(trades))
     w = None if wallet is None else Decimal(str(wallet))
-    return Replay(venue, parsed, candles, marks, funding, instruments, w, config).run()
+    return Replay(venue, parsed, candles, marks, funding, instruments, w, config, fine_candles=fine_candles,
+                  fine_marks=fine_marks).run()

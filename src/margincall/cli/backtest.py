@@ -46,8 +46,14 @@ def backtest(
     candles: Annotated[Path | None, typer.Option("--candles", help="trade candles (freqtrade, CSV, Parquet)")] = None,
     mark: Annotated[Path | None, typer.Option("--mark", help="mark candles (the liquidation path)")] = None,
     funding: Annotated[Path | None, typer.Option("--funding", help="funding rates file")] = None,
+    fine_candles: Annotated[Path | None, typer.Option(
+        "--fine-candles", help="finer trade candles (e.g. 5m under 1h --candles), replayed inside a coarse candle "
+        "that could liquidate")] = None,
+    fine_mark: Annotated[Path | None, typer.Option("--fine-mark", help="finer mark candles, likewise")] = None,
     datadir: Annotated[Path | None, typer.Option("--datadir", help="freqtrade data directory")] = None,
-    instruments: Annotated[Path | None, typer.Option("--instruments", help="JSON {symbol: instrument}: the calculator's schema (tiers, mmr, a ccxt/venue tier payload …)")] = None,
+    instruments: Annotated[Path | None, typer.Option("--instruments", help="JSON {symbol: instrument}: the "
+                                                     "calculator's schema (tiers, mmr, a ccxt/venue tier payload …)")
+                           ] = None,
     wallet: Annotated[str | None, typer.Option("--wallet", help="every account's starting balance")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON as the last line")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="write the per-trade table as CSV")] = None,
@@ -79,12 +85,15 @@ def backtest(
     mark_frames = {s: read_candles(f["mark"]) for s, f in files.items() if "mark" in f and s in symbols}
     funding_frames = {s: read_funding(f["funding_rate"]) for s, f in files.items()
                       if "funding_rate" in f and s in symbols}
+    fine_frames = {s: read_candles(p) for s, p in _by_symbol(fine_candles, symbols, "fine-candles").items()}
+    fine_mark_frames = {s: read_candles(p) for s, p in _by_symbol(fine_mark, symbols, "fine-mark").items()}
     try:
         w = None if wallet is None else Decimal(wallet)
     except InvalidOperation:
         raise BacktestInputError(f"--wallet: not a number: {wallet!r}", field="wallet") from None
     result = Replay(venue, parsed, candle_frames, mark_frames or None, funding_frames or None,
-                    read_instruments(instruments) if instruments else None, w).run()
+                    read_instruments(instruments) if instruments else None, w, fine_candles=fine_frames or None,
+                    fine_marks=fine_mark_frames or None).run()
     if csv is not None:
         trades_table(result).to_csv(csv, index=False)
     if html is not None:
