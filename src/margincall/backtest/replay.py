@@ -221,6 +221,7 @@ class Replay:
                           for i, (x, r) in enumerate(zip(stamps.tolist(), f["rate"], strict=True)))
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         for ts, _o, _n, kind, data in events:
+            self._merged(ts)
             for s in self.path:
                 self._advance(s, ts)
             if kind == "funding":
@@ -233,6 +234,8 @@ class Replay:
                 self._open(data)
             else:
                 self._close(data)
+        last = max(int(p.ends[-1]) for p in self.path.values())
+        self._merged(last)
         for s in self._held_symbols():
             self._advance(s, int(self.path[s].ends[-1]))
         return BacktestResult(self.venue, self.mark_source, [self.results[t.id] for t in self.trades],
@@ -260,10 +263,6 @@ class Replay:
         if key in self.slots:
             raise BacktestInputError(f"trade {t.id}: account {t.account} already holds {t.symbol} (trade "
                                      f"{self.slots[key].trade.id}); give it another account", field="account")
-        if t.margin_mode == "cross" and any(a == t.account and s != t.symbol for a, s in self.slots):
-            raise BacktestInputError(f"trade {t.id}: a cross account holding several symbols at once is not "
-                                     "replayed yet (the symbols' mark paths would have to be interleaved in time)",
-                                     field="account")
         market = self.led.markets[t.symbol]
         inst = market.instrument
         price = t.open_price if t.open_price is not None else _dec(self.candles[t.symbol].at(t.open_ts))
@@ -316,7 +315,7 @@ class Replay:
         """Mark stale the cached liquidation prices of the accounts an event changed: its account and the owners
         of the books it posted to. A mark changes no position's size, entry or margin (a cross account's other
         positions are read densely, never cached); an event naming no account makes every price stale."""
-        if a.type == "mark":
+        if a.type in ("mark", "marks"):
             return
         acct = a.payload.get("account")
         owners = {self.books[b] for post in a.result.postings for b in (post.debit, post.credit) if b in self.books}
@@ -416,18 +415,22 @@ class Replay:
         self._walk(symbol, p, self.cursor[symbol], end)
         self.cursor[symbol] = max(self.cursor[symbol], end)
 
+    def _refresh(self) -> None:
+        """Drop the cached liquidation prices of the accounts events changed since the last look."""
+        if self.stale is None:
+            self.thresholds.clear()
+        elif self.stale:
+            for w in [w for w in self.thresholds if w.account in self.stale]:
+                del self.thresholds[w]
+        self.stale = set()
+
     def _walk(self, symbol: str, p: _Series, i: int, end: int) -> None:
         """Replay candles ``[i, end)`` of ``p``: the screen skips those that cannot liquidate anything."""
         g = self.guard
         while i < end:
             if not any(k[1] == symbol for k in self.slots):
                 break
-            if self.stale is None:
-                self.thresholds.clear()
-            elif self.stale:
-                for w in [w for w in self.thresholds if w.account in self.stale]:
-                    del self.thresholds[w]
-            self.stale = set()
+            self._refresh()
             hi_long, lo_short, dense, exact = self._risk(symbol)
             if dense:
                 j = i
@@ -451,27 +454,91 @@ class Replay:
                 self._candle(symbol, p, j, exact)
             i = j + 1
 
-    def _candle(self, symbol: str, p: _Series, j: int, exact: list[tuple[int, Decimal]]) -> None:
-        ts = int(p.dates[j])
+    @staticmethod
+    def _segments(p: _Series, j: int, exact: list[tuple[int, Decimal]], longs_first: bool) -> list[list[Decimal]]:
+        """Candle ``j``'s path in four segments, each ending at a corner: [open], [… adverse extreme],
+        [… favourable extreme], [… close]; the crossings of the exact liquidation prices ``exact`` on the way."""
         o, h, lo, c = (_dec(x[j]) for x in (p.o, p.h, p.low, p.c))
-        longs_first = any(sign > 0 for sign, _ in exact) or not exact
         legs = [(o, lo), (lo, h), (h, c)] if longs_first else [(o, h), (h, lo), (lo, c)]
-        path = [o]
+        out = [[o]]
         for a, b in legs:
+            seg: list[Decimal] = []
             if b < a:  # down: long positions' liquidation prices on the way, highest first
                 inner = sorted({L.quantize(_NUDGE, ROUND_FLOOR) for s, L in exact if s > 0}, reverse=True)
-                path += [L for L in inner if b <= L < a]
+                seg += [L for L in inner if b <= L < a]
             elif b > a:
                 inner = sorted({L.quantize(_NUDGE, ROUND_CEILING) for s, L in exact if s < 0})
-                path += [L for L in inner if a < L <= b]
-            path.append(b)
+                seg += [L for L in inner if a < L <= b]
+            seg.append(b)
+            out.append(seg)
+        return out
+
+    def _candle(self, symbol: str, p: _Series, j: int, exact: list[tuple[int, Decimal]]) -> None:
+        ts = int(p.dates[j])
         last = None
-        for m in path:
-            if m != last and m > 0:
-                self._tick(symbol, ts, m)
-                last = m
-            if not any(k[1] == symbol for k in self.slots):
-                break
+        for seg in self._segments(p, j, exact, any(sign > 0 for sign, _ in exact) or not exact):
+            for m in seg:
+                if m != last and m > 0:
+                    self._tick(symbol, ts, m)
+                    last = m
+                if not any(k[1] == symbol for k in self.slots):
+                    return
+
+    # ------------------------------------------------------------------------- cross accounts, many symbols
+    def _joint_symbols(self) -> set[str]:
+        """The symbols of the cross accounts that hold more than one symbol: their paths are replayed together."""
+        held: dict[str, set[str]] = {}
+        for (acct, s), r in self.slots.items():
+            if r.trade.margin_mode == "cross":
+                held.setdefault(acct, set()).add(s)
+        return {s for syms in held.values() if len(syms) > 1 for s in syms}
+
+    def _merged(self, ts: int) -> None:
+        """Replay, merged by time, the candles ending at or before ``ts`` of the symbols a cross account holds
+        together; each timestamp's candles as one path of multi-symbol ticks (:meth:`_joint_candle`)."""
+        ends: dict[str, int] = {}
+        while True:
+            joint = self._joint_symbols()
+            for s in joint:
+                if s not in ends:
+                    ends[s] = int(np.searchsorted(self.path[s].ends, ts, "right"))
+            nxt = {s: self.cursor[s] for s in joint if self.cursor[s] < ends[s]}
+            if not nxt:
+                return
+            t = min(int(self.path[s].dates[i]) for s, i in nxt.items())
+            now = sorted(s for s, i in nxt.items() if int(self.path[s].dates[i]) == t)
+            self._joint_candle(now, t)
+            for s in now:
+                self.cursor[s] += 1
+
+    def _joint_candle(self, symbols: list[str], ts: int) -> None:
+        """The candles of ``symbols`` starting at ``ts``: every symbol at its open, then at its adverse extreme,
+        then its favourable one, then its close, each corner one ``marks`` tick of all the symbols (so a cross
+        account is checked once at all the new marks). A symbol's adverse extreme is its longs' (the low) when it
+        has a long, else its shorts' (the high): a cross account long A and short B sees A's low with B's high. An
+        isolated position's exact liquidation price on the way to a corner is fed first, as a tick of its symbol
+        alone."""
+        self._refresh()
+        segs = {}
+        for s in symbols:
+            exact = self._risk(s)[3]
+            longs = any(r.trade.sign > 0 for (_, sym), r in self.slots.items() if sym == s)
+            shorts = any(r.trade.sign < 0 for (_, sym), r in self.slots.items() if sym == s)
+            segs[s] = self._segments(self.path[s], self.cursor[s], exact, longs or not shorts)
+        last: dict[str, Decimal] = {}
+        for k in range(4):
+            for s in symbols:
+                for m in segs[s][k][:-1]:
+                    if m != last.get(s) and m > 0:
+                        self._tick(s, ts, m)
+                        last[s] = m
+            corner = [(s, segs[s][k][-1]) for s in symbols if segs[s][k][-1] != last.get(s)]
+            if corner:
+                self.marks_fed += 1
+                self._feed("marks", {"marks": [{"symbol": s, "price": format(m, "f")} for s, m in corner]}, ts)
+                last.update(corner)
+            if not any(k_[1] in symbols for k_ in self.slots):
+                return
 
     # ------------------------------------------------------------------------------------------- output
     @staticmethod
