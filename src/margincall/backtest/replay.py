@@ -26,8 +26,20 @@ finer candles' opens.
 screen finds the first candle whose adverse extreme comes within ``guard`` (relative) of a position's
 liquidation price; the candles before it cannot liquidate anything and are skipped; that candle is fed as
 above and the screen resumes after it. Funding needs no path (its payload carries the mark at its time); before
-every event the mark at its time (the open of the candle holding it) is fed. A cross account with positions in
-more than one symbol, and a liquidation in progress, are fed every candle.
+every event the mark at its time (the open of the candle holding it) is fed. A liquidation in progress is fed every
+candle.
+
+**A cross account holding several symbols** is fed every candle of those symbols, merged by time. The candles that
+start at one time are replayed together, corner by corner, each corner one ``marks`` tick of all of them (the engine
+checks each account once at all the new marks): every symbol's open; then every symbol's adverse extreme (the low of
+a symbol with a long position, else the high: an account long A and short B sees A's low with B's high at once, the
+worst corner for it); then the favourable extremes; then the closes. Assumed: the symbols' extremes within one
+candle come at the same moment, adverse together — the pessimistic reading again. Such an account is liquidated at
+the corner where its equity first reaches its maintenance margin, each position at its own symbol's mark there (not
+interpolated between corners, since the crossing depends on all the marks at once); an isolated position in these
+symbols still has its own exact liquidation price fed, as a tick of its symbol alone, on the way to a corner. The
+merged candles are the given ones (finer candles are not opened up there). Symbols held by no such account are
+replayed one after another between events, as above (their accounts do not interact).
 
 **Money.** Without ``--wallet`` or a ``wallet`` column an account is funded, when each trade opens, with that
 trade's initial margin and opening fee (computed by the ledger's own :func:`initial_margin`, :func:`trading_fee`
@@ -40,14 +52,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
+from margincall.backtest.candles import Series, candle_segments, dec
 from margincall.backtest.instruments import market_listing
-from margincall.backtest.io import BacktestInputError, candles_frame, funding_frame, ms_of
+from margincall.backtest.io import BacktestInputError, funding_frame, ms_of
 from margincall.backtest.trades import Trade
 from margincall.ledger import PositionKey
 from margincall.ledger.types import FUNDING, isolated_book, wallet_book
@@ -59,57 +72,8 @@ from margincall.risk.engine import Applied, EngineConfig, RiskEngine
 from margincall.risk.status import WatchId, liquidation_price, watches_for
 from margincall.venues.market import MarketSpec, market_from_listing
 
-_NUDGE = Decimal("1e-10")
 _FUND = "1000000000000"  # the venue's insurance fund: deep enough that no backtest reaches ADL
 _SCAN = 8192  # candles screened per numpy pass
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
-
-
-@dataclass
-class _Series:
-    dates: np.ndarray  # int64 ms
-    ends: np.ndarray
-    o: np.ndarray
-    h: np.ndarray
-    low: np.ndarray
-    c: np.ndarray
-    tf: int  # the timeframe, ms
-    fine: _Series | None = None  # finer candles of the same prices, replayed inside these
-
-    @classmethod
-    def of(cls, df: pd.DataFrame, where: str, fine: pd.DataFrame | None = None, fine_where: str = "") -> _Series:
-        df = candles_frame(df, where)
-        dates = ms_of(df["date"])
-        if len(dates) == 0:
-            raise BacktestInputError(f"{where}: no candles", field=where)
-        tf = int(np.median(np.diff(dates))) if len(dates) > 1 else 60_000
-        inner = None if fine is None else cls.of(fine, fine_where)
-        if inner is not None and (inner.tf >= tf or tf % inner.tf):
-            raise BacktestInputError(f"{fine_where}: a timeframe of {inner.tf // 1000} s does not divide {where}'s "
-                                     f"{tf // 1000} s into finer candles", field=fine_where)
-        o, h, low, c = (df[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close"))
-        return cls(dates, dates + tf, o, h, low, c, tf, inner)
-
-    def inside(self, j: int) -> tuple[int, int] | None:
-        """The finer candles ``[a, b)`` that make up candle ``j``, when they cover it without a gap."""
-        f = self.fine
-        if f is None:
-            return None
-        a, b = (int(x) for x in np.searchsorted(f.dates, (self.dates[j], self.ends[j]), "left"))
-        return (a, b) if b - a == (self.ends[j] - self.dates[j]) // f.tf else None
-
-    def at(self, ts: int) -> float:
-        """The price at ``ts``: the open of the (finest) candle holding it (or the last close after the data)."""
-        if self.fine is not None and self.fine.dates[0] <= ts < self.fine.ends[-1]:
-            return self.fine.at(ts)
-        i = int(np.searchsorted(self.dates, ts, "right")) - 1
-        if i < 0:
-            raise BacktestInputError(f"no candle at or before {pd.Timestamp(ts, unit='ms', tz='UTC')}",
-                                     field="candles")
-        return float(self.c[i]) if ts >= self.ends[i] else float(self.o[i])
 
 
 @dataclass
@@ -180,9 +144,9 @@ class Replay:
         if fine_marks and self.mark_source != "mark":
             raise BacktestInputError("fine_marks: given without mark candles for every symbol (the mark path is the "
                                      "trade candles)", field="fine_marks")
-        self.candles = {s: _Series.of(candles[s], f"candles[{s}]", fine_candles.get(s), f"fine_candles[{s}]")
+        self.candles = {s: Series.of(candles[s], f"candles[{s}]", fine_candles.get(s), f"fine_candles[{s}]")
                         for s in symbols}
-        self.path = ({s: _Series.of(marks[s], f"marks[{s}]", fine_marks.get(s), f"fine_marks[{s}]")
+        self.path = ({s: Series.of(marks[s], f"marks[{s}]", fine_marks.get(s), f"fine_marks[{s}]")
                       for s in symbols} if self.mark_source == "mark" and marks else self.candles)
         self.funding = {s: funding_frame(f, f"funding[{s}]") for s, f in (funding or {}).items() if s in symbols}
         instruments = instruments or {}
@@ -227,8 +191,8 @@ class Replay:
             if kind == "funding":
                 s, rate = data
                 if any(k[1] == s for k in self.slots):
-                    self._tick(s, ts, _dec(self.path[s].at(ts)))
-                    self._feed("funding", {"symbol": s, "rate": rate, "mark": format(_dec(self.path[s].at(ts)), "f")},
+                    self._tick(s, ts, dec(self.path[s].at(ts)))
+                    self._feed("funding", {"symbol": s, "rate": rate, "mark": format(dec(self.path[s].at(ts)), "f")},
                                ts)
             elif kind == "open":
                 self._open(data)
@@ -265,7 +229,7 @@ class Replay:
                                      f"{self.slots[key].trade.id}); give it another account", field="account")
         market = self.led.markets[t.symbol]
         inst = market.instrument
-        price = t.open_price if t.open_price is not None else _dec(self.candles[t.symbol].at(t.open_ts))
+        price = t.open_price if t.open_price is not None else dec(self.candles[t.symbol].at(t.open_ts))
         size = t.size
         if size is None:
             assert t.stake is not None
@@ -273,7 +237,7 @@ class Replay:
         size = (size / inst.lot_size).to_integral_value(ROUND_FLOOR) * inst.lot_size
         if size <= 0:
             raise BacktestInputError(f"trade {t.id}: size rounds to 0 lots of {inst.lot_size}", field="size")
-        self._tick(t.symbol, t.open_ts, _dec(self.path[t.symbol].at(t.open_ts)))
+        self._tick(t.symbol, t.open_ts, dec(self.path[t.symbol].at(t.open_ts)))
         if t.account not in self.accounts:
             self.accounts.add(t.account)
             self._feed("account_opened", {"account": t.account}, t.open_ts)
@@ -302,10 +266,10 @@ class Replay:
         if r is None or r.trade.id != t.id:
             return  # liquidated in full before its close
         pos = self.led.positions.get(PositionKey(t.account, t.symbol))
-        self._tick(t.symbol, t.close_ts, _dec(self.path[t.symbol].at(t.close_ts)))
+        self._tick(t.symbol, t.close_ts, dec(self.path[t.symbol].at(t.close_ts)))
         if pos is None or (t.account, t.symbol) not in self.slots:
             return
-        price = t.close_price if t.close_price is not None else _dec(self.candles[t.symbol].at(t.close_ts))
+        price = t.close_price if t.close_price is not None else dec(self.candles[t.symbol].at(t.close_ts))
         self._feed("fill", {"account": t.account, "symbol": t.symbol, "side": "sell" if pos.size > 0 else "buy",
                             "size": str(abs(pos.size)), "price": str(price), "liquidity": "taker",
                             "reduce_only": True}, t.close_ts)
@@ -424,7 +388,7 @@ class Replay:
                 del self.thresholds[w]
         self.stale = set()
 
-    def _walk(self, symbol: str, p: _Series, i: int, end: int) -> None:
+    def _walk(self, symbol: str, p: Series, i: int, end: int) -> None:
         """Replay candles ``[i, end)`` of ``p``: the screen skips those that cannot liquidate anything."""
         g = self.guard
         while i < end:
@@ -454,29 +418,10 @@ class Replay:
                 self._candle(symbol, p, j, exact)
             i = j + 1
 
-    @staticmethod
-    def _segments(p: _Series, j: int, exact: list[tuple[int, Decimal]], longs_first: bool) -> list[list[Decimal]]:
-        """Candle ``j``'s path in four segments, each ending at a corner: [open], [… adverse extreme],
-        [… favourable extreme], [… close]; the crossings of the exact liquidation prices ``exact`` on the way."""
-        o, h, lo, c = (_dec(x[j]) for x in (p.o, p.h, p.low, p.c))
-        legs = [(o, lo), (lo, h), (h, c)] if longs_first else [(o, h), (h, lo), (lo, c)]
-        out = [[o]]
-        for a, b in legs:
-            seg: list[Decimal] = []
-            if b < a:  # down: long positions' liquidation prices on the way, highest first
-                inner = sorted({L.quantize(_NUDGE, ROUND_FLOOR) for s, L in exact if s > 0}, reverse=True)
-                seg += [L for L in inner if b <= L < a]
-            elif b > a:
-                inner = sorted({L.quantize(_NUDGE, ROUND_CEILING) for s, L in exact if s < 0})
-                seg += [L for L in inner if a < L <= b]
-            seg.append(b)
-            out.append(seg)
-        return out
-
-    def _candle(self, symbol: str, p: _Series, j: int, exact: list[tuple[int, Decimal]]) -> None:
+    def _candle(self, symbol: str, p: Series, j: int, exact: list[tuple[int, Decimal]]) -> None:
         ts = int(p.dates[j])
         last = None
-        for seg in self._segments(p, j, exact, any(sign > 0 for sign, _ in exact) or not exact):
+        for seg in candle_segments(p, j, exact, any(sign > 0 for sign, _ in exact) or not exact):
             for m in seg:
                 if m != last and m > 0:
                     self._tick(symbol, ts, m)
@@ -524,7 +469,7 @@ class Replay:
             exact = self._risk(s)[3]
             longs = any(r.trade.sign > 0 for (_, sym), r in self.slots.items() if sym == s)
             shorts = any(r.trade.sign < 0 for (_, sym), r in self.slots.items() if sym == s)
-            segs[s] = self._segments(self.path[s], self.cursor[s], exact, longs or not shorts)
+            segs[s] = candle_segments(self.path[s], self.cursor[s], exact, longs or not shorts)
         last: dict[str, Decimal] = {}
         for k in range(4):
             for s in symbols:
@@ -542,7 +487,7 @@ class Replay:
 
     # ------------------------------------------------------------------------------------------- output
     @staticmethod
-    def _frame(p: _Series) -> pd.DataFrame:
+    def _frame(p: Series) -> pd.DataFrame:
         return pd.DataFrame({"date": pd.to_datetime(p.dates, unit="ms", utc=True), "open": p.o, "high": p.h,
                              "low": p.low, "close": p.c})
 
