@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+from support.paths import ROOT
+
+BENCH = ROOT / "benchmarks"
 
 
 def _last_json(*args: str) -> dict[str, object]:
