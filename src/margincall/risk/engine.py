@@ -41,11 +41,21 @@ from typing import Any, Protocol
 
 from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, Rejected
 from margincall.ledger.types import INSURANCE
-from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
-from margincall.math.trade import charge, trading_fee
+from margincall.math.contracts import notional_of, pnl_of
+from margincall.math.liquidation import (
+    ClosingLeg,
+    bankruptcy_prices_sharing_equity_pro_rata_to_notional,
+    liquidation_fee_rounded_up,
+    nominal_liquidation_fee,
+    partial_step_cost_fee_plus_slippage,
+    price_in_event,
+    socialized_loss_shares_pro_rata_to_profit,
+    takeover_fund_result_after_closing_at_fills,
+)
+from margincall.math.trade import charge
 from margincall.model.enums import ContractKind
 from margincall.model.errors import MarginCallError
-from margincall.model.numbers import ONE, ZERO, to_decimal
+from margincall.model.numbers import ZERO, to_decimal
 from margincall.risk.adl import AdlRanking, adl_ranking
 from margincall.risk.adl_queue import AdlQueue, Entry
 from margincall.risk.events import register
@@ -136,18 +146,6 @@ class HoldersScreener:
         return {watches_for(led, k) for symbol in symbols for k in led.by_symbol.get(symbol, ())}
 
 
-#: Computed prices carried in events (bankruptcy, executor) keep 10 decimals; the dust this leaves is settled
-#: with the insurance fund at the bankruptcy settlement.
-PRICE_QUANTUM = Decimal("1e-10")
-
-
-def _price(p: Decimal) -> Decimal:
-    """``p`` to 10 decimals, trailing zeros dropped, never in exponent notation."""
-    q = p.quantize(PRICE_QUANTUM).normalize()
-    exponent = q.as_tuple().exponent
-    return q.quantize(ONE) if isinstance(exponent, int) and exponent > 0 else q
-
-
 def _d(x: Decimal) -> str:
     """A Decimal as plain text for an event payload (never exponent notation: ``0E-8`` → ``0.00000000``)."""
     return format(x, "f")
@@ -157,6 +155,12 @@ def _d(x: Decimal) -> str:
 _BLOCK = 16
 #: (start, end, position keys, entry price nearest to profit) of one block; no keys and no price: walk it all
 _Block = tuple[int, int, frozenset[PositionKey] | None, Decimal | None]
+
+
+def _leg(led: Ledger, pos: PositionState) -> ClosingLeg:
+    """A position being closed, for the formulas of :mod:`margincall.math.liquidation`."""
+    inst = led.markets[pos.key.symbol].instrument
+    return ClosingLeg(inst.kind, pos.sign, abs(pos.size) * inst.contract_size, led.price_for(pos.key.symbol))
 
 
 def _pkey(watch: WatchId) -> dict[str, str]:
@@ -495,9 +499,8 @@ class RiskEngine:
         inst = market.instrument
         qty = size * inst.contract_size
         n = notional_of(inst.kind, qty, mark)
-        price = _price(self.config.executor.fill_price(pos.sign, mark, n, None))
-        fee = trading_fee(inst.kind, qty, price, market.liquidation_fee)
-        cost = fee - pnl_of(inst.kind, pos.sign, qty, mark, price)
+        price = price_in_event(self.config.executor.fill_price(pos.sign, mark, n, None))
+        cost = partial_step_cost_fee_plus_slippage(inst.kind, pos.sign, qty, mark, price, market.liquidation_fee)
         if equity - cost <= 0:
             return False
         payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
@@ -517,59 +520,38 @@ class RiskEngine:
         led = self.ledger
         lid = self.active[watch].liquidation_id
         asset = led.markets[st.positions[0].key.symbol].instrument.settle_asset
-        exec_prices: dict[PositionKey, Decimal] = {}
-        fund_result = st.equity
-        for pos in st.positions:
-            mark = led.price_for(pos.key.symbol)
-            inst = led.markets[pos.key.symbol].instrument
-            qty = abs(pos.size) * inst.contract_size
-            price = _price(self.config.executor.fill_price(pos.sign, mark, notional_of(inst.kind, qty, mark), None))
-            exec_prices[pos.key] = price
-            fund_result += pnl_of(inst.kind, pos.sign, qty, mark, price)
+        legs = [_leg(led, pos) for pos in st.positions]
+        fills = [price_in_event(self.config.executor.fill_price(leg.sign, leg.mark,
+                                                                notional_of(leg.kind, leg.qty, leg.mark), None))
+                 for leg in legs]
+        fund_result = takeover_fund_result_after_closing_at_fills(st.equity, legs, fills)
         fund = led.book_balance(INSURANCE, asset)
-        nominal_fee = sum((led.position_notional(p, exec_prices[p.key]) * led.markets[p.key.symbol].liquidation_fee
-                           for p in st.positions), ZERO)
+        fee = liquidation_fee_rounded_up(sum((nominal_liquidation_fee(leg.kind, leg.qty, fill,
+                                                                      led.markets[p.key.symbol].liquidation_fee)
+                                              for p, leg, fill in zip(st.positions, legs, fills, strict=True)), ZERO),
+                                         led.unit)
         steps = 0
-        bankrupt = self._bankruptcy_prices(st)
+        bankrupt = bankruptcy_prices_sharing_equity_pro_rata_to_notional(legs, st.equity)
         # takeover when the fund can absorb what is left after closing at the executor's prices (the equity,
         # less slippage); otherwise the opposite side takes the positions at their bankruptcy prices
         if fund + fund_result >= 0:
-            for pos in st.positions:
+            for pos, leg, fill, bankruptcy in zip(st.positions, legs, fills, bankrupt, strict=True):
                 market = led.markets[pos.key.symbol]
                 self._emit("liquidation", {
                     **_pkey(watch), "liquidation_id": lid, "symbol": pos.key.symbol,
                     "position_side": pos.key.position_side.value, "size": _d(abs(pos.size)),
-                    "close_price": _d(exec_prices[pos.key]), "price": _d(exec_prices[pos.key]),
-                    "mark": _d(led.price_for(pos.key.symbol)),
-                    "bankruptcy_price": _d(bankrupt[pos.key]), "fee_rate": _d(market.liquidation_fee),
+                    "close_price": _d(fill), "price": _d(fill), "mark": _d(leg.mark),
+                    "bankruptcy_price": _d(bankruptcy), "fee_rate": _d(market.liquidation_fee),
                     "mode": "takeover", "expected_fund_result": _d(fund_result)})
                 steps += 1
         else:
-            for pos in st.positions:
-                steps += self._deleverage(watch, lid, pos, bankrupt[pos.key])
+            for pos, bankruptcy in zip(st.positions, bankrupt, strict=True):
+                steps += self._deleverage(watch, lid, pos, bankruptcy)
         if watch.scope == "cross":
             self._emit("bankruptcy_settlement", {**_pkey(watch), "liquidation_id": lid, "asset": asset,
-                                                 "liquidation_fee": _d(nominal_fee.quantize(led.unit))})
+                                                 "liquidation_fee": _d(fee)})
             steps += 1
         return steps
-
-    def _bankruptcy_prices(self, st: MarginStatus) -> dict[PositionKey, Decimal]:
-        """Per position, the price at which it closes with the watch's equity exactly zero: the deficit (or
-        surplus) ``E`` is shared in proportion to notional, ``close at P with pnl(P) = pnl(mark) − share``."""
-        led = self.ledger
-        notionals = {p.key: led.position_notional(p, led.price_for(p.key.symbol)) for p in st.positions}
-        total = sum(notionals.values(), ZERO)
-        out: dict[PositionKey, Decimal] = {}
-        for pos in st.positions:
-            mark = led.price_for(pos.key.symbol)
-            inst = led.markets[pos.key.symbol].instrument
-            qty = abs(pos.size) * inst.contract_size
-            share = st.equity * notionals[pos.key] / total if total > 0 else ZERO
-            price = price_after_pnl(inst.kind, pos.sign, qty, mark, -share)
-            if price is None:  # past the edge of positive prices: toward 0 (linear) or toward infinity (inverse)
-                price = mark / 1000 if inst.kind is ContractKind.LINEAR else mark * 1000
-            out[pos.key] = _price(price)
-        return out
 
     def _deleverage(self, watch: WatchId, lid: str, pos: PositionState, bankrupt: Decimal) -> int:
         led = self.ledger
@@ -751,14 +733,9 @@ class RiskEngine:
             u = led.position_upnl(other, led.price_for(other.key.symbol))
             if u > 0:
                 profits[other.key.account] = profits.get(other.key.account, ZERO) + u
-        total = sum(profits.values(), ZERO)
-        if total <= 0:
-            return
-        shares = []
-        for acct in sorted(profits):
-            amt = min(loss * profits[acct] / total, led.withdrawable(acct, asset)).quantize(led.unit)
-            if amt > 0:
-                shares.append({"account": acct, "amount": _d(amt)})
+        caps = {acct: led.withdrawable(acct, asset) for acct in profits}
+        shares = [{"account": acct, "amount": _d(amount)}
+                  for acct, amount in socialized_loss_shares_pro_rata_to_profit(loss, profits, caps, led.unit)]
         if shares:
             self._emit("socialized_loss", {"liquidation_id": lid, "asset": asset, "symbol": pos.key.symbol,
                                            "loss": _d(loss), "shares": shares})

@@ -20,12 +20,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from margincall.ledger import Ledger, Tx, read_choice, read_id, read_number
 from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
-from margincall.math.contracts import notional_of
+from margincall.math.liquidation import liquidation_fee_rounded_up, nominal_liquidation_fee
 from margincall.model.enums import PositionSide
 from margincall.model.numbers import ZERO, non_negative
 
@@ -130,19 +130,20 @@ def _liquidation(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     if pos.is_isolated and tx.position(key) is None:
         residual = Decimal(d.get("margin_released", "0")) + Decimal(d["realized_pnl"])
         rate = read_number(p, "fee_rate", non_negative)
-        nominal_fee = notional_of(inst.kind, size * inst.contract_size, close) * rate
-        out.update(_settle(led, tx, key.account, asset, residual, nominal_fee))
+        fee = liquidation_fee_rounded_up(nominal_liquidation_fee(inst.kind, size * inst.contract_size, close, rate),
+                                         led.unit)
+        out.update(_settle(led, tx, key.account, asset, residual, fee))
     return out
 
 
-def _settle(led: Ledger, tx: Tx, account: str, asset: str, residual: Decimal, nominal_fee: Decimal
+def _settle(led: Ledger, tx: Tx, account: str, asset: str, residual: Decimal, asked_fee: Decimal
             ) -> dict[str, str]:
     """Move ``residual`` of the account's wallet to the fund (surplus above bankruptcy: the liquidation fee
-    first, up to ``nominal_fee``, then the rest) or, if negative, pay it from the fund — and from the venue
-    (clearing) for what the fund does not have."""
+    first, up to ``asked_fee`` — already rounded up to the unit, :func:`liquidation_fee_rounded_up` — then the
+    rest) or, if negative, pay it from the fund — and from the venue (clearing) for what the fund does not have."""
     wallet = wallet_book(account)
     if residual >= 0:
-        fee = min(residual, nominal_fee.quantize(led.unit, rounding=ROUND_CEILING))
+        fee = min(residual, asked_fee)
         tx.move(wallet, INSURANCE, asset, fee, "liquidation fee")
         tx.move(wallet, INSURANCE, asset, residual - fee, "surplus above bankruptcy to the insurance fund")
         return {"liquidation_fee": str(fee), "surplus": str(residual - fee), "insurance_paid": "0",
@@ -165,10 +166,12 @@ def _bankruptcy_settlement(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[st
     if left:
         raise Rejected("open_positions", f"{acct} still holds cross positions in {asset}", field="account")
     fee = read_number(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
-    settled = _settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)
-    # the payload's liquidation_fee is the fee the venue asks; the result's is what the wallet could pay
-    # (nothing below bankruptcy): the result names both, and what was waived
-    nominal = fee.quantize(led.unit, rounding=ROUND_CEILING)
+    # the payload's liquidation_fee is the fee the venue asks, rounded up by the engine; rounding it up here
+    # again changes nothing the engine wrote and keeps a finer payload (a hand-written log) in the venue's favour
+    nominal = liquidation_fee_rounded_up(fee, led.unit)
+    settled = _settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), nominal)
+    # the result's liquidation_fee is what the wallet could pay (nothing below bankruptcy): the result names
+    # both, and what was waived
     out = {**p, **settled, "nominal_liquidation_fee": str(nominal),
            "liquidation_fee_waived": str(nominal - Decimal(settled["liquidation_fee"]))}
     tx.end_liquidation(wallet_book(acct), asset)

@@ -31,14 +31,15 @@ FORMULAS: dict[str, dict[str, str]] = {
         "realized_pnl": "closed quantity × (price − entry) — math.trade.realized_pnl",
     },
     "liquidation": {
-        "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — "
-                            "risk.engine.RiskEngine._bankruptcy_prices (docs/venues.md §3.5)",
+        "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — math.liquidation."
+                            "bankruptcy_prices_sharing_equity_pro_rata_to_notional (docs/venues.md §3.5)",
         "close_price": "the executor's fill (ADL: the bankruptcy price) — risk.executor, risk.events._liquidation",
         "price": "executor fill — risk.executor",
         "realized_pnl": "math.trade.realized_pnl at the close price",
     },
     "bankruptcy_settlement": {
-        "liquidation_fee": "min(remaining equity, Σ notional × liquidation fee rate) — risk.events._settle",
+        "liquidation_fee": "min(remaining equity, Σ notional × liquidation fee rate rounded up) — "
+                           "math.liquidation.liquidation_fee_rounded_up, risk.events._settle",
         "surplus": "remaining equity above bankruptcy, to the insurance fund — risk.events._settle",
         "insurance_paid": "deficit below bankruptcy paid by the fund — risk.events._settle",
         "venue_absorbed": "deficit the fund could not pay — risk.events._settle",
