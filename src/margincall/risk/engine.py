@@ -23,24 +23,24 @@ from __future__ import annotations
 
 import gc
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from margincall.ledger import ApplyResult, Ledger, Rejected
+from margincall.ledger import ApplyResult, Ledger, Rejected, accounts_of, plain
 from margincall.math.trade import charge
 from margincall.model.errors import MarginCallError
 from margincall.model.numbers import ZERO, to_decimal
 from margincall.risk.adl import AdlRanking, adl_ranking
 from margincall.risk.adl_walk import AdlWalk
-from margincall.risk.events import accounts_of, register
+from margincall.risk.events import register
 from margincall.risk.executor import LiquidationExecutor, MarketExecutor
 from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.partial import PartialRule, partial_rule
 from margincall.risk.screener_protocol import HoldersScreener, Screener
 from margincall.risk.status import MarginStatus, WatchId, liquidation_price, status, watches_for
-from margincall.risk.waterfall import Liquidation, Waterfall, plain, watch_fields
+from margincall.risk.waterfall import Liquidation, Waterfall, watch_fields
 
 RISK_EVENTS = frozenset({"margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl",
                          "socialized_loss", "liquidation_finished", "bankruptcy_settlement"})
@@ -139,7 +139,7 @@ class RiskEngine(Waterfall):
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
         result = self.ledger.apply(event_type, payload, ts)
-        self._applied(event_type, payload, ts)
+        self._applied(event_type, payload, ts, result.accounts)
         return result
 
     def fold(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> None:
@@ -147,27 +147,26 @@ class RiskEngine(Waterfall):
         logged event as an accepted fact (:meth:`Ledger.fold`) and no result is made; the engine's own state is
         folded exactly as by :meth:`apply`."""
         self.ledger.fold(event_type, payload, ts)
-        self._applied(event_type, payload, ts)
+        # no result is made: the accounts are read back from the logged payload (the same answer as the result's
+        # for every event whose accounts matter here; funding and marks are handled by symbol)
+        self._applied(event_type, payload, ts, accounts_of(payload))
 
-    def _applied(self, event_type: str, payload: Mapping[str, Any], ts: int) -> None:
-        self._walk.queue.on_applied(event_type, payload)
+    def _applied(self, event_type: str, payload: Mapping[str, Any], ts: int, accounts: Sequence[str]) -> None:
+        """Fold an applied event into the engine's state and tell what keeps derived state (the ADL rankings,
+        the status cache, the screener) which accounts it concerns (:attr:`ApplyResult.accounts`)."""
+        self._walk.queue.on_applied(event_type, payload, accounts)
         self._fold(event_type, payload, ts)
         if self._status_cache:
-            self._invalidate(event_type, payload)
-        self.screener.on_applied(self, event_type, payload, accounts_of(payload))
+            self._invalidate(event_type, accounts)
+        self.screener.on_applied(self, event_type, payload, accounts)
 
-    def _invalidate(self, event_type: str, p: Mapping[str, Any]) -> None:
+    def _invalidate(self, event_type: str, accounts: Sequence[str]) -> None:
         if event_type in ("mark", "marks", "funding", "market_listed"):
             self._status_cache.clear()
             return
         cache = self._status_cache
-        for k in ("account", "from", "to"):
-            v = p.get(k)
-            if isinstance(v, str):
-                cache.pop(v, None)
-        for share in p.get("shares", ()) or ():
-            if isinstance(share, Mapping):
-                cache.pop(share.get("account"), None)  # type: ignore[arg-type]
+        for account in accounts:
+            cache.pop(account, None)
 
     def _cached_status(self, watch: WatchId) -> MarginStatus:
         per = self._status_cache.setdefault(watch.account, {})
@@ -308,10 +307,9 @@ class RiskEngine(Waterfall):
 
     def _emit(self, event_type: str, payload: dict[str, Any]) -> ApplyResult:
         result = self.apply(event_type, payload, self._ts)
-        if event_type == "adl":
-            self._touched.add(payload["account"])
-        elif event_type == "socialized_loss":
-            self._touched.update(share["account"] for share in payload["shares"])
+        if event_type == "adl" or event_type == "socialized_loss":  # accounts other than the one liquidated
+            bankrupt = payload.get("bankrupt_account")
+            self._touched.update(a for a in result.accounts if a != bankrupt)
         if self._out is not None:
             self._out.append(Applied(event_type, payload, self._ts, result))
         return result

@@ -24,41 +24,15 @@ from decimal import Decimal
 from typing import Any
 
 from margincall.ledger import Ledger, Tx, read_choice, read_id, read_number
+from margincall.ledger.fields import ACCOUNT_FIELDS, accounts_of
 from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
 from margincall.math.liquidation import liquidation_fee_rounded_up, nominal_liquidation_fee
 from margincall.model.enums import PositionSide
 from margincall.model.numbers import ZERO, non_negative
 
-#: The payload fields that name an account: the ledger's own (``account``; ``from`` / ``to`` of a transfer) and
-#: the deleveraged position's bankrupt counterpart of an ``adl`` event.
-ACCOUNT_FIELDS = ("account", "from", "to", "bankrupt_account")
-
-
-_OTHER_FIELDS = frozenset((*ACCOUNT_FIELDS[1:], "shares"))
-
-
-def accounts_of(payload: Mapping[str, Any]) -> list[str]:
-    """Every account an event with ``payload`` concerns, each once, in field order: ``account``, ``from``,
-    ``to``, ``bankrupt_account`` (:data:`ACCOUNT_FIELDS`), then the accounts of ``shares`` (a
-    ``socialized_loss``). The one rule for "the events of an account": the event log's per-account index, the
-    API's account filter and the screener's dirty accounts all use it."""
-    get = payload.get
-    if _OTHER_FIELDS.isdisjoint(payload):  # most events (fills, deposits) name one account
-        first = get("account")
-        return [first] if isinstance(first, str) else []
-    found: list[str] = []
-    for name in ACCOUNT_FIELDS:
-        v = get(name)
-        if isinstance(v, str) and v not in found:
-            found.append(v)
-    shares = get("shares")
-    if isinstance(shares, list):
-        for s in shares:
-            v = s.get("account") if isinstance(s, Mapping) else None
-            if isinstance(v, str) and v not in found:
-                found.append(v)
-    return found
-
+#: The naming rule lives with the ledger (an event's accounts are part of its result); re-exported here for the
+#: risk events, whose ``bankrupt_account`` and ``shares`` it covers.
+__all__ = ["ACCOUNT_FIELDS", "HANDLERS", "accounts_of", "register"]
 
 def _key(led: Ledger, p: Mapping[str, Any]) -> PositionKey:
     acct = led.account_of(p)

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from margincall.ledger import accounts_of
+
 #: Which function produced each number an event carries (by event type, then field).
 FORMULAS: dict[str, dict[str, str]] = {
     "_common": {
@@ -94,13 +96,9 @@ def _data(e: Any) -> dict[str, Any]:
 
 
 def _involves(account: str, etype: str, data: Mapping[str, Any]) -> bool:
-    if data.get("account") == account or data.get("from") == account or data.get("to") == account:
-        return True
-    if etype == "adl" and data.get("bankrupt_account") == account:
-        return True
-    if etype == "socialized_loss":
-        return any(s.get("account") == account for s in data.get("shares", []))
-    return False
+    """Whether the event concerns ``account``: one of the accounts it names
+    (:func:`margincall.ledger.accounts_of`, the logged form of :attr:`margincall.ledger.ApplyResult.accounts`)."""
+    return account in accounts_of(data)
 
 
 def explain(events: Iterable[Any], account: str, *, liquidation_id: str | None = None) -> list[Step]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from margincall.ledger import ApplyResult, Ledger, PositionState, Rejected
+from margincall.ledger import ApplyResult, Ledger, PositionState, Rejected, plain
 from margincall.ledger.types import INSURANCE
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.liquidation import (
@@ -54,11 +54,6 @@ class Liquidation:
     liquidation_id: str
     steps: int = 0
     last_step_ts: int | None = None
-
-
-def plain(x: Decimal) -> str:
-    """A Decimal as plain text for an event payload (never exponent notation: ``0E-8`` → ``0.00000000``)."""
-    return format(x, "f")
 
 
 def watch_fields(watch: WatchId) -> dict[str, str]:
