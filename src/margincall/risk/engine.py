@@ -22,7 +22,6 @@ queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics
 from __future__ import annotations
 
 import gc
-import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,9 +40,13 @@ from margincall.risk.partial import PartialRule, partial_rule
 from margincall.risk.screener_protocol import HoldersScreener, Screener
 from margincall.risk.status import MarginStatus, WatchId, liquidation_price, status, watches_for
 from margincall.risk.waterfall import Liquidation, Waterfall, watch_fields
+from margincall.risk.work_queue import QUEUE_EVENTS, WorkQueue
 
+#: The events of the waterfall and the margin calls: what the engine tells the world (webhooks deliver these).
 RISK_EVENTS = frozenset({"margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl",
                          "socialized_loss", "liquidation_finished", "bankruptcy_settlement"})
+#: Every event the engine produces (none may be an input): the above and the queue's own (:mod:`.work_queue`).
+ENGINE_EVENTS = RISK_EVENTS | QUEUE_EVENTS
 #: Input events after which the account's margin must be re-checked.
 _ACCOUNT_EVENTS = frozenset({"fill", "withdrawal", "margin_removed", "leverage_set", "order_margin_reserved",
                              "transfer", "deposit", "margin_added"})
@@ -119,8 +122,8 @@ class RiskEngine(Waterfall):
         self.bands: dict[WatchId, Band] = {}
         self._banded: dict[str, set[WatchId]] = {}  # account → its watches in self.bands
         self.active: dict[WatchId, Liquidation] = {}
-        self.queue: list[tuple[Decimal, str, WatchId]] = []
-        self.queued: set[WatchId] = set()
+        #: the watches waiting for the waterfall; the part carried between calls is folded from the log
+        self.queued = WorkQueue()
         self.next_liquidation = 1
         self.metrics = Metrics()
         self._out: list[Applied] | None = None
@@ -154,6 +157,10 @@ class RiskEngine(Waterfall):
     def _applied(self, event_type: str, payload: Mapping[str, Any], ts: int, accounts: Sequence[str]) -> None:
         """Fold an applied event into the engine's state and tell what keeps derived state (the ADL rankings,
         the status cache, the screener) which accounts it concerns (:attr:`ApplyResult.accounts`)."""
+        if event_type in QUEUE_EVENTS:  # no ledger state changed: nothing derived from it moves
+            self._walk.queue.on_applied(event_type, payload, ())
+            self.queued.fold(event_type, payload, self._out is not None)
+            return
         self._walk.queue.on_applied(event_type, payload, accounts)
         self._fold(event_type, payload, ts)
         if self._status_cache:
@@ -178,6 +185,7 @@ class RiskEngine(Waterfall):
     def _fold(self, event_type: str, p: Mapping[str, Any], ts: int) -> None:
         if event_type not in RISK_EVENTS:
             return
+        self.queued.fold(event_type, p, self._out is not None)
         if event_type == "adl" or event_type == "socialized_loss" or event_type == "bankruptcy_settlement":
             return
         watch = WatchId(p["scope"], p["account"], p["what"])
@@ -202,7 +210,7 @@ class RiskEngine(Waterfall):
             raise Rejected("unknown_event_type", f"type: expected a string, got {event_type!r}", field="type")
         if not isinstance(payload, Mapping):
             raise Rejected("invalid_payload", "payload must be a JSON object", field="payload")
-        if event_type in RISK_EVENTS:
+        if event_type in ENGINE_EVENTS:
             raise Rejected("reserved_event_type", f"{event_type} events are produced by the engine only",
                            field="type")
         if event_type == "fill" and self.config.enforce_reduce_only:
@@ -214,6 +222,7 @@ class RiskEngine(Waterfall):
         self._touched = set()
         self._calls += 1
         self._status_cache = {}
+        self.queued.begin_call()
         try:
             result = self.apply(event_type, payload, ts)
         except BaseException:
@@ -259,6 +268,9 @@ class RiskEngine(Waterfall):
                     touched, self._touched = self._touched, set()
                     self._check(set().union(*(self._watches_of(a) for a in touched)))
                     self._work()
+                # the work carried to the next call, in the log (so a rebuilt engine takes it in the same order)
+                for queue_event, queue_payload in self.queued.changes():
+                    self._emit(queue_event, queue_payload)
                 self.screener.flush(self)
             finally:
                 if pause:
@@ -345,17 +357,13 @@ class RiskEngine(Waterfall):
         })
 
     def _enqueue(self, watch: WatchId, st: MarginStatus) -> None:
-        # most under-margined first: larger MM/equity first; equity ≤ 0 before everything
-        key = -(st.maintenance_margin / st.equity) if st.equity > 0 else Decimal("-1e30") + st.equity
-        heapq.heappush(self.queue, (key, str(watch), watch))
-        self.queued.add(watch)
+        self.queued.push(watch, st)  # most under-margined first (:func:`.work_queue.priority`)
 
     def _work(self) -> None:
         """Work the queue, most under-margined first, within what is left of this call's step budget."""
         waiting: list[WatchId] = []
-        while self.queue and self._budget > 0:
-            _k, _s, watch = heapq.heappop(self.queue)
-            self.queued.discard(watch)
+        while self.queued and self._budget > 0:
+            watch = self.queued.pop()
             used, done = self._liquidate(watch, self._budget)
             self._budget -= used
             if not done:
@@ -363,7 +371,7 @@ class RiskEngine(Waterfall):
         for watch in waiting:
             if watch not in self.queued:
                 self._enqueue(watch, self._cached_status(watch))
-        self.metrics.carried = len(self.queue) - len(waiting)
+        self.metrics.carried = len(self.queued) - len(waiting)
 
     def most_at_risk(self, limit: int) -> list[MarginStatus]:
         """The ``limit`` watches with the highest margin ratio MM / equity (equity ≤ 0 first), exactly ordered;
@@ -394,13 +402,16 @@ class RiskEngine(Waterfall):
 
     # --------------------------------------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
-        return {
+        out = {
             "ledger": self.ledger.snapshot(),
             "bands": sorted([str(w.scope), w.account, w.what, b.label] for w, b in self.bands.items()),
             "active": sorted([w.scope, w.account, w.what, s.liquidation_id, s.steps, s.last_step_ts]
                              for w, s in self.active.items()),
             "next_liquidation": self.next_liquidation,
         }
+        if self.queued.carried:  # only when work is carried: an engine without keeps the digest it always had
+            out["queue"] = self.queued.snapshot()
+        return out
 
     @classmethod
     def from_snapshot(cls, data: Mapping[str, Any], config: EngineConfig | None = None) -> RiskEngine:
@@ -410,6 +421,7 @@ class RiskEngine(Waterfall):
         engine.active = {WatchId(s, a, w): Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
                          data["active"]}
         engine.next_liquidation = int(data["next_liquidation"])
+        engine.queued.restore(data.get("queue", []))
         engine.screener.restore(engine)
         engine._recheck_all = True
         return engine

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from margincall.ledger import Ledger, Tx, read_choice, read_id, read_number
@@ -55,6 +55,34 @@ def _size(led: Ledger, key: PositionKey, p: Mapping[str, Any]) -> Decimal:
 
 def _note(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     led.account_of(p)
+    return dict(p)
+
+
+def _queued(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """A watch carried to the next call with its ``priority`` (:mod:`margincall.risk.work_queue`): no money."""
+    _dequeued(led, tx, p)
+    _priority(p.get("priority"))
+    return dict(p)
+
+
+def _priority(value: Any) -> Decimal:
+    """A queue priority: any finite number written as text (−MM / equity, or −10³⁰ + equity: beyond the
+    magnitude of an amount)."""
+    try:
+        d = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        d = None
+    if d is None or not d.is_finite():
+        raise Rejected("invalid_number", f"priority: expected a finite number as text, got {value!r}",
+                       field="priority")
+    return d
+
+
+def _dequeued(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """A carried watch left the queue with no waterfall event of its own: no money."""
+    led.account_of(p)
+    read_choice(p, "scope", ("cross", "isolated"))
+    read_id(p, "what")
     return dict(p)
 
 
@@ -195,6 +223,9 @@ HANDLERS = {
     "adl": _adl,
     "socialized_loss": _socialized,
     "liquidation_finished": _liquidation_finished,
+    # the queue of carried liquidation work (risk.work_queue): the engine's state, no money
+    "liquidation_queued": _queued,
+    "liquidation_dequeued": _dequeued,
 }
 
 
