@@ -240,10 +240,8 @@ class RiskEngine(Waterfall):
             elif event_type == "funding":
                 watches |= set(HoldersScreener().candidates(self, [str(payload["symbol"])]))
             elif event_type in _ACCOUNT_EVENTS:
-                for key in ("account", "from", "to"):
-                    acct = payload.get(key)
-                    if isinstance(acct, str):
-                        watches |= self._watches_of(acct)
+                for acct in result.accounts:
+                    watches |= self._watches_of(acct)
             # a liquidation in progress and not queued (waiting out a cooldown) is put back in the queue by _check; a
             # queued watch is not re-checked on every call (a crash queues a hundred thousand): whatever can change
             # its status reaches it as above — its symbols' marks through the screener, its account's events, and
