@@ -27,6 +27,7 @@ from typing import Any
 
 from margincall.ledger import plain
 from margincall.risk.status import MarginStatus, WatchId
+from margincall.risk.waterfall import watch_fields
 
 #: The queue's own events: they change no ledger state.
 QUEUE_EVENTS = frozenset({"liquidation_queued", "liquidation_dequeued"})
@@ -100,7 +101,7 @@ class WorkQueue:
         moved, self._moved = self._moved, set()
         for watch in sorted(moved, key=str):
             key = self._queued.get(watch)
-            fields = {"account": watch.account, "scope": watch.scope, "what": watch.what}
+            fields = watch_fields(watch)
             if key is not None:
                 if self.carried.get(watch) != key:
                     out.append(("liquidation_queued", {**fields, "priority": plain(key)}))
