@@ -282,7 +282,7 @@ def crash(engine, symbols: list[str], marks: dict[str, float], ts: int,  # type:
             yield engine.process("mark", {"symbol": s, "price": f"{marks[s] * 0.8:.2f}"}, ts)
     else:
         yield engine.process("marks", {"marks": [{"symbol": s, "price": f"{marks[s] * 0.8:.2f}"} for s in symbols]}, ts)
-    while engine.queue:  # work carried past the per-call budget
+    while engine.queued:  # work carried past the per-call budget
         yield engine.process("mark", {"symbol": symbols[0], "price": f"{marks[symbols[0]] * 0.8:.2f}"}, ts)
 
 

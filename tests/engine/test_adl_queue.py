@@ -120,7 +120,7 @@ def test_a_deposit_behind_the_engine_reranks_the_counterparty():
         # now gets capital the engine does not see
         assert [p["account"] for t, p in out[0] if t == "adl"] == ["s0"]
         e.ledger.apply("deposit", {"account": "s1", "asset": "USDT", "amount": "1000000"}, 3)
-        while e.queue:
+        while e.queued:
             out.append([(a.type, a.payload) for a in e.process("deposit", {"account": "x", "asset": "USDT",
                                                                           "amount": "1"}, 3)])
         return e, out

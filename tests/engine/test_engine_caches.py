@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from margincall.risk import engine as engine_module
+from margincall.risk import adl_walk as walk_module
+from margincall.risk.adl_walk import AdlWalk
 from margincall.risk.engine import EngineConfig, RiskEngine
 from margincall.risk.screener import IndexScreener
 from margincall.risk.status import MarginStatus, WatchId, status, watches_for
@@ -110,7 +111,7 @@ def test_the_adl_walk_passing_whole_blocks_emits_the_events_of_the_entry_by_entr
     # blocks of the ranking out of profit at the bankruptcy price are passed at once: the same events (ranks
     # included) as visiting every entry; small blocks so that the scenarios' short rankings have several
     setup, path = scenario(seed)
-    monkeypatch.setattr(engine_module, "_BLOCK", 2)
+    monkeypatch.setattr(walk_module, "BLOCK", 2)
     skipped: list[bool] = []
 
     class Keys(frozenset):  # type: ignore[type-arg]
@@ -119,15 +120,14 @@ def test_the_adl_walk_passing_whole_blocks_emits_the_events_of_the_entry_by_entr
             skipped.append(held)
             return held
 
-    original = RiskEngine._walk_blocks
+    original = AdlWalk.blocks
 
-    def spy(self: RiskEngine, symbol: str, sign: int, ranked: list[Any]) -> list[Any]:
-        return [(a, b, Keys(k), e) for a, b, k, e in original(self, symbol, sign, ranked)]
+    def spy(self: AdlWalk, symbol: str, sign: int, ranked: list[Any], call: int) -> list[Any]:
+        return [(a, b, Keys(k), e) for a, b, k, e in original(self, symbol, sign, ranked, call)]
 
-    monkeypatch.setattr(RiskEngine, "_walk_blocks", spy)
+    monkeypatch.setattr(AdlWalk, "blocks", spy)
     fast = run(RiskEngine(config(seed, True)), setup + path)
-    monkeypatch.setattr(RiskEngine, "_walk_blocks",
-                        lambda self, symbol, sign, ranked: [(0, len(ranked), None, None)])
+    monkeypatch.setattr(AdlWalk, "blocks", lambda self, symbol, sign, ranked, call: [(0, len(ranked), None, None)])
     slow = run(RiskEngine(config(seed, True)), setup + path)
     assert fast == slow
     passed.extend(skipped)
@@ -174,8 +174,7 @@ def test_the_block_walk_on_a_crash_with_many_shorts_in_profit_at_the_mark_only(
     inputs = _crash_book(seed)
     cfg = EngineConfig(max_steps_per_tick=60)
     fast = run(RiskEngine(cfg), inputs)
-    monkeypatch.setattr(RiskEngine, "_walk_blocks",
-                        lambda self, symbol, sign, ranked: [(0, len(ranked), None, None)])
+    monkeypatch.setattr(AdlWalk, "blocks", lambda self, symbol, sign, ranked, call: [(0, len(ranked), None, None)])
     slow = run(RiskEngine(cfg), inputs)
     assert fast == slow
     assert sum(ev[0] == "adl" for evs in fast if isinstance(evs, list) for ev in evs) > 20

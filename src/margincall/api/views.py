@@ -22,9 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from margincall.api.keys import Principal, Role
+from margincall.ledger import ACCOUNT_FIELDS, accounts_of
 from margincall.ledger.types import INSURANCE, wallet_book
 from margincall.risk.engine import RiskEngine
-from margincall.risk.events import ACCOUNT_FIELDS, accounts_of
 from margincall.risk.margin_call import Band
 from margincall.risk.status import WatchId, bankruptcy_price, liquidation_price, status, watches_for
 from margincall.store.log import StoredEvent
@@ -43,7 +43,8 @@ def dec(d: Decimal | None) -> str | None:
 
 
 def concerns(payload: Mapping[str, Any], account: str) -> bool:
-    """Whether an event with ``payload`` is about ``account`` (:func:`margincall.risk.events.accounts_of`)."""
+    """Whether an event with ``payload`` is about ``account``: one of the accounts it names
+    (:func:`margincall.ledger.accounts_of`, the logged form of :attr:`margincall.ledger.ApplyResult.accounts`)."""
     return account in accounts_of(payload)
 
 

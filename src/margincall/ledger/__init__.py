@@ -4,13 +4,14 @@
 way state changes; ``read_id`` / ``read_number`` / ``read_choice`` (:mod:`.fields`) read a payload the way the
 built-in handlers do, for handlers added with ``Ledger.register``."""
 
-from margincall.ledger.fields import plain, read_choice, read_id, read_number
+from margincall.ledger.fields import ACCOUNT_FIELDS, accounts_of, plain, read_choice, read_id, read_number
 from margincall.ledger.ledger import Ledger
 from margincall.ledger.state import position_order
 from margincall.ledger.tx import Tx
 from margincall.ledger.types import ApplyResult, PositionKey, PositionState, Posting, Rejected
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "ApplyResult",
     "Ledger",
     "PositionKey",
@@ -18,6 +19,7 @@ __all__ = [
     "Posting",
     "Rejected",
     "Tx",
+    "accounts_of",
     "plain",
     "position_order",
     "read_choice",

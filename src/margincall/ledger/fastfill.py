@@ -225,4 +225,4 @@ def _result(acct: str, symbol: str, wallet_name: str, asset: str, realized: Deci
         "type": "fill", "postings": postings, "account": acct, "symbol": symbol, "position_side": "both",
         "price": price_text, "signed_size": signed_text, "realized_pnl": plain(realized),
         "fee": fee_text, "fee_rate": fee_rate_text, "position_size": size_text, "entry_price": entry_text,
-        "liquidity": liquidity})
+        "liquidity": liquidity}, accounts=(acct,))

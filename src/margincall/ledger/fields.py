@@ -1,5 +1,5 @@
 """Reading an event's payload: ids, numbers and choices, each refused with a :class:`Rejected` naming the field;
-and the text the ledger writes numbers as in its results."""
+the accounts a payload names; and the text the ledger writes numbers as in its results."""
 
 from __future__ import annotations
 
@@ -13,6 +13,37 @@ from margincall.model.numbers import MAX_MAGNITUDE, positive
 
 #: The longest id (account, symbol, order id, asset, audit field) an event may carry.
 MAX_ID_LENGTH = 64
+
+
+#: The payload fields that name an account, in any event type (built-in or registered): ``account``, ``from`` /
+#: ``to`` of a transfer, and the bankrupt counterpart of an ``adl`` event; then ``shares[].account`` (a
+#: ``socialized_loss``).
+ACCOUNT_FIELDS = ("account", "from", "to", "bankrupt_account")
+_OTHER_FIELDS = frozenset((*ACCOUNT_FIELDS[1:], "shares"))
+
+
+def accounts_of(payload: Mapping[str, Any]) -> list[str]:
+    """Every account a payload names, each once, in field order: :data:`ACCOUNT_FIELDS`, then the accounts of
+    ``shares``. For an applied event this is the start of :attr:`ApplyResult.accounts
+    <margincall.ledger.types.ApplyResult.accounts>`, and all of it for every event but those that move every
+    holder of a symbol (``funding``; ``mark`` and ``marks`` change no account): a logged event is read back with
+    this (the event log's per-account index, the API's account filter, ``explain``)."""
+    get = payload.get
+    if _OTHER_FIELDS.isdisjoint(payload):  # most events (fills, deposits) name one account
+        first = get("account")
+        return [first] if isinstance(first, str) else []
+    found: list[str] = []
+    for name in ACCOUNT_FIELDS:
+        v = get(name)
+        if isinstance(v, str) and v not in found:
+            found.append(v)
+    shares = get("shares")
+    if isinstance(shares, list):
+        for s in shares:
+            v = s.get("account") if isinstance(s, Mapping) else None
+            if isinstance(v, str) and v not in found:
+                found.append(v)
+    return found
 
 
 def plain(d: Decimal) -> str:

@@ -101,7 +101,9 @@ class Ledger(Trading):
         details = handler(self, tx, payload)
         self.check_postings(tx)
         postings = tx.commit(ts)
-        return ApplyResult(event_type, postings, details) if record else None
+        if not record:
+            return None
+        return ApplyResult(event_type, postings, details, accounts=lambda: tx.accounts_of_event(payload))
 
     def check_postings(self, tx: Tx) -> None:
         """No wallet (but one under liquidation) and no isolated margin may end an event below zero."""

@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
+from margincall.ledger.fields import accounts_of
 from margincall.ledger.types import EXTERNAL, PositionKey, PositionState, Posting
 from margincall.model.enums import MarginMode
 from margincall.model.numbers import ZERO
@@ -146,6 +147,25 @@ class Tx:
 
     def set_mark(self, symbol: str, price: Decimal) -> None:
         self._staged("marks")[symbol] = price
+
+    # ------------------------------------------------------------------------------------- what it touches
+    def accounts_of_event(self, payload: Mapping[str, Any]) -> tuple[str, ...]:
+        """The accounts of the event: those ``payload`` names (:func:`~margincall.ledger.fields.accounts_of`),
+        then, by name, the other accounts whose state this transaction changes — a wallet or an isolated margin,
+        a position, a setting, an order's margin, the account itself, a liquidating wallet."""
+        named = accounts_of(payload)
+        others: set[str] = set()
+        for book, _asset in (*self.balances, *self.liquidating):
+            if book.startswith("wallet:"):
+                others.add(book[7:])
+            elif book.startswith("isolated:"):  # isolated:<account>:<symbol>:<side>
+                others.add(book[9:].rsplit(":", 2)[0])
+        others.update(key.account for key in self.positions)
+        for staged in (self.leverage, self.modes, self.reserved):
+            others.update(account for account, _ in staged)
+        others.update(self.accounts)
+        others.difference_update(named)
+        return (*named, *sorted(others))
 
     # -------------------------------------------------------------------------------------------- writing
     def commit(self, ts: int) -> tuple[Posting, ...]:

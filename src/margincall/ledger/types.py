@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -101,14 +101,28 @@ class ApplyResult:
     fast fill path builds that dict directly (``rendered``); its :attr:`postings` are then derived from it on
     first use, equal to what the general path would have recorded."""
 
-    __slots__ = ("_details", "_postings", "_rendered", "type")
+    __slots__ = ("_accounts", "_details", "_postings", "_rendered", "type")
 
     def __init__(self, type: str, postings: tuple[Posting, ...] = (), details: dict[str, Any] | None = None, *,
-                 rendered: dict[str, Any] | None = None) -> None:
+                 rendered: dict[str, Any] | None = None,
+                 accounts: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()) -> None:
         self.type = type
         self._postings: tuple[Posting, ...] | None = postings if rendered is None else None
         self._details: dict[str, Any] | None = ({} if details is None else details) if rendered is None else None
         self._rendered = rendered
+        self._accounts = accounts
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """The accounts this event concerns, each once: those its payload names
+        (:func:`~margincall.ledger.fields.accounts_of`, in field order), then every other account whose state
+        its transaction changed (:meth:`~margincall.ledger.tx.Tx.accounts_of_event`: a ``funding`` names none and pays
+        or charges every holder). The one answer to "which accounts did this event touch": the risk engine's
+        caches, the ADL queue and the screener re-check these. Not part of the stored result."""
+        accounts = self._accounts
+        if not isinstance(accounts, tuple):
+            accounts = self._accounts = accounts()
+        return accounts
 
     @property
     def details(self) -> dict[str, Any]:

@@ -10,8 +10,8 @@ refreshed once per tick, not after each fill.
 What is kept is derived state only, never logged: the entries' scores, each with the state it was computed
 from. An entry is recomputed when what its score depends on may have changed:
 
-* an event naming an account (``account``, ``from``, ``to``, ``shares[].account``): every position of it
-  (its wallet, its positions and so its equity and maintenance margin changed);
+* an event concerning an account (:attr:`margincall.ledger.ApplyResult.accounts`): every position of it
+  (its wallet, its positions and so its equity and maintenance margin may have changed);
 * a ``mark`` or a ``funding`` of a symbol (or a ``marks`` tick of several): every position in the symbol, and
   every ranked position of a cross account holding it (the cross equity and MM move with every mark the
   account holds; a position not ranked stays out, as whether it is in profit depends on its own mark only);
@@ -28,7 +28,7 @@ incremental queue is tested against (identical events).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -87,8 +87,9 @@ class AdlQueue:
         self._marks.clear()
 
     # ------------------------------------------------------------------------------------- invalidation
-    def on_applied(self, event_type: str, p: Mapping[str, Any]) -> None:
-        """Note what an event applied to the ledger may have changed (O(1); expanded on the next use)."""
+    def on_applied(self, event_type: str, p: Mapping[str, Any], accounts: Sequence[str]) -> None:
+        """Note what an event applied to the ledger may have changed (O(1); expanded on the next use):
+        ``accounts`` are the accounts it concerns (:attr:`margincall.ledger.ApplyResult.accounts`)."""
         if not self.sides or not self.incremental:
             return
         applied = self.ledger.events_applied
@@ -107,15 +108,7 @@ class AdlQueue:
         if event_type not in _ACCOUNT_SCOPED:
             self.clear()
             return
-        for k in ("account", "from", "to"):
-            v = p.get(k)
-            if isinstance(v, str):
-                self._accounts.add(v)
-        shares = p.get("shares")
-        if isinstance(shares, list):
-            for share in shares:
-                if isinstance(share, Mapping) and isinstance(share.get("account"), str):
-                    self._accounts.add(share["account"])
+        self._accounts.update(accounts)
 
     def _expand(self) -> None:
         """Turn the noted accounts and symbols into dirty entries of the built sides."""

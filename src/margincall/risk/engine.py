@@ -6,24 +6,14 @@ margin calls and liquidation steps it caused — for the caller to append to the
 applies one already-logged event (replay); the engine's own state (bands, liquidations in progress, the queue)
 is a fold of the same events, so replaying a log gives the same engine.
 
-Waterfall per watched account (cross, per settle asset) or isolated position, once equity ≤ MM at the mark
-(docs/venues.md §12.5):
-
-1. ``liquidation_started``: the account's orders are cancelled (reserved margin released).
-2. ``partial_liquidation`` steps by the venue's rule (:mod:`margincall.risk.partial`) at the executor's
-   price, liquidation fee to the insurance fund, stopping as soon as equity > MM again.
-3. Full close at the executor's fill (``liquidation``), then the remaining equity is settled with the
-   insurance fund (``bankruptcy_settlement``) — the liquidation fee and the surplus above bankruptcy in, a
-   deficit paid — when the fund can absorb it.
-4. If the equity is below zero and the fund cannot pay the deficit: auto-deleveraging — the opposite positions
-   ranked by the venue's formula (:mod:`margincall.risk.adl`) are reduced at the bankruptcy price (``adl``),
-   the bankrupt position closes against them at that price; what no counterparty can take closes against the
-   venue, and with ``last_resort="socialize"`` that loss is charged to the profitable accounts
-   (``socialized_loss``). A side's ranking is the one at its first use in each :meth:`RiskEngine.process`
-   call (like a venue's ADL queue refreshed once per tick); it is kept between calls by
-   :class:`~margincall.risk.adl_queue.AdlQueue`, which recomputes only the entries whose inputs changed — the
-   same ranking as a recomputation from scratch (``EngineConfig.adl_incremental=False``), so the per-liquidation
-   cost does not grow with the book.
+The engine dispatches events, checks margins and keeps the margin-call bands, and queues the watches whose
+equity ≤ MM at the mark for the liquidation waterfall (:mod:`margincall.risk.waterfall`: partial steps,
+takeover, ADL, socialization; its arithmetic is :mod:`margincall.math.liquidation`). A side's ADL ranking is the
+one at its first use in each :meth:`RiskEngine.process` call (like a venue's ADL queue refreshed once per tick);
+it is kept between calls by :class:`~margincall.risk.adl_queue.AdlQueue`, which recomputes only the entries whose
+inputs changed — the same ranking as a recomputation from scratch (``EngineConfig.adl_incremental=False``), so
+the per-liquidation cost does not grow with the book. The watches a tick may have changed come from the
+screener (:mod:`margincall.risk.screener_protocol`), which sees the engine through a narrow view.
 
 Work per call is bounded by ``max_steps_per_tick``: the most under-margined watches go first (a priority
 queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics`.
@@ -32,30 +22,31 @@ queue); the rest carries to the next call and shows in :attr:`RiskEngine.metrics
 from __future__ import annotations
 
 import gc
-import heapq
-from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from margincall.ledger import ApplyResult, Ledger, PositionKey, PositionState, Rejected
-from margincall.ledger.types import INSURANCE
-from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
-from margincall.math.trade import charge, trading_fee
-from margincall.model.enums import ContractKind
+from margincall.ledger import ApplyResult, Ledger, Rejected, accounts_of, plain
+from margincall.math.trade import charge
 from margincall.model.errors import MarginCallError
-from margincall.model.numbers import ONE, ZERO, to_decimal
+from margincall.model.numbers import ZERO, to_decimal
 from margincall.risk.adl import AdlRanking, adl_ranking
-from margincall.risk.adl_queue import AdlQueue, Entry
+from margincall.risk.adl_walk import AdlWalk
 from margincall.risk.events import register
 from margincall.risk.executor import LiquidationExecutor, MarketExecutor
 from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.partial import PartialRule, partial_rule
+from margincall.risk.screener_protocol import HoldersScreener, Screener
 from margincall.risk.status import MarginStatus, WatchId, liquidation_price, status, watches_for
+from margincall.risk.waterfall import Liquidation, Waterfall, watch_fields
+from margincall.risk.work_queue import QUEUE_EVENTS, WorkQueue
 
+#: The events of the waterfall and the margin calls: what the engine tells the world (webhooks deliver these).
 RISK_EVENTS = frozenset({"margin_call", "liquidation_started", "partial_liquidation", "liquidation", "adl",
                          "socialized_loss", "liquidation_finished", "bankruptcy_settlement"})
+#: Every event the engine produces (none may be an input): the above and the queue's own (:mod:`.work_queue`).
+ENGINE_EVENTS = RISK_EVENTS | QUEUE_EVENTS
 #: Input events after which the account's margin must be re-checked.
 _ACCOUNT_EVENTS = frozenset({"fill", "withdrawal", "margin_removed", "leverage_set", "order_margin_reserved",
                              "transfer", "deposit", "margin_added"})
@@ -96,13 +87,6 @@ class Applied:
 
 
 @dataclass
-class _Liquidation:
-    liquidation_id: str
-    steps: int = 0
-    last_step_ts: int | None = None
-
-
-@dataclass
 class Metrics:
     ticks: int = 0
     margin_calls: int = 0
@@ -121,86 +105,44 @@ class EngineFault(RuntimeError):
     state no longer matches the log and must be rebuilt from it; the input is not acknowledged."""
 
 
-class Screener(Protocol):
-    """Finds the watches a tick that moved the marks of ``symbols`` (already applied) may have changed (the float
-    index lives behind this)."""
+class RiskEngine(Waterfall):
+    """The risk engine: dispatch of events, margin checks and bands, the queue of liquidation work; the
+    waterfall's steps are :class:`~margincall.risk.waterfall.Waterfall`."""
 
-    def candidates(self, engine: RiskEngine, symbols: Iterable[str]) -> Iterable[WatchId]: ...
-
-
-class HoldersScreener:
-    """Every watch holding the symbol (exact and simple; the float band index narrows this for big books)."""
-
-    def candidates(self, engine: RiskEngine, symbols: Iterable[str]) -> Iterable[WatchId]:
-        led = engine.ledger
-        return {watches_for(led, k) for symbol in symbols for k in led.by_symbol.get(symbol, ())}
-
-
-#: Computed prices carried in events (bankruptcy, executor) keep 10 decimals; the dust this leaves is settled
-#: with the insurance fund at the bankruptcy settlement.
-PRICE_QUANTUM = Decimal("1e-10")
-
-
-def _price(p: Decimal) -> Decimal:
-    """``p`` to 10 decimals, trailing zeros dropped, never in exponent notation."""
-    q = p.quantize(PRICE_QUANTUM).normalize()
-    exponent = q.as_tuple().exponent
-    return q.quantize(ONE) if isinstance(exponent, int) and exponent > 0 else q
-
-
-def _d(x: Decimal) -> str:
-    """A Decimal as plain text for an event payload (never exponent notation: ``0E-8`` → ``0.00000000``)."""
-    return format(x, "f")
-
-
-#: entries per block of an ADL walk (:meth:`RiskEngine._walk_blocks`)
-_BLOCK = 16
-#: (start, end, position keys, entry price nearest to profit) of one block; no keys and no price: walk it all
-_Block = tuple[int, int, frozenset[PositionKey] | None, Decimal | None]
-
-
-def _pkey(watch: WatchId) -> dict[str, str]:
-    return {"account": watch.account, "scope": watch.scope, "what": watch.what}
-
-
-class RiskEngine:
     def __init__(self, config: EngineConfig | None = None, ledger: Ledger | None = None,
                  screener: Screener | None = None) -> None:
         self.config = config or EngineConfig()
         self.ledger = register(ledger or Ledger())
         if screener is None:
+            # imported here: the float index loads numba, which a HoldersScreener engine never needs
             from margincall.risk.screener import IndexScreener
 
             screener = IndexScreener() if self.config.screener == "index" else HoldersScreener()
         self.screener: Screener = screener
         self.bands: dict[WatchId, Band] = {}
         self._banded: dict[str, set[WatchId]] = {}  # account → its watches in self.bands
-        self.active: dict[WatchId, _Liquidation] = {}
-        self.queue: list[tuple[Decimal, str, WatchId]] = []
-        self.queued: set[WatchId] = set()
+        self.active: dict[WatchId, Liquidation] = {}
+        #: the watches waiting for the waterfall; the part carried between calls is folded from the log
+        self.queued = WorkQueue()
         self.next_liquidation = 1
         self.metrics = Metrics()
         self._out: list[Applied] | None = None
         self._ts = 0
         self._recheck_all = False  # after a restore from a snapshot: check every watch once
-        #: the ADL rankings, derived state kept between calls (:mod:`margincall.risk.adl_queue`)
-        self._adl = AdlQueue(self.ledger, incremental=self.config.adl_incremental)
+        #: the ADL rankings, derived state kept between calls (:mod:`margincall.risk.adl_queue`), and their walk
+        self._walk = AdlWalk(self.ledger, incremental=self.config.adl_incremental)
         self._calls = 0  # process() calls so far: a ranking is refreshed at its first use in each call
         self._budget = self.config.max_steps_per_tick  # steps left in this process() call
         #: accounts other than the liquidated ones that the waterfall's events changed in this call
         self._touched: set[str] = set()
         #: exact statuses computed during one process() call, dropped when an event touches their account
         self._status_cache: dict[str, dict[WatchId, MarginStatus]] = {}
-        #: per ADL side, the blocks of its ranking walked in this call (:meth:`_walk_blocks`)
-        self._blocks: dict[tuple[str, int], tuple[int, list[Entry], int, list[_Block]]] = {}
-        #: per ADL side, the suffix edges of its blocks (:meth:`_suffix_edges`)
-        self._suffix: dict[tuple[str, int], tuple[list[_Block], int, list[Decimal | None]]] = {}
 
     # ----------------------------------------------------------------------------------------- replay path
     def apply(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> ApplyResult:
         """Apply one logged event (to the ledger, and fold it into the engine's own state)."""
         result = self.ledger.apply(event_type, payload, ts)
-        self._applied(event_type, payload, ts)
+        self._applied(event_type, payload, ts, result.accounts)
         return result
 
     def fold(self, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> None:
@@ -208,29 +150,30 @@ class RiskEngine:
         logged event as an accepted fact (:meth:`Ledger.fold`) and no result is made; the engine's own state is
         folded exactly as by :meth:`apply`."""
         self.ledger.fold(event_type, payload, ts)
-        self._applied(event_type, payload, ts)
+        # no result is made: the accounts are read back from the logged payload (the same answer as the result's
+        # for every event whose accounts matter here; funding and marks are handled by symbol)
+        self._applied(event_type, payload, ts, accounts_of(payload))
 
-    def _applied(self, event_type: str, payload: Mapping[str, Any], ts: int) -> None:
-        self._adl.on_applied(event_type, payload)
+    def _applied(self, event_type: str, payload: Mapping[str, Any], ts: int, accounts: Sequence[str]) -> None:
+        """Fold an applied event into the engine's state and tell what keeps derived state (the ADL rankings,
+        the status cache, the screener) which accounts it concerns (:attr:`ApplyResult.accounts`)."""
+        if event_type in QUEUE_EVENTS:  # no ledger state changed: nothing derived from it moves
+            self._walk.queue.on_applied(event_type, payload, ())
+            self.queued.fold(event_type, payload, self._out is not None)
+            return
+        self._walk.queue.on_applied(event_type, payload, accounts)
         self._fold(event_type, payload, ts)
         if self._status_cache:
-            self._invalidate(event_type, payload)
-        hook = getattr(self.screener, "on_applied", None)
-        if hook is not None:
-            hook(self, event_type, payload)
+            self._invalidate(event_type, accounts)
+        self.screener.on_applied(self, event_type, payload, accounts)
 
-    def _invalidate(self, event_type: str, p: Mapping[str, Any]) -> None:
+    def _invalidate(self, event_type: str, accounts: Sequence[str]) -> None:
         if event_type in ("mark", "marks", "funding", "market_listed"):
             self._status_cache.clear()
             return
         cache = self._status_cache
-        for k in ("account", "from", "to"):
-            v = p.get(k)
-            if isinstance(v, str):
-                cache.pop(v, None)
-        for share in p.get("shares", ()) or ():
-            if isinstance(share, Mapping):
-                cache.pop(share.get("account"), None)  # type: ignore[arg-type]
+        for account in accounts:
+            cache.pop(account, None)
 
     def _cached_status(self, watch: WatchId) -> MarginStatus:
         per = self._status_cache.setdefault(watch.account, {})
@@ -242,6 +185,7 @@ class RiskEngine:
     def _fold(self, event_type: str, p: Mapping[str, Any], ts: int) -> None:
         if event_type not in RISK_EVENTS:
             return
+        self.queued.fold(event_type, p, self._out is not None)
         if event_type == "adl" or event_type == "socialized_loss" or event_type == "bankruptcy_settlement":
             return
         watch = WatchId(p["scope"], p["account"], p["what"])
@@ -249,7 +193,7 @@ class RiskEngine:
             self._set_band(watch, Band.of(p["band"]))
         elif event_type == "liquidation_started":
             lid = p["liquidation_id"]
-            self.active[watch] = _Liquidation(lid)
+            self.active[watch] = Liquidation(lid)
             self.next_liquidation = max(self.next_liquidation, int(lid.lstrip("L")) + 1)
         elif event_type == "partial_liquidation":
             st = self.active.get(watch)
@@ -266,7 +210,7 @@ class RiskEngine:
             raise Rejected("unknown_event_type", f"type: expected a string, got {event_type!r}", field="type")
         if not isinstance(payload, Mapping):
             raise Rejected("invalid_payload", "payload must be a JSON object", field="payload")
-        if event_type in RISK_EVENTS:
+        if event_type in ENGINE_EVENTS:
             raise Rejected("reserved_event_type", f"{event_type} events are produced by the engine only",
                            field="type")
         if event_type == "fill" and self.config.enforce_reduce_only:
@@ -278,6 +222,7 @@ class RiskEngine:
         self._touched = set()
         self._calls += 1
         self._status_cache = {}
+        self.queued.begin_call()
         try:
             result = self.apply(event_type, payload, ts)
         except BaseException:
@@ -295,10 +240,8 @@ class RiskEngine:
             elif event_type == "funding":
                 watches |= set(HoldersScreener().candidates(self, [str(payload["symbol"])]))
             elif event_type in _ACCOUNT_EVENTS:
-                for key in ("account", "from", "to"):
-                    acct = payload.get(key)
-                    if isinstance(acct, str):
-                        watches |= self._watches_of(acct)
+                for acct in result.accounts:
+                    watches |= self._watches_of(acct)
             # a liquidation in progress and not queued (waiting out a cooldown) is put back in the queue by _check; a
             # queued watch is not re-checked on every call (a crash queues a hundred thousand): whatever can change
             # its status reaches it as above — its symbols' marks through the screener, its account's events, and
@@ -323,9 +266,10 @@ class RiskEngine:
                     touched, self._touched = self._touched, set()
                     self._check(set().union(*(self._watches_of(a) for a in touched)))
                     self._work()
-                flush = getattr(self.screener, "flush", None)
-                if flush is not None:
-                    flush(self)
+                # the work carried to the next call, in the log (so a rebuilt engine takes it in the same order)
+                for queue_event, queue_payload in self.queued.changes():
+                    self._emit(queue_event, queue_payload)
+                self.screener.flush(self)
             finally:
                 if pause:
                     gc.enable()
@@ -373,10 +317,9 @@ class RiskEngine:
 
     def _emit(self, event_type: str, payload: dict[str, Any]) -> ApplyResult:
         result = self.apply(event_type, payload, self._ts)
-        if event_type == "adl":
-            self._touched.add(payload["account"])
-        elif event_type == "socialized_loss":
-            self._touched.update(share["account"] for share in payload["shares"])
+        if event_type == "adl" or event_type == "socialized_loss":  # accounts other than the one liquidated
+            bankrupt = payload.get("bankrupt_account")
+            self._touched.update(a for a in result.accounts if a != bankrupt)
         if self._out is not None:
             self._out.append(Applied(event_type, payload, self._ts, result))
         return result
@@ -400,29 +343,25 @@ class RiskEngine:
         if new in (Band.WARNING, Band.REDUCE_ONLY):  # where liquidation would start: the warning's key number
             for pos in st.positions:
                 lp = liquidation_price(self.ledger, watch, pos.key.symbol)
-                marks[pos.key.symbol] = None if lp is None else _d(lp)
+                marks[pos.key.symbol] = None if lp is None else plain(lp)
         self.metrics.margin_calls += 1
         self._emit("margin_call", {
-            **_pkey(watch), "band": new.label, "previous_band": current.label,
-            "equity": _d(st.equity), "maintenance_margin": _d(st.maintenance_margin),
-            "margin_ratio": None if ratio is None else _d(ratio),
+            **watch_fields(watch), "band": new.label, "previous_band": current.label,
+            "equity": plain(st.equity), "maintenance_margin": plain(st.maintenance_margin),
+            "margin_ratio": None if ratio is None else plain(ratio),
             "liquidation_marks": marks,
-            "deposit_to_healthy": _d(charge(self.config.bands.deposit_to_healthy(st.maintenance_margin, st.equity),
+            "deposit_to_healthy": plain(charge(self.config.bands.deposit_to_healthy(st.maintenance_margin, st.equity),
                                               self.ledger.unit)),
         })
 
     def _enqueue(self, watch: WatchId, st: MarginStatus) -> None:
-        # most under-margined first: larger MM/equity first; equity ≤ 0 before everything
-        key = -(st.maintenance_margin / st.equity) if st.equity > 0 else Decimal("-1e30") + st.equity
-        heapq.heappush(self.queue, (key, str(watch), watch))
-        self.queued.add(watch)
+        self.queued.push(watch, st)  # most under-margined first (:func:`.work_queue.priority`)
 
     def _work(self) -> None:
         """Work the queue, most under-margined first, within what is left of this call's step budget."""
         waiting: list[WatchId] = []
-        while self.queue and self._budget > 0:
-            _k, _s, watch = heapq.heappop(self.queue)
-            self.queued.discard(watch)
+        while self.queued and self._budget > 0:
+            watch = self.queued.pop()
             used, done = self._liquidate(watch, self._budget)
             self._budget -= used
             if not done:
@@ -430,348 +369,15 @@ class RiskEngine:
         for watch in waiting:
             if watch not in self.queued:
                 self._enqueue(watch, self._cached_status(watch))
-        self.metrics.carried = len(self.queue) - len(waiting)
-
-    # ------------------------------------------------------------------------------------------ waterfall
-    def _liquidate(self, watch: WatchId, budget: int) -> tuple[int, bool]:
-        """Run the waterfall for ``watch`` for at most ``budget`` steps: (steps used, finished?)."""
-        led = self.ledger
-        used = 0
-        cached = self._cached_status
-        st = cached(watch)
-        if watch not in self.active:
-            if not st.liquidatable:
-                return 0, True
-            lid = f"L{self.next_liquidation}"
-            ratio = st.ratio
-            self._emit("liquidation_started", {
-                **_pkey(watch), "liquidation_id": lid, "equity": _d(st.equity),
-                "maintenance_margin": _d(st.maintenance_margin),
-                "margin_ratio": None if ratio is None else _d(ratio),
-                "marks": {p.key.symbol: _d(led.price_for(p.key.symbol)) for p in st.positions},
-            })
-            self.metrics.liquidations += 1
-        state = self.active[watch]
-        while used < budget:
-            st = cached(watch)
-            if not st.positions or not st.liquidatable:
-                self._finish(watch, "restored" if st.positions else "closed")
-                return used + 1, True
-            pos = max(st.positions, key=lambda p: (led.position_mm(p, led.price_for(p.key.symbol)), p.key.symbol))
-            market = led.markets[pos.key.symbol]
-            rule = self.config.partial_for(market.venue)
-            since = None if state.last_step_ts is None else self._ts - state.last_step_ts
-            mark = led.price_for(pos.key.symbol)
-            step = rule.step(market, abs(pos.size), mark, state.steps, since)
-            if step is None:
-                return used, False  # cooldown: try again on a later call
-            if step.size is not None and st.equity > 0 and self._partial(watch, state, pos, step.size, mark, step,
-                                                                         st.equity):
-                used += 1
-                continue
-            used += self._full(watch, st)
-            self._finish(watch, "closed")
-            return used + 1, True
-        return used, False
-
-    def _finish(self, watch: WatchId, outcome: str) -> None:
-        state = self.active.get(watch)
-        if state is None:
-            return
-        st = self._cached_status(watch)
-        self._emit("liquidation_finished", {**_pkey(watch), "liquidation_id": state.liquidation_id,
-                                            "outcome": outcome, "equity": _d(st.equity),
-                                            "maintenance_margin": _d(st.maintenance_margin)})
-        self._update_band(watch, st)
-
-    def _partial(self, watch: WatchId, state: _Liquidation, pos: PositionState, size: Decimal, mark: Decimal,
-                 step: Any, equity: Decimal) -> bool:
-        """One partial step, if it leaves the account solvent: a step whose slippage and liquidation fee would
-        eat the remaining equity is not taken — the position is closed in full at bankruptcy instead (Binance
-        §3.8: "small positions are in practice always fully liquidated"); nor one the ledger refuses (a step that
-        would leave a cross wallet below zero, :func:`margincall.risk.events._partial`)."""
-        led = self.ledger
-        market = led.markets[pos.key.symbol]
-        inst = market.instrument
-        qty = size * inst.contract_size
-        n = notional_of(inst.kind, qty, mark)
-        price = _price(self.config.executor.fill_price(pos.sign, mark, n, None))
-        fee = trading_fee(inst.kind, qty, price, market.liquidation_fee)
-        cost = fee - pnl_of(inst.kind, pos.sign, qty, mark, price)
-        if equity - cost <= 0:
-            return False
-        payload = {**_pkey(watch), "liquidation_id": state.liquidation_id, "symbol": pos.key.symbol,
-                   "position_side": pos.key.position_side.value, "size": _d(size), "price": _d(price),
-                   "mark": _d(mark), "fee_rate": _d(market.liquidation_fee), "reason": step.reason,
-                   "tier_before": step.tier_before + 1,
-                   "tier_after": None if step.tier_after is None else step.tier_after + 1}
-        try:
-            self._emit("partial_liquidation", payload)
-        except Rejected:
-            return False  # the step would leave the wallet (or isolated margin) below zero: close in full instead
-        self.metrics.partial_liquidations += 1
-        return True
-
-    def _full(self, watch: WatchId, st: MarginStatus) -> int:
-        """Close every position of the watch: takeover by the fund, or ADL when the fund cannot pay."""
-        led = self.ledger
-        lid = self.active[watch].liquidation_id
-        asset = led.markets[st.positions[0].key.symbol].instrument.settle_asset
-        exec_prices: dict[PositionKey, Decimal] = {}
-        fund_result = st.equity
-        for pos in st.positions:
-            mark = led.price_for(pos.key.symbol)
-            inst = led.markets[pos.key.symbol].instrument
-            qty = abs(pos.size) * inst.contract_size
-            price = _price(self.config.executor.fill_price(pos.sign, mark, notional_of(inst.kind, qty, mark), None))
-            exec_prices[pos.key] = price
-            fund_result += pnl_of(inst.kind, pos.sign, qty, mark, price)
-        fund = led.book_balance(INSURANCE, asset)
-        nominal_fee = sum((led.position_notional(p, exec_prices[p.key]) * led.markets[p.key.symbol].liquidation_fee
-                           for p in st.positions), ZERO)
-        steps = 0
-        bankrupt = self._bankruptcy_prices(st)
-        # takeover when the fund can absorb what is left after closing at the executor's prices (the equity,
-        # less slippage); otherwise the opposite side takes the positions at their bankruptcy prices
-        if fund + fund_result >= 0:
-            for pos in st.positions:
-                market = led.markets[pos.key.symbol]
-                self._emit("liquidation", {
-                    **_pkey(watch), "liquidation_id": lid, "symbol": pos.key.symbol,
-                    "position_side": pos.key.position_side.value, "size": _d(abs(pos.size)),
-                    "close_price": _d(exec_prices[pos.key]), "price": _d(exec_prices[pos.key]),
-                    "mark": _d(led.price_for(pos.key.symbol)),
-                    "bankruptcy_price": _d(bankrupt[pos.key]), "fee_rate": _d(market.liquidation_fee),
-                    "mode": "takeover", "expected_fund_result": _d(fund_result)})
-                steps += 1
-        else:
-            for pos in st.positions:
-                steps += self._deleverage(watch, lid, pos, bankrupt[pos.key])
-        if watch.scope == "cross":
-            self._emit("bankruptcy_settlement", {**_pkey(watch), "liquidation_id": lid, "asset": asset,
-                                                 "liquidation_fee": _d(nominal_fee.quantize(led.unit))})
-            steps += 1
-        return steps
-
-    def _bankruptcy_prices(self, st: MarginStatus) -> dict[PositionKey, Decimal]:
-        """Per position, the price at which it closes with the watch's equity exactly zero: the deficit (or
-        surplus) ``E`` is shared in proportion to notional, ``close at P with pnl(P) = pnl(mark) − share``."""
-        led = self.ledger
-        notionals = {p.key: led.position_notional(p, led.price_for(p.key.symbol)) for p in st.positions}
-        total = sum(notionals.values(), ZERO)
-        out: dict[PositionKey, Decimal] = {}
-        for pos in st.positions:
-            mark = led.price_for(pos.key.symbol)
-            inst = led.markets[pos.key.symbol].instrument
-            qty = abs(pos.size) * inst.contract_size
-            share = st.equity * notionals[pos.key] / total if total > 0 else ZERO
-            price = price_after_pnl(inst.kind, pos.sign, qty, mark, -share)
-            if price is None:  # past the edge of positive prices: toward 0 (linear) or toward infinity (inverse)
-                price = mark / 1000 if inst.kind is ContractKind.LINEAR else mark * 1000
-            out[pos.key] = _price(price)
-        return out
-
-    def _deleverage(self, watch: WatchId, lid: str, pos: PositionState, bankrupt: Decimal) -> int:
-        led = self.ledger
-        symbol = pos.key.symbol
-        market = led.markets[symbol]
-        ranking = self.config.ranking_for(market.venue)
-        remaining = abs(pos.size)
-        steps = 0
-        ranked = self._adl_ranked(symbol, -pos.sign, ranking)
-        gone = False
-        # linear: in profit at the bankruptcy price ⇔ on the right side of the entry (sign × Q × (P − entry) > 0
-        # keeps the sign of P − entry exactly); the walk may pass many entries in profit at the mark only
-        linear = market.instrument.kind is ContractKind.LINEAR
-        me, positions = pos.key.account, led.positions
-        # the counterparties are on the other side: a ranked position now on this side (or gone) was taken
-        mine_long = pos.size > 0
-        # linear: whole blocks of the ranking out of profit at this bankruptcy price, with every position still
-        # held, are passed at once (each of their entries would be passed over one by one below)
-        whole: list[_Block] = [(0, len(ranked), None, None)]
-        blocks = self._walk_blocks(symbol, -pos.sign, ranked) if linear else whole
-        # a passed block from which on every entry is out of profit ends the walk: after it the entry-by-entry walk
-        # would take nothing, and would only see gone the ranked positions closed since the ranking or the last
-        # drop (of other accounts; an adl event of this walk changes only the position it takes, already walked
-        # past). Known when each of those is closed (one now on the other side may sit in a block that is passed)
-        suffix: list[Decimal | None] | None = None
-        closed_ranks: list[int] = []
-        if linear:
-            unheld = self._adl.unheld(symbol, -pos.sign)
-            if unheld is not None and all(e[6] not in positions for e in unheld):
-                suffix = self._suffix_edges(symbol, -pos.sign, blocks)
-                closed_ranks = [bisect_left(ranked, e) for e in unheld if e[2] != me]
-        for b, (start, end, keys, edge) in enumerate(blocks):
-            if remaining <= 0:
-                break
-            if (edge is not None and keys is not None and ((bankrupt >= edge) if mine_long else (bankrupt <= edge))
-                    and keys <= positions.keys()):
-                if suffix is not None and (last := suffix[b]) is not None and (
-                        (bankrupt >= last) if mine_long else (bankrupt <= last)):
-                    if any(r >= start for r in closed_ranks):
-                        gone = True
-                    break
-                continue
-            for i in range(start + 1, end + 1):
-                if remaining <= 0:
-                    break
-                _, _, account, position_side, score, _c, key = ranked[i - 1]
-                if account == me:
-                    continue
-                # the ranking is taken once per call; the position may have changed since (reduced, closed)
-                cur = positions.get(key)
-                if cur is None:
-                    gone = True
-                    continue
-                long = cur.size > 0
-                if long is mine_long:
-                    gone = True
-                    continue
-                # only positions in profit at the bankruptcy price (Binance ranks positive PnL, §3.8)
-                if linear:
-                    if (bankrupt <= cur.entry_price) if long else (bankrupt >= cur.entry_price):
-                        continue
-                elif led.position_upnl(cur, bankrupt) <= 0:
-                    continue
-                take = min(remaining, abs(cur.size))
-                self._emit("adl", {"account": account, "symbol": symbol, "position_side": position_side,
-                                   "size": _d(take), "price": _d(bankrupt), "liquidation_id": lid, "rank": i,
-                                   "score": _d(score), "ranking": ranking.name, "bankrupt_account": watch.account})
-                self.metrics.adl += 1
-                remaining -= take
-                steps += 1
-        if gone:  # drop the positions already taken, so later liquidations of this call do not walk past them
-            self._drop_closed(symbol, -pos.sign, ranked)
-        filled = abs(pos.size) - remaining
-        base = {**_pkey(watch), "liquidation_id": lid, "symbol": symbol,
-                "position_side": pos.key.position_side.value, "close_price": _d(bankrupt),
-                "price": _d(bankrupt), "bankruptcy_price": _d(bankrupt), "fee_rate": "0", "mode": "adl"}
-        if filled > 0:
-            self._emit("liquidation", {**base, "size": _d(filled)})
-            steps += 1
-        if remaining > 0:
-            mark = led.price_for(symbol)
-            inst = market.instrument
-            loss = pnl_of(inst.kind, pos.sign, remaining * inst.contract_size, bankrupt, mark)
-            self._emit("liquidation", {**base, "size": _d(remaining), "counterparty": "venue",
-                                       "venue_loss": _d(loss)})
-            steps += 1
-            if self.config.last_resort == "socialize" and loss > 0:
-                self._socialize(lid, pos, loss)
-                steps += 1
-        return steps
-
-    def _walk_blocks(self, symbol: str, sign: int, ranked: list[Entry]) -> list[_Block]:
-        """The ``sign`` side's ranking (linear) cut in blocks of :data:`_BLOCK` entries: (start, end, the
-        position keys, the entry price nearest to profit — the lowest of longs, the highest of shorts). Within
-        one call a ranked position keeps its entry price (the engine's events only reduce positions; one the
-        input changed is re-ranked at the first use in the call), so a bankruptcy price at or below that lowest
-        entry (longs; at or above the highest for shorts) leaves every position of the block out of profit. Kept
-        per call, in step with the entries :meth:`AdlQueue.drop_closed` drops (:meth:`_drop_closed`)."""
-        cached = self._blocks.get((symbol, sign))
-        if cached is not None and cached[0] == self._calls and cached[1] is ranked and cached[2] == len(ranked):
-            return cached[3]
-        blocks: list[_Block] = []
-        pick = min if sign > 0 else max
-        for start in range(0, len(ranked), _BLOCK):
-            part = ranked[start:start + _BLOCK]
-            blocks.append((start, start + len(part), frozenset([e[6] for e in part]),
-                           pick([e[5].entry_price for e in part])))
-        self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
-        return blocks
-
-    def _suffix_edges(self, symbol: str, sign: int, blocks: list[_Block]) -> list[Decimal | None]:
-        """Per block of :meth:`_walk_blocks`, the entry price nearest to profit over it and every block after it
-        (None when one of them has no price); kept while the blocks are the same list."""
-        cached = self._suffix.get((symbol, sign))
-        if cached is not None and cached[0] is blocks and cached[1] == len(blocks):
-            return cached[2]
-        out: list[Decimal | None] = [None] * len(blocks)
-        acc: Decimal | None = None
-        for b in range(len(blocks) - 1, -1, -1):
-            edge = blocks[b][3]
-            if edge is None:
-                break
-            acc = edge if acc is None else (min(acc, edge) if sign > 0 else max(acc, edge))
-            out[b] = acc
-        self._suffix[(symbol, sign)] = (blocks, len(blocks), out)
-        return out
-
-    def _drop_closed(self, symbol: str, sign: int, ranked: list[Entry]) -> None:
-        """:meth:`AdlQueue.drop_closed`, and the side's blocks of this call kept in step: a block that lost entries
-        is cut again from what is left of it, the others only move (each rebuilt from scratch would cost the whole
-        ranking after every drop: a crash tick drops many times per call)."""
-        n_before = len(ranked)
-        dropped = self._adl.drop_closed(symbol, sign)
-        cached = self._blocks.pop((symbol, sign), None)
-        if (dropped is None or cached is None or cached[0] != self._calls or cached[1] is not ranked
-                or cached[2] != n_before or len(ranked) != n_before - len(dropped)):
-            return
-        if not dropped:
-            self._blocks[(symbol, sign)] = cached
-            return
-        gone = {e[6] for e in dropped}
-        pick = min if sign > 0 else max
-        blocks: list[_Block] = []
-        at = 0
-        for start, end, keys, edge in cached[3]:
-            if keys is None:
-                return
-            n = end - start
-            if not keys.isdisjoint(gone):
-                n -= len(keys & gone)
-                if n <= 0:
-                    continue
-                part = ranked[at:at + n]
-                blocks.append((at, at + n, frozenset([e[6] for e in part]), pick([e[5].entry_price for e in part])))
-            elif at == start:
-                blocks.append((start, end, keys, edge))
-            else:
-                blocks.append((at, at + n, keys, edge))
-            at += n
-        if at != len(ranked):
-            return
-        self._blocks[(symbol, sign)] = (self._calls, ranked, len(ranked), blocks)
-
-    def _adl_ranked(self, symbol: str, sign: int, ranking: AdlRanking) -> list[Entry]:
-        """The ``sign`` side of ``symbol`` ranked by the venue's ADL formula, as of its first use in this
-        :meth:`process` call (a crash liquidates many accounts against the same ranking). The queue keeps the
-        rankings between calls and recomputes only the entries whose inputs changed since (marks, events of
-        their accounts): exactly the ranking a recomputation from scratch gives (:mod:`.adl_queue`)."""
-        return self._adl.ranked(symbol, sign, ranking, self._calls, self._cached_status)
-
-    def _socialize(self, lid: str, pos: PositionState, loss: Decimal) -> None:
-        """Charge ``loss`` to accounts with profit in the symbol, pro rata to profit, capped at each wallet."""
-        led = self.ledger
-        asset = led.markets[pos.key.symbol].instrument.settle_asset
-        profits: dict[str, Decimal] = {}
-        for other in led.positions_in(pos.key.symbol):
-            if other.key.account == pos.key.account:
-                continue
-            u = led.position_upnl(other, led.price_for(other.key.symbol))
-            if u > 0:
-                profits[other.key.account] = profits.get(other.key.account, ZERO) + u
-        total = sum(profits.values(), ZERO)
-        if total <= 0:
-            return
-        shares = []
-        for acct in sorted(profits):
-            amt = min(loss * profits[acct] / total, led.withdrawable(acct, asset)).quantize(led.unit)
-            if amt > 0:
-                shares.append({"account": acct, "amount": _d(amt)})
-        if shares:
-            self._emit("socialized_loss", {"liquidation_id": lid, "asset": asset, "symbol": pos.key.symbol,
-                                           "loss": _d(loss), "shares": shares})
+        self.metrics.carried = len(self.queued) - len(waiting)
 
     def most_at_risk(self, limit: int) -> list[MarginStatus]:
         """The ``limit`` watches with the highest margin ratio MM / equity (equity ≤ 0 first), exactly ordered;
         the float screen narrows the candidates when the screener has one (a book of a million positions is not
         valued in Decimal for one dashboard refresh)."""
-        pick = getattr(self.screener, "most_at_risk", None)
         led = self.ledger
-        watches: set[WatchId] = (
-            {watches_for(led, k) for k in led.positions} if pick is None else set(pick(self, 2 * limit + 50)))
-        rows = [st for st in (status(led, w) for w in watches) if st.positions]
+        rows = [st for st in (status(led, w) for w in set(self.screener.most_at_risk(self, 2 * limit + 50)))
+                if st.positions]
 
         def key(st: MarginStatus) -> tuple[int, Decimal, str]:
             ratio = st.ratio
@@ -782,42 +388,39 @@ class RiskEngine:
     def audit(self) -> list[WatchId]:
         """Full re-screen (vectorised, confirmed exactly): watches past a band threshold that the engine has
         not acted on. The incremental path must leave this empty; metrics and tests check it."""
-        audit = getattr(self.screener, "audit", None)
-        if audit is not None:
-            missed: list[WatchId] = audit(self)
-            return missed
-        led, cfg = self.ledger, self.config.bands
-        out = []
-        for watch in sorted({watches_for(led, k) for k in led.positions}, key=str):
-            if watch in self.active or watch in self.queued:
-                continue
-            st = status(led, watch)
-            current = self.bands.get(watch, Band.HEALTHY)
-            if cfg.next_band(current, st.maintenance_margin, st.equity) != current or st.liquidatable:
-                out.append(watch)
-        return out
+        return self.screener.audit(self)
+
+    # ----------------------------------------------------------------------- what a screener sees (EngineView)
+    @property
+    def band_config(self) -> BandConfig:
+        return self.config.bands
+
+    def in_waterfall(self, watch: WatchId) -> bool:
+        return watch in self.active or watch in self.queued
 
     # --------------------------------------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
-        return {
+        out = {
             "ledger": self.ledger.snapshot(),
             "bands": sorted([str(w.scope), w.account, w.what, b.label] for w, b in self.bands.items()),
             "active": sorted([w.scope, w.account, w.what, s.liquidation_id, s.steps, s.last_step_ts]
                              for w, s in self.active.items()),
             "next_liquidation": self.next_liquidation,
         }
+        if self.queued.carried:  # only when work is carried: an engine without keeps the digest it always had
+            out["queue"] = self.queued.snapshot()
+        return out
 
     @classmethod
     def from_snapshot(cls, data: Mapping[str, Any], config: EngineConfig | None = None) -> RiskEngine:
         engine = cls(config, Ledger.from_snapshot(data["ledger"]))
         for s, a, w, b in data["bands"]:
             engine._set_band(WatchId(s, a, w), Band.of(b))
-        engine.active = {WatchId(s, a, w): _Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
+        engine.active = {WatchId(s, a, w): Liquidation(lid, steps, last) for s, a, w, lid, steps, last in
                          data["active"]}
         engine.next_liquidation = int(data["next_liquidation"])
-        restore = getattr(engine.screener, "restore", None)
-        if restore is not None:
-            restore(engine)
+        engine.queued.restore(data.get("queue", []))
+        engine.screener.restore(engine)
         engine._recheck_all = True
         return engine
 

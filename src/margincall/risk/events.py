@@ -20,45 +20,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from margincall.ledger import Ledger, Tx, read_choice, read_id, read_number
+from margincall.ledger.fields import ACCOUNT_FIELDS, accounts_of
 from margincall.ledger.types import CLEARING, INSURANCE, PositionKey, Rejected, wallet_book
-from margincall.math.contracts import notional_of
+from margincall.math.liquidation import liquidation_fee_rounded_up, nominal_liquidation_fee
 from margincall.model.enums import PositionSide
 from margincall.model.numbers import ZERO, non_negative
 
-#: The payload fields that name an account: the ledger's own (``account``; ``from`` / ``to`` of a transfer) and
-#: the deleveraged position's bankrupt counterpart of an ``adl`` event.
-ACCOUNT_FIELDS = ("account", "from", "to", "bankrupt_account")
-
-
-_OTHER_FIELDS = frozenset((*ACCOUNT_FIELDS[1:], "shares"))
-
-
-def accounts_of(payload: Mapping[str, Any]) -> list[str]:
-    """Every account an event with ``payload`` concerns, each once, in field order: ``account``, ``from``,
-    ``to``, ``bankrupt_account`` (:data:`ACCOUNT_FIELDS`), then the accounts of ``shares`` (a
-    ``socialized_loss``). The one rule for "the events of an account": the event log's per-account index, the
-    API's account filter and the screener's dirty accounts all use it."""
-    get = payload.get
-    if _OTHER_FIELDS.isdisjoint(payload):  # most events (fills, deposits) name one account
-        first = get("account")
-        return [first] if isinstance(first, str) else []
-    found: list[str] = []
-    for name in ACCOUNT_FIELDS:
-        v = get(name)
-        if isinstance(v, str) and v not in found:
-            found.append(v)
-    shares = get("shares")
-    if isinstance(shares, list):
-        for s in shares:
-            v = s.get("account") if isinstance(s, Mapping) else None
-            if isinstance(v, str) and v not in found:
-                found.append(v)
-    return found
-
+#: The naming rule lives with the ledger (an event's accounts are part of its result); re-exported here for the
+#: risk events, whose ``bankrupt_account`` and ``shares`` it covers.
+__all__ = ["ACCOUNT_FIELDS", "HANDLERS", "accounts_of", "register"]
 
 def _key(led: Ledger, p: Mapping[str, Any]) -> PositionKey:
     acct = led.account_of(p)
@@ -81,6 +55,34 @@ def _size(led: Ledger, key: PositionKey, p: Mapping[str, Any]) -> Decimal:
 
 def _note(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     led.account_of(p)
+    return dict(p)
+
+
+def _queued(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """A watch carried to the next call with its ``priority`` (:mod:`margincall.risk.work_queue`): no money."""
+    _dequeued(led, tx, p)
+    _priority(p.get("priority"))
+    return dict(p)
+
+
+def _priority(value: Any) -> Decimal:
+    """A queue priority: any finite number written as text (−MM / equity, or −10³⁰ + equity: beyond the
+    magnitude of an amount)."""
+    try:
+        d = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        d = None
+    if d is None or not d.is_finite():
+        raise Rejected("invalid_number", f"priority: expected a finite number as text, got {value!r}",
+                       field="priority")
+    return d
+
+
+def _dequeued(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
+    """A carried watch left the queue with no waterfall event of its own: no money."""
+    led.account_of(p)
+    read_choice(p, "scope", ("cross", "isolated"))
+    read_id(p, "what")
     return dict(p)
 
 
@@ -130,19 +132,20 @@ def _liquidation(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     if pos.is_isolated and tx.position(key) is None:
         residual = Decimal(d.get("margin_released", "0")) + Decimal(d["realized_pnl"])
         rate = read_number(p, "fee_rate", non_negative)
-        nominal_fee = notional_of(inst.kind, size * inst.contract_size, close) * rate
-        out.update(_settle(led, tx, key.account, asset, residual, nominal_fee))
+        fee = liquidation_fee_rounded_up(nominal_liquidation_fee(inst.kind, size * inst.contract_size, close, rate),
+                                         led.unit)
+        out.update(_settle(led, tx, key.account, asset, residual, fee))
     return out
 
 
-def _settle(led: Ledger, tx: Tx, account: str, asset: str, residual: Decimal, nominal_fee: Decimal
+def _settle(led: Ledger, tx: Tx, account: str, asset: str, residual: Decimal, asked_fee: Decimal
             ) -> dict[str, str]:
     """Move ``residual`` of the account's wallet to the fund (surplus above bankruptcy: the liquidation fee
-    first, up to ``nominal_fee``, then the rest) or, if negative, pay it from the fund — and from the venue
-    (clearing) for what the fund does not have."""
+    first, up to ``asked_fee`` — already rounded up to the unit, :func:`liquidation_fee_rounded_up` — then the
+    rest) or, if negative, pay it from the fund — and from the venue (clearing) for what the fund does not have."""
     wallet = wallet_book(account)
     if residual >= 0:
-        fee = min(residual, nominal_fee.quantize(led.unit, rounding=ROUND_CEILING))
+        fee = min(residual, asked_fee)
         tx.move(wallet, INSURANCE, asset, fee, "liquidation fee")
         tx.move(wallet, INSURANCE, asset, residual - fee, "surplus above bankruptcy to the insurance fund")
         return {"liquidation_fee": str(fee), "surplus": str(residual - fee), "insurance_paid": "0",
@@ -165,10 +168,12 @@ def _bankruptcy_settlement(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[st
     if left:
         raise Rejected("open_positions", f"{acct} still holds cross positions in {asset}", field="account")
     fee = read_number(p, "liquidation_fee", non_negative) if p.get("liquidation_fee") is not None else ZERO
-    settled = _settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), fee)
-    # the payload's liquidation_fee is the fee the venue asks; the result's is what the wallet could pay
-    # (nothing below bankruptcy): the result names both, and what was waived
-    nominal = fee.quantize(led.unit, rounding=ROUND_CEILING)
+    # the payload's liquidation_fee is the fee the venue asks, rounded up by the engine; rounding it up here
+    # again changes nothing the engine wrote and keeps a finer payload (a hand-written log) in the venue's favour
+    nominal = liquidation_fee_rounded_up(fee, led.unit)
+    settled = _settle(led, tx, acct, asset, tx.balance(wallet_book(acct), asset), nominal)
+    # the result's liquidation_fee is what the wallet could pay (nothing below bankruptcy): the result names
+    # both, and what was waived
     out = {**p, **settled, "nominal_liquidation_fee": str(nominal),
            "liquidation_fee_waived": str(nominal - Decimal(settled["liquidation_fee"]))}
     tx.end_liquidation(wallet_book(acct), asset)
@@ -218,6 +223,9 @@ HANDLERS = {
     "adl": _adl,
     "socialized_loss": _socialized,
     "liquidation_finished": _liquidation_finished,
+    # the queue of carried liquidation work (risk.work_queue): the engine's state, no money
+    "liquidation_queued": _queued,
+    "liquidation_dequeued": _dequeued,
 }
 
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from margincall.ledger import accounts_of
+
 #: Which function produced each number an event carries (by event type, then field).
 FORMULAS: dict[str, dict[str, str]] = {
     "_common": {
@@ -31,14 +33,15 @@ FORMULAS: dict[str, dict[str, str]] = {
         "realized_pnl": "closed quantity × (price − entry) — math.trade.realized_pnl",
     },
     "liquidation": {
-        "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — "
-                            "risk.engine.RiskEngine._bankruptcy_prices (docs/venues.md §3.5)",
+        "bankruptcy_price": "the price where the equity is exactly 0 (deficit shared by notional) — math.liquidation."
+                            "bankruptcy_prices_sharing_equity_pro_rata_to_notional (docs/venues.md §3.5)",
         "close_price": "the executor's fill (ADL: the bankruptcy price) — risk.executor, risk.events._liquidation",
         "price": "executor fill — risk.executor",
         "realized_pnl": "math.trade.realized_pnl at the close price",
     },
     "bankruptcy_settlement": {
-        "liquidation_fee": "min(remaining equity, Σ notional × liquidation fee rate) — risk.events._settle",
+        "liquidation_fee": "min(remaining equity, Σ notional × liquidation fee rate rounded up) — "
+                           "math.liquidation.liquidation_fee_rounded_up, risk.events._settle",
         "surplus": "remaining equity above bankruptcy, to the insurance fund — risk.events._settle",
         "insurance_paid": "deficit below bankruptcy paid by the fund — risk.events._settle",
         "venue_absorbed": "deficit the fund could not pay — risk.events._settle",
@@ -93,13 +96,9 @@ def _data(e: Any) -> dict[str, Any]:
 
 
 def _involves(account: str, etype: str, data: Mapping[str, Any]) -> bool:
-    if data.get("account") == account or data.get("from") == account or data.get("to") == account:
-        return True
-    if etype == "adl" and data.get("bankrupt_account") == account:
-        return True
-    if etype == "socialized_loss":
-        return any(s.get("account") == account for s in data.get("shares", []))
-    return False
+    """Whether the event concerns ``account``: one of the accounts it names
+    (:func:`margincall.ledger.accounts_of`, the logged form of :attr:`margincall.ledger.ApplyResult.accounts`)."""
+    return account in accounts_of(data)
 
 
 def explain(events: Iterable[Any], account: str, *, liquidation_id: str | None = None) -> list[Step]:

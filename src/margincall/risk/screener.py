@@ -1,21 +1,23 @@
 """The engine's screener over the float band index: a mark tick touches only the watches that may have
-changed band, not every holder of the symbol (issue #4 item 3).
+changed band, not every holder of the symbol. It implements every hook of
+:class:`~margincall.risk.screener_protocol.Screener` and sees the engine through its
+:class:`~margincall.risk.screener_protocol.EngineView`.
 
 The ledger stays the truth: after every applied event the accounts it touched are marked dirty, and before
 the next query their rows in the float :class:`~margincall.risk.book.RiskBook` (one per settle asset) are
 re-synced from the ledger and re-banded with thresholds taken from the engine's current margin-call band:
 a watch in band B is a candidate once ``equity − k_down·MM ≤ 0`` (``k_down = 1 / threshold(B + 1)``) or
 ``equity − k_up·MM > 0`` (``k_up = 1 / (threshold(B) − hysteresis)``). Candidates are then checked exactly
-(Decimal) by the engine. Symbols the float book cannot model (whole-position or contract-keyed tiers) are
+(Decimal) by the view. Symbols the float book cannot model (whole-position or contract-keyed tiers) are
 screened by holding instead, for every account that holds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -23,14 +25,11 @@ from margincall.ledger.types import PositionKey, PositionState
 from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
 from margincall.model.errors import MarginCallError
 from margincall.risk.book import RiskBook
-from margincall.risk.events import accounts_of
 from margincall.risk.index import BandIndex, warm_up
 from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.screen import full_screen
+from margincall.risk.screener_protocol import EngineView
 from margincall.risk.status import WatchId, status, watches_for
-
-if TYPE_CHECKING:
-    from margincall.risk.engine import RiskEngine
 
 _LEG = {PositionSide.BOTH: 0, PositionSide.LONG: 1, PositionSide.SHORT: -1}
 
@@ -56,8 +55,9 @@ class IndexScreener:
         self.dirty: set[str] = set()
 
     # ------------------------------------------------------------------------------------------- syncing
-    def on_applied(self, engine: RiskEngine, event_type: str, payload: Mapping[str, Any]) -> None:
-        led = engine.ledger
+    def on_applied(self, view: EngineView, event_type: str, payload: Mapping[str, Any],
+                   accounts: Sequence[str]) -> None:
+        led = view.ledger
         if event_type == "market_listed":
             symbol = str(payload["symbol"])
             m = led.markets[symbol]
@@ -80,13 +80,17 @@ class IndexScreener:
         if event_type == "funding":
             self.dirty.update(k.account for k in led.by_symbol.get(str(payload["symbol"]), ()))
             return
-        self.dirty.update(accounts_of(payload))
+        self.dirty.update(accounts)
 
-    def flush(self, engine: RiskEngine) -> list[str]:
+    def flush(self, view: EngineView) -> None:
+        """Re-sync and re-band every dirty account from the ledger."""
+        self._sync_dirty(view)
+
+    def _sync_dirty(self, view: EngineView) -> list[str]:
         """Re-sync and re-band every dirty account from the ledger; returns those accounts."""
         if not self.dirty:
             return []
-        led = engine.ledger
+        led = view.ledger
         dirty, self.dirty = self.dirty, set()
         synced = [acct for acct in sorted(dirty) if acct in led.accounts]
         batches: dict[str, tuple[list[int], list[int]]] = {}
@@ -95,16 +99,16 @@ class IndexScreener:
                 batch = batches.get(asset)
                 if batch is None:
                     batch = batches[asset] = ([], [])
-                self._sync_account(engine, ab, acct, batch)
+                self._sync_account(view, ab, acct, batch)
         for asset, (accounts, slots) in batches.items():
             if accounts or slots:
                 self.books[asset].index.rebuild(accounts=accounts, slots=slots)
         return synced
 
-    def _sync_account(self, engine: RiskEngine, ab: _AssetBook, acct: str,
+    def _sync_account(self, view: EngineView, ab: _AssetBook, acct: str,
                       batch: tuple[list[int], list[int]]) -> None:
         """Re-sync the rows of ``acct`` in ``ab`` from the ledger; its entries to re-band go to ``batch``."""
-        led, book = engine.ledger, ab.book
+        led, book = view.ledger, ab.book
         try:
             a = book.account_id(acct)
         except MarginCallError:
@@ -134,7 +138,7 @@ class IndexScreener:
             ab.slot_keys[slot] = pos.key
             if isolated:
                 iso_slots.append(slot)
-                kd, ku = self._thresholds(engine, WatchId.isolated(pos.key))
+                kd, ku = self._thresholds(view, WatchId.isolated(pos.key))
                 book.set_position_thresholds(slot, kd, ku)
         removed = [s for s in book.slots_of(a) if s not in keep]
         if removed:
@@ -146,29 +150,29 @@ class IndexScreener:
                 key = ab.slot_keys.pop(s, None)
                 if key is not None and (row := rows.get(key)) is not None and row[2] == s:
                     del rows[key]
-        kd, ku = self._thresholds(engine, WatchId.cross(acct, ab.asset))
+        kd, ku = self._thresholds(view, WatchId.cross(acct, ab.asset))
         book.set_thresholds(a, kd, ku)
         batch[0].append(a)
         batch[1].extend(iso_slots)
 
     @staticmethod
-    def _thresholds(engine: RiskEngine, watch: WatchId) -> tuple[float, float]:
-        return _band_thresholds(engine.config.bands, engine.bands.get(watch, Band.HEALTHY))
+    def _thresholds(view: EngineView, watch: WatchId) -> tuple[float, float]:
+        return _band_thresholds(view.band_config, view.bands.get(watch, Band.HEALTHY))
 
-    def restore(self, engine: RiskEngine) -> None:
+    def restore(self, view: EngineView) -> None:
         """Build the float books of an engine restored from a snapshot."""
-        for symbol, m in engine.ledger.markets.items():
-            self.on_applied(engine, "market_listed", {"symbol": symbol, **m.listing})
-            if symbol in engine.ledger.marks:
-                self.on_applied(engine, "mark", {"symbol": symbol})
-        self.dirty.update(engine.ledger.accounts)
-        self.flush(engine)
+        for symbol, m in view.ledger.markets.items():
+            self.on_applied(view, "market_listed", {"symbol": symbol, **m.listing}, ())
+            if symbol in view.ledger.marks:
+                self.on_applied(view, "mark", {"symbol": symbol}, ())
+        self.dirty.update(view.ledger.accounts)
+        self.flush(view)
 
-    def audit(self, engine: RiskEngine) -> list[WatchId]:
+    def audit(self, view: EngineView) -> list[WatchId]:
         """The periodic full re-screen: every watch the vectorised screen finds past a threshold, confirmed
         exactly, that the engine has not acted on. Empty when the incremental path missed nothing."""
-        self.flush(engine)
-        led = engine.ledger
+        self._sync_dirty(view)
+        led = view.ledger
         found: set[WatchId] = set()
         for ab in self.books.values():
             if not ab.book.n_active:
@@ -181,21 +185,21 @@ class IndexScreener:
                 if key is not None:
                     found.add(WatchId.isolated(key))
         missed = []
-        cfg = engine.config.bands
+        cfg = view.band_config
         for watch in sorted(found, key=str):
-            if watch in engine.active or watch in engine.queued:
+            if view.in_waterfall(watch):
                 continue
             st = status(led, watch)
-            current = engine.bands.get(watch, Band.HEALTHY)
+            current = view.bands.get(watch, Band.HEALTHY)
             exact = cfg.next_band(current, st.maintenance_margin, st.equity) if st.positions else Band.HEALTHY
             if exact != current or st.liquidatable:
                 missed.append(watch)
         return missed
 
-    def most_at_risk(self, engine: RiskEngine, n: int) -> list[WatchId]:
+    def most_at_risk(self, view: EngineView, n: int) -> list[WatchId]:
         """The ``n`` watches with the highest margin ratio (MM / equity; equity ≤ 0 first) by the vectorised
         screen — a superset for the caller to order exactly. Watches on unsupported symbols are all included."""
-        self.flush(engine)
+        self._sync_dirty(view)
         scored: list[tuple[float, WatchId]] = []
         for ab in self.books.values():
             if not ab.book.n_active:
@@ -212,13 +216,13 @@ class IndexScreener:
                 scored.append((np.inf if eq <= 0 else mm / eq, WatchId.isolated(key)))
         scored.sort(key=lambda r: -r[0])
         out = [w for _r, w in scored[:n]]
-        led = engine.ledger
+        led = view.ledger
         for sym in self.unsupported:
             out.extend(watches_for(led, k) for k in led.by_symbol.get(sym, ()))
         return out
 
     # ------------------------------------------------------------------------------------------ querying
-    def candidates(self, engine: RiskEngine, symbols: Iterable[str]) -> set[WatchId]:
+    def candidates(self, view: EngineView, symbols: Iterable[str]) -> set[WatchId]:
         """The watches a tick that moved the marks of ``symbols`` (already applied) may have changed. With several
         symbols: the union of each symbol's candidates from bands built before the tick — exact, as a band
         index entry cannot change state while every mark stays inside its band on that symbol (the slack is
@@ -226,17 +230,17 @@ class IndexScreener:
         # The engine flushes at the end of every call, so an account still dirty here changed since without being
         # re-banded (events replayed with apply(), or applied to the ledger directly): its band is re-built at
         # this tick's marks, so a crossing on this very tick would not show in the index. Check it exactly.
-        stale = self.flush(engine)
-        led = engine.ledger
+        stale = self._sync_dirty(view)
+        led = view.ledger
         out: set[WatchId] = set()
         for acct in stale:
             out.update(watches_for(led, k) for k in led.by_account.get(acct, ()))
         for symbol in symbols:
-            self._symbol_candidates(engine, symbol, out)
+            self._symbol_candidates(view, symbol, out)
         return out
 
-    def _symbol_candidates(self, engine: RiskEngine, symbol: str, out: set[WatchId]) -> None:
-        led = engine.ledger
+    def _symbol_candidates(self, view: EngineView, symbol: str, out: set[WatchId]) -> None:
+        led = view.ledger
         hit = self.symbol_book.get(symbol)
         if hit is None:
             out.update(watches_for(led, k) for k in led.by_symbol.get(symbol, ()))

@@ -21,9 +21,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from margincall.ledger import accounts_of
 from margincall.ledger.types import INSURANCE, moves_insurance_fund
 from margincall.model.errors import MarginCallError
-from margincall.risk.events import accounts_of
 
 try:  # optional: a faster JSON codec, used only where its output is provably the same as the json module's
     import orjson as _orjson
@@ -183,7 +183,7 @@ def index_rows(events: Sequence[StoredEvent], rows: Sequence[Sequence[Any]]
                ) -> tuple[list[tuple[str, int]], list[tuple[int]]]:
     """The index entries of ``events`` (stored as ``rows``, :func:`chain`'s), written in the transaction that
     stores them: ``(account, seq)`` for every account an event concerns
-    (:func:`margincall.risk.events.accounts_of`) and ``(seq,)`` for every event whose result moved the insurance
+    (:func:`margincall.ledger.accounts_of`) and ``(seq,)`` for every event whose result moved the insurance
     fund (:func:`margincall.ledger.types.moves_insurance_fund`)."""
     accounts: list[tuple[str, int]] = []
     fund: list[tuple[int]] = []
@@ -235,7 +235,7 @@ class EventLog(Protocol):
 
         Filters: ``types`` (event types) and ``fund`` (events whose result moved the insurance fund) match an
         event of one of the types *or* one that moved the fund; ``account``: the events that concern it
-        (:func:`margincall.risk.events.accounts_of`); ``since`` / ``until``: ``since ≤ ts ≤ until`` (ms; the
+        (:func:`margincall.ledger.accounts_of`); ``since`` / ``until``: ``since ≤ ts ≤ until`` (ms; the
         ledger refuses an event earlier than the last one, so the timestamps of a log never decrease along it
         and bound a range of sequence numbers). With ``account`` and ``types``/``fund`` together, the page reads
         at most ``max_scan`` (default ``20 × limit``) of the account's index entries, so it may hold fewer than
