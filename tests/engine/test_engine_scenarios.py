@@ -387,3 +387,32 @@ def test_okx_steps_down_two_whole_position_tiers_at_once():
     # realized 1,400.1 ETH × (1,923 − 2,000) = −107,807.70
     assert e.ledger.wallet("o", "USDT") == D("102192.30")
     assert e.ledger.conservation_error() is None
+
+
+def test_a_loss_no_counterparty_takes_is_the_venues_and_is_socialized():
+    # t: 1 BTC long at 10,000 on 1,000 USDT (bankruptcy at 9,000). mm sold it to t, then bought back from s at
+    # 8,500: the only short left is s's, entered at 8,500. No insurance fund. A gap to 8,000: t's equity
+    # 1,000 − 2,000 < 0. Closing at the mark would cost the fund 9,000 − 8,000 = 1,000 it does not have, so ADL:
+    # s's short is not in profit at the bankruptcy price (8,500 − 9,000 < 0), so nobody takes it and the whole BTC
+    # closes against the venue at 9,000 while worth 8,000: the venue loses (9,000 − 8,000) × 1 = 1,000 — a loss,
+    # positive. With last_resort = "socialize" it is charged to the accounts in profit at the mark: s alone
+    # (8,500 − 8,000 = 500 of profit), so s pays the whole 1,000 (its wallet can).
+    e = RiskEngine(EngineConfig(executor=NO_SLIP, last_resort="socialize"))
+    base = {"venue": "generic", "maker_fee": "0", "taker_fee": "0", "liquidation_fee": "0", "tiers": FLAT_2PCT}
+    e.process("market_listed", {**base, "symbol": "BTCUSDT"}, 1)
+    open_account(e, "t", "1000")
+    for acct in ("mm", "s"):
+        open_account(e, acct, "100000")
+    e.process("leverage_set", {"account": "t", "symbol": "BTCUSDT", "leverage": "10"}, 1)
+    trade(e, "t", "BTCUSDT", "buy", "1", "10000")
+    trade(e, "mm", "BTCUSDT", "sell", "1", "10000")
+    trade(e, "mm", "BTCUSDT", "buy", "1", "8500")
+    trade(e, "s", "BTCUSDT", "sell", "1", "8500")
+    tick(e, "BTCUSDT", "10000")
+    events = tick(e, "BTCUSDT", "8000")
+    assert "adl" not in types(events)
+    (venue,) = [a for a in events if a.type == "liquidation" and a.payload.get("counterparty") == "venue"]
+    assert D(venue.payload["venue_loss"]) == 1000 and D(venue.payload["close_price"]) == 9000
+    (social,) = [a for a in events if a.type == "socialized_loss"]
+    assert D(social.payload["loss"]) == 1000
+    assert [(s["account"], D(s["amount"])) for s in social.payload["shares"]] == [("s", D(1000))]

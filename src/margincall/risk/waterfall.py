@@ -231,7 +231,9 @@ class Waterfall:
         if remaining > 0:
             mark = led.price_for(symbol)
             inst = market.instrument
-            loss = pnl_of(inst.kind, pos.sign, remaining * inst.contract_size, bankrupt, mark)
+            # the venue takes the rest over at the bankruptcy price and holds it at the mark: its loss is the
+            # position's PnL from the mark back to the bankruptcy price (positive when the mark is past it)
+            loss = pnl_of(inst.kind, pos.sign, remaining * inst.contract_size, mark, bankrupt)
             self._emit("liquidation", {**base, "size": plain(remaining), "counterparty": "venue",
                                        "venue_loss": plain(loss)})
             steps += 1
