@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from margincall.api import docs_page, errors, routes, stream, webhook_routes
+from margincall.api import docs_page, errors, key_routes, routes, stream, webhook_routes
 from margincall.api.guard import RequestGuard, install_redaction
 from margincall.api.service import Service
 from margincall.config import Settings
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        known_key=lambda key: service.keys.lookup(key) is not None)
     app.include_router(routes.router)
     app.include_router(routes.v1)
+    app.include_router(key_routes.v1)
     app.include_router(stream.router)
     app.include_router(webhook_routes.v1)
 
