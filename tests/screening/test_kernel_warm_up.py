@@ -17,6 +17,7 @@ from support.paths import ROOT
 CHILD = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1] + "/tests")
 from numba.core.registry import CPUDispatcher
 from margincall.risk import index, screen
 
@@ -28,7 +29,6 @@ def signatures():
 before = signatures()
 from margincall.risk.engine import RiskEngine
 from support.adl_scenarios import config, run, scenario
-from support.paths import ROOT
 engine = RiskEngine(config(1, True))
 warm = signatures()
 liquidations = 0
