@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     install_redaction("uvicorn", "uvicorn.access", "uvicorn.error", "margincall")
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
-                       known_key=lambda key: service.keys.lookup(key) is not None)
+                       lookup=service.keys.lookup)
     app.include_router(routes.router)
     app.include_router(routes.v1)
     app.include_router(key_routes.v1)

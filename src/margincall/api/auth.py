@@ -34,6 +34,9 @@ def authenticate(service: Service, key: str | None) -> Principal:
 async def principal(request: Request,
                     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
                     header: Annotated[str | None, Depends(_header)]) -> Principal:
+    checked = getattr(request.state, "principal", None)  # the request guard authenticated it already
+    if isinstance(checked, Principal):
+        return checked
     key = bearer.credentials if bearer is not None else header
     return authenticate(service_of(request), key)
 

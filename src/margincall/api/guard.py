@@ -54,10 +54,11 @@ async def _answer(send: Send, status: int, code: str, message: str, field: str |
 class RequestGuard:
     """Body-size limit and authentication before the body (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, known_key: Callable[[str], bool]) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, lookup: Callable[[str], object | None]) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.known_key = known_key
+        #: the principal of a key, or None: kept in the request's state, so the route does not look it up again
+        self.lookup = lookup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,9 +87,11 @@ class RequestGuard:
                 await _answer(send, 401, "unauthorized", "an API key is required (Authorization: Bearer <key> or "
                               "X-API-Key)", "key")
                 return
-            if not self.known_key(key):
+            who = self.lookup(key)
+            if who is None:
                 await _answer(send, 401, "unauthorized", "unknown API key", "key")
                 return
+            scope.setdefault("state", {})["principal"] = who
         if length is None and chunked:
             body = bytearray()
             while True:
