@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from margincall.risk.book import RiskBook
-from margincall.risk.index import BandIndex
-from margincall.risk.screen import Evaluation, evaluate_accounts, evaluate_isolated, full_screen
+from margincall.risk.screening.band_index import BandIndex
+from margincall.risk.screening.book import RiskBook
+from margincall.risk.screening.screen import Evaluation, evaluate_accounts, evaluate_isolated, full_screen
 from margincall.venues.tables import (
     BINANCE_USDM_BTCUSDT_2021,
     BINANCE_USDM_BTCUSDT_2024,

@@ -23,7 +23,7 @@ import pytest
 from margincall.risk import adl_walk as walk_module
 from margincall.risk.adl_walk import AdlWalk
 from margincall.risk.engine import EngineConfig, RiskEngine
-from margincall.risk.screener import IndexScreener
+from margincall.risk.screening.screener import IndexScreener
 from margincall.risk.status import MarginStatus, WatchId, status, watches_for
 from support.adl_scenarios import TIERS, Event, config, run, scenario
 

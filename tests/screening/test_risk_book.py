@@ -7,7 +7,7 @@ import pytest
 
 from margincall.model.errors import InvalidNumber, MarginCallError, TierTableError, UnknownSymbol
 from margincall.model.tiers import TierTable
-from margincall.risk.book import DuplicateId, RiskBook, UnknownAccount, UnknownPosition
+from margincall.risk.screening.book import DuplicateId, RiskBook, UnknownAccount, UnknownPosition
 from margincall.venues.tables import BINANCE_USDM_BTCUSDT_2024, HYPERLIQUID_BTC, OKX_ETH_USDT_SWAP_2021
 
 

@@ -17,9 +17,9 @@ from margincall.math.contracts import pnl_of
 from margincall.math.margin import maintenance_margin
 from margincall.model import ContractKind
 from margincall.model.tiers import TierTable
-from margincall.risk.book import RiskBook
-from margincall.risk.index import BandIndex
-from margincall.risk.screen import evaluate_accounts, evaluate_isolated, full_screen
+from margincall.risk.screening.band_index import BandIndex
+from margincall.risk.screening.book import RiskBook
+from margincall.risk.screening.screen import evaluate_accounts, evaluate_isolated, full_screen
 from margincall.venues.tables import (
     BINANCE_USDM_BTCUSDT_2021,
     BINANCE_USDM_BTCUSDT_2024,

@@ -143,7 +143,7 @@ def demo(
         duration = CI_DURATION
     # the engine's numba kernels: compiled on the first run after an install (then loaded from numba's cache); done
     # before the clock starts, so a first run shows the same scripted market within --duration as any other
-    from margincall.risk.index import warm_up
+    from margincall.risk.screening.band_index import warm_up
 
     w0 = time.monotonic()
     warm_up()

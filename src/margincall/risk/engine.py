@@ -115,7 +115,7 @@ class RiskEngine(Waterfall):
         self.ledger = register(ledger or Ledger())
         if screener is None:
             # imported here: the float index loads numba, which a HoldersScreener engine never needs
-            from margincall.risk.screener import IndexScreener
+            from margincall.risk.screening.screener import IndexScreener
 
             screener = IndexScreener() if self.config.screener == "index" else HoldersScreener()
         self.screener: Screener = screener

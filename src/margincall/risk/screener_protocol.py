@@ -2,10 +2,10 @@
 receives, and the exact reference screener.
 
 A screener narrows the watches the engine checks exactly (Decimal) after a tick: the float band index
-(:class:`~margincall.risk.screener.IndexScreener`) or every holder of the ticked symbols (:class:`HoldersScreener`,
-simple and exact, the reference in tests). It sees the engine only through :class:`EngineView` (the ledger, the
-watches' margin-call bands and their thresholds, and whether a watch is in the waterfall), so it cannot change
-the engine's state, and neither module imports the other.
+(:class:`~margincall.risk.screening.screener.IndexScreener`) or every holder of the ticked symbols
+(:class:`HoldersScreener`, simple and exact, the reference in tests). It sees the engine only through
+:class:`EngineView` (the ledger, the watches' margin-call bands and their thresholds, and whether a watch is in
+the waterfall), so it cannot change the engine's state, and neither module imports the other.
 """
 
 from __future__ import annotations

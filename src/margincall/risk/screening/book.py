@@ -37,6 +37,7 @@ from margincall.math.vector import TierArrays
 from margincall.model.enums import TierBasis, TierMode
 from margincall.model.errors import InvalidNumber, MarginCallError, TierTableError, UnknownSymbol
 from margincall.model.tiers import TierTable
+from margincall.risk.screening.book_checks import check_array, grow, number, table_jump
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -64,56 +65,6 @@ class UnknownPosition(MarginCallError):
 
 class DuplicateId(MarginCallError):
     code = "duplicate_id"
-
-
-def _number(value: float, field: str, *, positive: bool = False, non_negative: bool = False) -> float:
-    """A finite float (and > 0 or ≥ 0 when asked), else :class:`InvalidNumber` naming ``field``."""
-    if isinstance(value, bool):
-        raise InvalidNumber(f"{field}: expected a number, got a boolean", field=field)
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InvalidNumber(f"{field}: {value!r} is not a number", field=field) from None
-    if not math.isfinite(x):
-        raise InvalidNumber(f"{field}: {value!r} is not a finite number", field=field)
-    if positive and x <= 0.0:
-        raise InvalidNumber(f"{field}: {value!r} must be positive", field=field)
-    if non_negative and x < 0.0:
-        raise InvalidNumber(f"{field}: {value!r} must not be negative", field=field)
-    return x
-
-
-def _check_array(values: F64, field: str, *, positive: bool = False, non_negative: bool = False) -> None:
-    bad = ~np.isfinite(values)
-    if positive:
-        bad |= values <= 0.0
-    if non_negative:
-        bad |= values < 0.0
-    if bad.any():
-        j = int(np.argmax(bad))
-        raise InvalidNumber(f"{field}[{j}]: {values[j]!r} is not a valid value", field=field)
-
-
-def _grow(arr: npt.NDArray[np.generic], cap: int, fill: object) -> npt.NDArray[np.generic]:
-    out = np.full(cap, fill, dtype=arr.dtype)
-    out[: len(arr)] = arr
-    return out
-
-
-def table_jump(tiers: TierArrays, row: int) -> float:
-    """Largest float gap between ``N·mmr_{k−1} − cum_{k−1}`` and ``N·mmr_k − cum_k`` at the floors ``N = F_k``.
-
-    Exactly 0 for a continuous table (docs/venues.md §2.1) in exact arithmetic; in float a few ulps, or up to the
-    1e-6 tolerance :class:`~margincall.model.tiers.TierTable` accepts on published amounts.
-    """
-    floors, mmr, amounts = tiers.floors[row], tiers.mmr[row], tiers.amounts[row]
-    jump = 0.0
-    for k in range(1, len(floors)):
-        if not math.isfinite(floors[k]):
-            break
-        f = floors[k]
-        jump = max(jump, abs((f * mmr[k] - amounts[k]) - (f * mmr[k - 1] - amounts[k - 1])))
-    return jump
 
 
 class RiskBook:
@@ -186,7 +137,7 @@ class RiskBook:
         for name in _POS_F + _POS_I + _POS_B:
             old = getattr(self, name)
             fill = {"pos_k_down": 1.0, "account": -1, "symbol": -1, "nxt": -1, "prv": -1}.get(name, 0)
-            setattr(self, name, _grow(old, cap, fill))
+            setattr(self, name, grow(old, cap, fill))
 
     def _reserve_accounts(self, need: int) -> None:
         cap = len(self.wallet)
@@ -196,7 +147,7 @@ class RiskBook:
             cap *= 2
         for name in _ACC_F + _ACC_I:
             fill = {"k_down": 1.0, "head": -1, "tail": -1}.get(name, 0)
-            setattr(self, name, _grow(getattr(self, name), cap, fill))
+            setattr(self, name, grow(getattr(self, name), cap, fill))
 
     # ---------------------------------------------------------------------------------------- symbols
     def add_symbol(self, name: str, tiers: TierTable, inverse: bool = False) -> int:
@@ -216,7 +167,7 @@ class RiskBook:
         if s >= len(self.mark):
             cap = 2 * len(self.mark)
             for attr in _SYM:
-                setattr(self, attr, _grow(getattr(self, attr), cap, np.nan if attr == "mark" else 0))
+                setattr(self, attr, grow(getattr(self, attr), cap, np.nan if attr == "mark" else 0))
         row = self._table_rows.get(id(tiers))
         if row is None:
             row = len(self._tables)
@@ -289,14 +240,14 @@ class RiskBook:
 
     def set_wallet(self, a: int, wallet: float) -> None:
         """Cross wallet balance in the settle asset (may be negative after a loss)."""
-        self.wallet[self._check_account(a)] = _number(wallet, "wallet")
+        self.wallet[self._check_account(a)] = number(wallet, "wallet")
 
     def set_wallets(self, accounts: I64, wallets: F64) -> None:
         accounts = np.asarray(accounts, dtype=np.int64)
         wallets = np.asarray(wallets, dtype=np.float64)
         if len(accounts) and (accounts.min() < 0 or accounts.max() >= self.n_accounts):
             raise UnknownAccount("account: id out of range", field="account")
-        _check_array(wallets, "wallet")
+        check_array(wallets, "wallet")
         self.wallet[accounts] = wallets
 
     def set_thresholds(self, a: int, k_down: float, k_up: float = 0.0) -> None:
@@ -329,16 +280,16 @@ class RiskBook:
     def _threshold_arrays(n: int, k_down: F64 | float, k_up: F64 | float) -> tuple[F64, F64]:
         kd = np.broadcast_to(np.asarray(k_down, dtype=np.float64), (n,))
         ku = np.broadcast_to(np.asarray(k_up, dtype=np.float64), (n,))
-        _check_array(kd, "k_down", non_negative=True)
-        _check_array(ku, "k_up", non_negative=True)
+        check_array(kd, "k_down", non_negative=True)
+        check_array(ku, "k_up", non_negative=True)
         if np.any((ku > 0) & (ku < kd)):
             raise InvalidNumber("k_up: below k_down", field="k_up")
         return kd, ku
 
     @staticmethod
     def _thresholds(k_down: float, k_up: float) -> tuple[float, float]:
-        kd = _number(k_down, "k_down", non_negative=True)
-        ku = _number(k_up, "k_up", non_negative=True)
+        kd = number(k_down, "k_down", non_negative=True)
+        ku = number(k_up, "k_up", non_negative=True)
         if ku and ku < kd:
             raise InvalidNumber(f"k_up: {ku} is below k_down {kd}", field="k_up")
         return kd, ku
@@ -384,9 +335,9 @@ class RiskBook:
             raise MarginCallError(f"leg: {leg!r} must be 0 (one-way), +1 or -1 (hedge legs)", field="leg")
         if leg and leg != side_sign:
             raise MarginCallError(f"side: {side_sign} does not match hedge leg {leg}", field="side")
-        q = _number(qty, "qty", positive=True)
-        ep = _number(entry, "entry", positive=True)
-        m = _number(margin, "margin", non_negative=True)
+        q = number(qty, "qty", positive=True)
+        ep = number(entry, "entry", positive=True)
+        m = number(margin, "margin", non_negative=True)
         if not isolated and m != 0.0:
             raise InvalidNumber("margin: a cross position carries no isolated margin", field="margin")
         key = self._key(a, s, bool(isolated), leg)
@@ -485,9 +436,9 @@ class RiskBook:
             raise MarginCallError("side: every sign must be +1 or -1", field="side")
         if not np.all((lg == 0) | (lg == sgn)):
             raise MarginCallError("leg: every leg must be 0 or equal to its sign", field="leg")
-        _check_array(q, "qty", positive=True)
-        _check_array(ep, "entry", positive=True)
-        _check_array(m, "margin", non_negative=True)
+        check_array(q, "qty", positive=True)
+        check_array(ep, "entry", positive=True)
+        check_array(m, "margin", non_negative=True)
         if np.any(~iso & (m != 0.0)):
             raise InvalidNumber("margin: a cross position carries no isolated margin", field="margin")
         keys = (((acc << _SYMBOL_BITS) | sym) << 3) | (iso.astype(np.int64) << 2) | (lg + 1)

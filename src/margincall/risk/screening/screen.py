@@ -1,4 +1,4 @@
-"""Fused numba screens of a :class:`~margincall.risk.book.RiskBook`: equity and maintenance margin in float64.
+"""Fused numba screens of a :class:`~margincall.risk.screening.book.RiskBook`: equity and maintenance margin in float64.
 
 Per position (docs/venues.md §0, §2.1, §3.2, §3.4), at the symbol's mark ``P``:
 
@@ -10,7 +10,7 @@ Per position (docs/venues.md §0, §2.1, §3.2, §3.4), at the symbol's mark ``P
 
 A cross account's equity is ``wallet + Σ cross uPnL`` and its MM ``Σ cross MM``; an isolated position's equity is
 ``margin + uPnL`` against its own MM. An entry is *flagged* when ``equity − k_down·MM ≤ 0`` and *recovered* when
-``k_up > 0`` and ``equity − k_up·MM > 0`` (thresholds: :mod:`margincall.risk.book`). An account without cross
+``k_up > 0`` and ``equity − k_up·MM > 0`` (thresholds: :mod:`margincall.risk.screening.book`). An account without cross
 positions is not a cross entry: never flagged.
 
 :func:`full_screen` and :func:`evaluate_accounts` / :func:`evaluate_isolated` call the same per-position kernel
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from numba import njit
 
 from margincall.model.errors import MarginCallError
-from margincall.risk.book import RiskBook
+from margincall.risk.screening.book import RiskBook
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

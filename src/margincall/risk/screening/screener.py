@@ -4,7 +4,7 @@ changed band, not every holder of the symbol. It implements every hook of
 :class:`~margincall.risk.screener_protocol.EngineView`.
 
 The ledger stays the truth: after every applied event the accounts it touched are marked dirty, and before
-the next query their rows in the float :class:`~margincall.risk.book.RiskBook` (one per settle asset) are
+the next query their rows in the float :class:`~margincall.risk.screening.book.RiskBook` (one per settle asset) are
 re-synced from the ledger and re-banded with thresholds taken from the engine's current margin-call band:
 a watch in band B is a candidate once ``equity − k_down·MM ≤ 0`` (``k_down = 1 / threshold(B + 1)``) or
 ``equity − k_up·MM > 0`` (``k_up = 1 / (threshold(B) − hysteresis)``). Candidates are then checked exactly
@@ -24,11 +24,11 @@ import numpy as np
 from margincall.ledger.types import PositionKey, PositionState
 from margincall.model.enums import MarginMode, PositionSide, TierBasis, TierMode
 from margincall.model.errors import MarginCallError
-from margincall.risk.book import RiskBook
-from margincall.risk.index import BandIndex, warm_up
 from margincall.risk.margin_call import Band, BandConfig
-from margincall.risk.screen import full_screen
 from margincall.risk.screener_protocol import EngineView
+from margincall.risk.screening.band_index import BandIndex, warm_up
+from margincall.risk.screening.book import RiskBook
+from margincall.risk.screening.screen import full_screen
 from margincall.risk.status import WatchId, status, watches_for
 
 _LEG = {PositionSide.BOTH: 0, PositionSide.LONG: 1, PositionSide.SHORT: -1}
@@ -226,7 +226,7 @@ class IndexScreener:
         """The watches a tick that moved the marks of ``symbols`` (already applied) may have changed. With several
         symbols: the union of each symbol's candidates from bands built before the tick — exact, as a band
         index entry cannot change state while every mark stays inside its band on that symbol (the slack is
-        split among the symbols; :mod:`margincall.risk.index`)."""
+        split among the symbols; :mod:`margincall.risk.screening.band_index`)."""
         # The engine flushes at the end of every call, so an account still dirty here changed since without being
         # re-banded (events replayed with apply(), or applied to the ledger directly): its band is re-built at
         # this tick's marks, so a crossing on this very tick would not show in the index. Check it exactly.
