@@ -4,6 +4,7 @@
 the command line. See :mod:`margincall.backtest.replay` for the rules of the replay.
 """
 
-from margincall.backtest.replay import BacktestResult, run_backtest
+from margincall.backtest.replay import run_backtest
+from margincall.backtest.results import BacktestResult
 
 __all__ = ["BacktestResult", "run_backtest"]

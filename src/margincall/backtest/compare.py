@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from margincall.backtest.io import BacktestInputError, freqtrade_result_trades, ms_of, symbol_of, to_utc
-from margincall.backtest.replay import BacktestResult, TradeResult
+from margincall.backtest.results import BacktestResult, TradeResult
 from margincall.model.tiers import TierTable
 
 #: freqtrade's default ``liquidation_buffer``

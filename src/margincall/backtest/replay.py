@@ -51,7 +51,6 @@ not overlap (the venue nets them into one position).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -61,6 +60,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from margincall.backtest.candles import Series, candle_segments, dec
 from margincall.backtest.instruments import market_listing
 from margincall.backtest.io import BacktestInputError, funding_frame, ms_of
+from margincall.backtest.results import BacktestResult, TradeResult
 from margincall.backtest.trades import Trade
 from margincall.ledger import PositionKey
 from margincall.ledger.types import FUNDING, isolated_book, wallet_book
@@ -70,49 +70,10 @@ from margincall.math.trade import charge, trading_fee
 from margincall.model.enums import ContractKind, PositionSide
 from margincall.risk.engine import Applied, EngineConfig, RiskEngine
 from margincall.risk.status import WatchId, liquidation_price, watches_for
-from margincall.venues.market import MarketSpec, market_from_listing
+from margincall.venues.market import market_from_listing
 
 _FUND = "1000000000000"  # the venue's insurance fund: deep enough that no backtest reaches ADL
 _SCAN = 8192  # candles screened per numpy pass
-
-
-@dataclass
-class TradeResult:
-    trade: Trade
-    size: Decimal = Decimal(0)
-    entry_price: Decimal | None = None
-    exit_price: Decimal | None = None
-    exit_time: int | None = None
-    realized_pnl: Decimal = Decimal(0)
-    fees: Decimal = Decimal(0)
-    funding: Decimal = Decimal(0)
-    liquidated: bool = False
-    partial_steps: int = 0
-    liquidation_time: int | None = None
-    liquidation_price: Decimal | None = None
-    liquidation_fee: Decimal = Decimal(0)
-    surplus_to_fund: Decimal = Decimal(0)
-    liq_line: list[tuple[int, float]] = field(default_factory=list)
-
-
-@dataclass
-class BacktestResult:
-    """What a backtest did: per trade (:attr:`trades`), the equity curve, the liquidation-price lines."""
-
-    venue: str
-    mark_source: str  # "mark" or "trade"
-    results: list[TradeResult]
-    equity: pd.DataFrame  # date, equity (float, for plots)
-    prices: dict[str, pd.DataFrame]  # symbol → the mark path's candles
-    engine_events: int
-    marks_fed: int
-    markets: dict[str, MarketSpec] = field(default_factory=dict)  # symbol → the listing replayed (tiers, fees)
-
-    @property
-    def trades(self) -> pd.DataFrame:
-        from margincall.backtest.report import trades_table
-
-        return trades_table(self)
 
 
 class Replay:

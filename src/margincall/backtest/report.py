@@ -17,7 +17,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from margincall.backtest.io import ms_of
 
 if TYPE_CHECKING:
-    from margincall.backtest.replay import BacktestResult
+    from margincall.backtest.results import BacktestResult
 
 
 def iso_ms(ms: int | None) -> str | None:

@@ -23,8 +23,9 @@ from margincall.backtest.io import (
     read_instruments,
     read_trades,
 )
-from margincall.backtest.replay import BacktestResult, Replay
+from margincall.backtest.replay import Replay
 from margincall.backtest.report import summary, to_html, to_json, trades_table
+from margincall.backtest.results import BacktestResult
 from margincall.backtest.trades import parse_trades
 
 
