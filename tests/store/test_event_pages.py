@@ -91,6 +91,21 @@ def test_paging_on_both_backends_matches_a_full_scan(target: str, limit: int, ma
         log.close()
 
 
+def test_a_cursor_at_the_end_of_int64_finds_nothing_on_both_backends(target: str):
+    """The largest cursor the API takes (``after`` = 2**63 − 1) with a ``since`` bound is an empty page whose
+    cursor stays put: nothing lies past it, and the search for ``since`` must not step to 2**63 (outside
+    SQLite's and PostgreSQL's integers)."""
+    rng = random.Random(3)
+    log = open_log(target)
+    try:
+        append_in_batches(log, random_log(rng, 20), rng)
+        for query in ({"since": 5}, {"since": 5, "until": 5, "account": ACCOUNTS[0], "types": frozenset()}, {}):
+            page = log.page(2**63 - 1, 1, **query)
+            assert (page.events, page.next_after, page.more) == ([], 2**63 - 1, False), query
+    finally:
+        log.close()
+
+
 def test_an_existing_log_is_indexed_once_when_opened(target: str):
     """A log written before the indexes existed (schema version 1) gets them filled from its events the first
     time it is opened; later opens find them there (a second fill would break their primary keys)."""

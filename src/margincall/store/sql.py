@@ -147,6 +147,8 @@ class SqlEventLog:
         rows = self._fetch("SELECT MAX(seq) FROM events", ())
         hi = int(rows[0][0] or 0)
         cost = _Cost()
+        if after >= hi:  # past the end: nothing to read (and no ``after + 1`` that could leave int64)
+            return EventPage([], after, False, cost.examined, cost.probes)
         lo = after if since is None else self._first_at(since, after, hi, cost) - 1
         if until is not None:
             hi = self._last_at(until, lo, hi, cost)
