@@ -123,7 +123,7 @@ BINANCE_FUNDING = FundingRule(
     "§3.7",
     Decimal(8),
     cap=funding.binance_funding_cap,
-    cap_period="per funding, ±",
+    cap_period="per funding",
     impact_notional=funding.binance_impact_margin_notional,
 )
 #: Bybit (§4.7): Price 1 as Binance's; the same rate family, no published cap formula ("widened in volatility").
@@ -137,7 +137,7 @@ DYDX_FUNDING = FundingRule(
     Decimal(1),
     interest_8h=None,
     cap=funding.dydx_funding_cap_8h,
-    cap_period="per 8 h, ±",
+    cap_period="per 8 h",
     impact_notional=funding.dydx_impact_notional,
 )
 DYDX_FILLABLE = FillableRule("§8")
