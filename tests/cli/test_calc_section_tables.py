@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from support.cli import run_cli
+from support.paths import ROOT
 
 NARROW = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"}
 
@@ -112,3 +113,16 @@ def test_positions_and_sections_together():
 def test_table_needs_a_json_scenario():
     proc = run_cli("calc", "--size", "1", "--entry", "1", "--table")
     assert proc.returncode == 2 and "--table" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_readme_funding_table_is_the_real_output():
+    # The README's dYdX funding block must be what the command prints. V23: 600 % × (5 % − 3 %) = 12 % per 8 h;
+    # impact notional 500 / 5 % = 10,000.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    scenario = {"venue": "dydx", "funding": {"imr": "0.05", "mmr": "0.03"}}
+    command = f"$ echo '{json.dumps(scenario)}' | margincall calc --json - --table\n"
+    block = readme.split(command, 1)[1]
+    shown = [line.strip() for line in block.split("```", 1)[0].splitlines() if line.strip()]
+    out = _table(scenario)
+    assert [line.strip() for line in out.splitlines() if line.strip()] == shown
+    assert any("±12 % per 8 h" in line for line in shown) and any("10,000" in line for line in shown)
