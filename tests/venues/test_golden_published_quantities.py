@@ -95,6 +95,22 @@ def test_v24_binance_funding_cap_and_impact_margin_notional():
     assert D(bnb["funding"]["impact_notional"]) == 4000 and D(bnb["funding"]["interval_hours"]) == 8
 
 
+def test_binance_rate_is_held_within_the_v24_cap():
+    # V24's ADAUSDT cap ±0.4875 % with V26's premium 1 %: F = 1 % + clamp(0.01 % − 1 %, ±0.05 %) = 0.95 %, above the
+    # cap, so the rate paid is +0.4875 %; a premium of −1 % gives F = −1 % + 0.05 % = −0.95 % → −0.4875 %.
+    for premium, rate, capped in (("0.01", "0.0095", "0.004875"), ("-0.01", "-0.0095", "-0.004875")):
+        res = calculate(
+            {"venue": "binance-usdm", "funding": {"premium_index": premium, "imr": "0.013", "mmr": "0.0065"}}
+        )
+        f = res["funding"]
+        assert (D(f["funding_rate_8h"]), D(f["funding_rate_capped"])) == (D(rate), D(capped))
+    # Within the cap the rate is unchanged: P 0.02 % → F = 0.02 % + clamp(−0.01 %, ±0.05 %) = 0.01 %.
+    (res,) = calc_both(
+        {"venue": "binance-usdm", "funding": {"premium_index": "0.0002", "imr": "0.013", "mmr": "0.0065"}}
+    )
+    assert D(res["funding"]["funding_rate_capped"]) == D(res["funding"]["funding_rate_8h"]) == D("0.0001")
+
+
 def test_v25_okx_legacy_margin_ratio_check():
     # V25: fixed margin 1,000 (1 BTC = 10,000 contracts × 0.0001 @ 10,000, 10x); at 9,010 UPL = −990, position
     # value 9,010: ratio (1,000 − 990) / 9,010 = 0.111 % (published 0.11 %, tolerance 0.005 %) < 1.5 % + 0.075 %

@@ -64,6 +64,7 @@ def _funding(venue: str, f: dict[str, Any]) -> Table:
             ("Funding rate (8 h)", _pct(f["funding_rate_8h"]) if asked_rate else None),
             ("Paid every", _hours(f["interval_hours"])),
             ("Cap", None if f["cap"] is None else f"±{_pct(f['cap'])} {f['cap_period']}"),
+            ("Rate within the cap", None if f["funding_rate_capped"] is None else _pct(f["funding_rate_capped"])),
             ("Impact notional", None if f["impact_notional"] is None else _num(f["impact_notional"])),
         ],
     )

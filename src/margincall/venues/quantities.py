@@ -65,6 +65,10 @@ class FundingRule:
         """``F = P + clamp(I − P, −clamp, +clamp)`` (§11 V26)."""
         return funding.funding_rate(premium, interest, self.clamp_8h)
 
+    def capped(self, rate: Decimal, cap: Decimal) -> Decimal:
+        """The rate within ``±cap`` (Binance §3.7)."""
+        return funding.capped_funding_rate(rate, cap)
+
 
 @dataclass(frozen=True, slots=True)
 class FillableRule:
