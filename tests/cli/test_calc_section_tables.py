@@ -126,3 +126,15 @@ def test_readme_funding_table_is_the_real_output():
     out = _table(scenario)
     assert [line.strip() for line in out.splitlines() if line.strip()] == shown
     assert any("±12 % per 8 h" in line for line in shown) and any("10,000" in line for line in shown)
+
+
+def test_venues_json_lists_the_sections_each_venue_answers():
+    proc = run_cli("venues", "--json")
+    assert proc.returncode == 0, proc.stderr
+    sections = {v["venue"]: v["sections"] for v in json.loads(proc.stdout)}
+    assert sections["binance-usdm"] == {"mark_price": "docs/venues.md §3.6", "funding": "docs/venues.md §3.7"}
+    assert sections["dydx"] == {"funding": "docs/venues.md §8", "fillable_price": "docs/venues.md §8"}
+    assert sections["okx"] == {"margin_ratio_check": "docs/venues.md §5"}
+    assert sections["bitunix"] == {"collateral": "docs/venues.md §6"}
+    assert sections["generic"] == {"collateral": "docs/venues.md §6, §9"}
+    assert sections["hyperliquid"] == {"funding": "docs/venues.md §7"}
