@@ -10,6 +10,7 @@ A progress bar runs on stderr when it is a terminal, unless ``--quiet``.
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,11 @@ def refuse_book_flags(book: str | None, given: dict[str, bool]) -> None:
                               " from the book's rows)", code="unused_input", field=unused[0].lstrip("-"))  # fmt: skip
 
 
+def _mm(value: str) -> str:
+    """Money for reading without its asset: cents from 1 up, else eight places (a coin's amount)."""
+    return readable(value, max_places=2 if abs(Decimal(value)) >= 1 else 8)
+
+
 def _table(rows: list[dict[str, Any]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, title=f"first {len(rows)} rows", title_justify="left")
     for name in ("account", "symbol", "liquidation", "bankruptcy", "MM", "to liq."):
@@ -56,7 +62,7 @@ def _table(rows: list[dict[str, Any]]) -> Table:
             continue
         side = "L" if r["side"] == "long" else "S"
         table.add_row(str(r["account"]), f"{r['symbol']} {side}", price(r["liquidation_price"]),
-                      price(r["bankruptcy_price"]), readable(r["maintenance_margin"], max_places=2),
+                      price(r["bankruptcy_price"]), _mm(r["maintenance_margin"]),
                       percent(r["distance_to_liquidation"]))  # fmt: skip
     return table
 
@@ -107,7 +113,7 @@ def run_book(
         console.print(_table(shown))
     where = f", written to {out}" if out is not None else ""
     console.print(f"{rows:,} rows: {priced:,} priced, {rows - priced:,} not ({len(errors):,} bad){where}",
-                  highlight=False)  # fmt: skip
+                  highlight=False, soft_wrap=True)  # fmt: skip
     for name in instruments.unused():
         err.print(f"note: {name}: no row of the book has this symbol", highlight=False)
     for e in errors[:SHOWN_ERRORS]:
