@@ -61,3 +61,9 @@ def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
 def test_stress_benchmark_prints_path_steps_per_second() -> None:
     res = _last_json("stress.py", "--paths", "200", "--steps", "48", "--json")
     assert res["path_steps_per_s"] > 0 and set(res["models"]) == {"gbm", "merton", "bootstrap"}  # type: ignore[arg-type]
+
+
+def test_calc_book_benchmark_prices_the_whole_generated_book() -> None:
+    res = _last_json("calc_book.py", "--rows", "500", "--json")
+    assert res["book_rows"] == 500 and res["book_priced"] == 500  # every venue's rows priced, none refused
+    assert {"book_seconds", "book_peak_rss_mb"} <= res.keys()
