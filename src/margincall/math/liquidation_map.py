@@ -16,13 +16,16 @@ are stated):
   ``(BP − P) × qty`` for a long and ``(P − BP) × qty`` for a short (linear), ``qty × (1/P − 1/BP)`` and
   ``qty × (1/BP − 1/P)`` (inverse, in coin). It is what the insurance fund pays (then ADL) if the book is
   closed at the moved mark with no better fill; positions not past ``BP`` leave none.
+* Every position counts once at its own prices: the map is the book's exposure to one symbol's move, the
+  other symbols still.
 
 The sums are exact ``Decimal`` (28 significant digits, the project's context); a deficit is rounded **up** to
-``money_step`` when one is given (the estimate never understates the fund's draw). Each sum is a prefix sum
-over the positions sorted by price, so a map costs ``O((n + moves) log n)``, not ``n × moves``: for the
-positions past ``BP``, ``Σ qtyᵢ·(BPᵢ − P) = Σ qtyᵢ·BPᵢ − P·Σ qtyᵢ`` and ``Σ qtyᵢ·(1/P − 1/BPᵢ) = Σ qtyᵢ / P −
-Σ qtyᵢ/BPᵢ`` — the same PnL rule summed, which ``tests/math/test_liquidation_map.py`` holds equal to the
-position-by-position sum of ``pnl_of``.
+``money_step`` when one is given (the estimate never understates the fund's draw). Each position adds to one bin
+of the grid (found by bisection), and the bins are summed cumulatively, so a map costs ``O(n log moves +
+moves)`` time and ``O(moves)`` memory whatever the book's size. For the positions past ``BP``,
+``Σ qtyᵢ·(BPᵢ − P) = Σ qtyᵢ·BPᵢ − P·Σ qtyᵢ`` and ``Σ qtyᵢ·(1/P − 1/BPᵢ) = Σ qtyᵢ / P − Σ qtyᵢ/BPᵢ``:
+the same PnL rule summed, which ``tests/math/test_liquidation_map.py`` holds equal to the position-by-position
+sum of ``pnl_of``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from itertools import accumulate
+from itertools import accumulate, pairwise
+from typing import Any
 
 from margincall.math.contracts import notional_of
 from margincall.model.enums import ContractKind
@@ -90,69 +94,87 @@ def _money(x: Decimal, step: Decimal | None) -> Decimal:
     return x if step is None else (x / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
-def symbol_map(kind: ContractKind, mark: Decimal, positions: Iterable[MapPosition], moves: Sequence[Decimal],
-               money_step: Decimal | None = None) -> SymbolMap:
-    """The map of one symbol at ``mark`` over ``moves`` (see the module's rules)."""
-    if not mark.is_finite() or mark <= 0:
-        raise MarginCallError(f"mark: must be above 0, got {mark}", field="mark")
-    if any(m <= -1 for m in moves):
-        raise MarginCallError("range: a move of −100 % or more is not a price", field="range")
-    inverse = kind is ContractKind.INVERSE
-    long_lp: list[tuple[Decimal, Decimal]] = []  # (LP, notional at LP)
-    short_lp: list[tuple[Decimal, Decimal]] = []
-    long_bp: list[tuple[Decimal, Decimal]] = []  # (BP, quantity)
-    short_bp: list[tuple[Decimal, Decimal]] = []
-    n = none = 0
-    for p in positions:
-        n += 1
+class MapAccumulator:
+    """One symbol's map built a position at a time in memory bounded by the grid, not the book: each position
+    adds to the bin of the grid's last (or first) move that reaches its price, and :meth:`result` sums the bins
+    cumulatively. Moves must be ascending (:func:`move_grid`)."""
+
+    def __init__(self, kind: ContractKind, mark: Decimal, moves: Sequence[Decimal],
+                 money_step: Decimal | None = None) -> None:
+        if not mark.is_finite() or mark <= 0:
+            raise MarginCallError(f"mark: must be above 0, got {mark}", field="mark")
+        if not moves or any(m <= -1 for m in moves) or any(a >= b for a, b in pairwise(moves)):
+            raise MarginCallError("range: the moves must ascend and stay above −100 %", field="range")
+        self.kind, self.mark, self.moves, self.money_step = kind, mark, tuple(moves), money_step
+        self.prices = tuple(mark * (ONE + m) for m in moves)
+        k = len(moves)
+        # longs: bins by the last move that liquidates them (suffix sums); shorts: by the first (prefix sums)
+        self.long_n, self.short_n = [0] * k, [0] * k
+        self.long_notional, self.short_notional = [ZERO] * k, [ZERO] * k
+        # past BP: Σ qty and Σ qty·BP (linear) or Σ qty/BP (inverse), binned the same way
+        self.long_q, self.long_w, self.short_q, self.short_w = [ZERO] * k, [ZERO] * k, [ZERO] * k, [ZERO] * k
+        self.positions = self.no_liquidation_price = 0
+
+    def add(self, p: MapPosition) -> None:
         if p.side not in (1, -1):
             raise MarginCallError(f"side: must be +1 or -1, got {p.side!r}", field="side")
         if not p.quantity > 0:
             raise MarginCallError(f"size: must be above 0, got {p.quantity}", field="size")
-        if p.liquidation_price is None or p.liquidation_price <= 0:
-            none += 1
+        self.positions += 1
+        prices, lp, bp = self.prices, p.liquidation_price, p.bankruptcy_price
+        if lp is None or lp <= 0:
+            self.no_liquidation_price += 1
+        elif p.side > 0:
+            i = bisect_right(prices, lp) - 1  # the moves to prices ≤ LP: 0 … i
+            if i >= 0:
+                self.long_n[i] += 1
+                self.long_notional[i] += notional_of(self.kind, p.quantity, lp)
         else:
-            (long_lp if p.side > 0 else short_lp).append(
-                (p.liquidation_price, notional_of(kind, p.quantity, p.liquidation_price)))
-        if p.bankruptcy_price is not None and p.bankruptcy_price > 0:
-            (long_bp if p.side > 0 else short_bp).append((p.bankruptcy_price, p.quantity))
-    for side in (long_lp, short_lp, long_bp, short_bp):
-        side.sort(key=lambda t: t[0])
-    l_lp = [t[0] for t in long_lp]
-    l_notional = [ZERO, *accumulate(t[1] for t in long_lp)]  # prefix sums: l_notional[i] = Σ of the first i
-    s_lp = [t[0] for t in short_lp]
-    s_notional = [ZERO, *accumulate(t[1] for t in short_lp)]
-
-    def weighted(bps: list[tuple[Decimal, Decimal]]) -> tuple[list[Decimal], list[Decimal], list[Decimal]]:
-        # Σ qty and Σ qty·BP (linear) or Σ qty/BP (inverse), as prefix sums over the positions sorted by BP
-        prices = [bp for bp, _ in bps]
-        qty = [ZERO, *accumulate(q for _, q in bps)]
-        w = [ZERO, *accumulate((q / bp if inverse else q * bp) for bp, q in bps)]
-        return prices, qty, w
-
-    lb, lq, lw = weighted(long_bp)
-    sb, sq, sw = weighted(short_bp)
-    prices, lc, ln, sc, sn, deficit = [], [], [], [], [], []
-    for m in moves:
-        price = mark * (ONE + m)
-        prices.append(price)
-        i = bisect_left(l_lp, price)  # longs with LP ≥ P: from i to the end
-        lc.append(len(l_lp) - i)
-        ln.append(l_notional[-1] - l_notional[i])
-        j = bisect_right(s_lp, price)  # shorts with LP ≤ P: the first j
-        sc.append(j)
-        sn.append(s_notional[j])
-        a = bisect_right(lb, price)  # longs past BP (BP > P): from a to the end
-        q_long, w_long = lq[-1] - lq[a], lw[-1] - lw[a]
-        b = bisect_left(sb, price)  # shorts past BP (BP < P): the first b
-        q_short, w_short = sq[b], sw[b]
-        if inverse:
-            loss = (q_long / price - w_long) + (w_short - q_short / price)
+            i = bisect_left(prices, lp)  # the moves to prices ≥ LP: i … end
+            if i < len(prices):
+                self.short_n[i] += 1
+                self.short_notional[i] += notional_of(self.kind, p.quantity, lp)
+        if bp is None or bp <= 0:
+            return
+        w = p.quantity / bp if self.kind is ContractKind.INVERSE else p.quantity * bp
+        if p.side > 0:
+            i = bisect_left(prices, bp) - 1  # the moves to prices < BP: 0 … i
+            if i >= 0:
+                self.long_q[i] += p.quantity
+                self.long_w[i] += w
         else:
-            loss = (w_long - price * q_long) + (price * q_short - w_short)
-        deficit.append(_money(loss, money_step))
-    return SymbolMap(kind, mark, tuple(moves), tuple(prices), tuple(lc), tuple(ln), tuple(sc), tuple(sn),
-                     tuple(deficit), n, none)
+            i = bisect_right(prices, bp)  # the moves to prices > BP: i … end
+            if i < len(prices):
+                self.short_q[i] += p.quantity
+                self.short_w[i] += w
+
+    def result(self) -> SymbolMap:
+        def up(xs: list[Any]) -> list[Any]:  # prefix sums: the bins at or before each move
+            return list(accumulate(xs))
+
+        def down(xs: list[Any]) -> list[Any]:  # suffix sums: the bins at or after each move
+            return list(accumulate(reversed(xs)))[::-1]
+
+        lq, lw, sq, sw = down(self.long_q), down(self.long_w), up(self.short_q), up(self.short_w)
+        deficit = []
+        for i, price in enumerate(self.prices):
+            if self.kind is ContractKind.INVERSE:
+                loss = (lq[i] / price - lw[i]) + (sw[i] - sq[i] / price)
+            else:
+                loss = (lw[i] - price * lq[i]) + (price * sq[i] - sw[i])
+            deficit.append(_money(loss, self.money_step))
+        return SymbolMap(self.kind, self.mark, self.moves, self.prices, tuple(down(self.long_n)),
+                         tuple(down(self.long_notional)), tuple(up(self.short_n)), tuple(up(self.short_notional)),
+                         tuple(deficit), self.positions, self.no_liquidation_price)
+
+
+def symbol_map(kind: ContractKind, mark: Decimal, positions: Iterable[MapPosition], moves: Sequence[Decimal],
+               money_step: Decimal | None = None) -> SymbolMap:
+    """The map of one symbol at ``mark`` over ascending ``moves`` (see the module's rules)."""
+    acc = MapAccumulator(kind, mark, moves, money_step)
+    for p in positions:
+        acc.add(p)
+    return acc.result()
 
 
 def fund_draw(fund: Decimal, deficit: Decimal) -> tuple[Decimal, Decimal]:
