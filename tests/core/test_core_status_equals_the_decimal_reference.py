@@ -7,7 +7,7 @@ equal ``risk.status.status`` and ``risk.margin_call.BandConfig.next_band``. The 
 ``Inexact`` trapped, so the test also proves it did not round: its numbers are the exact values the core's
 integers stand for.
 
-``CORE_DIFF_EXAMPLES`` sets the number of examples (default 600 here; the sweep is run by hand with 10,000).
+``CORE_DIFF_EXAMPLES`` sets the number of examples (default 1,000 here; the sweep is run by hand with 10,000).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.status import status
 from support.core_books import MARKETS, ledger_of, moves, snapshots, watch_id
 
-EXAMPLES = int(os.environ.get("CORE_DIFF_EXAMPLES", "600"))
+EXAMPLES = int(os.environ.get("CORE_DIFF_EXAMPLES", "1000"))
 UNIT = Decimal("1e-8")
 CONFIGS = [BandConfig(), BandConfig(Decimal("0.7"), Decimal("0.85"), Decimal("1"), Decimal("0.1")),
            BandConfig(Decimal("0.9"), Decimal("0.9"), Decimal("1"), Decimal("0"))]
