@@ -61,3 +61,11 @@ def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
 def test_stress_benchmark_prints_path_steps_per_second() -> None:
     res = _last_json("stress.py", "--paths", "200", "--steps", "48", "--json")
     assert res["path_steps_per_s"] > 0 and set(res["models"]) == {"gbm", "merton", "bootstrap"}  # type: ignore[arg-type]
+
+
+def test_core_tick_benchmark_prints_its_keys_and_agrees_with_the_reference() -> None:
+    res = _last_json("core_tick.py", "--positions", "3000", "--symbols", "12", "--sample", "500", "--repeats", "1",
+                     "--json")
+    for key in ("core_tick_s", "decimal_sample_s", "decimal_status_s_extrapolated", "liquidatable", "bands"):
+        assert key in res, key
+    assert res["positions"] == 3000 and res["sample_agrees"] is True
