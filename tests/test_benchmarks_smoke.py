@@ -67,3 +67,11 @@ def test_calc_book_benchmark_prices_the_whole_generated_book() -> None:
     res = _last_json("calc_book.py", "--rows", "500", "--json")
     assert res["book_rows"] == 500 and res["book_priced"] == 500  # every venue's rows priced, none refused
     assert {"book_seconds", "book_peak_rss_mb"} <= res.keys()
+
+
+def test_core_tick_benchmark_prints_its_keys_and_agrees_with_the_reference() -> None:
+    res = _last_json("core_tick.py", "--positions", "3000", "--symbols", "12", "--sample", "500", "--repeats", "1",
+                     "--json")
+    for key in ("core_tick_s", "decimal_sample_s", "decimal_status_s_extrapolated", "liquidatable", "bands"):
+        assert key in res, key
+    assert res["positions"] == 3000 and res["sample_agrees"] is True
