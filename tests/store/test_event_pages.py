@@ -22,7 +22,7 @@ from margincall.store import NewEvent, open_log
 from margincall.store import postgres as pg_backend
 from margincall.store import sqlite as sqlite_backend
 from margincall.store.log import GENESIS_HASH, EventPage, chain
-from margincall.store.sql import COLUMNS, SCANNED_TYPES
+from margincall.store.sql import COLUMNS
 from support.event_logs import ACCOUNTS, TYPES, append_in_batches, expected, random_log
 
 
@@ -179,9 +179,6 @@ COST_QUERIES: list[tuple[str, dict[str, Any], int]] = [
     ("public types", {"types": frozenset({"liquidation", "partial_liquidation", "adl"})}, 4 * LIMIT),
     ("insurance fund", {"fund": True}, 2 * LIMIT),
     ("one account", {"account": "acct7"}, 2 * LIMIT),
-    # fills are scanned, not indexed: ~93 % of the log, so LIMIT matches in 11 events read, then LIMIT rows
-    ("fills", {"types": frozenset({"fill"})}, MAX_SCAN + LIMIT),
-    ("fills and liquidations", {"types": frozenset({"fill", "liquidation"})}, MAX_SCAN + 2 * LIMIT),
     ("account and types", {"account": "acct1", "types": frozenset({"adl"})}, 2 * MAX_SCAN + LIMIT),
     ("account and fund", {"account": "acct2", "fund": True}, 3 * MAX_SCAN + LIMIT),
     ("time window", {"since": 1100, "until": 1300}, LIMIT),
@@ -271,8 +268,6 @@ def test_every_statement_of_a_page_searches_an_index(small_and_large, monkeypatc
         plan = [row[3] for row in large._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         assert not any(_FULL_SCAN.match(step) or "TEMP B-TREE" in step for step in plan), (sql, plan)
         assert any(step.startswith("SEARCH") for step in plan) or sql == "SELECT MAX(seq) FROM events", (sql, plan)
-        if "type = ?" in sql:  # a type's entries: the partial type index, not the events between the bounds
-            assert any("INDEX events_type" in step for step in plan), (sql, plan)
 
 
 _PG_FULL_SCAN = re.compile(r"Seq Scan on (events|event_accounts|fund_events)\b|Merge Join|Hash Join")
@@ -305,56 +300,5 @@ def test_postgres_plans_every_statement_of_a_page_on_an_index():
             for sql, params in ran:
                 plan = "\n".join(row[0] for row in fetch(f"EXPLAIN {sql}", params))
                 assert not _PG_FULL_SCAN.search(plan), (sql, plan)
-                if "type = %s" in sql:
-                    assert "events_type" in plan, (sql, plan)
         finally:
             log.close()
-
-
-def test_a_page_of_fills_among_marks_reads_at_most_max_scan_events_and_moves_on(tmp_path):
-    """Fills are not in the type index (``SCANNED_TYPES``): on a log of marks with a fill every 97 events, a page
-    of fills reads at most ``max_scan`` events, comes back with at most one fill while its cursor moves on, and
-    the pages together hold exactly the fills (seqs 1, 98, 195, …: 11 of them in 1,000 events)."""
-    log = sqlite_backend.SqliteEventLog(tmp_path / "marks.db")
-    batch: list[tuple[NewEvent, dict[str, Any] | None]] = [
-        (NewEvent("fill", {"account": "a"}, None, 1000) if i % 97 == 0
-         else NewEvent("mark", {"symbol": "BTCUSDT", "price": "1"}, None, 1000), None) for i in range(1000)]
-    log.append(batch)
-    try:
-        after, seqs = 0, []
-        while True:
-            page = log.page(after, LIMIT, types=frozenset({"fill"}), max_scan=MAX_SCAN)
-            assert page.examined <= MAX_SCAN + 2 and len(page.events) <= 2  # 100 events read, then the fills
-            seqs += [e.seq for e in page.events]
-            if not page.more:
-                break
-            assert page.next_after == after + MAX_SCAN
-            after = page.next_after
-        assert seqs == [i + 1 for i in range(0, 1000, 97)]
-    finally:
-        log.close()
-
-
-def test_a_version_2_log_gets_the_partial_type_index_when_opened(target: str):
-    """A log whose type index held every type (schema version 2) is moved to the partial one on opening, and its
-    pages are the same events as before."""
-    pg = target.startswith("postgresql://")
-    backend: Any = pg_backend.PostgresEventLog if pg else sqlite_backend.SqliteEventLog
-    base = pg_backend.MIGRATIONS if pg else sqlite_backend.MIGRATIONS
-    rng = random.Random(5)
-    log = backend(target, migrations=base[:2])
-    append_in_batches(log, random_log(rng, 150), rng)
-    before = {repr(q): page_all(log, 3, 7, **q) for q in QUERIES}
-    log.close()
-    log = backend(target)
-    try:
-        assert log.schema_version() == 3
-        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'events_type'" if pg else \
-            "SELECT sql FROM sqlite_master WHERE name = 'events_type'"
-        (definition,) = log._fetch(sql, ())[0]
-        assert ("NOT IN" in definition or "<> ALL" in definition) and all(f"'{t}'" in definition for t in SCANNED_TYPES)
-        events = list(log.read())
-        for q in QUERIES:
-            assert page_all(log, 3, 7, **q) == before[repr(q)] == expected(events, **q), q
-    finally:
-        log.close()

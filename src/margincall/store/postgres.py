@@ -60,11 +60,6 @@ MIGRATIONS: list[list[Step]] = [
         "CREATE TABLE fund_events (seq BIGINT PRIMARY KEY)",
         backfill_index,
     ],
-    [  # the type index leaves out the types most of a log is made of (margincall.store.sql.SCANNED_TYPES;
-        # its condition is the queries' INDEXED_TYPE, word for word: changing the types needs a new migration)
-        "DROP INDEX events_type",
-        "CREATE INDEX events_type ON events (type, seq) WHERE type NOT IN ('fill', 'mark', 'marks')",
-    ],
 ]
 
 _COPY = f"COPY events ({_COLUMNS}) FROM STDIN"

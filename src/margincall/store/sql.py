@@ -6,8 +6,7 @@ A backend sets :attr:`SqlEventLog.PARAM` (its driver's placeholder) and :attr:`R
 
 The indexes behind :meth:`SqlEventLog.page` (schema version 2, written in the transaction of the events they
 index): ``events (type, seq)``; ``event_accounts (account, seq)``, one row per account an event concerns; and
-``fund_events (seq)``, the events whose result moved the insurance fund. Since schema version 3 the type index
-leaves out :data:`SCANNED_TYPES`, the types a log is mostly made of: a page of those reads the log itself.
+``fund_events (seq)``, the events whose result moved the insurance fund.
 """
 
 from __future__ import annotations
@@ -30,19 +29,8 @@ COLUMNS = "seq, key, ts, type, payload, result, prev_hash, hash"
 COLUMNS_WITHOUT_RESULT = "seq, key, ts, type, payload, NULL, prev_hash, hash"  # replay does not read results
 #: A migration step: an SQL statement, or a function of (cursor, placeholder) for what SQL alone cannot do.
 Step = str | Callable[[Any, str], None]
-#: A page reading ``account`` and ``types`` together reads at most this many index entries per event asked for,
-#: and a page of :data:`SCANNED_TYPES` at most this many events per event asked for.
+#: A page reading ``account`` and ``types`` together reads at most this many index entries per event asked for.
 SCAN_FACTOR = 20
-#: The event types most of a log is made of (fills and marks: a price feed and a matching engine write them
-#: without pause). The type index leaves them out (partial index, :data:`INDEXED_TYPE`): its entry cost ~5k
-#: instructions per event, a quarter of what the indexes cost a fill. A page asking for them reads the events
-#: themselves in order, at most ``max_scan`` of them (:meth:`SqlEventLog.page`): where they are dense (the
-#: common case) that is about ``limit`` rows; where they are sparse the page may come back short while its
-#: cursor moves on, as an account-and-type page does — a bounded cost either way.
-SCANNED_TYPES = ("fill", "mark", "marks")
-#: The condition of the partial type index, written the same in every query that reads it: SQLite and
-#: PostgreSQL use a partial index only where the query's own WHERE holds the index's condition.
-INDEXED_TYPE = f"type NOT IN ({', '.join(repr(t) for t in SCANNED_TYPES)})"
 
 
 def insert_accounts_sql(p: str) -> str:
@@ -173,36 +161,18 @@ class SqlEventLog:
             cost.examined += len(found)
             return self._finish([row_to_event(r) for r in found], limit, hi, cost)
         if account is None:  # by type: each type's index (and the fund's) read up to ``limit``, merged
-            wanted_types = sorted(types or ())
-            streams = [self._fetch(f"SELECT seq FROM events WHERE type = {p} AND {INDEXED_TYPE} AND seq > {p} "
-                                   f"AND seq <= {p} ORDER BY seq LIMIT {p}", (t, lo, hi, limit))
-                       for t in wanted_types if t not in SCANNED_TYPES]
+            streams = [self._fetch(f"SELECT seq FROM events WHERE type = {p} AND seq > {p} AND seq <= {p} "
+                                   f"ORDER BY seq LIMIT {p}", (t, lo, hi, limit)) for t in sorted(types or ())]
             if fund:
                 streams.append(self._fetch(f"SELECT seq FROM fund_events WHERE seq > {p} AND seq <= {p} "
                                            f"ORDER BY seq LIMIT {p}", (lo, hi, limit)))
             cost.examined += sum(map(len, streams))
-            # The scanned types: the events after the cursor, at most ``scan`` of them, until ``limit`` match.
-            # Every event up to ``end`` has then been seen, and the page stops there.
-            end, scanned = hi, [t for t in wanted_types if t in SCANNED_TYPES]
-            if scanned:
-                end = min(hi, lo + scan)
-                found = self._fetch(f"SELECT seq FROM events WHERE seq > {p} AND seq <= {p} AND type IN "
-                                    f"({', '.join([p] * len(scanned))}) ORDER BY seq LIMIT {p}",
-                                    (lo, end, *scanned, limit))
-                if len(found) == limit:
-                    end = int(found[-1][0])
-                cost.examined += end - lo  # the events read (sequence numbers have no gaps)
-                streams.append(found)
             seqs: list[int] = []
             for (seq,) in heapq.merge(*streams):
-                if seq > end:
-                    break
                 if not seqs or seqs[-1] != seq:  # an event of a listed type that also moved the fund: once
                     seqs.append(seq)
                     if len(seqs) == limit:
                         break
-            if len(seqs) < limit and end < hi:  # the scan's budget is spent: the next page continues after it
-                return EventPage(self._rows(seqs, cost), end, True, cost.examined, cost.probes)
             return self._finish(self._rows(seqs, cost), limit, hi, cost)
         entries = (f"FROM event_accounts a WHERE a.account = {p} AND a.seq > {p} AND a.seq <= {p} ORDER BY a.seq "
                    f"LIMIT {p}")
