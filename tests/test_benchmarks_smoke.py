@@ -45,6 +45,13 @@ def test_event_floor_prints_its_parts() -> None:
     assert {"build_event_us", "ledger_apply_us", "durable_append_us", "crash_floor_s"} <= res.keys()
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_fill_cost_runs_fills_of_many_accounts(raw: bool) -> None:
+    res = _last_json("fill_cost.py", "--fills", "300", "--accounts", "40", "--batch", "100", "--json",
+                     *(["--raw"] if raw else []))
+    assert res["fills"] == 300 and res["accounts"] == 40 and res["raw"] is raw and res["per_s"] > 0  # type: ignore[operator]
+
+
 def test_event_pages_benchmark_prints_cost_per_page() -> None:
     res = _last_json("event_pages.py", "--events", "5000", "--accounts", "50", "--pages", "3", "--json")
     for name in ("viewer_public_feed", "trader_own_account", "admin_account_and_types", "insurance_fund",
