@@ -113,6 +113,8 @@ def test_positions_and_sections_together():
 def test_table_needs_a_json_scenario():
     proc = run_cli("calc", "--size", "1", "--entry", "1", "--table")
     assert proc.returncode == 2 and "--table" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("calc", "--book", "book.csv", "--table")
+    assert proc.returncode == 2 and "--table: not used with --book" in proc.stderr
 
 
 def test_readme_funding_table_is_the_real_output():

@@ -12,6 +12,7 @@ from margincall.cli.calc import calc
 from margincall.cli.demo import demo
 from margincall.cli.explain import explain
 from margincall.cli.ledger import ledger_app
+from margincall.cli.liquidation_map import liquidation_map
 from margincall.cli.serve import serve
 from margincall.cli.stress import stress
 from margincall.cli.venues import venues
@@ -31,6 +32,7 @@ app.command()(explain)
 app.command()(venues)
 app.command()(backtest)
 app.command()(stress)
+app.command("liquidation-map")(liquidation_map)
 app.add_typer(ledger_app, name="ledger")
 
 
