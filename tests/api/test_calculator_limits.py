@@ -112,3 +112,26 @@ def test_maintenance_margins_are_computed_once_per_holding_not_once_per_pair(mon
     # at most one computation per holding (and fee rate) at the mark: 4x the positions, at most 4x the calls
     # (n² would be 16x: 100 → 1,600)
     assert counts[0] >= 10 and counts[1] <= 4 * counts[0] and counts[1] <= 2 * 40
+
+
+def test_collateral_assets_are_counted_against_the_positions_limit():
+    assets = [{"asset": f"A{i}", "amount": "1", "price": "1", "weight": "1"} for i in range(3)]
+    body = {"venue": "bitunix", "collateral": {"assets": assets}}
+    check_size(body, max_positions=3, max_instruments=1, max_tiers=1)
+    with pytest.raises(ScenarioTooLarge, match=r"collateral\.assets: 3 assets, more than the limit of 2") as e:
+        check_size(body, max_positions=2, max_instruments=1, max_tiers=1)
+    assert e.value.field == "collateral.assets"
+
+
+def test_the_service_answers_question_sections_and_refuses_too_many_assets(api):
+    c, key = api
+    # V30 through the service: 0.1 × 10,000 × 0.9 + 1,000 × 1 × 1 = 1,900.
+    assets = [{"asset": "BTC", "amount": "0.1", "price": "10000", "weight": "0.9"},
+              {"asset": "USDT", "amount": "1000", "price": "1", "weight": "1"}]  # fmt: skip
+    res = ok(c.post("/v1/calculator", json={"venue": "bitunix", "collateral": {"assets": assets}}, headers=auth(key)))
+    assert D(res["collateral"]["total"]) == 1900 and "positions" not in res
+    many = [{**assets[1], "asset": f"A{i}"} for i in range(6)]
+    r = c.post("/v1/calculator", json={"venue": "bitunix", "collateral": {"assets": many}}, headers=auth(key))
+    assert r.status_code == 413 and r.json()["error"]["field"] == "collateral.assets"
+    r = c.post("/v1/calculator", json={"venue": "okx", "collateral": {"assets": assets}}, headers=auth(key))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "no_venue_rule", r.text

@@ -172,6 +172,16 @@ def test_bad_stress_inputs_name_their_field() -> None:
     with pytest.raises(StressInputError) as e:
         advise(template, GBMModel(0.5), pd.Timedelta(days=1), 0.05)
     assert e.value.field == "isolated_margin"
+    # A question section is not moved by a price path, and a scenario of sections alone has nothing to stress.
+    with pytest.raises(StressInputError) as e:
+        run_stress({**scenario("long", "10"), "funding": {"premium_index": "0.01"}}, GBMModel(0.5),
+                   pd.Timedelta(days=1))  # fmt: skip
+    assert (e.value.field, e.value.code) == ("funding", "unused_input")
+    with pytest.raises(StressInputError) as e:
+        run_stress({"venue": "generic", "collateral": {"assets": [{"asset": "BTC", "amount": "1", "price": "1",
+                                                                   "weight": "1"}]}},
+                   GBMModel(0.5), pd.Timedelta(days=1))  # fmt: skip
+    assert e.value.field == "positions"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -4,6 +4,7 @@ faces (the Python API and ``margincall calc --json -``), which must agree."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -12,13 +13,17 @@ from typing import Any
 from margincall.calculator import calculate
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``margincall ARGS``; ``env`` is added to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "margincall.cli.main", *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
+        env=None if env is None else {**os.environ, **env},
     )
 
 

@@ -80,7 +80,7 @@ def test_v23_dydx_funding_cap_and_impact_notional():
     # At IMF 10 %: 500 / 10 % = 5,000 USDC (the published impact notional).
     (res,) = calc_both({"venue": "dydx", "funding": {"imr": "0.05", "mmr": "0.03"}})
     f = res["funding"]
-    assert (D(f["cap"]), f["cap_period"], D(f["impact_notional"])) == (D("0.12"), "per 8 h, ±", 10000)
+    assert (D(f["cap"]), f["cap_period"], D(f["impact_notional"])) == (D("0.12"), "per 8 h", 10000)
     assert D(f["interval_hours"]) == 1 and f["funding_rate_8h"] is None
     (res,) = calc_both({"venue": "dydx", "funding": {"imr": "0.10"}})
     assert D(res["funding"]["impact_notional"]) == 5000 and res["funding"]["cap"] is None
@@ -90,9 +90,25 @@ def test_v24_binance_funding_cap_and_impact_margin_notional():
     # V24: ADAUSDT 75x, IMR 1.3 %, MMR 0.65 %: cap ±0.75 × (1.3 % − 0.65 %) = ±0.4875 %;
     # BNBUSDT 20x, IMR 5 %: IMN = 200 / 5 % = 4,000 USDT.
     (ada,) = calc_both({"venue": "binance-usdm", "funding": {"imr": "0.013", "mmr": "0.0065"}})
-    assert D(ada["funding"]["cap"]) == D("0.004875") and ada["funding"]["cap_period"] == "per funding, ±"
+    assert D(ada["funding"]["cap"]) == D("0.004875") and ada["funding"]["cap_period"] == "per funding"
     (bnb,) = calc_both({"venue": "binance-usdm", "funding": {"imr": "0.05"}})
     assert D(bnb["funding"]["impact_notional"]) == 4000 and D(bnb["funding"]["interval_hours"]) == 8
+
+
+def test_binance_rate_is_held_within_the_v24_cap():
+    # V24's ADAUSDT cap ±0.4875 % with V26's premium 1 %: F = 1 % + clamp(0.01 % − 1 %, ±0.05 %) = 0.95 %, above the
+    # cap, so the rate paid is +0.4875 %; a premium of −1 % gives F = −1 % + 0.05 % = −0.95 % → −0.4875 %.
+    for premium, rate, capped in (("0.01", "0.0095", "0.004875"), ("-0.01", "-0.0095", "-0.004875")):
+        res = calculate(
+            {"venue": "binance-usdm", "funding": {"premium_index": premium, "imr": "0.013", "mmr": "0.0065"}}
+        )
+        f = res["funding"]
+        assert (D(f["funding_rate_8h"]), D(f["funding_rate_capped"])) == (D(rate), D(capped))
+    # Within the cap the rate is unchanged: P 0.02 % → F = 0.02 % + clamp(−0.01 %, ±0.05 %) = 0.01 %.
+    (res,) = calc_both(
+        {"venue": "binance-usdm", "funding": {"premium_index": "0.0002", "imr": "0.013", "mmr": "0.0065"}}
+    )
+    assert D(res["funding"]["funding_rate_capped"]) == D(res["funding"]["funding_rate_8h"]) == D("0.0001")
 
 
 def test_v25_okx_legacy_margin_ratio_check():

@@ -50,6 +50,7 @@ class FundingResult:
     funding_rate_8h: Decimal | None
     interval_hours: Decimal
     cap: Decimal | None
+    funding_rate_capped: Decimal | None
     cap_period: str | None
     impact_notional: Decimal | None
     docs: str
@@ -231,8 +232,9 @@ def funding(profile: VenueProfile, f: FundingIn) -> FundingResult:
             field="funding",
         )
     period = rule.cap_period if cap is not None else None
+    capped = None if rate is None or cap is None else rule.capped(rate, cap)
     return FundingResult(
-        premium, interest, rate, rule.interval_hours, cap, period, impact, f"docs/venues.md {rule.section}"
+        premium, interest, rate, rule.interval_hours, cap, capped, period, impact, f"docs/venues.md {rule.section}"
     )
 
 

@@ -171,6 +171,7 @@ def calc(
     target_liq: Annotated[str | None, typer.Option("--target-liq", help="show the margin to add for this LP")] = None,
     position_side: Annotated[str, typer.Option(help="both (one-way) or long/short (hedge leg)")] = "both",
     output_json: Annotated[bool, typer.Option("--output-json", help="print JSON instead of a table")] = False,
+    table: Annotated[bool, typer.Option("--table", help="with --json FILE: print tables instead of JSON")] = False,
     ccxt: Annotated[bool, typer.Option("--ccxt", help="print ccxt unified Position dicts")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="the one position on every venue, side by side")] = False,
     ccxt_positions: Annotated[
@@ -218,8 +219,19 @@ def calc(
         from margincall.cli.calc_compare import check_compare_flags
 
         check_compare_flags(json_file=json_file, venue=venue, formula=formula, target_liq=target_liq, ccxt=ccxt)
+    if table and (json_file is None or ccxt):
+        raise MarginCallError("--table prints a --json scenario's result as tables (not with --ccxt)", code="usage")
     if json_file is not None:
-        typer.echo(json.dumps(calculate(_read(json_file), output=output), indent=2))
+        answer = calculate(_read(json_file), output=output)
+        if not table:
+            typer.echo(json.dumps(answer, indent=2))
+            return
+        from margincall.cli.calc_quantities import render_quantities
+
+        console = Console()
+        if "positions" in answer:
+            _render(answer, console)
+        render_quantities(answer, console)
         return
     if size is None or entry is None:
         raise MarginCallError("give --json FILE, or at least --size and --entry for one position", code="usage")

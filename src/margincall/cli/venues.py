@@ -15,7 +15,8 @@ _RATIO = {"mm_over_equity": "MM/equity ≥ 100 %", "equity_over_mm": "equity/MM 
 
 
 def profile_json(p: VenueProfile) -> dict[str, Any]:
-    """Everything the table shows, exactly (fees as Decimal strings)."""
+    """Everything the table shows, exactly (fees as Decimal strings), and the calculator's question sections the
+    venue answers, with the section of docs/venues.md of its rule."""
     return {
         "venue": p.name,
         "title": p.title,
@@ -36,6 +37,17 @@ def profile_json(p: VenueProfile) -> dict[str, Any]:
             }
             for i, f in enumerate(p.forms)
         ],
+        "sections": {
+            section: f"docs/venues.md {rule.section}"
+            for section, rule in (
+                ("mark_price", p.mark),
+                ("funding", p.funding),
+                ("fillable_price", p.fillable),
+                ("collateral", p.collateral),
+                ("margin_ratio_check", p.legacy_ratio),
+            )
+            if rule is not None
+        },
         "markets": [
             {
                 "symbol": s,

@@ -32,6 +32,11 @@ def binance_funding_cap(imr: Decimal, mmr: Decimal) -> Decimal:
     return Decimal("0.75") * (imr - mmr)
 
 
+def capped_funding_rate(rate: Decimal, cap: Decimal) -> Decimal:
+    """The rate clamped to ``[−cap, +cap]`` (Binance: the cap of :func:`binance_funding_cap`, §3.7)."""
+    return min(max(rate, -cap), cap)
+
+
 def binance_impact_margin_notional(imr: Decimal, impact_margin: Decimal = Decimal(200)) -> Decimal:
     return impact_margin / imr
 

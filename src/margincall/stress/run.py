@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 from margincall.calculator.evaluate import CalcResult, evaluate
-from margincall.calculator.scenario import Scenario, parse_scenario
+from margincall.calculator.scenario import SECTIONS, Scenario, parse_scenario
 from margincall.stress.models import YEAR, PriceModel, StressInputError, steps_of
 from margincall.stress.paths import simulate
 
@@ -83,7 +83,15 @@ class StressResult:
 
 
 def _scenario(data: Scenario | str | bytes | dict[str, Any]) -> Scenario:
-    return data if isinstance(data, Scenario) else parse_scenario(data)
+    """The scenario, refused without positions or with question sections (a price path moves neither)."""
+    sc = data if isinstance(data, Scenario) else parse_scenario(data)
+    if not sc.positions:
+        raise StressInputError("positions: a stress test needs at least one position", field="positions")
+    for name in SECTIONS:
+        if getattr(sc, name) is not None:
+            raise StressInputError(f"{name}: a stress test moves the positions' mark; leave the section out",
+                                   code="unused_input", field=name)  # fmt: skip
+    return sc
 
 
 def _driven(scenario: Scenario, symbol: str | None) -> tuple[str, Decimal]:

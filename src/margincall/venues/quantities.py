@@ -65,6 +65,10 @@ class FundingRule:
         """``F = P + clamp(I − P, −clamp, +clamp)`` (§11 V26)."""
         return funding.funding_rate(premium, interest, self.clamp_8h)
 
+    def capped(self, rate: Decimal, cap: Decimal) -> Decimal:
+        """The rate within ``±cap`` (Binance §3.7)."""
+        return funding.capped_funding_rate(rate, cap)
+
 
 @dataclass(frozen=True, slots=True)
 class FillableRule:
@@ -123,7 +127,7 @@ BINANCE_FUNDING = FundingRule(
     "§3.7",
     Decimal(8),
     cap=funding.binance_funding_cap,
-    cap_period="per funding, ±",
+    cap_period="per funding",
     impact_notional=funding.binance_impact_margin_notional,
 )
 #: Bybit (§4.7): Price 1 as Binance's; the same rate family, no published cap formula ("widened in volatility").
@@ -137,7 +141,7 @@ DYDX_FUNDING = FundingRule(
     Decimal(1),
     interest_8h=None,
     cap=funding.dydx_funding_cap_8h,
-    cap_period="per 8 h, ±",
+    cap_period="per 8 h",
     impact_notional=funding.dydx_impact_notional,
 )
 DYDX_FILLABLE = FillableRule("§8")
