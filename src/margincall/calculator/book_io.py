@@ -127,7 +127,7 @@ class BookWriter:
         if self.fmt == "jsonl":
             if self._handle is None:
                 self._handle = self._tmp.open("wb")
-            self._handle.write(b"".join(orjson.dumps(row) + b"\n" for row in batch.to_pylist()))
+            self._handle.write(b"".join(orjson.dumps(row, default=str) + b"\n" for row in batch.to_pylist()))
             return
         if self._writer is None:
             if self.fmt == "parquet":
