@@ -160,3 +160,18 @@ def test_an_instruments_file_is_checked_when_read() -> None:
         BookInstruments({"venues": {"bitunix": {"BTCUSDT": {"tick_size": "x"}}}})
     with pytest.raises(MarginCallError, match="unknown venue 'nowhere'"):
         BookInstruments({"venues": {"nowhere": {}}})
+
+
+def test_strict_reports_the_first_bad_row_in_book_order(tmp_path: Path) -> None:
+    base = dict.fromkeys(COLUMNS, "")
+    base.update(account="x", venue="binance-usdm", symbol="BTCUSDT", side="long", size="0.01", entry_price="60000",
+                margin_mode="isolated", leverage="500")  # fmt: skip
+    later = {**base, "account": "y", "leverage": "5", "size": "-1"}
+    with pytest.raises(BookError, match=r"row 1: leverage: leverage 500 is above the tier's max"):
+        _price(_write_csv(tmp_path / "b.csv", [base, later]), strict=True)
+
+
+def test_a_book_of_no_rows_still_has_its_columns_checked(tmp_path: Path) -> None:
+    assert _price(_write_csv(tmp_path / "ok.csv", [])) == ([], [])
+    with pytest.raises(BookError, match="missing column leverage"):
+        _price(_write_csv(tmp_path / "bad.csv", [], [c for c in COLUMNS if c != "leverage"]))

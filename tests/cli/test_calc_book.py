@@ -129,3 +129,12 @@ def test_book_flags_and_calc_flags_do_not_mix(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--size: not used with --book" in proc.stderr
     proc = run_cli("calc", "--size", "1", "--entry", "100", "--out", "x.csv")
     assert proc.returncode == 2 and "--out: used only with --book FILE" in proc.stderr
+
+
+def test_a_book_of_no_rows_gives_a_file_of_the_columns(tmp_path: Path) -> None:
+    book, _ = _book(tmp_path, [])
+    out = tmp_path / "priced.parquet"
+    proc = run_cli("calc", "--book", str(book), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.column_names == [*COLUMNS, *RESULTS, "error"]

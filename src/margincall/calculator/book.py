@@ -23,6 +23,7 @@ account's scenario through :func:`~margincall.calculator.evaluate.evaluate`, the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
@@ -197,8 +198,8 @@ class Chunk:
         b = int(self.starts[k + 1]) if k + 1 < len(self.starts) else self.batch.num_rows
         return int(self.starts[k]), b
 
-    def accounts(self, *, strict: bool = False) -> list[BookAccount]:
-        """Every account, its rows read exactly (:func:`read_row`); ``strict`` raises at the first bad row."""
+    def accounts(self) -> list[BookAccount]:
+        """Every account, its rows read exactly (:func:`read_row`; a bad row is its account's ``error``)."""
         columns = {name: self.batch.column(name).to_pylist() for name in self.batch.schema.names
                    if name in (*POSITION_COLUMNS, *ACCOUNT_COLUMNS, "account", "venue")}  # fmt: skip
         out = []
@@ -207,8 +208,6 @@ class Chunk:
             acc = BookAccount(str(_cell(columns["account"][a]) or ""), str(_cell(columns["venue"][a]) or "generic"))
             for i in range(a, b):
                 _add_row(acc, self.first_row + i, {name: col[i] for name, col in columns.items()})
-                if strict and acc.error is not None:
-                    raise BookError(f"book {acc.error}", field=acc.error.field)
             if not acc.account:
                 acc.error = acc.error or RowError(self.first_row + a, "account", "missing (empty)")
             out.append(acc)
@@ -247,7 +246,8 @@ class DecimalEvaluator:
         self.instruments = instruments
 
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
-        return priced_rows([self.account(a) for a in chunk.accounts(strict=strict)], strict=strict)
+        # With ``strict``, priced_rows stops at the first account (in book order) with a bad row.
+        return priced_rows([self.account(a) for a in chunk.accounts()], strict=strict)
 
     def account(self, acc: BookAccount) -> AccountOutcome:
         if acc.error is not None:
@@ -262,6 +262,10 @@ class DecimalEvaluator:
         return AccountOutcome(tuple(book_values(p, convention) for p in result.positions), None)
 
 
+#: ``positions[i]`` or ``positions[i].field`` at the head of a scenario's error: the book names the row instead.
+_POSITION_PREFIX = re.compile(r"^positions\[\d+\](\.[\w.\[\]]+)?:\s*")
+
+
 def _unpriced(acc: BookAccount, row: int, bad: RowError) -> RowError:
     return RowError(row, "", f"not priced: row {bad.row} of account {acc.account!r} on {acc.venue} is bad", False)
 
@@ -272,7 +276,7 @@ def _account_error(acc: BookAccount, exc: MarginCallError) -> list[RowError]:
     if where.startswith("positions[") and "]" in where:
         i = int(where[len("positions[") : where.index("]")])
         field_name = where[where.index("]") + 1 :].lstrip(".")
-        message = text.removeprefix(where).lstrip(":. ") if text.startswith(where) else text
+        message = _POSITION_PREFIX.sub("", text)
         bad = RowError(acc.rows[i], field_name, message)
         return [bad if n == i else _unpriced(acc, r, bad) for n, r in enumerate(acc.rows)]
     return [RowError(r, where, f"account {acc.account!r} on {acc.venue or 'generic'}: {text}") for r in acc.rows]
@@ -401,7 +405,7 @@ def price_book(
     held_first = 1
     next_row = 1
     for batch in reader.batches():
-        if next_row == 1:
+        if next_row == 1 and batch.num_rows:
             check_columns(batch.schema)
         if batch.num_rows == 0:
             continue
@@ -434,6 +438,8 @@ def price_book(
             progress(reader.done(), reader.total)
     if held is not None and held.num_rows:
         yield _price(held, held_first, np.zeros(1, dtype=np.int64), evaluator, strict)
+    if next_row == 1 and reader.schema is not None:
+        check_columns(reader.schema)  # a book of no rows: its columns are still checked
     if progress is not None:
         progress(reader.total, reader.total)
 

@@ -54,6 +54,8 @@ class BookReader:
     chunk_rows: int
     #: total work (bytes for CSV and JSON lines, rows for Parquet) and the unit of :meth:`done`
     total: int = 0
+    #: the file's columns, once :meth:`batches` has opened it
+    schema: pa.Schema | None = None
     _handle: IO[bytes] | None = None
     _rows: int = 0
 
@@ -62,6 +64,7 @@ class BookReader:
             if self.fmt == "parquet":
                 pf = pq.ParquetFile(self.path)
                 self.total = pf.metadata.num_rows
+                self.schema = pf.schema_arrow
                 for batch in pf.iter_batches(batch_size=self.chunk_rows):
                     self._rows += batch.num_rows
                     yield batch
@@ -80,6 +83,7 @@ class BookReader:
                     )
                 else:
                     reader = pajson.open_json(handle, read_options=pajson.ReadOptions(block_size=1 << 22))
+                self.schema = reader.schema
                 for batch in reader:
                     yield from _split(batch, self.chunk_rows)
         except FileNotFoundError:
@@ -136,7 +140,10 @@ class BookWriter:
                 self._writer = pacsv.CSVWriter(self._tmp, batch.schema)
         self._writer.write_batch(batch)
 
-    def close(self, *, ok: bool) -> None:
+    def close(self, *, ok: bool, schema: pa.Schema | None = None) -> None:
+        """Finish the file (``ok``) or remove it; a book of no rows is written as its columns alone (``schema``)."""
+        if ok and self._writer is None and self._handle is None and schema is not None:
+            self.write(pa.RecordBatch.from_pylist([], schema=schema))
         if self._writer is not None:
             self._writer.close()
         if self._handle is not None:
@@ -145,7 +152,7 @@ class BookWriter:
             self._tmp.unlink(missing_ok=True)
             return
         if self._writer is None and self._handle is None:
-            self._tmp.touch()
+            self._tmp.touch()  # JSON lines of no rows: an empty file
         self._tmp.replace(self.path)
 
 
