@@ -175,3 +175,18 @@ def test_a_book_of_no_rows_still_has_its_columns_checked(tmp_path: Path) -> None
     assert _price(_write_csv(tmp_path / "ok.csv", [])) == ([], [])
     with pytest.raises(BookError, match="missing column leverage"):
         _price(_write_csv(tmp_path / "bad.csv", [], [c for c in COLUMNS if c != "leverage"]))
+
+
+def test_a_binance_isolated_long_priced_by_hand(tmp_path: Path) -> None:
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(account="A", venue="binance-usdm", symbol="BTCUSDT", side="long", size="0.5", entry_price="60000",
+               margin_mode="isolated", leverage="10")  # fmt: skip
+    (got,), errors = _price(_write_csv(tmp_path / "b.csv", [row]))
+    # Notional 30,000 in the first 2024 bracket (MMR 0.4 %, cum 0): MM 120, IM = WB = 3,000.
+    # LP = (WB + cum − Q·EP) / (Q·MMR − Q) = (3,000 − 30,000) / (0.002 − 0.5) = 54,216.867… → 54,216.9 (nearest 0.1)
+    # BP = EP − WB/Q = 54,000; ratio = MM / (WB + PnL) = 120 / 3,000 = 0.04 (mark = entry);
+    # distance = (60,000 − 54,216.867…) / 60,000 × 100 = 9.63855… % → 9.6385 (toward zero)
+    assert errors == []
+    assert {k: got[k] for k in RESULTS} == {"liquidation_price": "54216.9", "bankruptcy_price": "54000",
+                                            "initial_margin": "3000", "maintenance_margin": "120",
+                                            "margin_ratio": "0.04", "distance_to_liquidation": "9.6385"}  # fmt: skip
