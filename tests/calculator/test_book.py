@@ -190,3 +190,23 @@ def test_a_binance_isolated_long_priced_by_hand(tmp_path: Path) -> None:
     assert {k: got[k] for k in RESULTS} == {"liquidation_price": "54216.9", "bankruptcy_price": "54000",
                                             "initial_margin": "3000", "maintenance_margin": "120",
                                             "margin_ratio": "0.04", "distance_to_liquidation": "9.6385"}  # fmt: skip
+
+
+def test_a_taker_fee_column_is_the_accounts_scenario_fee(tmp_path: Path) -> None:
+    row = dict.fromkeys([*COLUMNS, "taker_fee"], "")
+    row.update(account="f", venue="bybit-linear", symbol="BTCUSDT", side="long", size="1", entry_price="60000",
+               margin_mode="isolated", leverage="20", taker_fee="0.00055")  # fmt: skip
+    other = {**row, "account": "g", "taker_fee": ""}
+    (with_fee, without), errors = _price(_write_csv(tmp_path / "b.csv", [row, other], list(row)))
+    assert errors == []
+    # Bybit 2026 UTA form, tier 1 (MMR 0.5 %): MM = 300 + 60,000 × (1 − 1/20) × 0.055 % = 331.35 with the fee
+    assert with_fee["maintenance_margin"] == "331.35" and without["maintenance_margin"] == "300"
+    clash = {**row, "symbol": "ETHUSDT", "taker_fee": "0.0006"}
+    _, errors = _price(_write_csv(tmp_path / "c.csv", [row, clash], list(row)))
+    assert str(errors[0]).startswith("row 2: taker_fee: 0.0006 disagrees with 0.00055")
+
+
+def test_instruments_no_row_uses_are_named() -> None:
+    inst = BookInstruments({"SOLUSDT": {"mmr": "0.01"}, "venues": {"bitunix": {"BTCUSDT": {"mmr": "0.004"}}}})
+    assert inst.for_symbols("bitunix", {"BTCUSDT", "XRPUSDT"}).keys() == {"BTCUSDT"}
+    assert inst.unused() == ["instruments.SOLUSDT"]
