@@ -210,3 +210,17 @@ def test_instruments_no_row_uses_are_named() -> None:
     inst = BookInstruments({"SOLUSDT": {"mmr": "0.01"}, "venues": {"bitunix": {"BTCUSDT": {"mmr": "0.004"}}}})
     assert inst.for_symbols("bitunix", {"BTCUSDT", "XRPUSDT"}).keys() == {"BTCUSDT"}
     assert inst.unused() == ["instruments.SOLUSDT"]
+
+
+def test_json_lines_whose_types_change_between_blocks_are_read_as_text(tmp_path: Path) -> None:
+    # pyarrow reads JSON lines by blocks of 4 MiB and infers each block's types: `size` is an integer in the first
+    # block and a float in the second. Read as text, both blocks give the numbers as written.
+    lines = [json.dumps({"account": f"a{i}", "size": 1 if i < 60_000 else 0.5, "wallet_balance": None, "pad": "x" * 20})
+             for i in range(80_000)]  # fmt: skip
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 4 << 20
+    batches = list(open_book(path, 100_000).batches())
+    sizes = [v for b in batches for v in b.column("size").to_pylist()]
+    assert sizes == ["1"] * 60_000 + ["0.5"] * 20_000
+    assert {str(t) for b in batches for t in b.schema.types} == {"string"}
