@@ -40,7 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import RATIO_ROUNDING, BookInstruments, Chunk
-from margincall.calculator.evaluate import _instrument, instrument_tiers
+from margincall.calculator.evaluate import instrument_of, instrument_tiers
 from margincall.model.enums import PriceRounding
 from margincall.model.errors import MarginCallError
 from margincall.model.instrument import Instrument
@@ -132,7 +132,7 @@ def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
         try:
             profile = get_venue(v)
             spec = instruments.for_symbols(v, {s}).get(s)
-            entry = (v, _instrument(profile, s, spec), instrument_tiers(profile, s, spec), f or None,
+            entry = (v, instrument_of(profile, s, spec), instrument_tiers(profile, s, spec), f or None,
                      Decimal(fee) if fee else Decimal(0))  # fmt: skip
         except (MarginCallError, ArithmeticError):
             continue
