@@ -69,8 +69,8 @@ class ReadLimits(BaseModel):
     """Rate limits of the read endpoints (every GET, and ``POST /v1/calculator``): a token bucket per API key,
     its rate set by the key's role (``<role>_per_second`` tokens back each second, 0 = no limit, at most
     ``<role>_burst`` held), apart from the ingestion buckets. A read costs ``status_cost`` tokens, an events
-    page ``events_cost``, a calculator call ``calculator_cost``; a read the bucket cannot pay is refused with
-    429 and ``Retry-After``."""
+    page ``events_cost``, a calculator call ``calculator_cost``, a liquidation map ``map_cost``; a read the
+    bucket cannot pay is refused with 429 and ``Retry-After``."""
 
     admin_per_second: float = Field(500, ge=0)
     admin_burst: int = Field(1000, ge=1)
@@ -83,6 +83,7 @@ class ReadLimits(BaseModel):
     status_cost: int = Field(1, ge=1)
     events_cost: int = Field(5, ge=1)
     calculator_cost: int = Field(10, ge=1)
+    map_cost: int = Field(10, ge=1)
 
     def of(self, role: str) -> tuple[float, int]:
         """``(per_second, burst)`` of ``role`` (``admin``, ``feeder``, ``trader`` or ``viewer``)."""
