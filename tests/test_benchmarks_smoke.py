@@ -61,3 +61,11 @@ def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
 def test_stress_benchmark_prints_path_steps_per_second() -> None:
     res = _last_json("stress.py", "--paths", "200", "--steps", "48", "--json")
     assert res["path_steps_per_s"] > 0 and set(res["models"]) == {"gbm", "merton", "bootstrap"}  # type: ignore[arg-type]
+
+
+def test_liquidation_map_benchmark_prints_the_lock_cost() -> None:
+    res = _last_json("liquidation_map.py", "--positions", "200", "--symbols", "5", "--rows", "2000", "--json")
+    for key in ("positions", "lock_read_ms", "lock_read_us_per_position", "pricing_ms", "map_build_ms",
+                "builder_rows_per_s"):
+        assert key in res, key
+    assert res["positions"] == 105 and res["rows"] == 2000  # 20 accounts × 5 symbols and 5 market makers

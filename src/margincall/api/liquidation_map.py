@@ -1,12 +1,12 @@
 """``GET /v1/liquidation-map``: the liquidation map of the engine's book (the rules:
 :mod:`margincall.math.liquidation_map`; the builder: :mod:`margincall.calculator.liquidation_map`).
 
-The journal's lock is held only to read the book: each position's size, its symbol's mark and contract, and its
-liquidation and bankruptcy price by the venue's exact formula (:mod:`margincall.risk.status`, as
-``GET /v1/accounts/{id}/positions`` shows them). The grid, the sums and the fund's draw are computed after the
-lock is released. The rows read are kept for the sequence number they were read at, so maps asked for again
-before the next event (the dashboard's polling, other ranges, one symbol) do not take the lock for long again.
-No account id leaves this module: the map is an aggregate every role may see.
+The journal's lock is held only to read the book: each position's size, its symbol's mark and contract, and the
+immutable inputs of its watch's price formulas (:class:`margincall.risk.status.WatchPrices`). The liquidation and
+bankruptcy prices (by the venue's exact formula, as ``GET /v1/accounts/{id}/positions`` shows them), the grid, the
+sums and the fund's draw are computed after the lock is released. The rows read are kept for the sequence number
+they were read at, so maps asked for again before the next event (the dashboard's polling, other ranges, one symbol)
+do not take the lock at all. No account id leaves this module: the map is an aggregate every role may see.
 """
 
 from __future__ import annotations
@@ -20,13 +20,24 @@ from typing import Any
 from margincall.calculator.liquidation_map import build_map, map_to_json
 from margincall.model.instrument import Instrument
 from margincall.risk.engine import RiskEngine
-from margincall.risk.status import WatchId, bankruptcy_price, liquidation_price, watches_for
+from margincall.risk.status import WatchId, WatchPrices, watch_prices, watches_for
+
+
+@dataclass(frozen=True, slots=True)
+class BookRead:
+    """The book as read under the lock at ``seq``: per position (symbol, side, size, mark) and the watch's price
+    inputs (:class:`~margincall.risk.status.WatchPrices`, immutable); the contracts; the symbols with positions
+    but no mark yet (left out of the map, named in the answer)."""
+
+    seq: int
+    positions: tuple[tuple[str, str, Decimal, Decimal, WatchPrices], ...]
+    instruments: dict[str, Instrument]
+    no_mark: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class BookRows:
-    """The book as the map reads it, at ``seq``: one row per position (no account), the contracts, the symbols
-    with positions but no mark yet (left out of the map, named in the answer)."""
+    """The map's rows of the book at ``seq``, each with its exact liquidation and bankruptcy price."""
 
     seq: int
     rows: tuple[dict[str, Any], ...]
@@ -34,11 +45,11 @@ class BookRows:
     no_mark: tuple[str, ...]
 
 
-def read_book(engine: RiskEngine, seq: int) -> BookRows:
-    """Every position's map row at the current marks (call under the journal's lock)."""
+def read_book(engine: RiskEngine, seq: int) -> BookRead:
+    """What the map needs of the book (call under the journal's lock): each watch's price inputs, read once."""
     led = engine.ledger
-    prices: dict[tuple[WatchId, str], tuple[Decimal | None, Decimal | None]] = {}
-    rows: list[dict[str, Any]] = []
+    inputs: dict[WatchId, WatchPrices] = {}
+    positions = []
     no_mark: set[str] = set()
     instruments: dict[str, Instrument] = {}
     for key, pos in led.positions.items():
@@ -49,13 +60,25 @@ def read_book(engine: RiskEngine, seq: int) -> BookRows:
             continue
         instruments[symbol] = led.markets[symbol].instrument
         watch = watches_for(led, key)
-        got = prices.get((watch, symbol))
-        if got is None:  # hedge-mode legs of one symbol in one cross account share their prices
-            got = prices[(watch, symbol)] = (liquidation_price(led, watch, symbol),
-                                             bankruptcy_price(led, watch, symbol))
-        rows.append({"symbol": symbol, "side": "long" if pos.size > 0 else "short", "size": abs(pos.size),
-                     "mark_price": mark, "liquidation_price": got[0], "bankruptcy_price": got[1]})
-    return BookRows(seq, tuple(rows), instruments, tuple(sorted(no_mark)))
+        got = inputs.get(watch)
+        if got is None:
+            got = inputs[watch] = watch_prices(led, watch)
+        positions.append((symbol, "long" if pos.size > 0 else "short", abs(pos.size), mark, got))
+    return BookRead(seq, tuple(positions), instruments, tuple(sorted(no_mark)))
+
+
+def price_book(book: BookRead) -> BookRows:
+    """The rows of ``book`` with each position's liquidation and bankruptcy price by the venue's formula (no lock
+    needed); hedge-mode legs of one symbol in one cross account share their prices."""
+    prices: dict[tuple[WatchId, str], tuple[Decimal | None, Decimal | None]] = {}
+    rows = []
+    for symbol, side, size, mark, inputs in book.positions:
+        got = prices.get((inputs.watch, symbol))
+        if got is None:
+            got = prices[(inputs.watch, symbol)] = (inputs.price(symbol, False), inputs.price(symbol, True))
+        rows.append({"symbol": symbol, "side": side, "size": size, "mark_price": mark,
+                     "liquidation_price": got[0], "bankruptcy_price": got[1]})
+    return BookRows(book.seq, tuple(rows), book.instruments, book.no_mark)
 
 
 class BookCache:
@@ -65,14 +88,15 @@ class BookCache:
         self._last: BookRows | None = None
         self._lock = threading.Lock()
 
-    def rows(self, read: Callable[[Callable[[RiskEngine], BookRows]], BookRows], last_seq: Callable[[], int]
+    def rows(self, read: Callable[[Callable[[RiskEngine], BookRead]], BookRead], last_seq: Callable[[], int]
              ) -> BookRows:
-        """Rows at the current sequence number; ``read`` runs a function under the journal's lock."""
+        """Rows at the current sequence number; ``read`` runs a function under the journal's lock, and only
+        :func:`read_book` runs there."""
         with self._lock:  # one reader at a time: a burst of requests reads the book once
             last = self._last
             if last is not None and last.seq == last_seq():
                 return last
-            book = read(lambda engine: read_book(engine, last_seq()))
+            book = price_book(read(lambda engine: read_book(engine, last_seq())))
             self._last = book
             return book
 
