@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from margincall.calculator.liquidation_map import build_map, map_to_json
+from margincall.model.gcpause import paused_gc
 from margincall.model.instrument import Instrument
 from margincall.risk.engine import RiskEngine
 from margincall.risk.status import WatchId, WatchPrices, watch_prices, watches_for
@@ -46,7 +47,13 @@ class BookRows:
 
 
 def read_book(engine: RiskEngine, seq: int) -> BookRead:
-    """What the map needs of the book (call under the journal's lock): each watch's price inputs, read once."""
+    """What the map needs of the book (call under the journal's lock): each watch's price inputs, read once. The
+    cyclic collector is held meanwhile (as the journal does for a batch): the read allocates only trees."""
+    with paused_gc():
+        return _read_book(engine, seq)
+
+
+def _read_book(engine: RiskEngine, seq: int) -> BookRead:
     led = engine.ledger
     inputs: dict[WatchId, WatchPrices] = {}
     positions = []
