@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     #: A ``GET /v1/events`` page filtered by account and type reads at most this many of the account's events
     #: per event asked for (``limit``); it may then hold fewer than ``limit`` while its cursor advances.
     events_scan_factor: int = Field(20, ge=1)
+    #: ``GET /v1/liquidation-map`` reuses the book it read for this long even when new events came in (the answer
+    #: carries the ``seq`` it was read at): reading the book holds the writer's lock (~50 µs a position), so
+    #: this bounds the share of the writer's time maps can take, whatever the number of clients. 0: always fresh.
+    liquidation_map_max_age_ms: int = Field(1_000, ge=0)
     calculator: CalculatorLimits = Field(default_factory=CalculatorLimits)
     #: Most items (fills, marks) in one request.
     max_batch_items: int = Field(10_000, ge=1)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from margincall.api import create_app
+from margincall.api.liquidation_map import BookCache, BookRead
 from margincall.config import ReadLimits, Settings
-from support.api import auth, ok, seed
+from support.api import auth, make_app, ok, seed
 
 
 def test_map_of_the_seed_book(api: tuple[TestClient, dict[str, str]]) -> None:
@@ -38,9 +40,13 @@ def test_map_of_the_seed_book(api: tuple[TestClient, dict[str, str]]) -> None:
     assert body["no_mark"] == []
 
 
-def test_one_symbol_and_the_cache_follows_the_log(api: tuple[TestClient, dict[str, str]]) -> None:
-    c, keys = api
-    h = auth(keys["admin"])
+def test_one_symbol_and_the_cache_follows_the_log(tmp_path: Path) -> None:
+    app = make_app(tmp_path, liquidation_map_max_age_ms=0)
+    with TestClient(app) as c:
+        _follow_the_log(c, auth(seed(c, app.state.admin_key)["admin"]))
+
+
+def _follow_the_log(c: TestClient, h: dict[str, str]) -> None:
     first = ok(c.get("/v1/liquidation-map?symbol=ETHUSDT", headers=h))
     assert first["symbols"] == [] and len(first["moves"]) == 61  # the default grid: ±30 % in 1 % steps
     again = ok(c.get("/v1/liquidation-map?range=0.1&steps=1", headers=h))
@@ -52,6 +58,27 @@ def test_one_symbol_and_the_cache_follows_the_log(api: tuple[TestClient, dict[st
     (btc,) = moved["symbols"]
     assert btc["mark"] == "9500" and btc["prices"] == ["8550", "9500", "10450"]
     assert btc["long_count"] == [1, 0, 0]
+
+
+def test_the_book_is_read_once_per_seq_and_at_most_once_per_max_age() -> None:
+    now = [0.0]
+    seq = [5]
+    reads: list[int] = []
+
+    def read(fn: Any) -> Any:
+        reads.append(seq[0])
+        return BookRead(seq[0], (), {}, ())
+
+    cache = BookCache(max_age=1.0, clock=lambda: now[0])
+    assert cache.rows(read, lambda: seq[0]).seq == 5
+    seq[0] = 6  # a new event, but the rows are younger than max_age: reused
+    now[0] = 0.5
+    assert cache.rows(read, lambda: seq[0]).seq == 5
+    now[0] = 1.5  # older than max_age and the log moved: read again
+    assert cache.rows(read, lambda: seq[0]).seq == 6
+    now[0] = 9.0  # old, but the log has not moved: reused
+    assert cache.rows(read, lambda: seq[0]).seq == 6
+    assert reads == [5, 6]
 
 
 def test_bad_parameters_are_named(api: tuple[TestClient, dict[str, str]]) -> None:

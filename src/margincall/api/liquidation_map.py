@@ -6,12 +6,14 @@ immutable inputs of its watch's price formulas (:class:`margincall.risk.status.W
 bankruptcy prices (by the venue's exact formula, as ``GET /v1/accounts/{id}/positions`` shows them), the grid, the
 sums and the fund's draw are computed after the lock is released. The rows read are kept for the sequence number
 they were read at, so maps asked for again before the next event (the dashboard's polling, other ranges, one symbol)
-do not take the lock at all. No account id leaves this module: the map is an aggregate every role may see.
+do not take the lock at all, and for ``liquidation_map_max_age_ms`` even when events came in (the answer's ``seq``
+says when it was read). No account id leaves this module: the map is an aggregate every role may see.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -89,22 +91,27 @@ def price_book(book: BookRead) -> BookRows:
 
 
 class BookCache:
-    """The last :class:`BookRows` read, reused while the log's sequence number has not moved."""
+    """The last :class:`BookRows` read, reused while the log's sequence number has not moved, or while it is
+    younger than ``max_age`` seconds (so the lock is taken at most once per ``max_age``, whatever the load)."""
 
-    def __init__(self) -> None:
-        self._last: BookRows | None = None
+    def __init__(self, max_age: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age = max_age
+        self._clock = clock
+        self._last: tuple[float, BookRows] | None = None
         self._lock = threading.Lock()
 
     def rows(self, read: Callable[[Callable[[RiskEngine], BookRead]], BookRead], last_seq: Callable[[], int]
              ) -> BookRows:
-        """Rows at the current sequence number; ``read`` runs a function under the journal's lock, and only
-        :func:`read_book` runs there."""
+        """Rows of the book; ``read`` runs a function under the journal's lock, and only :func:`read_book` runs
+        there (the pricing comes after)."""
         with self._lock:  # one reader at a time: a burst of requests reads the book once
-            last = self._last
-            if last is not None and last.seq == last_seq():
-                return last
+            now = self._clock()
+            if self._last is not None:
+                at, last = self._last
+                if now - at < self.max_age or last.seq == last_seq():
+                    return last
             book = price_book(read(lambda engine: read_book(engine, last_seq())))
-            self._last = book
+            self._last = (now, book)
             return book
 
 

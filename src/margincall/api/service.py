@@ -74,7 +74,7 @@ class Service:
         self.read_limits = {role: TokenBuckets(*settings.read_limits.of(role.value)) for role in Role}
         self.insurance = InsuranceHistory(settings.insurance_history)
         #: The book's map rows at the last sequence number read (``GET /v1/liquidation-map``).
-        self.book_cache = BookCache()
+        self.book_cache = BookCache(settings.liquidation_map_max_age_ms / 1000)
         after = 0
         while True:  # only the events that moved the fund, through the log's index of them
             page = self.journal.log.page(after, 1000, fund=True)
