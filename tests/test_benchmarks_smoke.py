@@ -45,6 +45,13 @@ def test_event_floor_prints_its_parts() -> None:
     assert {"build_event_us", "ledger_apply_us", "durable_append_us", "crash_floor_s"} <= res.keys()
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_fill_cost_runs_fills_of_many_accounts(raw: bool) -> None:
+    res = _last_json("fill_cost.py", "--fills", "300", "--accounts", "40", "--batch", "100", "--json",
+                     *(["--raw"] if raw else []))
+    assert res["fills"] == 300 and res["accounts"] == 40 and res["raw"] is raw and res["per_s"] > 0  # type: ignore[operator]
+
+
 def test_event_pages_benchmark_prints_cost_per_page() -> None:
     res = _last_json("event_pages.py", "--events", "5000", "--accounts", "50", "--pages", "3", "--json")
     for name in ("viewer_public_feed", "trader_own_account", "admin_account_and_types", "insurance_fund",
@@ -61,6 +68,20 @@ def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
 def test_stress_benchmark_prints_path_steps_per_second() -> None:
     res = _last_json("stress.py", "--paths", "200", "--steps", "48", "--json")
     assert res["path_steps_per_s"] > 0 and set(res["models"]) == {"gbm", "merton", "bootstrap"}  # type: ignore[arg-type]
+
+
+def test_calc_book_benchmark_prices_the_whole_generated_book() -> None:
+    res = _last_json("calc_book.py", "--rows", "500", "--json")
+    assert res["book_rows"] == 500 and res["book_priced"] == 500  # every venue's rows priced, none refused
+    assert {"book_seconds", "book_peak_rss_mb"} <= res.keys()
+
+
+def test_core_tick_benchmark_prints_its_keys_and_agrees_with_the_reference() -> None:
+    res = _last_json("core_tick.py", "--positions", "3000", "--symbols", "12", "--sample", "500", "--repeats", "1",
+                     "--json")
+    for key in ("core_tick_s", "decimal_sample_s", "decimal_status_s_extrapolated", "liquidatable", "bands"):
+        assert key in res, key
+    assert res["positions"] == 3000 and res["sample_agrees"] is True
 
 
 def test_liquidation_map_benchmark_prints_the_lock_cost() -> None:

@@ -206,6 +206,27 @@ def test_sqlite_runs_wal_with_full_sync(tmp_path):
     lg.close()
 
 
+@pytest.mark.parametrize("size", [1, 3, 4, 5, 17, 255, 256, 257, 341, 1000])
+def test_sqlite_stores_a_batch_of_any_size_whole_with_its_index_rows(tmp_path, size: int):
+    """A batch goes in as multi-row statements of 256, 64, 16, 4 and 1 rows: whatever its size, every event is
+    stored once, in order, each indexed under the accounts its payload names (``account``, then ``to``: 2 rows
+    for every third event, 1 for the others)."""
+    lg = sqlite_backend.SqliteEventLog(tmp_path / "x.db")
+    batch: list[tuple[NewEvent, dict[str, Any] | None]] = []
+    for i in range(size):
+        payload = {"account": f"a{i % 7}", "amount": str(i)} | ({"to": f"b{i}"} if i % 3 == 0 else {})
+        batch.append((NewEvent("transfer" if i % 3 == 0 else "deposit", payload, f"k{i}", 1000 + i), None))
+    stored = lg.append(batch)
+    lg.append([(ev(size + 1), None)])  # the log goes on after it
+    assert [e.seq for e in lg.read()] == list(range(1, size + 2))
+    assert [(e.key, e.payload) for e in lg.read()][:size] == [(n.key, n.payload) for n, _ in batch]
+    assert stored == list(lg.read())[:size]
+    want = sorted([(f"a{i % 7}", i + 1) for i in range(size)] + [(f"b{i}", i + 1) for i in range(0, size, 3)]
+                  + [("a1", size + 1)])
+    assert sorted(lg._db.execute("SELECT account, seq FROM event_accounts").fetchall()) == want
+    lg.close()
+
+
 def test_postgres_copy_and_executemany_paths_store_the_same_chain():
     require_pg()
     with pg_schema() as a, pg_schema() as b:

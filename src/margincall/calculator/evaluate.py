@@ -6,11 +6,12 @@ The calculator only assembles; every number comes from ``margincall.math`` throu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from margincall.calculator.inputs import refuse_unused_inputs
-from margincall.calculator.scenario import InstrumentIn, PositionIn, Scenario
+from margincall.calculator.inputs import UnusedInput, refuse_unused_inputs
+from margincall.calculator.quantities import Quantities, answer
+from margincall.calculator.scenario import SECTIONS, InstrumentIn, PositionIn, Scenario
 from margincall.math.position import holding_initial_margin, holding_notional, holding_pnl, isolated_margin
 from margincall.math.rounding import round_trigger_price
 from margincall.math.sizing import distance_to_liquidation_pct
@@ -60,6 +61,7 @@ class CalcResult:
     venue: str
     positions: tuple[PositionResult, ...]
     account: AccountResult
+    quantities: Quantities = field(default_factory=Quantities)
 
 
 #: Ways an instrument can give its tier table; at most one may be used at a time.
@@ -193,10 +195,25 @@ def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -
     return h
 
 
+def _refuse_without_positions(scenario: Scenario) -> None:
+    """A scenario without positions must ask a section, and gives nothing only positions use."""
+    if not any(getattr(scenario, name) is not None for name in SECTIONS):
+        raise MarginCallError(
+            f"positions: give at least one position, or a question section ({', '.join(SECTIONS)})",
+            field="positions",
+        )
+    for name in ("formula", "wallet_balance", "taker_fee", "instruments"):
+        if name in scenario.model_fields_set:
+            raise UnusedInput(f"{name}: used only by positions, and the scenario has none", field=name)
+
+
 def evaluate(scenario: Scenario) -> CalcResult:
     """Compute every position's margins and prices and the cross account's totals."""
     profile = get_venue(scenario.venue)
     form = profile.form(scenario.formula)
+    if not scenario.positions:
+        _refuse_without_positions(scenario)
+    quantities = answer(profile, scenario)
     rule: GenericRule = form.rule
     fees = Fees(taker=scenario.taker_fee or ZERO)
     holdings = [_holding(profile, scenario, i, p) for i, p in enumerate(scenario.positions)]
@@ -208,7 +225,9 @@ def evaluate(scenario: Scenario) -> CalcResult:
             f"cross positions settle in several assets ({', '.join(sorted(assets))}); a scenario has one cross wallet",
             field="positions",
         )
-    settle = next(iter(assets)) if assets else (holdings[0].instrument.settle_asset)
+    settle = (
+        next(iter(assets)) if assets else (holdings[0].instrument.settle_asset if holdings else profile.settle_asset)
+    )
     wallet = scenario.wallet_balance
 
     requirement = {id(h): rule.requirement(h, fees) + rule.constant_requirement(h, fees) for h in holdings}
@@ -272,7 +291,7 @@ def evaluate(scenario: Scenario) -> CalcResult:
         settle_asset=settle,
         margin_ratio_convention=profile.ratio_convention.value,
     )
-    return CalcResult(venue=profile.name, positions=tuple(results), account=account)
+    return CalcResult(venue=profile.name, positions=tuple(results), account=account, quantities=quantities)
 
 
 def _num(d: Decimal | None) -> str | None:
@@ -292,11 +311,26 @@ def result_to_json(result: CalcResult) -> dict[str, object]:
             out[name] = _num(v) if isinstance(v, Decimal) or v is None else v
         return out
 
-    return {
-        "venue": result.venue,
-        "positions": [conv(p) for p in result.positions],
-        "account": conv(result.account),
-    }
+    out: dict[str, object] = {"venue": result.venue}
+    if result.positions:
+        out["positions"] = [conv(p) for p in result.positions]
+        out["account"] = conv(result.account)
+    for name in SECTIONS:
+        section = getattr(result.quantities, name)
+        if section is not None:
+            out[name] = _json_value(section)
+    return out
+
+
+def _json_value(v: object) -> object:
+    """A result value as JSON-ready data: Decimals as strings, dataclasses as objects, tuples as lists."""
+    if isinstance(v, Decimal) or v is None:
+        return _num(v)
+    if isinstance(v, tuple):
+        return [_json_value(x) for x in v]
+    if hasattr(v, "__dataclass_fields__"):
+        return {name: _json_value(getattr(v, name)) for name in v.__dataclass_fields__}
+    return v
 
 
 __all__: Sequence[str] = ["AccountResult", "CalcResult", "PositionResult", "evaluate", "result_to_json"]

@@ -75,13 +75,83 @@ class PositionIn(_Strict):
     target_liquidation_price: Num | None = None
 
 
+class MarkPriceIn(_Strict):
+    """``Price 1`` from the funding basis, and the median mark with ``basis_ma`` and ``last_price`` (§3.6, §4.7)."""
+
+    index: Num
+    funding_rate: Num
+    hours_until_funding: Num
+    funding_interval_hours: Num | None = None
+    basis_ma: Num | None = None
+    last_price: Num | None = None
+
+
+class FundingIn(_Strict):
+    """The 8-hour rate from a premium index (given, or from impact prices), and the cap and impact notional
+    from the rates at max leverage (§3.7, §4.7, §7, §8)."""
+
+    premium_index: Num | None = None
+    impact_bid: Num | None = None
+    impact_ask: Num | None = None
+    index: Num | None = None
+    interest_rate: Num | None = None
+    imr: Num | None = None
+    mmr: Num | None = None
+
+
+class FillablePriceIn(_Strict):
+    """dYdX's fillable price of the order liquidating a position of ``side`` (§8)."""
+
+    side: Literal["long", "short"]
+    oracle_price: Num
+    mmf: Num
+    equity: Num
+    total_mmr: Num
+    spread_to_mmr: Num | None = None
+    bankruptcy_adjustment: Num | None = None
+    tick_size: Num | None = None
+
+
+class CollateralAssetIn(_Strict):
+    asset: str = Field(min_length=1)
+    amount: Num
+    price: Num
+    weight: Num
+    imf_factor: Num | None = None
+
+
+class CollateralIn(_Strict):
+    """Collateral at its weight (Bitunix's discount, §6; Drift's size-discounted weight with ``imf_factor``, §9)."""
+
+    assets: list[CollateralAssetIn] = Field(min_length=1)
+
+
+class MarginRatioCheckIn(_Strict):
+    """OKX's 2020 fixed-margin ratio against ``mmr + liquidation_fee_rate`` (§5)."""
+
+    margin: Num
+    unrealized_pnl: Num
+    position_value: Num
+    mmr: Num
+    liquidation_fee_rate: Num
+
+
+#: The question sections a scenario may have besides its positions, by name.
+SECTIONS = ("mark_price", "funding", "fillable_price", "collateral", "margin_ratio_check")
+
+
 class Scenario(_Strict):
     venue: str = "generic"
     formula: str | None = None
     wallet_balance: Num = Decimal(0)
     taker_fee: Num | None = None
     instruments: dict[str, InstrumentIn] = Field(default_factory=dict)
-    positions: list[PositionIn] = Field(min_length=1)
+    positions: list[PositionIn] = Field(default_factory=list)
+    mark_price: MarkPriceIn | None = None
+    funding: FundingIn | None = None
+    fillable_price: FillablePriceIn | None = None
+    collateral: CollateralIn | None = None
+    margin_ratio_check: MarginRatioCheckIn | None = None
 
 
 class ScenarioTooLarge(MarginCallError):
@@ -93,24 +163,37 @@ class ScenarioTooLarge(MarginCallError):
 def check_size(data: Any, *, max_positions: int, max_instruments: int, max_tiers: int) -> None:
     """Refuse a scenario (as parsed JSON) larger than the limits, before any work on it: at most
     ``max_positions`` positions, ``max_instruments`` instruments and ``max_tiers`` tier rows per instrument — the
-    objects in its lists, whichever form the tiers take (``tiers``, a ccxt or venue payload). Anything else
+    objects in its lists, whichever form the tiers take (``tiers``, a ccxt or venue payload), and at most
+    ``max_positions`` collateral assets. Anything else
     is left to :func:`parse_scenario`. Raises :class:`ScenarioTooLarge` naming the field and the limit."""
     if not isinstance(data, dict):
         return
     positions = data.get("positions")
     if isinstance(positions, list) and len(positions) > max_positions:
-        raise ScenarioTooLarge(f"positions: {len(positions)} positions, more than the limit of {max_positions}",
-                               field="positions")
+        raise ScenarioTooLarge(
+            f"positions: {len(positions)} positions, more than the limit of {max_positions}", field="positions"
+        )
+    collateral = data.get("collateral")
+    assets = collateral.get("assets") if isinstance(collateral, dict) else None
+    if isinstance(assets, list) and len(assets) > max_positions:
+        raise ScenarioTooLarge(
+            f"collateral.assets: {len(assets)} assets, more than the limit of {max_positions}",
+            field="collateral.assets",
+        )
     instruments = data.get("instruments")
     if not isinstance(instruments, dict):
         return
     if len(instruments) > max_instruments:
-        raise ScenarioTooLarge(f"instruments: {len(instruments)} instruments, more than the limit of "
-                               f"{max_instruments}", field="instruments")
+        raise ScenarioTooLarge(
+            f"instruments: {len(instruments)} instruments, more than the limit of {max_instruments}",
+            field="instruments",
+        )
     for symbol, spec in instruments.items():
         if _rows_beyond(spec, max_tiers):
-            raise ScenarioTooLarge(f"instruments.{symbol}: more than the limit of {max_tiers} tier rows per "
-                                   "instrument", field=f"instruments.{symbol}")
+            raise ScenarioTooLarge(
+                f"instruments.{symbol}: more than the limit of {max_tiers} tier rows per instrument",
+                field=f"instruments.{symbol}",
+            )
 
 
 def _rows_beyond(value: Any, limit: int) -> bool:

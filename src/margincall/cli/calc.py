@@ -178,8 +178,33 @@ def calc(
     ] = None,
     ccxt_balance: Annotated[str | None, typer.Option(help="ccxt fetch_balance() JSON (cross wallet)")] = None,
     instruments: Annotated[str | None, typer.Option(help="instruments JSON (scenario schema), by symbol")] = None,
+    book: Annotated[str | None, typer.Option(help="a book: CSV, Parquet or JSON lines, one row per position")] = None,
+    out: Annotated[str | None, typer.Option(help="--book: write the rows priced to .csv/.parquet/.jsonl")] = None,
+    strict: Annotated[bool, typer.Option(help="--book: stop at the first bad row")] = False,
+    quiet: Annotated[bool, typer.Option(help="--book: no progress bar")] = False,
 ) -> None:
-    """Margins, liquidation and bankruptcy prices for a scenario (--json) or one position (flags)."""
+    """Margins, liquidation and bankruptcy prices for a scenario (--json), one position (flags) or a book."""
+    from margincall.cli.calc_book import book_command, refuse_book_flags
+
+    given = {
+        "--json": json_file is not None,
+        "--size": size is not None,
+        "--entry": entry is not None,
+        "--compare": compare,
+        "--ccxt": ccxt,
+        "--ccxt-positions": ccxt_positions is not None,
+        "--ccxt-balance": ccxt_balance is not None,
+        "--output-json": output_json,
+        "--venue": venue != "generic",
+        "--instruments": instruments is not None,
+        "--out": out is not None,
+        "--strict": strict,
+        "--quiet": quiet,
+    }
+    refuse_book_flags(book, given)  # fmt: skip
+    if book is not None:
+        book_command(_read, book, out, instruments, strict=strict, quiet=quiet)
+        return
     output = "ccxt" if ccxt else "margincall"
     if ccxt_positions is not None or ccxt_balance is not None or instruments is not None:
         from margincall.cli.calc_ccxt import ccxt_check_command

@@ -24,6 +24,11 @@ def funding_basis_price(
     return index * (ONE + funding_rate * time_until_funding / interval)
 
 
+def basis_price(index: Decimal, basis_ma: Decimal) -> Decimal:
+    """``Price 2 = Price Index + MA(basis)``: the mark's second median input (§3.6, §4.7)."""
+    return index + basis_ma
+
+
 def median3(a: Decimal, b: Decimal, c: Decimal) -> Decimal:
     """``median(Price 1, Price 2, last)`` (Binance, Bybit mark price)."""
     return sorted((a, b, c))[1]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from margincall.math.mark import funding_basis_price, median3, weighted_median
+from margincall.math.mark import basis_price, funding_basis_price, median3, weighted_median
 from margincall.model.numbers import NumberLike, to_decimal
 from margincall.prices.errors import InvalidTimestamp, MissingInput, UnknownSource
 from margincall.prices.sources import checked_price, checked_ts
@@ -116,7 +116,7 @@ class BinanceMark:
         return funding_basis_price(index, rate, Decimal(until), Decimal(interval))
 
     def price_2(self, inputs: MarkInputs) -> Decimal:
-        return _price(inputs.index, "index", self.name) + _number(inputs.basis_ma, "basis_ma", self.name)
+        return basis_price(_price(inputs.index, "index", self.name), _number(inputs.basis_ma, "basis_ma", self.name))
 
     def mark(self, inputs: MarkInputs) -> Decimal:
         return median3(self.price_1(inputs), self.price_2(inputs), _price(inputs.last, "last", self.name))

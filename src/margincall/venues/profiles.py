@@ -22,6 +22,23 @@ from margincall.model.tiers import TierTable
 from margincall.venues import tables
 from margincall.venues.adl import AdlRanking, BinanceLeveragePnl, BitmexPnlLeverage, HyperliquidRanking
 from margincall.venues.partial import FractionStep, FullOnly, PartialRule, TierStepDown
+from margincall.venues.quantities import (
+    BINANCE_FUNDING,
+    BINANCE_MARK,
+    BITUNIX_COLLATERAL,
+    BYBIT_FUNDING,
+    BYBIT_MARK,
+    DYDX_FILLABLE,
+    DYDX_FUNDING,
+    GENERIC_COLLATERAL,
+    HYPERLIQUID_FUNDING,
+    OKX_LEGACY_RATIO,
+    CollateralRule,
+    FillableRule,
+    FundingBasisMark,
+    FundingRule,
+    LegacyRatioRule,
+)
 from margincall.venues.rules import (
     BinanceRule,
     BitunixRule,
@@ -95,6 +112,12 @@ class VenueProfile:
     cap_inclusive: bool = False
     markets: Mapping[str, Market] = field(default_factory=dict)
     notes: str = ""
+    #: the published rules for quantities besides liquidation (margincall.venues.quantities); None: none published
+    mark: FundingBasisMark | None = None
+    funding: FundingRule | None = None
+    fillable: FillableRule | None = None
+    collateral: CollateralRule | None = None
+    legacy_ratio: LegacyRatioRule | None = None
 
     @property
     def default_form(self) -> FormulaForm:
@@ -173,6 +196,8 @@ _BYBIT_FORMS = (
 _PROFILES = [
     VenueProfile(
         name="binance-usdm",
+        mark=BINANCE_MARK,
+        funding=BINANCE_FUNDING,
         title="Binance USDⓈ-M futures",
         forms=(
             FormulaForm(
@@ -213,6 +238,8 @@ _PROFILES = [
     ),
     VenueProfile(
         name="binance-coinm",
+        mark=BINANCE_MARK,
+        funding=BINANCE_FUNDING,
         title="Binance COIN-M futures",
         forms=(
             FormulaForm(
@@ -232,6 +259,8 @@ _PROFILES = [
     ),
     VenueProfile(
         name="bybit-linear",
+        mark=BYBIT_MARK,
+        funding=BYBIT_FUNDING,
         title="Bybit USDT perpetual",
         partial_liquidation=TierStepDown(1),
         adl_ranking=BitmexPnlLeverage(),
@@ -243,6 +272,8 @@ _PROFILES = [
     ),
     VenueProfile(
         name="bybit-inverse",
+        mark=BYBIT_MARK,
+        funding=BYBIT_FUNDING,
         title="Bybit inverse perpetual",
         partial_liquidation=TierStepDown(1),
         adl_ranking=BitmexPnlLeverage(),
@@ -255,6 +286,7 @@ _PROFILES = [
     ),
     VenueProfile(
         name="okx",
+        legacy_ratio=OKX_LEGACY_RATIO,
         title="OKX perpetual swaps",
         forms=(
             FormulaForm(
@@ -289,6 +321,7 @@ _PROFILES = [
     ),
     VenueProfile(
         name="hyperliquid",
+        funding=HYPERLIQUID_FUNDING,
         title="Hyperliquid perpetuals",
         forms=(
             FormulaForm(
@@ -315,6 +348,8 @@ _PROFILES = [
     ),
     VenueProfile(
         name="dydx",
+        funding=DYDX_FUNDING,
+        fillable=DYDX_FILLABLE,
         title="dYdX v4",
         forms=(
             FormulaForm(
@@ -340,6 +375,7 @@ _PROFILES = [
     ),
     VenueProfile(
         name="bitunix",
+        collateral=BITUNIX_COLLATERAL,
         title="Bitunix futures",
         forms=(
             FormulaForm(
@@ -358,6 +394,7 @@ _PROFILES = [
     ),
     VenueProfile(
         name="generic",
+        collateral=GENERIC_COLLATERAL,
         title="Generic venue (exact equity = MM solver, tiers re-selected at every price)",
         forms=(FormulaForm("exact", GenericRule(), "—", "margincall: equity = MM, tiers re-selected", "§12"),),
         partial_liquidation=TierStepDown(1),

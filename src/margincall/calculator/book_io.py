@@ -1,0 +1,152 @@
+"""Reading and writing whole books: CSV, Parquet or JSON lines, chosen by the file's extension, in record batches.
+
+Reading and writing go through pyarrow (``pyarrow.csv``, ``pyarrow.parquet``, ``pyarrow.json``), batch by batch,
+so memory stays bounded by the chunk size whatever the file's length. pyarrow reads JSON lines but does not write
+them: a JSON-lines output is written a batch at a time with orjson from the batch's rows.
+
+CSV columns are read as text, so a number is taken exactly as written. Parquet and JSON-lines numbers arrive as
+the file's types: a float column is read as its shortest decimal text (``0.1`` is ``0.1``), and a JSON number with
+more than 15 significant digits has already lost digits in the float the file's reader gives — write such numbers
+as JSON strings (``"0.12345678901234567"``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.csv as pacsv  # type: ignore[import-untyped]
+import pyarrow.json as pajson  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from margincall.model.errors import MarginCallError
+
+#: File formats by extension.
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+class BookFileError(MarginCallError):
+    code = "book_file"
+
+
+def book_format(path: str | Path, what: str) -> str:
+    """``csv``, ``parquet`` or ``jsonl`` from ``path``'s extension; an error naming ``what`` otherwise."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        raise BookFileError(
+            f"{what}: {Path(path).name} has no known extension (give one of {', '.join(FORMATS)})", field=what
+        ) from None
+
+
+@dataclass
+class BookReader:
+    """Record batches of a book file, with how far through the file the reader is (for a progress bar)."""
+
+    path: Path
+    fmt: str
+    chunk_rows: int
+    #: total work (bytes for CSV and JSON lines, rows for Parquet) and the unit of :meth:`done`
+    total: int = 0
+    _handle: IO[bytes] | None = None
+    _rows: int = 0
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            if self.fmt == "parquet":
+                pf = pq.ParquetFile(self.path)
+                self.total = pf.metadata.num_rows
+                for batch in pf.iter_batches(batch_size=self.chunk_rows):
+                    self._rows += batch.num_rows
+                    yield batch
+                return
+            self.total = self.path.stat().st_size
+            with self.path.open("rb") as handle:
+                self._handle = handle
+                if self.fmt == "csv":
+                    reader: Any = pacsv.open_csv(
+                        handle,
+                        read_options=pacsv.ReadOptions(block_size=1 << 22),
+                        # Every column as text: numbers are read exactly as written, empty cells are empty strings.
+                        convert_options=pacsv.ConvertOptions(
+                            column_types=dict.fromkeys(_csv_header(self.path), pa.string()), strings_can_be_null=False
+                        ),
+                    )
+                else:
+                    reader = pajson.open_json(handle, read_options=pajson.ReadOptions(block_size=1 << 22))
+                for batch in reader:
+                    yield from _split(batch, self.chunk_rows)
+        except FileNotFoundError:
+            raise BookFileError(f"book: no such file: {self.path}", field="book") from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+            raise BookFileError(f"book: cannot read {self.path.name} as {self.fmt}: {exc}", field="book") from None
+
+    def done(self) -> int:
+        """Work done so far, in the unit of :attr:`total`."""
+        if self.fmt == "parquet":
+            return self._rows
+        try:
+            return self._handle.tell() if self._handle is not None and not self._handle.closed else self.total
+        except (OSError, ValueError):
+            return self.total
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The CSV's column names (its first line), so that every column can be read as text."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def open_book(path: str | Path, chunk_rows: int) -> BookReader:
+    return BookReader(Path(path), book_format(path, "book"), chunk_rows)
+
+
+class BookWriter:
+    """Writes record batches to ``path`` in the format of its extension. The file appears under its name only
+    when :meth:`close` is called with ``ok=True``: a run that stops leaves no half-written book behind."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.fmt = book_format(path, "out")
+        self._tmp = self.path.with_name(f".{self.path.name}.part")
+        self._writer: Any = None
+        self._handle: IO[bytes] | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.fmt == "jsonl":
+            if self._handle is None:
+                self._handle = self._tmp.open("wb")
+            self._handle.write(b"".join(orjson.dumps(row) + b"\n" for row in batch.to_pylist()))
+            return
+        if self._writer is None:
+            if self.fmt == "parquet":
+                self._writer = pq.ParquetWriter(self._tmp, batch.schema)
+            else:
+                self._writer = pacsv.CSVWriter(self._tmp, batch.schema)
+        self._writer.write_batch(batch)
+
+    def close(self, *, ok: bool) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._handle is not None:
+            self._handle.close()
+        if not ok:
+            self._tmp.unlink(missing_ok=True)
+            return
+        if self._writer is None and self._handle is None:
+            self._tmp.touch()
+        self._tmp.replace(self.path)
+
+
+__all__ = ["FORMATS", "BookFileError", "BookReader", "BookWriter", "book_format", "open_book"]

@@ -1,0 +1,144 @@
+"""Building the core's arrays: a market's integer row and tier rows, and the watches over a set of positions.
+
+Shared by the loader (:mod:`.loader`, from a Decimal ``Ledger``) and by callers that make a book directly as
+arrays (the benchmark). Every conversion goes through :func:`~margincall.core.ranges.scaled`, so a value the core
+cannot hold is refused naming its field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from margincall.core.ranges import MAX_MONEY, RATE_DIGITS, RATE_ONE, CoreRangeError, decimal_digits, scaled
+from margincall.core.state import I32, I64, B, ByMarket, Markets, Positions, Tiers, Watches
+from margincall.model.enums import ContractKind, TierBasis, TierMode
+from margincall.venues.market import MarketSpec
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRow:
+    """One market as integers (see :class:`~margincall.core.state.Markets`) and its tier rows."""
+
+    size_digits: int
+    contract_size: int
+    contract_digits: int
+    price_digits: int
+    basis_contracts: bool
+    bracket: bool
+    cap_inclusive: bool
+    floors: tuple[int, ...]
+    rates: tuple[int, ...]
+    amounts_whole: tuple[int, ...]
+    amounts_frac: tuple[int, ...]
+
+
+def market_row(spec: MarketSpec, unit_digits: int) -> MarketRow:
+    """The integer form of ``spec``; refused when the core cannot hold it exactly (an inverse contract, a tick
+    finer than the price scale the lot and contract size leave, a rate with more than 8 digits…)."""
+    inst = spec.instrument
+    sym = inst.symbol
+    if inst.kind is not ContractKind.LINEAR:
+        # The reference's inverse PnL s·Q·(1/E − 1/P) is rounded at 28 significant digits (1/E does not end):
+        # no integer of the core could equal it in general. The core holds linear markets until the reference
+        # fixes the scale of that quotient.
+        raise CoreRangeError(f"{sym}: inverse contracts are not held by the core yet (linear only)", field="kind")
+    sd = decimal_digits(inst.lot_size)
+    cd = decimal_digits(inst.contract_size)
+    pd = unit_digits - sd - cd
+    if pd < decimal_digits(inst.tick_size):
+        raise CoreRangeError(
+            f"{sym}: tick {inst.tick_size} needs {decimal_digits(inst.tick_size)} price digits but lot "
+            f"{inst.lot_size} × contract size {inst.contract_size} leaves {pd} within the money unit 1e-{unit_digits}",
+            field="tick_size")
+    tiers = spec.tiers
+    contracts = tiers.basis is TierBasis.CONTRACTS
+    bracket = tiers.mode is TierMode.BRACKET
+    floors, rates, whole, frac = [], [], [], []
+    for i, t in enumerate(tiers.tiers):
+        where = f"{sym}: tiers[{i}]"
+        floors.append(scaled(t.floor, sd, f"{where}.floor") if contracts
+                      else scaled(t.floor, unit_digits, f"{where}.floor", MAX_MONEY))
+        rates.append(scaled(t.mmr, RATE_DIGITS, f"{where}.mmr", RATE_ONE))
+        # mm_for_notional subtracts the amount only in bracket mode (math.margin)
+        amount = scaled(t.maintenance_amount, unit_digits + RATE_DIGITS, f"{where}.maintenance_amount",
+                        MAX_MONEY * RATE_ONE) if bracket else 0
+        w, f = divmod(amount, RATE_ONE)
+        whole.append(w)
+        frac.append(f)
+    return MarketRow(sd, scaled(inst.contract_size, cd, f"{sym}: contract_size"), cd, pd, contracts, bracket,
+                     tiers.cap_inclusive, tuple(floors), tuple(rates), tuple(whole), tuple(frac))
+
+
+def assemble_markets(symbols: list[str], venues: list[str], assets: list[int], rows: list[MarketRow],
+                     marks: list[int | None]) -> tuple[Markets, Tiers]:
+    """The market and tier tables from one :class:`MarketRow` per symbol."""
+    ptr = np.zeros(len(rows) + 1, np.int64)
+    ptr[1:] = np.cumsum([len(r.floors) for r in rows])
+
+    def cat(name: str) -> I64:
+        return np.array([v for r in rows for v in getattr(r, name)], np.int64)
+
+    markets = Markets(
+        symbols=list(symbols), venue=list(venues), asset=np.array(assets, np.int32),
+        size_digits=np.array([r.size_digits for r in rows], np.int8),
+        contract_size=np.array([r.contract_size for r in rows], np.int64),
+        contract_digits=np.array([r.contract_digits for r in rows], np.int8),
+        price_digits=np.array([r.price_digits for r in rows], np.int8),
+        basis_contracts=np.array([r.basis_contracts for r in rows], np.bool_),
+        bracket=np.array([r.bracket for r in rows], np.bool_),
+        cap_inclusive=np.array([r.cap_inclusive for r in rows], np.bool_),
+        tier_ptr=ptr,
+        has_mark=np.array([m is not None for m in marks], np.bool_),
+        mark=np.array([0 if m is None else m for m in marks], np.int64),
+    )
+    return markets, Tiers(cat("floors"), cat("rates"), cat("amounts_whole"), cat("amounts_frac"))
+
+
+def watches_of(account: I32, market: I32, isolated: B, market_asset: I32, n_assets: int) -> tuple[I64, Watches]:
+    """The watch of each position and the watch table: a cross watch per (account, settle asset) holding a cross
+    position (ordered by account, then asset), then one isolated watch per isolated position (in position
+    order). The positions of a watch keep their order in the input (callers pass the reference's order)."""
+    n = len(account)
+    asset = market_asset[market].astype(np.int64)
+    cross = ~isolated
+    key = account.astype(np.int64) * n_assets + asset
+    uniq, inv = np.unique(key[cross], return_inverse=True)
+    n_cross = len(uniq)
+    watch = np.empty(n, np.int64)
+    watch[cross] = inv
+    iso_idx = np.flatnonzero(isolated)
+    watch[iso_idx] = n_cross + np.arange(len(iso_idx))
+    n_watch = n_cross + len(iso_idx)
+    order = np.argsort(watch, kind="stable").astype(np.int64)
+    ptr = np.zeros(n_watch + 1, np.int64)
+    ptr[1:] = np.cumsum(np.bincount(watch, minlength=n_watch))
+    w_isolated = np.zeros(n_watch, np.bool_)
+    w_isolated[n_cross:] = True
+    w_account = np.empty(n_watch, np.int32)
+    w_account[:n_cross] = uniq // n_assets
+    w_account[n_cross:] = account[iso_idx]
+    w_asset = np.empty(n_watch, np.int32)
+    w_asset[:n_cross] = uniq % n_assets
+    w_asset[n_cross:] = asset[iso_idx]
+    w_position = np.full(n_watch, -1, np.int64)
+    w_position[n_cross:] = iso_idx
+    return watch, Watches(w_isolated, w_account, w_asset, w_position, ptr, order)
+
+
+def check_quantities(positions: Positions, markets: Markets) -> None:
+    """Refuse a position whose quantity ``size × contract_size`` (an integer at 10^-(sd+cd)) is above 1e18."""
+    q = np.abs(positions.size.astype(np.float64)) * markets.contract_size[positions.market].astype(np.float64)
+    bad = np.flatnonzero(q > 9e17)
+    if len(bad):
+        i = int(bad[0])
+        raise CoreRangeError(f"position {i}: size × contract size is outside the core's range", field="size")
+
+
+def by_market(market: I32, n_markets: int) -> ByMarket:
+    """The positions of each market, in position order."""
+    order = np.argsort(market, kind="stable").astype(np.int64)
+    ptr = np.zeros(n_markets + 1, np.int64)
+    ptr[1:] = np.cumsum(np.bincount(market, minlength=n_markets))
+    return ByMarket(ptr, order)
