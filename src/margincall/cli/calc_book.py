@@ -10,8 +10,8 @@ A progress bar runs on stderr when it is a terminal, unless ``--quiet``.
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import typer
