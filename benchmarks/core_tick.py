@@ -28,7 +28,7 @@ import numpy as np
 
 from margincall.core.build import assemble_markets, by_market, check_quantities, market_row, watches_of
 from margincall.core.loader import load
-from margincall.core.state import SYSTEM_BOOKS, CoreState, Positions
+from margincall.core.state import SYSTEM_BOOKS, CoreState, Positions, Settings
 from margincall.core.tick import BANDS, statuses, tick
 from margincall.ledger import Ledger, PositionKey
 from margincall.risk.margin_call import Band, BandConfig
@@ -93,7 +93,9 @@ def build(n_positions: int, n_symbols: int, seed: int) -> tuple[CoreState, list[
         accounts=[f"a{i:07d}" for i in range(n_acc)], hedge=np.zeros(n_acc, np.bool_),
         wallet=wallet.reshape(n_acc, 1), liquidating=np.zeros((n_acc, 1), np.bool_),
         order_margin=np.zeros((n_acc, 1), np.int64), positions=positions, watches=watches,
-        by_market=by_market(sym, n_symbols), system=np.zeros((len(SYSTEM_BOOKS), 1), np.int64),
+        by_market=by_market(sym, n_symbols),
+        settings=Settings(*(np.zeros(0, t) for t in (np.int32, np.int32, np.int64, np.bool_))),
+        system=np.zeros((len(SYSTEM_BOOKS), 1), np.int64),
         deposits=np.zeros(1, np.int64), withdrawals=np.zeros(1, np.int64), events_applied=0, last_ts=0)
     return core, listings
 

@@ -87,6 +87,17 @@ class Watches:
 
 
 @dataclass(frozen=True, slots=True)
+class Settings:
+    """The leverage and margin mode an account set for a market (``Ledger.settings``), one row per pair set:
+    ``leverage`` at 1e-8 (0: never set, the market's default), ``isolated`` (False: cross, also when never set)."""
+
+    account: I32
+    market: I32
+    leverage: I64
+    isolated: B
+
+
+@dataclass(frozen=True, slots=True)
 class ByMarket:
     """The positions of market ``m``: ``positions[ptr[m]:ptr[m + 1]]`` (what a mark of ``m`` can move)."""
 
@@ -110,6 +121,7 @@ class CoreState:
     positions: Positions
     watches: Watches
     by_market: ByMarket
+    settings: Settings
     system: I64           # [book, asset] money units, books in SYSTEM_BOOKS order
     deposits: I64         # [asset]
     withdrawals: I64      # [asset]
