@@ -44,6 +44,9 @@ class Markets:
     bracket: B            # MM = N·rate − amount (else whole-position: N·rate)
     cap_inclusive: B      # a tier holds (floor, cap] (else [floor, cap))
     tier_ptr: I64
+    maker_fee: I64        # fee rates at 1e-8
+    taker_fee: I64
+    liquidation_fee: I64
     has_mark: B
     mark: I64             # at 10^-pd; meaningful where has_mark
 
@@ -51,12 +54,14 @@ class Markets:
 @dataclass(frozen=True, slots=True)
 class Tiers:
     """Tier rows: ``floor`` in money units (notional basis) or size units (contracts basis), ``rate`` at 1e-8,
-    the maintenance amount as ``amount_whole`` money units + ``amount_frac`` at 10^-(u+8) (0 ≤ frac < 1e8)."""
+    the maintenance amount as ``amount_whole`` money units + ``amount_frac`` at 10^-(u+8) (0 ≤ frac < 1e8), the
+    tier's maximum leverage at 1e-8."""
 
     floor: I64
     rate: I64
     amount_whole: I64
     amount_frac: I64
+    max_leverage: I64     # at 1e-8
 
 
 @dataclass(frozen=True, slots=True)
