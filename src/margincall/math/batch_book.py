@@ -113,6 +113,29 @@ def evaluate_rows(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F
     pnl_a = np.empty(n)
     mmfee = np.empty(n)
     creq = np.empty(n)
+    starts = np.empty(n, dtype=np.int64)
+    ends = np.empty(n, dtype=np.int64)
+    walls = np.empty(n)
+    n_cross = _accounts(acc, inst, sign, size, entry, mark, cross, lev, iso, extra, wallet, inverse_a, cs_a, table_a,
+                        form_a, feer_a, taker_a, conv_a, venue_a, settle_a, n_inst, tiers, q, pnl_a, mmfee, creq, liq,
+                        bank, im, mm, ratio, err, seen, starts, ends, walls)
+    _cross(n_cross, starts, ends, walls, inst, sign, size, entry, mark, cross, inverse_a, table_a, form_a, feer_a,
+           taker_a, conv_a, tiers, q, pnl_a, mmfee, creq, liq, bank, mm, ratio, err)
+    for i in range(n):
+        if err[i] != 0:
+            liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
+
+
+@njit(cache=True)
+def _accounts(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any, lev: F64,
+              iso: F64, extra: F64, wallet: F64, inverse_a: Any, cs_a: F64, table_a: I64, form_a: I64, feer_a: F64,
+              taker_a: F64, conv_a: I64, venue_a: I64, settle_a: I64, n_inst: int, tiers: Any, q: F64, pnl_a: F64,
+              mmfee: F64, creq: F64, liq: F64, bank: F64, im: F64, mm: F64, ratio: F64, err: Any, seen: Any,
+              starts: I64, ends: I64, walls: F64) -> int:
+    """Every account's rows; returns how many accounts have cross rows (their ranges in ``starts``/``ends``)."""
+    n = len(acc)
+    floors, mmr_t, amounts = tiers.floors, tiers.mmr, tiers.amounts
+    n_accounts_cross = 0
     i0 = 0
     while i0 < n:
         a = acc[i0]
@@ -125,104 +148,104 @@ def evaluate_rows(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F
             i0 = i1
             continue
         seen[a] = True
-        _account(i0, i1, inst, sign, size, entry, mark, cross, lev, iso, extra, wallet, inverse_a, cs_a, table_a,
-                 form_a, feer_a, taker_a, conv_a, venue_a, settle_a, n_inst, tiers, q, pnl_a, mmfee, creq, liq, bank,
-                 im, mm, ratio, err)
-        i0 = i1
-    for i in range(n):
-        if err[i] != 0:
-            liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
-
-
-@njit(cache=True)
-def _account(i0: int, i1: int, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any, lev: F64,
-             iso: F64, extra: F64, wallet: F64, inverse_a: Any, cs_a: F64, table_a: I64, form_a: I64, feer_a: F64,
-             taker_a: F64, conv_a: I64, venue_a: I64, settle_a: I64, n_inst: int, tiers: Any, q: F64, pnl_a: F64,
-             mmfee: F64, creq: F64, liq: F64, bank: F64, im: F64, mm: F64, ratio: F64, err: Any) -> None:
-    floors, mmr_t, amounts = tiers.floors, tiers.mmr, tiers.amounts
-    w = np.nan
-    n_cross = 0
-    cross_venue = -1
-    cross_settle = -1
-    bad_account = 0
-    for i in range(i0, i1):
-        code = _check_row(i, inst, sign, size, entry, mark, lev, iso, extra, cross, n_inst)
-        if code == 0 and not np.isnan(wallet[i]):
-            if np.isnan(w):
-                w = wallet[i]
-            elif wallet[i] != w:
-                code = ERR_WALLET
-        err[i] = code
-        if code != 0:
-            bad_account = code if cross[i] or code == ERR_WALLET else bad_account
-            continue
-        j = inst[i]
-        row = table_a[j]
-        inv = inverse_a[j]
-        s, ep, p, lv = sign[i], entry[i], mark[i], lev[i]
-        qi = size[i] * cs_a[j]
-        q[i] = qi
-        n_entry = qi / ep if inv else qi * ep
-        n_mark = qi / p if inv else qi * p
-        # The tier the position opens in bounds its size and leverage (as the calculator refuses).
-        key = size[i] if tiers.by_contracts[row] else n_entry
-        cap = tiers.last_cap[row]
-        if key > cap or (key == cap and not tiers.inclusive[row]):
-            err[i] = ERR_TOO_LARGE
-        elif lv > tiers.max_leverage[row, tier_index(floors, row, key, tiers.inclusive[row])]:
-            err[i] = ERR_LEVERAGE_ABOVE_TIER
-        if err[i] != 0:
-            bad_account = err[i] if cross[i] else bad_account
-            continue
-        pnl_a[i] = pnl(inv, s, qi, ep, p)
-        im[i] = n_mark / lv
-        form = form_a[j]
-        taker = taker_a[j]
-        if form == FORM_BITUNIX:
-            k = tier_index(floors, row, n_entry, tiers.inclusive[row])
-            mmfee[i] = n_entry * mmr_t[row, k]
-            creq[i] = n_entry * taker
-        else:
-            k = tier_index(floors, row, size[i] if tiers.by_contracts[row] else n_mark, tiers.inclusive[row])
-            mmfee[i] = mm_in_tier(n_mark, mmr_t[row, k], feer_a[j], amounts[row, k])
-            creq[i] = 0.0
-            if form == FORM_BYBIT_2026 and taker != 0.0:
-                creq[i] = n_entry * (1.0 + s / lv if inv else 1.0 - s / lv) * taker
-        mm[i] = mmfee[i] + creq[i]
-        if cross[i]:
-            n_cross += 1
-            if cross_venue == -1:
-                cross_venue, cross_settle = venue_a[j], settle_a[j]
-            elif venue_a[j] != cross_venue or settle_a[j] != cross_settle:
-                bad_account = ERR_MIXED_ACCOUNT
-            continue
-        margin = iso[i] if not np.isnan(iso[i]) else n_entry / lv + (0.0 if np.isnan(extra[i]) else extra[i])
-        ratio[i] = ratio_of(conv_a[j], margin + pnl_a[i], mm[i])
-        bank[i] = solve_one_leg(inv, s, qi, ep, p, margin, 0.0, size[i], row, tiers, False)
-        if form == FORM_GENERIC:
-            liq[i] = solve_one_leg(inv, s, qi, ep, p, margin, feer_a[j], size[i], row, tiers, True)
-        elif form == FORM_BITUNIX:
-            liq[i] = bitunix_price(inv, s, qi, ep, margin, mmfee[i], creq[i])
-        else:
-            k = tier_index(floors, row, size[i] if tiers.by_contracts[row] else n_entry, tiers.inclusive[row])
-            extra_b = (0.0 if np.isnan(extra[i]) else extra[i]) if np.isnan(iso[i]) else margin - n_entry / lv
-            liq[i] = bybit_isolated(form, inv, s, qi, ep, lv, mmr_t[row, k], amounts[row, k], extra_b, taker)
-    if n_cross == 0:
-        return
-    if bad_account != 0:
+        w = np.nan
+        n_cross = 0
+        cross_venue = -1
+        cross_settle = -1
+        bad_account = 0
         for i in range(i0, i1):
-            if cross[i] or bad_account == ERR_WALLET:
-                err[i] = bad_account if err[i] == 0 else err[i]
-        return
-    _cross(i0, i1, inst, sign, size, entry, mark, cross, lev, 0.0 if np.isnan(w) else w, inverse_a, table_a,
-           form_a, feer_a, taker_a, conv_a, tiers, q, pnl_a, mmfee, creq, liq, bank, mm, ratio, err, n_cross)
+            code = _check_row(i, inst, sign, size, entry, mark, lev, iso, extra, cross, n_inst)
+            if code == 0 and not np.isnan(wallet[i]):
+                if np.isnan(w):
+                    w = wallet[i]
+                elif wallet[i] != w:
+                    code = ERR_WALLET
+            err[i] = code
+            if code != 0:
+                bad_account = code if cross[i] or code == ERR_WALLET else bad_account
+                continue
+            j = inst[i]
+            row = table_a[j]
+            inv = inverse_a[j]
+            s, ep, p, lv = sign[i], entry[i], mark[i], lev[i]
+            qi = size[i] * cs_a[j]
+            q[i] = qi
+            n_entry = qi / ep if inv else qi * ep
+            n_mark = qi / p if inv else qi * p
+            # The tier the position opens in bounds its size and leverage (as the calculator refuses).
+            key = size[i] if tiers.by_contracts[row] else n_entry
+            cap = tiers.last_cap[row]
+            if key > cap or (key == cap and not tiers.inclusive[row]):
+                err[i] = ERR_TOO_LARGE
+            elif lv > tiers.max_leverage[row, tier_index(floors, row, key, tiers.inclusive[row])]:
+                err[i] = ERR_LEVERAGE_ABOVE_TIER
+            if err[i] != 0:
+                bad_account = err[i] if cross[i] else bad_account
+                continue
+            pnl_a[i] = pnl(inv, s, qi, ep, p)
+            im[i] = n_mark / lv
+            form = form_a[j]
+            taker = taker_a[j]
+            if form == FORM_BITUNIX:
+                k = tier_index(floors, row, n_entry, tiers.inclusive[row])
+                mmfee[i] = n_entry * mmr_t[row, k]
+                creq[i] = n_entry * taker
+            else:
+                k = tier_index(floors, row, size[i] if tiers.by_contracts[row] else n_mark, tiers.inclusive[row])
+                mmfee[i] = mm_in_tier(n_mark, mmr_t[row, k], feer_a[j], amounts[row, k])
+                creq[i] = 0.0
+                if form == FORM_BYBIT_2026 and taker != 0.0:
+                    creq[i] = n_entry * (1.0 + s / lv if inv else 1.0 - s / lv) * taker
+            mm[i] = mmfee[i] + creq[i]
+            if cross[i]:
+                n_cross += 1
+                if cross_venue == -1:
+                    cross_venue, cross_settle = venue_a[j], settle_a[j]
+                elif venue_a[j] != cross_venue or settle_a[j] != cross_settle:
+                    bad_account = ERR_MIXED_ACCOUNT
+                continue
+            margin = iso[i] if not np.isnan(iso[i]) else n_entry / lv + (0.0 if np.isnan(extra[i]) else extra[i])
+            ratio[i] = ratio_of(conv_a[j], margin + pnl_a[i], mm[i])
+            bank[i] = solve_one_leg(inv, s, qi, ep, p, margin, 0.0, size[i], row, tiers, False)
+            if form == FORM_GENERIC:
+                liq[i] = solve_one_leg(inv, s, qi, ep, p, margin, feer_a[j], size[i], row, tiers, True)
+            elif form == FORM_BITUNIX:
+                liq[i] = bitunix_price(inv, s, qi, ep, margin, mmfee[i], creq[i])
+            else:
+                k = tier_index(floors, row, size[i] if tiers.by_contracts[row] else n_entry, tiers.inclusive[row])
+                extra_b = (0.0 if np.isnan(extra[i]) else extra[i]) if np.isnan(iso[i]) else margin - n_entry / lv
+                liq[i] = bybit_isolated(form, inv, s, qi, ep, lv, mmr_t[row, k], amounts[row, k], extra_b, taker)
+        if bad_account != 0:
+            for i in range(i0, i1):
+                if cross[i] or bad_account == ERR_WALLET:
+                    err[i] = bad_account if err[i] == 0 else err[i]
+        elif n_cross > 0:
+            starts[n_accounts_cross] = i0
+            ends[n_accounts_cross] = i1
+            walls[n_accounts_cross] = 0.0 if np.isnan(w) else w
+            n_accounts_cross += 1
+        i0 = i1
+    return n_accounts_cross
 
 
 @njit(cache=True)
-def _cross(i0: int, i1: int, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any, lev: F64,
-           w: float, inverse_a: Any, table_a: I64, form_a: I64, feer_a: F64, taker_a: F64, conv_a: I64, tiers: Any,
-           q: F64, pnl_a: F64, mmfee: F64, creq: F64, liq: F64, bank: F64, mm: F64, ratio: F64, err: Any,
-           n_cross: int) -> None:
+def _cross(n_accounts: int, starts: I64, ends: I64, walls: F64, inst: I64, sign: F64, size: F64, entry: F64,
+           mark: F64, cross: Any, inverse_a: Any, table_a: I64, form_a: I64, feer_a: F64, taker_a: F64, conv_a: I64,
+           tiers: Any, q: F64, pnl_a: F64, mmfee: F64, creq: F64, liq: F64, bank: F64, mm: F64, ratio: F64,
+           err: Any) -> None:
+    for c in range(n_accounts):
+        _cross_account(starts[c], ends[c], walls[c], inst, sign, size, entry, mark, cross, inverse_a, table_a,
+                       form_a, feer_a, taker_a, conv_a, tiers, q, pnl_a, mmfee, creq, liq, bank, mm, ratio, err)
+
+
+@njit(cache=True)
+def _cross_account(i0: int, i1: int, w: float, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any,
+                   inverse_a: Any, table_a: I64, form_a: I64, feer_a: F64, taker_a: F64, conv_a: I64, tiers: Any,
+                   q: F64, pnl_a: F64, mmfee: F64, creq: F64, liq: F64, bank: F64, mm: F64, ratio: F64,
+                   err: Any) -> None:
+    n_cross = 0
+    for i in range(i0, i1):
+        n_cross += 1 if cross[i] else 0
     equity = w
     total_mm = 0.0
     extra_req = 0.0
