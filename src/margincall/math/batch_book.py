@@ -29,6 +29,7 @@ from margincall.math.batch_kernels import (
     FORM_BYBIT_2026,
     FORM_BYBIT_LEGACY,
     FORM_GENERIC,
+    bankruptcy_one_leg,
     bitunix_price,
     bybit_inverse_cross_classic,
     bybit_isolated,
@@ -70,35 +71,63 @@ ERRORS: tuple[tuple[str, str], ...] = (
 
 
 @njit(cache=True)
-def _check_row(i: int, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, lev: F64, iso: F64, extra: F64,
-               cross: Any, n_inst: int) -> int:
-    j = inst[i]
+def _check_row(
+    j: int,
+    sign: float,
+    size: float,
+    entry: float,
+    mark: float,
+    lev: float,
+    iso: float,
+    extra: float,
+    cross: bool,
+    n_inst: int,
+) -> int:
+    """The row's error code, 0 if fine (scalars only: an array handed to a call costs two reference counts)."""
     if j < 0 or j >= n_inst:
         return ERR_INSTRUMENT
-    if sign[i] != 1.0 and sign[i] != -1.0:
+    if sign != 1.0 and sign != -1.0:
         return ERR_SIDE
-    if not size[i] > 0.0 or not np.isfinite(size[i]):
+    if not size > 0.0 or not np.isfinite(size):
         return ERR_SIZE
-    if not entry[i] > 0.0 or not np.isfinite(entry[i]):
+    if not entry > 0.0 or not np.isfinite(entry):
         return ERR_ENTRY
-    if not mark[i] > 0.0 or not np.isfinite(mark[i]):
+    if not mark > 0.0 or not np.isfinite(mark):
         return ERR_MARK
-    if not lev[i] > 0.0 or not np.isfinite(lev[i]):
+    if not lev > 0.0 or not np.isfinite(lev):
         return ERR_LEVERAGE
-    if iso[i] < 0.0 or iso[i] == np.inf:
+    if iso < 0.0 or iso == np.inf:
         return ERR_ISOLATED_MARGIN
-    has_extra = not np.isnan(extra[i]) and extra[i] != 0.0
-    if cross[i] and (has_extra or not np.isnan(iso[i])):
+    has_extra = not np.isnan(extra) and extra != 0.0
+    if cross and (has_extra or not np.isnan(iso)):
         return ERR_MARGIN_ON_CROSS
-    if has_extra and not np.isnan(iso[i]):
+    if has_extra and not np.isnan(iso):
         return ERR_MARGIN_TWICE
     return 0
 
 
 @njit(cache=True)
-def evaluate_rows(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any, lev: F64,
-                  iso: F64, extra: F64, wallet: F64, ins: Any, tiers: Any, liq: F64, bank: F64, im: F64, mm: F64,
-                  ratio: F64, err: I8) -> None:
+def evaluate_rows(
+    acc: I64,
+    inst: I64,
+    sign: F64,
+    size: F64,
+    entry: F64,
+    mark: F64,
+    cross: Any,
+    lev: F64,
+    iso: F64,
+    extra: F64,
+    wallet: F64,
+    ins: Any,
+    tiers: Any,
+    liq: F64,
+    bank: F64,
+    im: F64,
+    mm: F64,
+    ratio: F64,
+    err: I8,
+) -> None:
     """Fill ``liq, bank, im, mm, ratio, err`` (one value per row). ``ins``: per-instrument arrays
     ``(inverse, contract_size, table, form, fee_rate, taker, ratio_convention, venue, settle)``."""
     n = len(acc)
@@ -109,32 +138,111 @@ def evaluate_rows(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F
         if acc[i] > max_acc:
             max_acc = acc[i]
     seen = np.zeros(max_acc + 1, dtype=np.bool_)
-    q = np.empty(n)
-    pnl_a = np.empty(n)
-    mmfee = np.empty(n)
-    creq = np.empty(n)
     starts = np.empty(n, dtype=np.int64)
     ends = np.empty(n, dtype=np.int64)
     walls = np.empty(n)
-    n_cross = _accounts(acc, inst, sign, size, entry, mark, cross, lev, iso, extra, wallet, inverse_a, cs_a, table_a,
-                        form_a, feer_a, taker_a, conv_a, venue_a, settle_a, n_inst, tiers, q, pnl_a, mmfee, creq, liq,
-                        bank, im, mm, ratio, err, seen, starts, ends, walls)
-    _cross(n_cross, starts, ends, walls, inst, sign, size, entry, mark, cross, inverse_a, table_a, form_a, feer_a,
-           taker_a, conv_a, tiers, q, pnl_a, mmfee, creq, liq, bank, mm, ratio, err)
+    n_cross = _accounts(
+        acc,
+        inst,
+        sign,
+        size,
+        entry,
+        mark,
+        cross,
+        lev,
+        iso,
+        extra,
+        wallet,
+        inverse_a,
+        cs_a,
+        table_a,
+        form_a,
+        feer_a,
+        taker_a,
+        conv_a,
+        venue_a,
+        settle_a,
+        n_inst,
+        tiers,
+        liq,
+        bank,
+        im,
+        mm,
+        ratio,
+        err,
+        seen,
+        starts,
+        ends,
+        walls,
+    )
+    _cross(
+        n_cross,
+        starts,
+        ends,
+        walls,
+        inst,
+        sign,
+        size,
+        entry,
+        mark,
+        cross,
+        inverse_a,
+        table_a,
+        form_a,
+        feer_a,
+        taker_a,
+        conv_a,
+        tiers,
+        cs_a,
+        liq,
+        bank,
+        mm,
+        ratio,
+        err,
+    )
     for i in range(n):
         if err[i] != 0:
             liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
 
 
 @njit(cache=True)
-def _accounts(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any, lev: F64,
-              iso: F64, extra: F64, wallet: F64, inverse_a: Any, cs_a: F64, table_a: I64, form_a: I64, feer_a: F64,
-              taker_a: F64, conv_a: I64, venue_a: I64, settle_a: I64, n_inst: int, tiers: Any, q: F64, pnl_a: F64,
-              mmfee: F64, creq: F64, liq: F64, bank: F64, im: F64, mm: F64, ratio: F64, err: Any, seen: Any,
-              starts: I64, ends: I64, walls: F64) -> int:
+def _accounts(
+    acc: I64,
+    inst: I64,
+    sign: F64,
+    size: F64,
+    entry: F64,
+    mark: F64,
+    cross: Any,
+    lev: F64,
+    iso: F64,
+    extra: F64,
+    wallet: F64,
+    inverse_a: Any,
+    cs_a: F64,
+    table_a: I64,
+    form_a: I64,
+    feer_a: F64,
+    taker_a: F64,
+    conv_a: I64,
+    venue_a: I64,
+    settle_a: I64,
+    n_inst: int,
+    tiers: Any,
+    liq: F64,
+    bank: F64,
+    im: F64,
+    mm: F64,
+    ratio: F64,
+    err: Any,
+    seen: Any,
+    starts: I64,
+    ends: I64,
+    walls: F64,
+) -> int:
     """Every account's rows; returns how many accounts have cross rows (their ranges in ``starts``/``ends``)."""
     n = len(acc)
-    floors, mmr_t, amounts = tiers.floors, tiers.mmr, tiers.amounts
+    floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, last_cap_t, maxlev_t = tiers
     n_accounts_cross = 0
     i0 = 0
     while i0 < n:
@@ -154,7 +262,7 @@ def _accounts(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, 
         cross_settle = -1
         bad_account = 0
         for i in range(i0, i1):
-            code = _check_row(i, inst, sign, size, entry, mark, lev, iso, extra, cross, n_inst)
+            code = _check_row(inst[i], sign[i], size[i], entry[i], mark[i], lev[i], iso[i], extra[i], cross[i], n_inst)
             if code == 0 and not np.isnan(wallet[i]):
                 if np.isnan(w):
                     w = wallet[i]
@@ -169,35 +277,37 @@ def _accounts(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, 
             inv = inverse_a[j]
             s, ep, p, lv = sign[i], entry[i], mark[i], lev[i]
             qi = size[i] * cs_a[j]
-            q[i] = qi
             n_entry = qi / ep if inv else qi * ep
             n_mark = qi / p if inv else qi * p
             # The tier the position opens in bounds its size and leverage (as the calculator refuses).
-            key = size[i] if tiers.by_contracts[row] else n_entry
-            cap = tiers.last_cap[row]
-            if key > cap or (key == cap and not tiers.inclusive[row]):
+            key = size[i] if contracts_t[row] else n_entry
+            cap = last_cap_t[row]
+            if key > cap or (key == cap and not inclusive_t[row]):
                 err[i] = ERR_TOO_LARGE
-            elif lv > tiers.max_leverage[row, tier_index(floors, row, key, tiers.inclusive[row])]:
+            elif lv > maxlev_t[row, tier_index(floors, row, key, inclusive_t[row])]:
                 err[i] = ERR_LEVERAGE_ABOVE_TIER
             if err[i] != 0:
                 bad_account = err[i] if cross[i] else bad_account
                 continue
-            pnl_a[i] = pnl(inv, s, qi, ep, p)
+            pnl_i = pnl(inv, s, qi, ep, p)
             im[i] = n_mark / lv
             form = form_a[j]
             taker = taker_a[j]
             if form == FORM_BITUNIX:
-                k = tier_index(floors, row, n_entry, tiers.inclusive[row])
-                mmfee[i] = n_entry * mmr_t[row, k]
-                creq[i] = n_entry * taker
+                k = tier_index(floors, row, n_entry, inclusive_t[row])
+                mmfee_i = n_entry * mmr_t[row, k]
+                creq_i = n_entry * taker
             else:
-                k = tier_index(floors, row, size[i] if tiers.by_contracts[row] else n_mark, tiers.inclusive[row])
-                mmfee[i] = mm_in_tier(n_mark, mmr_t[row, k], feer_a[j], amounts[row, k])
-                creq[i] = 0.0
+                k = tier_index(floors, row, size[i] if contracts_t[row] else n_mark, inclusive_t[row])
+                mmfee_i = mm_in_tier(n_mark, mmr_t[row, k], feer_a[j], amounts[row, k])
+                creq_i = 0.0
                 if form == FORM_BYBIT_2026 and taker != 0.0:
-                    creq[i] = n_entry * (1.0 + s / lv if inv else 1.0 - s / lv) * taker
-            mm[i] = mmfee[i] + creq[i]
+                    creq_i = n_entry * (1.0 + s / lv if inv else 1.0 - s / lv) * taker
+            mm[i] = mmfee_i + creq_i
             if cross[i]:
+                # PnL, MM and the constant requirement wait for the account's second pass in the outputs the
+                # second pass fills (no scratch array: fresh pages cost more than the arithmetic).
+                liq[i], bank[i], ratio[i] = pnl_i, mmfee_i, creq_i
                 n_cross += 1
                 if cross_venue == -1:
                     cross_venue, cross_settle = venue_a[j], settle_a[j]
@@ -205,14 +315,31 @@ def _accounts(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, 
                     bad_account = ERR_MIXED_ACCOUNT
                 continue
             margin = iso[i] if not np.isnan(iso[i]) else n_entry / lv + (0.0 if np.isnan(extra[i]) else extra[i])
-            ratio[i] = ratio_of(conv_a[j], margin + pnl_a[i], mm[i])
-            bank[i] = solve_one_leg(inv, s, qi, ep, p, margin, 0.0, size[i], row, tiers, False)
+            ratio[i] = ratio_of(conv_a[j], margin + pnl_i, mm[i])
+            bank[i] = bankruptcy_one_leg(inv, s, qi, ep, margin)
             if form == FORM_GENERIC:
-                liq[i] = solve_one_leg(inv, s, qi, ep, p, margin, feer_a[j], size[i], row, tiers, True)
+                liq[i] = solve_one_leg(
+                    inv,
+                    s,
+                    qi,
+                    ep,
+                    p,
+                    margin,
+                    feer_a[j],
+                    size[i],
+                    row,
+                    floors,
+                    mmr_t,
+                    amounts,
+                    inclusive_t,
+                    contracts_t,
+                    whole_t,
+                    True,
+                )
             elif form == FORM_BITUNIX:
-                liq[i] = bitunix_price(inv, s, qi, ep, margin, mmfee[i], creq[i])
+                liq[i] = bitunix_price(inv, s, qi, ep, margin, mmfee_i, creq_i)
             else:
-                k = tier_index(floors, row, size[i] if tiers.by_contracts[row] else n_entry, tiers.inclusive[row])
+                k = tier_index(floors, row, size[i] if contracts_t[row] else n_entry, inclusive_t[row])
                 extra_b = (0.0 if np.isnan(extra[i]) else extra[i]) if np.isnan(iso[i]) else margin - n_entry / lv
                 liq[i] = bybit_isolated(form, inv, s, qi, ep, lv, mmr_t[row, k], amounts[row, k], extra_b, taker)
         if bad_account != 0:
@@ -229,20 +356,109 @@ def _accounts(acc: I64, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, 
 
 
 @njit(cache=True)
-def _cross(n_accounts: int, starts: I64, ends: I64, walls: F64, inst: I64, sign: F64, size: F64, entry: F64,
-           mark: F64, cross: Any, inverse_a: Any, table_a: I64, form_a: I64, feer_a: F64, taker_a: F64, conv_a: I64,
-           tiers: Any, q: F64, pnl_a: F64, mmfee: F64, creq: F64, liq: F64, bank: F64, mm: F64, ratio: F64,
-           err: Any) -> None:
+def _cross(
+    n_accounts: int,
+    starts: I64,
+    ends: I64,
+    walls: F64,
+    inst: I64,
+    sign: F64,
+    size: F64,
+    entry: F64,
+    mark: F64,
+    cross: Any,
+    inverse_a: Any,
+    table_a: I64,
+    form_a: I64,
+    feer_a: F64,
+    taker_a: F64,
+    conv_a: I64,
+    tiers: Any,
+    cs_a: F64,
+    liq: F64,
+    bank: F64,
+    mm: F64,
+    ratio: F64,
+    err: Any,
+) -> None:
+    floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, _, _ = tiers
+    longest = 1
     for c in range(n_accounts):
-        _cross_account(starts[c], ends[c], walls[c], inst, sign, size, entry, mark, cross, inverse_a, table_a,
-                       form_a, feer_a, taker_a, conv_a, tiers, q, pnl_a, mmfee, creq, liq, bank, mm, ratio, err)
+        longest = max(longest, ends[c] - starts[c])
+    q, pnl_a, mmfee, creq = np.empty(longest), np.empty(longest), np.empty(longest), np.empty(longest)
+    for c in range(n_accounts):
+        for h in range(starts[c], ends[c]):
+            if cross[h]:
+                o = h - starts[c]
+                q[o] = size[h] * cs_a[inst[h]]
+                pnl_a[o], mmfee[o], creq[o] = liq[h], bank[h], ratio[h]
+        _cross_account(
+            starts[c],
+            ends[c],
+            walls[c],
+            inst,
+            sign,
+            size,
+            entry,
+            mark,
+            cross,
+            inverse_a,
+            table_a,
+            form_a,
+            feer_a,
+            taker_a,
+            conv_a,
+            floors,
+            mmr_t,
+            amounts,
+            inclusive_t,
+            contracts_t,
+            whole_t,
+            q,
+            pnl_a,
+            mmfee,
+            creq,
+            liq,
+            bank,
+            mm,
+            ratio,
+            err,
+        )
 
 
-@njit(cache=True)
-def _cross_account(i0: int, i1: int, w: float, inst: I64, sign: F64, size: F64, entry: F64, mark: F64, cross: Any,
-                   inverse_a: Any, table_a: I64, form_a: I64, feer_a: F64, taker_a: F64, conv_a: I64, tiers: Any,
-                   q: F64, pnl_a: F64, mmfee: F64, creq: F64, liq: F64, bank: F64, mm: F64, ratio: F64,
-                   err: Any) -> None:
+@njit(cache=True, inline="always")
+def _cross_account(
+    i0: int,
+    i1: int,
+    w: float,
+    inst: I64,
+    sign: F64,
+    size: F64,
+    entry: F64,
+    mark: F64,
+    cross: Any,
+    inverse_a: Any,
+    table_a: I64,
+    form_a: I64,
+    feer_a: F64,
+    taker_a: F64,
+    conv_a: I64,
+    floors: F64,
+    mmr_t: F64,
+    amounts: F64,
+    inclusive_t: Any,
+    contracts_t: Any,
+    whole_t: Any,
+    q: F64,
+    pnl_a: F64,
+    mmfee: F64,
+    creq: F64,
+    liq: F64,
+    bank: F64,
+    mm: F64,
+    ratio: F64,
+    err: Any,
+) -> None:
     n_cross = 0
     for i in range(i0, i1):
         n_cross += 1 if cross[i] else 0
@@ -251,9 +467,9 @@ def _cross_account(i0: int, i1: int, w: float, inst: I64, sign: F64, size: F64, 
     extra_req = 0.0
     for i in range(i0, i1):
         if cross[i]:
-            equity += pnl_a[i]
+            equity += pnl_a[i - i0]
             total_mm += mm[i]
-            extra_req += creq[i]
+            extra_req += creq[i - i0]
     for i in range(i0, i1):
         if not cross[i]:
             continue
@@ -276,10 +492,10 @@ def _cross_account(i0: int, i1: int, w: float, inst: I64, sign: F64, size: F64, 
                     if cross[h]:
                         err[h] = ERR_CLASSIC_CROSS
                 return
-            k = tier_index(tiers.floors, row, size[i] if tiers.by_contracts[row] else q[i] / entry[i],
-                           tiers.inclusive[row])
-            liq[i], bank[i] = bybit_inverse_cross_classic(sign[i], q[i], entry[i], w, tiers.mmr[row, k],
-                                                          tiers.amounts[row, k], taker_a[j])
+            k = tier_index(floors, row, size[i] if contracts_t[row] else q[i - i0] / entry[i], inclusive_t[row])
+            liq[i], bank[i] = bybit_inverse_cross_classic(
+                sign[i], q[i - i0], entry[i], w, mmr_t[row, k], amounts[row, k], taker_a[j]
+            )
             continue
         # Legs of this symbol, and the others' PnL and requirement summed in row order (the Decimal order).
         legs = 0
@@ -289,22 +505,22 @@ def _cross_account(i0: int, i1: int, w: float, inst: I64, sign: F64, size: F64, 
         for h in range(i0, i1):
             if not cross[h]:
                 continue
-            total_fee += creq[h]
+            total_fee += creq[h - i0]
             if inst[h] == j:
                 legs += 1
             else:
-                others_pnl += pnl_a[h]
-                others_mm += mmfee[h]
+                others_pnl += pnl_a[h - i0]
+                others_mm += mmfee[h - i0]
         if form == FORM_BITUNIX:
             total = w
             sum_mm = 0.0
             for h in range(i0, i1):
                 if cross[h]:
-                    total += pnl_a[h] - creq[h]
-                    sum_mm += mmfee[h]
-            share = total * mmfee[i] / sum_mm if sum_mm > 0.0 else 0.0
-            margin = share - pnl_a[i] + creq[i]
-            liq[i] = bitunix_price(inv, sign[i], q[i], entry[i], margin, mmfee[i], creq[i])
+                    total += pnl_a[h - i0] - creq[h - i0]
+                    sum_mm += mmfee[h - i0]
+            share = total * mmfee[i - i0] / sum_mm if sum_mm > 0.0 else 0.0
+            margin = share - pnl_a[i - i0] + creq[i - i0]
+            liq[i] = bitunix_price(inv, sign[i], q[i - i0], entry[i], margin, mmfee[i - i0], creq[i - i0])
         ls = np.empty(legs)
         lq = np.empty(legs)
         lep = np.empty(legs)
@@ -314,9 +530,43 @@ def _cross_account(i0: int, i1: int, w: float, inst: I64, sign: F64, size: F64, 
         m = 0
         for h in range(i0, i1):
             if cross[h] and inst[h] == j:
-                ls[m], lq[m], lep[m], lfee[m], lsize[m], lrow[m] = sign[h], q[h], entry[h], feer_a[j], size[h], row
+                ls[m], lq[m], lep[m], lfee[m], lsize[m], lrow[m] = sign[h], q[h - i0], entry[h], feer_a[j], size[h], row
                 m += 1
         if form != FORM_BITUNIX:
             constant = w - total_fee + others_pnl - others_mm
-            liq[i] = solve_legs(inv, ls, lq, lep, lfee, lsize, lrow, mark[i], constant, tiers, True)
-        bank[i] = solve_legs(inv, ls, lq, lep, lfee, lsize, lrow, mark[i], w + others_pnl, tiers, False)
+            liq[i] = solve_legs(
+                inv,
+                ls,
+                lq,
+                lep,
+                lfee,
+                lsize,
+                lrow,
+                mark[i],
+                constant,
+                floors,
+                mmr_t,
+                amounts,
+                inclusive_t,
+                contracts_t,
+                whole_t,
+                True,
+            )
+        bank[i] = solve_legs(
+            inv,
+            ls,
+            lq,
+            lep,
+            lfee,
+            lsize,
+            lrow,
+            mark[i],
+            w + others_pnl,
+            floors,
+            mmr_t,
+            amounts,
+            inclusive_t,
+            contracts_t,
+            whole_t,
+            False,
+        )

@@ -20,7 +20,7 @@ A venue's formula is chosen by the integer ``FORM_*`` code its rule carries (:mo
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +57,7 @@ class KernelTiers(NamedTuple):
     max_leverage: F64
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tier_index(floors: F64, row: int, amount: float, inclusive: bool) -> int:
     """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier."""
     k = 0
@@ -100,25 +100,57 @@ def _leg_ab(inverse: bool, s: float, q: float, entry: float) -> tuple[float, flo
     return -s * q * entry, s * q
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def solve_one_leg(
-    inverse: bool, s: float, q: float, entry: float, mark: float, constant: float, fee: float, size: float,
-    row: int, tiers: Any, maintenance: bool,
+    inverse: bool,
+    s: float,
+    q: float,
+    entry: float,
+    mark: float,
+    constant: float,
+    fee: float,
+    size: float,
+    row: int,
+    floors: F64,
+    mmr: F64,
+    amounts: F64,
+    inclusive: B,
+    by_contracts: B,
+    whole: B,
+    maintenance: bool,
 ) -> float:
-    """Price of one leg at which ``constant + PnL − MM = 0`` (NaN: none); ``maintenance=False`` is bankruptcy."""
+    """Price of one leg at which ``constant + PnL − MM = 0`` (NaN: none); ``maintenance=False`` is bankruptcy.
+
+    The arrays are those of :class:`KernelTiers`, given apart: a tuple of arrays handed to a call costs a
+    reference count per array, which the hot loop cannot afford."""
     a0, b0 = _leg_ab(inverse, s, q, entry)
     a0 += constant
     if not maintenance:
         return _root_price(inverse, a0, b0)
-    floors, mmr, amounts = tiers.floors, tiers.mmr, tiers.amounts
-    if tiers.by_contracts[row]:
-        k = tier_index(floors, row, size, tiers.inclusive[row])
+    incl = inclusive[row]
+    if by_contracts[row]:
+        k = tier_index(floors, row, size, incl)
         return _root_price(inverse, a0 + amounts[row, k], b0 - q * (mmr[row, k] + fee))
-    if tiers.whole[row]:
-        return _solve_general(inverse, np.array([s]), np.array([q]), np.array([entry]), np.array([fee]),
-                              np.array([size]), np.array([row]), mark, constant, tiers, maintenance)
+    if whole[row]:
+        return _solve_general(
+            inverse,
+            np.array([s]),
+            np.array([q]),
+            np.array([entry]),
+            np.array([fee]),
+            np.array([size]),
+            np.array([row]),
+            mark,
+            constant,
+            floors,
+            mmr,
+            amounts,
+            inclusive,
+            by_contracts,
+            whole,
+            maintenance,
+        )
     width = floors.shape[1]
-    incl = tiers.inclusive[row]
     k = tier_index(floors, row, q / mark if inverse else q * mark, incl)
     direction = 0.0
     for _ in range(width + 1):
@@ -139,8 +171,31 @@ def solve_one_leg(
         if u <= 0.0:
             return np.nan
         return float(1.0 / u if inverse else u)
-    return _solve_general(inverse, np.array([s]), np.array([q]), np.array([entry]), np.array([fee]),
-                          np.array([size]), np.array([row]), mark, constant, tiers, maintenance)
+    return _solve_general(
+        inverse,
+        np.array([s]),
+        np.array([q]),
+        np.array([entry]),
+        np.array([fee]),
+        np.array([size]),
+        np.array([row]),
+        mark,
+        constant,
+        floors,
+        mmr,
+        amounts,
+        inclusive,
+        by_contracts,
+        whole,
+        maintenance,
+    )
+
+
+@njit(cache=True)
+def bankruptcy_one_leg(inverse: bool, s: float, q: float, entry: float, constant: float) -> float:
+    """Price at which ``constant + PnL = 0`` (docs/venues.md §3.5; the solver with no maintenance); NaN: none."""
+    a, b = _leg_ab(inverse, s, q, entry)
+    return _root_price(inverse, a + constant, b)
 
 
 @njit(cache=True)
@@ -155,8 +210,25 @@ def _root_price(inverse: bool, a: float, b: float) -> float:
 
 
 @njit(cache=True)
-def _f(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, row: I64, constant: float, tiers: Any,
-       maintenance: bool, u: float, sample: float) -> tuple[float, float]:
+def _f(
+    inverse: bool,
+    s: F64,
+    q: F64,
+    ep: F64,
+    fee: F64,
+    size: F64,
+    row: I64,
+    constant: float,
+    floors: F64,
+    mmr: F64,
+    amounts: F64,
+    inclusive: B,
+    by_contracts: B,
+    whole: B,
+    maintenance: bool,
+    u: float,
+    sample: float,
+) -> tuple[float, float]:
     """``(a, b)`` of ``f = a + b·u`` in the tiers holding ``sample``."""
     a = constant
     b = 0.0
@@ -164,36 +236,101 @@ def _f(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, row: I64, co
         la, lb = _leg_ab(inverse, s[j], q[j], ep[j])
         if maintenance:
             r = row[j]
-            key = size[j] if tiers.by_contracts[r] else q[j] * sample
-            k = tier_index(tiers.floors, r, key, tiers.inclusive[r])
-            la += tiers.amounts[r, k]
-            lb -= q[j] * (tiers.mmr[r, k] + fee[j])
+            key = size[j] if by_contracts[r] else q[j] * sample
+            k = tier_index(floors, r, key, inclusive[r])
+            la += amounts[r, k]
+            lb -= q[j] * (mmr[r, k] + fee[j])
         a += la
         b += lb
     return a, b
 
 
 @njit(cache=True)
-def solve_legs(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, row: I64, mark: float,
-               constant: float, tiers: Any, maintenance: bool) -> float:
+def solve_legs(
+    inverse: bool,
+    s: F64,
+    q: F64,
+    ep: F64,
+    fee: F64,
+    size: F64,
+    row: I64,
+    mark: float,
+    constant: float,
+    floors: F64,
+    mmr: F64,
+    amounts: F64,
+    inclusive: B,
+    by_contracts: B,
+    whole: B,
+    maintenance: bool,
+) -> float:
     """Several legs of one symbol (hedge mode): every segment, as :func:`margincall.math.solver.solve_price`."""
     if len(s) == 1:
-        return solve_one_leg(inverse, s[0], q[0], ep[0], mark, constant, fee[0], size[0], row[0], tiers,
-                             maintenance)
-    return _solve_general(inverse, s, q, ep, fee, size, row, mark, constant, tiers, maintenance)
+        return solve_one_leg(
+            inverse,
+            s[0],
+            q[0],
+            ep[0],
+            mark,
+            constant,
+            fee[0],
+            size[0],
+            row[0],
+            floors,
+            mmr,
+            amounts,
+            inclusive,
+            by_contracts,
+            whole,
+            maintenance,
+        )
+    return _solve_general(
+        inverse,
+        s,
+        q,
+        ep,
+        fee,
+        size,
+        row,
+        mark,
+        constant,
+        floors,
+        mmr,
+        amounts,
+        inclusive,
+        by_contracts,
+        whole,
+        maintenance,
+    )
 
 
 @njit(cache=True)
-def _solve_general(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, row: I64, mark: float,
-                   constant: float, tiers: Any, maintenance: bool) -> float:
+def _solve_general(
+    inverse: bool,
+    s: F64,
+    q: F64,
+    ep: F64,
+    fee: F64,
+    size: F64,
+    row: I64,
+    mark: float,
+    constant: float,
+    floors: F64,
+    mmr: F64,
+    amounts: F64,
+    inclusive: B,
+    by_contracts: B,
+    whole: B,
+    maintenance: bool,
+) -> float:
     points = [0.0]
     if maintenance:
         for j in range(len(s)):
             r = row[j]
-            if tiers.by_contracts[r]:
+            if by_contracts[r]:
                 continue
-            for k in range(1, tiers.floors.shape[1]):
-                fl = tiers.floors[r, k]
+            for k in range(1, floors.shape[1]):
+                fl = floors[r, k]
                 if np.isfinite(fl) and fl / q[j] > 0.0:
                     points.append(fl / q[j])
     bounds = np.unique(np.array(points))
@@ -205,7 +342,25 @@ def _solve_general(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, 
         last = i + 1 >= nb
         hi = np.inf if last else bounds[i + 1]
         sample = (lo + hi) / 2.0 if not last else (lo * 2.0 if lo > 0.0 else 1.0)
-        a, b = _f(inverse, s, q, ep, fee, size, row, constant, tiers, maintenance, 0.0, sample)
+        a, b = _f(
+            inverse,
+            s,
+            q,
+            ep,
+            fee,
+            size,
+            row,
+            constant,
+            floors,
+            mmr,
+            amounts,
+            inclusive,
+            by_contracts,
+            whole,
+            maintenance,
+            0.0,
+            sample,
+        )
         f_lo = a + b * lo
         if not np.isnan(prev_right) and lo > 0.0 and (prev_right > 0.0) != (f_lo > 0.0) and f_lo != 0.0:
             roots.append(lo)
@@ -226,12 +381,48 @@ def _solve_general(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, 
         if p >= mark and (np.isnan(upper) or p < upper):
             upper = p
     u_mark = 1.0 / mark if inverse else mark
-    a, b = _f(inverse, s, q, ep, fee, size, row, constant, tiers, maintenance, 0.0, u_mark)
+    a, b = _f(
+        inverse,
+        s,
+        q,
+        ep,
+        fee,
+        size,
+        row,
+        constant,
+        floors,
+        mmr,
+        amounts,
+        inclusive,
+        by_contracts,
+        whole,
+        maintenance,
+        0.0,
+        u_mark,
+    )
     value = a + b * u_mark
     triggered = value <= 0.0
     up = mark + mark / 1e9
     u_up = 1.0 / up if inverse else up
-    a, b = _f(inverse, s, q, ep, fee, size, row, constant, tiers, maintenance, 0.0, u_up)
+    a, b = _f(
+        inverse,
+        s,
+        q,
+        ep,
+        fee,
+        size,
+        row,
+        constant,
+        floors,
+        mmr,
+        amounts,
+        inclusive,
+        by_contracts,
+        whole,
+        maintenance,
+        0.0,
+        u_up,
+    )
     slope = a + b * u_up - value
     if slope > 0.0:
         price = upper if triggered else lower
@@ -249,8 +440,18 @@ def _solve_general(inverse: bool, s: F64, q: F64, ep: F64, fee: F64, size: F64, 
 
 
 @njit(cache=True)
-def bybit_isolated(form: int, inverse: bool, s: float, q: float, entry: float, leverage: float, mmr: float,
-                   mmd: float, extra: float, fee: float) -> float:
+def bybit_isolated(
+    form: int,
+    inverse: bool,
+    s: float,
+    q: float,
+    entry: float,
+    leverage: float,
+    mmr: float,
+    mmd: float,
+    extra: float,
+    fee: float,
+) -> float:
     """:func:`margincall.math.bybit.bybit_isolated_liquidation_price` (docs/venues.md §4.2–4.3); NaN for ``None``."""
     imr = 1.0 / leverage
     if not inverse:
@@ -284,8 +485,9 @@ def bybit_isolated(form: int, inverse: bool, s: float, q: float, entry: float, l
 
 
 @njit(cache=True)
-def bybit_inverse_cross_classic(s: float, q: float, entry: float, available: float, mmr: float, mmd: float,
-                                fee: float) -> tuple[float, float]:
+def bybit_inverse_cross_classic(
+    s: float, q: float, entry: float, available: float, mmr: float, mmd: float, fee: float
+) -> tuple[float, float]:
     """:func:`margincall.math.bybit.bybit_inverse_cross_classic` (docs/venues.md §4.4): ``(LP, BP)``; NaN: none."""
     pv = q / entry
     den = pv + available if s > 0 else pv - available
@@ -298,8 +500,9 @@ def bybit_inverse_cross_classic(s: float, q: float, entry: float, available: flo
 
 
 @njit(cache=True)
-def bitunix_price(inverse: bool, s: float, q: float, entry: float, margin: float, maintenance: float,
-                  fee: float) -> float:
+def bitunix_price(
+    inverse: bool, s: float, q: float, entry: float, margin: float, maintenance: float, fee: float
+) -> float:
     """:func:`margincall.math.bitunix.bitunix_liquidation_price` (docs/venues.md §6); NaN for ``None``."""
     buffer = margin - maintenance - fee
     if not inverse:
