@@ -24,19 +24,16 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from margincall.math.batch_cross import cross_accounts
+from margincall.math.batch_forms import bitunix_price, bybit_isolated
 from margincall.math.batch_kernels import (
     FORM_BITUNIX,
     FORM_BYBIT_2026,
-    FORM_BYBIT_LEGACY,
     FORM_GENERIC,
     bankruptcy_one_leg,
-    bitunix_price,
-    bybit_inverse_cross_classic,
-    bybit_isolated,
     mm_in_tier,
     pnl,
     ratio_of,
-    solve_legs,
     solve_one_leg,
     tier_index,
 )
@@ -47,7 +44,7 @@ I8 = npt.NDArray[np.int8]
 
 ERR_INSTRUMENT, ERR_SIDE, ERR_SIZE, ERR_ENTRY, ERR_MARK, ERR_LEVERAGE = 1, 2, 3, 4, 5, 6
 ERR_ISOLATED_MARGIN, ERR_ACCOUNT, ERR_LEVERAGE_ABOVE_TIER, ERR_TOO_LARGE, ERR_MIXED_ACCOUNT = 7, 8, 9, 10, 11
-ERR_MARGIN_ON_CROSS, ERR_CLASSIC_CROSS, ERR_MARGIN_TWICE, ERR_WALLET = 12, 13, 14, 15
+ERR_MARGIN_ON_CROSS, ERR_MARGIN_TWICE, ERR_WALLET = 12, 14, 15
 
 #: (field, message) of each error code; index = code.
 ERRORS: tuple[tuple[str, str], ...] = (
@@ -175,7 +172,7 @@ def evaluate_rows(
         ends,
         walls,
     )
-    _cross(
+    cross_accounts(
         n_cross,
         starts,
         ends,
@@ -353,220 +350,3 @@ def _accounts(
             n_accounts_cross += 1
         i0 = i1
     return n_accounts_cross
-
-
-@njit(cache=True)
-def _cross(
-    n_accounts: int,
-    starts: I64,
-    ends: I64,
-    walls: F64,
-    inst: I64,
-    sign: F64,
-    size: F64,
-    entry: F64,
-    mark: F64,
-    cross: Any,
-    inverse_a: Any,
-    table_a: I64,
-    form_a: I64,
-    feer_a: F64,
-    taker_a: F64,
-    conv_a: I64,
-    tiers: Any,
-    cs_a: F64,
-    liq: F64,
-    bank: F64,
-    mm: F64,
-    ratio: F64,
-    err: Any,
-) -> None:
-    floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, _, _ = tiers
-    longest = 1
-    for c in range(n_accounts):
-        longest = max(longest, ends[c] - starts[c])
-    q, pnl_a, mmfee, creq = np.empty(longest), np.empty(longest), np.empty(longest), np.empty(longest)
-    for c in range(n_accounts):
-        for h in range(starts[c], ends[c]):
-            if cross[h]:
-                o = h - starts[c]
-                q[o] = size[h] * cs_a[inst[h]]
-                pnl_a[o], mmfee[o], creq[o] = liq[h], bank[h], ratio[h]
-        _cross_account(
-            starts[c],
-            ends[c],
-            walls[c],
-            inst,
-            sign,
-            size,
-            entry,
-            mark,
-            cross,
-            inverse_a,
-            table_a,
-            form_a,
-            feer_a,
-            taker_a,
-            conv_a,
-            floors,
-            mmr_t,
-            amounts,
-            inclusive_t,
-            contracts_t,
-            whole_t,
-            q,
-            pnl_a,
-            mmfee,
-            creq,
-            liq,
-            bank,
-            mm,
-            ratio,
-            err,
-        )
-
-
-@njit(cache=True, inline="always")
-def _cross_account(
-    i0: int,
-    i1: int,
-    w: float,
-    inst: I64,
-    sign: F64,
-    size: F64,
-    entry: F64,
-    mark: F64,
-    cross: Any,
-    inverse_a: Any,
-    table_a: I64,
-    form_a: I64,
-    feer_a: F64,
-    taker_a: F64,
-    conv_a: I64,
-    floors: F64,
-    mmr_t: F64,
-    amounts: F64,
-    inclusive_t: Any,
-    contracts_t: Any,
-    whole_t: Any,
-    q: F64,
-    pnl_a: F64,
-    mmfee: F64,
-    creq: F64,
-    liq: F64,
-    bank: F64,
-    mm: F64,
-    ratio: F64,
-    err: Any,
-) -> None:
-    n_cross = 0
-    for i in range(i0, i1):
-        n_cross += 1 if cross[i] else 0
-    equity = w
-    total_mm = 0.0
-    extra_req = 0.0
-    for i in range(i0, i1):
-        if cross[i]:
-            equity += pnl_a[i - i0]
-            total_mm += mm[i]
-            extra_req += creq[i - i0]
-    for i in range(i0, i1):
-        if not cross[i]:
-            continue
-        j = inst[i]
-        ratio[i] = ratio_of(conv_a[j], equity, total_mm)
-        first = True
-        for h in range(i0, i):
-            if cross[h] and inst[h] == j:
-                first = False
-                liq[i], bank[i] = liq[h], bank[h]
-                break
-        if not first:
-            continue
-        inv = inverse_a[j]
-        form = form_a[j]
-        row = table_a[j]
-        if form == FORM_BYBIT_LEGACY and inv:
-            if n_cross != 1:
-                for h in range(i0, i1):
-                    if cross[h]:
-                        err[h] = ERR_CLASSIC_CROSS
-                return
-            k = tier_index(floors, row, size[i] if contracts_t[row] else q[i - i0] / entry[i], inclusive_t[row])
-            liq[i], bank[i] = bybit_inverse_cross_classic(
-                sign[i], q[i - i0], entry[i], w, mmr_t[row, k], amounts[row, k], taker_a[j]
-            )
-            continue
-        # Legs of this symbol, and the others' PnL and requirement summed in row order (the Decimal order).
-        legs = 0
-        others_pnl = 0.0
-        others_mm = 0.0
-        total_fee = 0.0
-        for h in range(i0, i1):
-            if not cross[h]:
-                continue
-            total_fee += creq[h - i0]
-            if inst[h] == j:
-                legs += 1
-            else:
-                others_pnl += pnl_a[h - i0]
-                others_mm += mmfee[h - i0]
-        if form == FORM_BITUNIX:
-            total = w
-            sum_mm = 0.0
-            for h in range(i0, i1):
-                if cross[h]:
-                    total += pnl_a[h - i0] - creq[h - i0]
-                    sum_mm += mmfee[h - i0]
-            share = total * mmfee[i - i0] / sum_mm if sum_mm > 0.0 else 0.0
-            margin = share - pnl_a[i - i0] + creq[i - i0]
-            liq[i] = bitunix_price(inv, sign[i], q[i - i0], entry[i], margin, mmfee[i - i0], creq[i - i0])
-        ls = np.empty(legs)
-        lq = np.empty(legs)
-        lep = np.empty(legs)
-        lfee = np.empty(legs)
-        lsize = np.empty(legs)
-        lrow = np.empty(legs, dtype=np.int64)
-        m = 0
-        for h in range(i0, i1):
-            if cross[h] and inst[h] == j:
-                ls[m], lq[m], lep[m], lfee[m], lsize[m], lrow[m] = sign[h], q[h - i0], entry[h], feer_a[j], size[h], row
-                m += 1
-        if form != FORM_BITUNIX:
-            constant = w - total_fee + others_pnl - others_mm
-            liq[i] = solve_legs(
-                inv,
-                ls,
-                lq,
-                lep,
-                lfee,
-                lsize,
-                lrow,
-                mark[i],
-                constant,
-                floors,
-                mmr_t,
-                amounts,
-                inclusive_t,
-                contracts_t,
-                whole_t,
-                True,
-            )
-        bank[i] = solve_legs(
-            inv,
-            ls,
-            lq,
-            lep,
-            lfee,
-            lsize,
-            lrow,
-            mark[i],
-            w + others_pnl,
-            floors,
-            mmr_t,
-            amounts,
-            inclusive_t,
-            contracts_t,
-            whole_t,
-            False,
-        )

@@ -12,8 +12,7 @@ Each kernel is the twin of one Decimal formula, which is its executable specific
   within a tier. One leg of a continuous (bracket, or contracts-keyed) table makes ``f`` monotone, so the root
   is found by walking from the mark's tier towards it: the line of tier ``k`` has its root below (above) the
   tier exactly when ``f`` does. Anything else takes every segment, as the Decimal solver does.
-* :func:`bybit_isolated` / :func:`bybit_inverse_cross_classic` — :mod:`margincall.math.bybit` (§4.2–4.4).
-* :func:`bitunix_price` — :func:`margincall.math.bitunix.bitunix_liquidation_price` (§6).
+* the venues' closed forms (Bybit §4.2–4.4, Bitunix §6): :mod:`margincall.math.batch_forms`.
 
 A venue's formula is chosen by the integer ``FORM_*`` code its rule carries (:mod:`margincall.venues.rules`).
 """
@@ -79,9 +78,10 @@ def mm_in_tier(notional: float, mmr: float, fee_rate: float, amount: float) -> f
 
 @njit(cache=True)
 def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
-    """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``."""
+    """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
+    number; ``P − EP`` is exact in float when the prices are within a factor 2, ``1/EP − 1/P`` cancels)."""
     if inverse:
-        return s * q * (1.0 / entry - 1.0 / price)
+        return s * q * (price - entry) / (entry * price)
     return s * q * (price - entry)
 
 
@@ -132,24 +132,7 @@ def solve_one_leg(
         k = tier_index(floors, row, size, incl)
         return _root_price(inverse, a0 + amounts[row, k], b0 - q * (mmr[row, k] + fee))
     if whole[row]:
-        return _solve_general(
-            inverse,
-            np.array([s]),
-            np.array([q]),
-            np.array([entry]),
-            np.array([fee]),
-            np.array([size]),
-            np.array([row]),
-            mark,
-            constant,
-            floors,
-            mmr,
-            amounts,
-            inclusive,
-            by_contracts,
-            whole,
-            maintenance,
-        )
+        return _one_leg_segments(inverse, a0, b0, q, mark, fee, row, floors, mmr, amounts, incl)
     width = floors.shape[1]
     k = tier_index(floors, row, q / mark if inverse else q * mark, incl)
     direction = 0.0
@@ -189,6 +172,102 @@ def solve_one_leg(
         whole,
         maintenance,
     )
+
+
+@njit(cache=True)
+def _one_leg_f(
+    a0: float,
+    b0: float,
+    q: float,
+    fee: float,
+    row: int,
+    floors: F64,
+    mmr: F64,
+    amounts: F64,
+    incl: bool,
+    u: float,
+    sample: float,
+) -> float:
+    k = tier_index(floors, row, q * sample, incl)
+    return float(a0 + amounts[row, k] + (b0 - q * (mmr[row, k] + fee)) * u)
+
+
+@njit(cache=True)
+def _one_leg_segments(
+    inverse: bool,
+    a0: float,
+    b0: float,
+    q: float,
+    mark: float,
+    fee: float,
+    row: int,
+    floors: F64,
+    mmr: F64,
+    amounts: F64,
+    incl: bool,
+) -> float:
+    """:func:`_solve_general` for one notional-keyed leg, without allocating: the segments are the tiers."""
+    width = floors.shape[1]
+    n_seg = 1
+    while n_seg < width and np.isfinite(floors[row, n_seg]):
+        n_seg += 1
+    lower = np.nan
+    upper = np.nan
+    prev_right = np.nan
+    for i in range(n_seg):
+        lo = 0.0 if i == 0 else floors[row, i] / q
+        last = i + 1 >= n_seg
+        hi = np.inf if last else floors[row, i + 1] / q
+        sample = (lo + hi) / 2.0 if not last else (lo * 2.0 if lo > 0.0 else 1.0)
+        k = tier_index(floors, row, q * sample, incl)
+        a = a0 + amounts[row, k]
+        b = b0 - q * (mmr[row, k] + fee)
+        f_lo = a + b * lo
+        root = np.nan
+        if not np.isnan(prev_right) and lo > 0.0 and (prev_right > 0.0) != (f_lo > 0.0) and f_lo != 0.0:
+            root = lo
+        for pass_ in range(2):
+            if pass_ == 1:
+                root = np.nan
+                if b != 0.0:
+                    u = -a / b
+                    if u > lo and (last or u <= hi) and u > 0.0:
+                        root = u
+                elif a == 0.0:
+                    root = lo if lo > 0.0 else (1.0 if last else hi)
+            if not np.isnan(root):
+                p = 1.0 / root if inverse else root
+                if p <= mark and (np.isnan(lower) or p > lower):
+                    lower = p
+                if p >= mark and (np.isnan(upper) or p < upper):
+                    upper = p
+        if not last:
+            prev_right = a + b * hi
+    u_mark = 1.0 / mark if inverse else mark
+    value = _one_leg_f(a0, b0, q, fee, row, floors, mmr, amounts, incl, u_mark, u_mark)
+    triggered = value <= 0.0
+    up = mark + mark / 1e9
+    u_up = 1.0 / up if inverse else up
+    slope = _one_leg_f(a0, b0, q, fee, row, floors, mmr, amounts, incl, u_up, u_up) - value
+    return _choose(lower, upper, mark, slope, triggered)
+
+
+@njit(cache=True)
+def _choose(lower: float, upper: float, mark: float, slope: float, triggered: bool) -> float:
+    """:func:`margincall.math.solver.solve_price`'s choice between the roots below and above the mark."""
+    if slope > 0.0:
+        price = upper if triggered else lower
+    elif slope < 0.0:
+        price = lower if triggered else upper
+    elif np.isnan(lower):
+        price = upper
+    elif np.isnan(upper):
+        price = lower
+    else:
+        price = lower if mark - lower <= upper - mark else upper
+    if np.isnan(price) and triggered:
+        price = upper if np.isnan(lower) else lower
+    return float(price)
 
 
 @njit(cache=True)
@@ -424,92 +503,4 @@ def _solve_general(
         u_up,
     )
     slope = a + b * u_up - value
-    if slope > 0.0:
-        price = upper if triggered else lower
-    elif slope < 0.0:
-        price = lower if triggered else upper
-    elif np.isnan(lower):
-        price = upper
-    elif np.isnan(upper):
-        price = lower
-    else:
-        price = lower if mark - lower <= upper - mark else upper
-    if np.isnan(price) and triggered:
-        price = upper if np.isnan(lower) else lower
-    return float(price)
-
-
-@njit(cache=True)
-def bybit_isolated(
-    form: int,
-    inverse: bool,
-    s: float,
-    q: float,
-    entry: float,
-    leverage: float,
-    mmr: float,
-    mmd: float,
-    extra: float,
-    fee: float,
-) -> float:
-    """:func:`margincall.math.bybit.bybit_isolated_liquidation_price` (docs/venues.md §4.2–4.3); NaN for ``None``."""
-    imr = 1.0 / leverage
-    if not inverse:
-        if form == FORM_BYBIT_LEGACY:
-            lp = entry * (1.0 - imr + mmr) - extra / q if s > 0 else entry * (1.0 + imr - mmr) + extra / q
-        elif form == FORM_BYBIT_2024:
-            step = (q * entry * imr - (q * entry * mmr - mmd)) / q + extra / q
-            lp = entry - step if s > 0 else entry + step
-        elif s > 0:
-            lp = (entry * q - entry * q * imr - extra / (1.0 - fee) - mmd) / (q - q * mmr)
-        else:
-            lp = (entry * q + entry * q * imr + extra / (1.0 + fee) + mmd) / (q + q * mmr)
-    else:
-        pv = q / entry
-        if form == FORM_BYBIT_2026:
-            if s > 0:
-                den = pv + pv * imr + extra / (1.0 + fee) + mmd
-                num = q * (mmr + 1.0)
-            else:
-                den = pv - pv * imr - extra / (1.0 - fee) - mmd
-                num = q * (1.0 - mmr)
-        else:
-            im = pv * imr
-            mm = pv * mmr - mmd
-            den = pv + (im - mm) + extra if s > 0 else pv - (im - mm) - extra
-            num = q
-        if den <= 0.0:
-            return np.nan
-        lp = num / den
-    return lp if lp > 0.0 else np.nan
-
-
-@njit(cache=True)
-def bybit_inverse_cross_classic(
-    s: float, q: float, entry: float, available: float, mmr: float, mmd: float, fee: float
-) -> tuple[float, float]:
-    """:func:`margincall.math.bybit.bybit_inverse_cross_classic` (docs/venues.md §4.4): ``(LP, BP)``; NaN: none."""
-    pv = q / entry
-    den = pv + available if s > 0 else pv - available
-    if den <= 0.0:
-        return np.nan, np.nan
-    bankruptcy = (1.0 + s * fee) * q / den
-    cushion = available - (pv * mmr - mmd) - q * fee / bankruptcy
-    den = pv + cushion if s > 0 else pv - cushion
-    return (q / den if den > 0.0 else np.nan), bankruptcy
-
-
-@njit(cache=True)
-def bitunix_price(
-    inverse: bool, s: float, q: float, entry: float, margin: float, maintenance: float, fee: float
-) -> float:
-    """:func:`margincall.math.bitunix.bitunix_liquidation_price` (docs/venues.md §6); NaN for ``None``."""
-    buffer = margin - maintenance - fee
-    if not inverse:
-        p = entry - s * buffer / q
-    else:
-        inv = 1.0 / entry + s * buffer / q
-        if inv <= 0.0:
-            return np.nan
-        p = 1.0 / inv
-    return p if p > 0.0 else np.nan
+    return _choose(lower, upper, mark, slope, triggered)
