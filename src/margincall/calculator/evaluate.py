@@ -156,7 +156,7 @@ def instrument_of(profile: VenueProfile, symbol: str, spec: InstrumentIn | None)
 
 def scenario_instrument(scenario: Scenario, symbol: str) -> Instrument:
     """The contract ``symbol`` is in ``scenario``: its ``instruments`` entry, else the venue's built-in market."""
-    return _instrument(get_venue(scenario.venue), symbol, scenario.instruments.get(symbol))
+    return instrument_of(get_venue(scenario.venue), symbol, scenario.instruments.get(symbol))
 
 
 def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -> Holding:
