@@ -1,91 +1,134 @@
-"""Liquidation prices per second: the exact Decimal solver vs the vectorised numpy path.
+"""Liquidation prices per second: the compiled batch path (``margincall.venues.batch.evaluate_book``) over a whole
+book spread over every venue profile and formula form, against the calculator's exact Decimal evaluation (timed on
+a sample, whose rows are also where the agreement is measured) and freqtrade's own Binance
+``dry_run_liquidation_price`` (when freqtrade is installed).
 
-python benchmarks/calc.py [--positions N] [--decimal-sample K] [--json]
+python benchmarks/calc.py [--positions N] [--sample-accounts K] [--freqtrade-positions M] [--json]
+
+The book is the sample's rows repeated (new account ids each time) up to N rows; ``vector_per_s`` is N over the
+best of three timed ``evaluate_book`` calls (compiled beforehand), every output of every row included.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 import time
-from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from margincall.math.solver import Leg, solve_price
-from margincall.math.vector import TierArrays, liquidation_price_vec
-from margincall.model import ContractKind
-from margincall.venues.tables import (
-    BINANCE_USDM_BTCUSDT_2024,
-    BINANCE_USDM_ETHUSDT_2021,
-    BYBIT_LINEAR_BTCUSDT_2026,
-    HYPERLIQUID_BTC,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-TABLES = [BINANCE_USDM_BTCUSDT_2024, BINANCE_USDM_ETHUSDT_2021, BYBIT_LINEAR_BTCUSDT_2026, HYPERLIQUID_BTC]
+from margincall.venues.batch import evaluate_book
+from support.random_book import batch_instruments, random_book, reference
+
+NAMES = ("liquidation_price", "bankruptcy_price", "initial_margin", "maintenance_margin", "margin_ratio")
 
 
-def book(n: int, seed: int = 7) -> dict[str, np.ndarray]:
+def whole_book(sample: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """The sample's rows repeated up to ``n`` rows, each copy under new account ids (accounts stay contiguous)."""
+    rows = len(sample["account"])
+    reps = math.ceil(n / rows)
+    accounts = int(sample["account"].max()) + 1
+    out = {k: np.tile(v, reps)[:n] for k, v in sample.items()}
+    out["account"] = (np.tile(sample["account"], reps) + np.repeat(np.arange(reps) * accounts, rows))[:n]
+    return out
+
+
+def freqtrade_rate(n: int, seed: int = 3) -> float | None:
+    """freqtrade's Binance ``dry_run_liquidation_price`` per second over ``n`` isolated positions, tiers loaded
+    by freqtrade itself (its shipped ``binance_leverage_tiers.json``, as in dry-run and backtesting)."""
+    try:
+        from freqtrade.enums import MarginMode, RunMode, TradingMode
+        from freqtrade.exchange import Binance
+    except ImportError:
+        return None
+    ex: Any = Binance.__new__(Binance)  # no network: only what the liquidation price reads is set up
+    ex._config = {"dry_run": True, "runmode": RunMode.BACKTEST, "stake_currency": "USDT"}
+    ex.trading_mode, ex.margin_mode = TradingMode.FUTURES, MarginMode.ISOLATED
+    ex._leverage_tiers, ex._exchange_ws, ex._api_async = {}, None, None
+    ex.fill_leverage_tiers()
     rng = np.random.default_rng(seed)
-    entry = np.round(rng.uniform(1000, 100000, n), 2)
-    qty = np.round(rng.uniform(0.001, 50, n), 3)
-    lev = rng.integers(2, 20, n).astype(np.float64)
-    return {
-        "table": rng.integers(0, len(TABLES), n),
-        "inverse": np.zeros(n, dtype=bool),
-        "sign": rng.choice([-1.0, 1.0], n),
-        "qty": qty,
-        "entry": entry,
-        "margin": np.round(qty * entry / lev, 2),
-    }
+    pairs = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+    base = [60000.0, 3000.0]
+    which = rng.integers(0, 2, n)
+    rate = np.round(np.take(base, which) * rng.uniform(0.5, 1.5, n), 2)
+    amount = np.round(rng.uniform(0.001, 5, n), 3)
+    lev = rng.integers(2, 50, n).astype(float)
+    short = rng.random(n) < 0.5
+    args = [(pairs[w], float(r), bool(s), float(a), float(a * r / le), float(le), float(a * r / le))
+            for w, r, s, a, le in zip(which, rate, short, amount, lev, strict=True)]
+    price = ex.dry_run_liquidation_price
+    t0 = time.perf_counter()
+    for pair, r, s, a, stake, le, wb in args:
+        price(pair, r, s, a, stake, le, wb, [])
+    return n / (time.perf_counter() - t0)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--positions", type=int, default=1_000_000)
-    ap.add_argument("--decimal-sample", type=int, default=None,
-                    help="positions timed on the Decimal path (default: all of them)")
+    ap.add_argument("--sample-accounts", type=int, default=20_000,
+                    help="accounts evaluated exactly (Decimal) for the agreement and the Decimal rate")
+    ap.add_argument("--freqtrade-positions", type=int, default=200_000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = args.positions
-    b = book(n)
-    arrays = TierArrays.from_tables(TABLES)
+    instruments = batch_instruments()
+    scenarios, sample = random_book(args.sample_accounts, seed=2026)
+    book = whole_book(sample, n)
+    evaluate_book(instruments, **{k: v[:50] for k, v in book.items()})  # compile outside the timing
+
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = evaluate_book(instruments, **book)
+        times.append(time.perf_counter() - t0)
+    vector_s = min(times)
 
     t0 = time.perf_counter()
-    vec = liquidation_price_vec(arrays, b["table"], b["inverse"], b["sign"], b["qty"], b["entry"], b["margin"])
-    vector_s = time.perf_counter() - t0
-
-    k = n if args.decimal_sample is None else min(args.decimal_sample, n)
-    exact = []
-    t0 = time.perf_counter()
-    for i in range(k):
-        leg = Leg(
-            ContractKind.LINEAR,
-            int(b["sign"][i]),
-            Decimal(str(b["qty"][i])),
-            Decimal(str(b["entry"][i])),
-            TABLES[int(b["table"][i])],
-        )
-        exact.append(solve_price([leg], Decimal(str(b["margin"][i])), leg.entry_price).price)
+    exact = [row for s in scenarios for row in reference(s)]
     decimal_s = time.perf_counter() - t0
+    k = len(exact)
+    ours = evaluate_book(instruments, **sample)
+    worst = 0.0
+    mismatched = 0
+    for i, row in enumerate(exact):
+        for name, e in zip(NAMES, row, strict=True):
+            got = float(getattr(ours, name)[i])
+            if math.isnan(e) or math.isnan(got):
+                mismatched += math.isnan(e) != math.isnan(got)
+            else:
+                worst = max(worst, abs(got - e) / abs(e))
+    refused = int(np.count_nonzero(result.error))
+    ft = freqtrade_rate(args.freqtrade_positions) if args.freqtrade_positions > 0 else None
 
-    errs = [abs(float(e) - v) / float(e) for e, v in zip(exact, vec[:k], strict=True) if e is not None]
-    mismatched_none = sum((e is None) != bool(np.isnan(v)) for e, v in zip(exact, vec[:k], strict=True))
-    out = {
+    out: dict[str, Any] = {
         "positions": n,
-        "decimal_per_s": round(k / decimal_s),
-        "vector_per_s": round(n / vector_s),
         "decimal_sample": k,
-        "max_rel_error": max(errs) if errs else 0.0,
-        "none_mismatches": mismatched_none,
+        "decimal_per_s": round(k / decimal_s),
+        "max_rel_error": worst,
+        "none_mismatches": mismatched,
+        "refused_rows": refused,
     }
-    print(f"{'path':<28}{'positions':>12}{'seconds':>12}{'per second':>16}")
-    print(f"{'Decimal exact solver':<28}{k:>12}{decimal_s:>12.3f}{out['decimal_per_s']:>16,}")
-    print(f"{'numpy vectorised (float64)':<28}{n:>12}{vector_s:>12.3f}{out['vector_per_s']:>16,}")
-    print(
-        f"agreement on the {k:,} sampled: max relative error {out['max_rel_error']:.2e}, "
-        f"None/NaN mismatches {mismatched_none}"
-    )
+    if ft is not None:
+        out["freqtrade_per_s"] = round(ft)
+        out["freqtrade_positions"] = args.freqtrade_positions
+    out["vector_per_s"] = round(n / vector_s)
+    print(f"{'path':<44}{'positions':>12}{'seconds':>10}{'per second':>16}")
+    print(f"{'calculator, Decimal (sample)':<44}{k:>12,}{decimal_s:>10.3f}{out['decimal_per_s']:>16,}")
+    if ft is not None:
+        fn = args.freqtrade_positions
+        print(f"{'freqtrade Binance dry_run_liquidation_price':<44}{fn:>12,}{fn / ft:>10.3f}{round(ft):>16,}")
+    print(f"{'evaluate_book, numba (all outputs)':<44}{n:>12,}{vector_s:>10.3f}{out['vector_per_s']:>16,}")
+    print(f"agreement on the {k:,} sampled rows (LP, BP, IM, MM, ratio): max relative error {worst:.2e}, "
+          f"none/NaN mismatches {mismatched}; refused rows {refused}")
+    if ft is not None:
+        print(f"vector / freqtrade: {out['vector_per_s'] / ft:.1f}×")
     if args.json:
         print(json.dumps(out))
 

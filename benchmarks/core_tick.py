@@ -28,7 +28,7 @@ import numpy as np
 
 from margincall.core.build import assemble_markets, by_market, check_quantities, market_row, watches_of
 from margincall.core.loader import load
-from margincall.core.state import SYSTEM_BOOKS, CoreState, Positions
+from margincall.core.state import SYSTEM_BOOKS, CoreState, Positions, Settings
 from margincall.core.tick import BANDS, statuses, tick
 from margincall.ledger import Ledger, PositionKey
 from margincall.risk.margin_call import Band, BandConfig
@@ -93,7 +93,9 @@ def build(n_positions: int, n_symbols: int, seed: int) -> tuple[CoreState, list[
         accounts=[f"a{i:07d}" for i in range(n_acc)], hedge=np.zeros(n_acc, np.bool_),
         wallet=wallet.reshape(n_acc, 1), liquidating=np.zeros((n_acc, 1), np.bool_),
         order_margin=np.zeros((n_acc, 1), np.int64), positions=positions, watches=watches,
-        by_market=by_market(sym, n_symbols), system=np.zeros((len(SYSTEM_BOOKS), 1), np.int64),
+        by_market=by_market(sym, n_symbols),
+        settings=Settings(*(np.zeros(0, t) for t in (np.int32, np.int32, np.int64, np.bool_))),
+        system=np.zeros((len(SYSTEM_BOOKS), 1), np.int64),
         deposits=np.zeros(1, np.int64), withdrawals=np.zeros(1, np.int64), events_applied=0, last_ts=0)
     return core, listings
 
@@ -129,15 +131,16 @@ def sample_ledger(core: CoreState, listings: list[dict[str, Any]], n_sample: int
         "last_ts": 0})
 
 
-def decimal_pass(led: Ledger, watches: list[WatchId]) -> tuple[float, dict[WatchId, tuple[Decimal, Decimal, str]]]:
+def decimal_pass(led: Ledger, watches: list[WatchId]
+                 ) -> tuple[float, float, dict[WatchId, tuple[Decimal, Decimal, str]]]:
     config = BandConfig()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = {}
     for w in watches:
         st = status(led, w)
         band = config.next_band(Band.HEALTHY, st.maintenance_margin, st.equity) if st.positions else Band.HEALTHY
         out[w] = (st.equity, st.maintenance_margin, band.label)
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, time.process_time() - c0, out
 
 
 def main() -> None:
@@ -156,12 +159,13 @@ def main() -> None:
     base = core.markets.mark.copy()
     crash = crash_marks(core)
     tick(core, crash)  # compile (or load numba's cache) before timing
-    times, res = [], None
+    times, cpu, res = [], [], None
     for _ in range(a.repeats):
         core.markets.mark[:] = base
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = tick(core, crash)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     assert res is not None
     core_s = statistics.median(times)
 
@@ -181,7 +185,7 @@ def main() -> None:
             wids.append(WatchId.isolated(PositionKey(acct, sample_core.markets.symbols[p.market[first]])))
         else:
             wids.append(WatchId.cross(acct, "USDT"))
-    dec_s, ref = decimal_pass(led, wids)
+    dec_s, dec_cpu, ref = decimal_pass(led, wids)
     agrees = all(ref[wid] == (sample.equity_decimal(i), sample.mm_decimal(i), BANDS[sample.band[i]])
                  for i, wid in enumerate(wids))
     n_sample_pos = len(led.positions)
@@ -190,16 +194,19 @@ def main() -> None:
     out = {
         "positions": a.positions, "symbols": a.symbols, "watches": len(core.watches.isolated),
         "build_s": round(build_s, 3), "core_tick_s": round(core_s, 4), "core_tick_runs_s": [round(t, 4) for t in times],
+        "core_tick_cpu_s": round(statistics.median(cpu), 4),
         "liquidatable": int(res.liquidatable.sum()),
         "bands": {b: int((res.band == i).sum()) for i, b in enumerate(BANDS)},
         "decimal_sample_positions": n_sample_pos, "decimal_sample_s": round(dec_s, 3),
-        "decimal_status_s_extrapolated": round(extrapolated, 2),
+        "decimal_status_s_extrapolated": round(extrapolated, 2), "decimal_sample_cpu_s": round(dec_cpu, 3),
+        "decimal_status_cpu_s_extrapolated": round(dec_cpu * a.positions / n_sample_pos, 2),
         "speedup": round(extrapolated / core_s, 1), "sample_agrees": agrees,
     }
     rows = [("positions / symbols / watches", f"{a.positions:,} / {a.symbols} / {out['watches']:,}"),
-            ("core: −20 % tick of every symbol, status of every watch", f"{core_s:.4f} s (median of {a.repeats})"),
+            ("core: −20 % tick of every symbol, status of every watch",
+             f"{core_s:.4f} s (median of {a.repeats}; CPU {statistics.median(cpu):.4f} s)"),
             ("  liquidatable / bands", f"{out['liquidatable']:,} / {out['bands']}"),
-            (f"Decimal status on {n_sample_pos:,} positions", f"{dec_s:.3f} s"),
+            (f"Decimal status on {n_sample_pos:,} positions", f"{dec_s:.3f} s (CPU {dec_cpu:.3f} s)"),
             (f"Decimal status extrapolated to {a.positions:,}", f"{extrapolated:.2f} s (linear extrapolation)"),
             ("core equals Decimal on the sample", str(agrees))]
     width = max(len(r[0]) for r in rows)

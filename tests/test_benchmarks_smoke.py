@@ -82,3 +82,11 @@ def test_core_tick_benchmark_prints_its_keys_and_agrees_with_the_reference() -> 
     for key in ("core_tick_s", "decimal_sample_s", "decimal_status_s_extrapolated", "liquidatable", "bands"):
         assert key in res, key
     assert res["positions"] == 3000 and res["sample_agrees"] is True
+
+
+def test_liquidation_map_benchmark_prints_the_lock_cost() -> None:
+    res = _last_json("liquidation_map.py", "--positions", "200", "--symbols", "5", "--rows", "2000", "--json")
+    for key in ("positions", "lock_read_ms", "lock_read_us_per_position", "pricing_ms", "map_build_ms",
+                "builder_rows_per_s"):
+        assert key in res, key
+    assert res["positions"] == 105 and res["rows"] == 2000  # 20 accounts × 5 symbols and 5 market makers

@@ -69,8 +69,8 @@ class ReadLimits(BaseModel):
     """Rate limits of the read endpoints (every GET, and ``POST /v1/calculator``): a token bucket per API key,
     its rate set by the key's role (``<role>_per_second`` tokens back each second, 0 = no limit, at most
     ``<role>_burst`` held), apart from the ingestion buckets. A read costs ``status_cost`` tokens, an events
-    page ``events_cost``, a calculator call ``calculator_cost``; a read the bucket cannot pay is refused with
-    429 and ``Retry-After``."""
+    page ``events_cost``, a calculator call ``calculator_cost``, a liquidation map ``map_cost``; a read the
+    bucket cannot pay is refused with 429 and ``Retry-After``."""
 
     admin_per_second: float = Field(500, ge=0)
     admin_burst: int = Field(1000, ge=1)
@@ -83,6 +83,7 @@ class ReadLimits(BaseModel):
     status_cost: int = Field(1, ge=1)
     events_cost: int = Field(5, ge=1)
     calculator_cost: int = Field(10, ge=1)
+    map_cost: int = Field(10, ge=1)
 
     def of(self, role: str) -> tuple[float, int]:
         """``(per_second, burst)`` of ``role`` (``admin``, ``feeder``, ``trader`` or ``viewer``)."""
@@ -120,6 +121,10 @@ class Settings(BaseSettings):
     #: A ``GET /v1/events`` page filtered by account and type reads at most this many of the account's events
     #: per event asked for (``limit``); it may then hold fewer than ``limit`` while its cursor advances.
     events_scan_factor: int = Field(20, ge=1)
+    #: ``GET /v1/liquidation-map`` reuses the book it read for this long even when new events came in (the answer
+    #: carries the ``seq`` it was read at): reading the book holds the writer's lock (~50 µs a position), so
+    #: this bounds the share of the writer's time maps can take, whatever the number of clients. 0: always fresh.
+    liquidation_map_max_age_ms: int = Field(1_000, ge=0)
     calculator: CalculatorLimits = Field(default_factory=CalculatorLimits)
     #: Most items (fills, marks) in one request.
     max_batch_items: int = Field(10_000, ge=1)

@@ -121,6 +121,7 @@ def _endpoints() -> list[tuple[str, str, Any, tuple[str, ...]]]:
         ("GET", "/v1/risk/summary", None, ALL),
         ("POST", "/v1/calculator", lambda r: calc, ALL),
         ("GET", "/v1/insurance-fund", None, ALL),
+        ("GET", "/v1/liquidation-map", None, ALL),
         ("GET", "/v1/events", None, (A, OWN, OTHER, V)),
         ("GET", "/v1/events?account=o", None, (A, OWN)),
     ]
@@ -139,7 +140,7 @@ def test_every_endpoint_for_every_role(api: tuple[TestClient, dict[str, str]]) -
             if want != 200:
                 assert r.json()["error"]["code"] == ("unauthorized" if want == 401 else "forbidden")
             seen += 1
-    assert seen == 21 * 7
+    assert seen == 22 * 7
     for path in ("/healthz", "/metrics"):  # open to all
         assert c.get(path).status_code == 200
 

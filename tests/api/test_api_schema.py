@@ -56,15 +56,15 @@ def test_no_server_errors(case: Any) -> None:
 
 def test_every_operation_is_in_the_schema(api_schema: Any) -> None:
     ops = {(op.method.upper(), op.path) for op in (r.ok() for r in api_schema.get_all_operations())}
-    assert len(ops) == 30 and ("POST", "/v1/marks") in ops and ("POST", "/v1/ticks") in ops
-    assert ("GET", "/v1/events") in ops
+    assert len(ops) == 31 and ("POST", "/v1/marks") in ops and ("POST", "/v1/ticks") in ops
+    assert ("GET", "/v1/events") in ops and ("GET", "/v1/liquidation-map") in ops
 
 
 def test_the_generated_calls_reached_every_operation() -> None:
     """Runs after the generated tests (file order): every operation was called, some calls were accepted."""
     if not CALLS:
         pytest.fail("run the whole file: the generated tests did not run first")
-    assert len({(m, p) for m, p, _ in CALLS}) == 30
+    assert len({(m, p) for m, p, _ in CALLS}) == 31
     assert all(status < 500 for _m, _p, status in CALLS)
     ingest = [status for m, p, status in CALLS if p in ("/v1/marks", "/v1/ticks", "/v1/fills")]
     assert 422 in ingest

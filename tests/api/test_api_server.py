@@ -16,41 +16,16 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import websockets
 
-from margincall.api import create_app
-from support.api import auth, ok, seed, settings
+from support.api import auth, ok, running, seed
 from support.store import pg_schema, require_pg
-
-
-@contextmanager
-def running(database: str) -> Iterator[tuple[str, Any]]:
-    """``create_app`` served by uvicorn on 127.0.0.1, port 0 (the OS picks a free one); stopped afterwards."""
-    app = create_app(settings(database))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        assert not thread.is_alive()
 
 
 async def _liquidation_over_the_wire(addr: str, admin: str) -> dict[str, Any]:

@@ -160,3 +160,67 @@ def test_an_instruments_file_is_checked_when_read() -> None:
         BookInstruments({"venues": {"bitunix": {"BTCUSDT": {"tick_size": "x"}}}})
     with pytest.raises(MarginCallError, match="unknown venue 'nowhere'"):
         BookInstruments({"venues": {"nowhere": {}}})
+
+
+def test_strict_reports_the_first_bad_row_in_book_order(tmp_path: Path) -> None:
+    base = dict.fromkeys(COLUMNS, "")
+    base.update(account="x", venue="binance-usdm", symbol="BTCUSDT", side="long", size="0.01", entry_price="60000",
+                margin_mode="isolated", leverage="500")  # fmt: skip
+    later = {**base, "account": "y", "leverage": "5", "size": "-1"}
+    with pytest.raises(BookError, match=r"row 1: leverage: leverage 500 is above the tier's max"):
+        _price(_write_csv(tmp_path / "b.csv", [base, later]), strict=True)
+
+
+def test_a_book_of_no_rows_still_has_its_columns_checked(tmp_path: Path) -> None:
+    assert _price(_write_csv(tmp_path / "ok.csv", [])) == ([], [])
+    with pytest.raises(BookError, match="missing column leverage"):
+        _price(_write_csv(tmp_path / "bad.csv", [], [c for c in COLUMNS if c != "leverage"]))
+
+
+def test_a_binance_isolated_long_priced_by_hand(tmp_path: Path) -> None:
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(account="A", venue="binance-usdm", symbol="BTCUSDT", side="long", size="0.5", entry_price="60000",
+               margin_mode="isolated", leverage="10")  # fmt: skip
+    (got,), errors = _price(_write_csv(tmp_path / "b.csv", [row]))
+    # Notional 30,000 in the first 2024 bracket (MMR 0.4 %, cum 0): MM 120, IM = WB = 3,000.
+    # LP = (WB + cum − Q·EP) / (Q·MMR − Q) = (3,000 − 30,000) / (0.002 − 0.5) = 54,216.867… → 54,216.9 (nearest 0.1)
+    # BP = EP − WB/Q = 54,000; ratio = MM / (WB + PnL) = 120 / 3,000 = 0.04 (mark = entry);
+    # distance = (60,000 − 54,216.867…) / 60,000 × 100 = 9.63855… % → 9.6385 (toward zero)
+    assert errors == []
+    assert {k: got[k] for k in RESULTS} == {"liquidation_price": "54216.9", "bankruptcy_price": "54000",
+                                            "initial_margin": "3000", "maintenance_margin": "120",
+                                            "margin_ratio": "0.04", "distance_to_liquidation": "9.6385"}  # fmt: skip
+
+
+def test_a_taker_fee_column_is_the_accounts_scenario_fee(tmp_path: Path) -> None:
+    row = dict.fromkeys([*COLUMNS, "taker_fee"], "")
+    row.update(account="f", venue="bybit-linear", symbol="BTCUSDT", side="long", size="1", entry_price="60000",
+               margin_mode="isolated", leverage="20", taker_fee="0.00055")  # fmt: skip
+    other = {**row, "account": "g", "taker_fee": ""}
+    (with_fee, without), errors = _price(_write_csv(tmp_path / "b.csv", [row, other], list(row)))
+    assert errors == []
+    # Bybit 2026 UTA form, tier 1 (MMR 0.5 %): MM = 300 + 60,000 × (1 − 1/20) × 0.055 % = 331.35 with the fee
+    assert with_fee["maintenance_margin"] == "331.35" and without["maintenance_margin"] == "300"
+    clash = {**row, "symbol": "ETHUSDT", "taker_fee": "0.0006"}
+    _, errors = _price(_write_csv(tmp_path / "c.csv", [row, clash], list(row)))
+    assert str(errors[0]).startswith("row 2: taker_fee: 0.0006 disagrees with 0.00055")
+
+
+def test_instruments_no_row_uses_are_named() -> None:
+    inst = BookInstruments({"SOLUSDT": {"mmr": "0.01"}, "venues": {"bitunix": {"BTCUSDT": {"mmr": "0.004"}}}})
+    assert inst.for_symbols("bitunix", {"BTCUSDT", "XRPUSDT"}).keys() == {"BTCUSDT"}
+    assert inst.unused() == ["instruments.SOLUSDT"]
+
+
+def test_json_lines_whose_types_change_between_blocks_are_read_as_text(tmp_path: Path) -> None:
+    # pyarrow reads JSON lines by blocks of 4 MiB and infers each block's types: `size` is an integer in the first
+    # block and a float in the second. Read as text, both blocks give the numbers as written.
+    lines = [json.dumps({"account": f"a{i}", "size": 1 if i < 60_000 else 0.5, "wallet_balance": None, "pad": "x" * 20})
+             for i in range(80_000)]  # fmt: skip
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 4 << 20
+    batches = list(open_book(path, 100_000).batches())
+    sizes = [v for b in batches for v in b.column("size").to_pylist()]
+    assert sizes == ["1"] * 60_000 + ["0.5"] * 20_000
+    assert {str(t) for b in batches for t in b.schema.types} == {"string"}

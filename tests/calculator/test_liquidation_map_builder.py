@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from margincall.calculator.liquidation_map import build_map, map_to_json, scenario_rows
+from margincall.calculator.liquidation_map import MapBuilder, build_map, map_to_json, scenario_rows
 from margincall.model.enums import ContractKind
 from margincall.model.errors import MarginCallError
 from margincall.model.instrument import Instrument
@@ -110,3 +110,15 @@ def test_map_scenario_refuses_question_sections():
     with pytest.raises(MarginCallError) as e:
         scenario_rows(data)
     assert (e.value.field, e.value.code) == ("accounts[0].funding", "unused_input")
+
+
+def test_a_builder_fed_chunk_by_chunk_gives_the_same_map():
+    # what a chunked pass (calc --book) does: add each chunk's rows as it comes, then take the result
+    chunks = [[row("BTCUSDT", "long", "2000", "95", "90")], [row("BTCUSDT", "short", "3000", "110", "115")]]
+    b = MapBuilder({"BTCUSDT": BTC}, fund={"USDT": D(30)}, span=D("0.3"), steps=3)
+    for chunk in chunks:
+        b.add_rows(chunk)
+    assert b.result() == build_map(chunks, {"BTCUSDT": BTC}, fund={"USDT": D(30)}, span=D("0.3"), steps=3)
+    with pytest.raises(MarginCallError) as err:
+        b.add_rows([{**chunks[0][0], "side": "flat"}])
+    assert err.value.field == "rows[2].side"  # numbered on from the earlier chunks

@@ -129,3 +129,40 @@ def test_book_flags_and_calc_flags_do_not_mix(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--size: not used with --book" in proc.stderr
     proc = run_cli("calc", "--size", "1", "--entry", "100", "--out", "x.csv")
     assert proc.returncode == 2 and "--out: used only with --book FILE" in proc.stderr
+
+
+def test_a_book_of_no_rows_gives_a_file_of_the_columns(tmp_path: Path) -> None:
+    book, _ = _book(tmp_path, [])
+    out = tmp_path / "priced.parquet"
+    proc = run_cli("calc", "--book", str(book), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.column_names == [*COLUMNS, *RESULTS, "error"]
+
+
+def _stderr_on_a_terminal(*args: str) -> str:
+    """Run margincall with stderr on a pseudo-terminal; what it wrote there."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "margincall.cli.main", *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave)  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_progress_bar_on_a_terminal_and_none_with_quiet(tmp_path: Path) -> None:
+    book, inst = _book(tmp_path, mixed_book(20, seed=8))
+    args = ("calc", "--book", str(book), "--instruments", str(inst), "--out", str(tmp_path / "o.parquet"))
+    assert "pricing" in _stderr_on_a_terminal(*args)
+    assert "pricing" not in _stderr_on_a_terminal(*args, "--quiet")
+    assert "pricing" not in run_cli(*args).stderr  # not a terminal

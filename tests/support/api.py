@@ -3,11 +3,16 @@ settings without executor slippage, the keys by role, and small request helpers.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from margincall.api import create_app
@@ -62,3 +67,23 @@ def mark(c: httpx.Client, key: str, price: str, symbol: str = "BTCUSDT") -> dict
     res: dict[str, Any] = ok(c.post("/v1/marks", json={"marks": [{"symbol": symbol, "price": price}]},
                                     headers=auth(key)))["results"][0]
     return res
+
+
+@contextmanager
+def running(database: str, **kw: Any) -> Iterator[tuple[str, Any]]:
+    """``create_app`` served by uvicorn on 127.0.0.1, port 0 (the OS picks a free one); stopped afterwards."""
+    app = create_app(settings(database, **kw))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        assert not thread.is_alive()

@@ -137,9 +137,13 @@ def snapshots(draw: st.DrawFn, max_accounts: int = 4) -> dict[str, Any]:
     fund = draw(st.integers(min_value=0, max_value=10**14))
     if fund:
         balances.append(["insurance", "USDT", str(D(fund).scaleb(-UNIT_DIGITS))])
+    settings = draw(st.lists(st.tuples(st.sampled_from(sorted(accounts)), st.sampled_from(symbols),
+                                       st.sampled_from(["3", "10", "12.5"]), st.sampled_from(["cross", "isolated"])),
+                             unique_by=lambda t: (t[0], t[1]), max_size=4))
     return {
         "unit": "1e-8", "markets": {s: MARKETS[s][0] for s in symbols}, "marks": marks, "accounts": accounts,
-        "balances": balances, "positions": positions, "leverage": [], "modes": [], "reserved": [],
+        "balances": balances, "positions": positions, "reserved": [],
+        "leverage": [[a, s, lev] for a, s, lev, _m in settings], "modes": [[a, s, m] for a, s, _l, m in settings],
         "liquidating": [], "deposits": {}, "withdrawals": {}, "events_applied": 0, "last_ts": 0,
     }
 

@@ -84,7 +84,7 @@ def charge_read(service: Service, who: Principal, cost: int) -> None:
                        headers={"Retry-After": str(retry)})
 
 
-def reads(cost: Literal["status_cost", "events_cost", "calculator_cost"],
+def reads(cost: Literal["status_cost", "events_cost", "calculator_cost", "map_cost"],
           *roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency for a read: ``roles`` only (any role when none are given), charged ``cost`` (the name of
     its :class:`~margincall.config.ReadLimits` setting) on the key's read bucket."""

@@ -43,6 +43,7 @@ OwnReads = Annotated[Principal, Depends(reads("status_cost", Role.ADMIN, Role.TR
 AdminReads = Annotated[Principal, Depends(reads("status_cost", Role.ADMIN))]
 EventReader = Annotated[Principal, Depends(reads("events_cost", Role.ADMIN, Role.TRADER, Role.VIEWER))]
 CalculatorReader = Annotated[Principal, Depends(reads("calculator_cost"))]
+MapReader = Annotated[Principal, Depends(reads("map_cost"))]
 AccountPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]*$")]
 
 
@@ -351,6 +352,28 @@ async def risk_accounts(request: Request, who: AdminReads,
 async def risk_summary(request: Request, who: AnyoneReads) -> dict[str, Any]:
     """Aggregates any role may see: accounts per band, liquidations in progress, engine counters."""
     return await run_in_threadpool(service_of(request).read, views.risk_summary)
+
+
+@v1.get("/liquidation-map", tags=["risk"])
+async def liquidation_map(
+    request: Request, who: MapReader,
+    symbol: Annotated[str | None, Query(max_length=64, description="one symbol (default: every symbol)")] = None,
+    range_: Annotated[str, Query(alias="range", max_length=8, pattern=r"^0?\.[0-9]{1,4}$",
+                                description="the largest move each way, a fraction (0 < range ≤ 0.99)")] = "0.3",
+    steps: Annotated[int, Query(ge=1, le=100, description="moves on each side of the mark")] = 30,
+) -> dict[str, Any]:
+    """The liquidation map of the engine's book: per symbol, the cumulative count and notional of the positions
+    liquidated as the mark moves down (longs) and up (shorts) from now, each at its exact liquidation price, and
+    the deficit past the bankruptcy prices each move would leave, drawn against the insurance fund of the
+    symbol's settle asset (``fund_covers``, ``shortfall``: what ADL would take). One symbol moves at a time, the
+    others still. An aggregate without account ids: any role."""
+    from margincall.api.liquidation_map import map_view
+
+    service = service_of(request)
+    span = Decimal(range_)
+    book = await run_in_threadpool(service.book_cache.rows, service.read, lambda: service.journal.last_seq)
+    funds = dict(service.insurance.balances)
+    return await run_in_threadpool(map_view, book, funds, span=span, steps=steps, symbol=symbol)
 
 
 @v1.post("/calculator", tags=["calculator"])

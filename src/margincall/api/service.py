@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from margincall.api.keys import KeyStore, Role
+from margincall.api.liquidation_map import BookCache
 from margincall.api.metrics import ServiceMetrics
 from margincall.api.pricing import PriceDesk
 from margincall.api.ratelimit import TokenBuckets
@@ -72,6 +73,8 @@ class Service:
         #: Read rate limits: one set of token buckets (per key) for each role, at that role's rate.
         self.read_limits = {role: TokenBuckets(*settings.read_limits.of(role.value)) for role in Role}
         self.insurance = InsuranceHistory(settings.insurance_history)
+        #: The book's map rows at the last sequence number read (``GET /v1/liquidation-map``).
+        self.book_cache = BookCache(settings.liquidation_map_max_age_ms / 1000)
         after = 0
         while True:  # only the events that moved the fund, through the log's index of them
             page = self.journal.log.page(after, 1000, fund=True)

@@ -23,7 +23,7 @@ account's scenario through :func:`~margincall.calculator.evaluate.evaluate`, the
 
 from __future__ import annotations
 
-import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
@@ -184,13 +184,59 @@ class AccountOutcome:
     errors: tuple[RowError, ...] | None
 
 
-class ChunkEvaluator(Protocol):
-    """Prices the complete accounts of one chunk. The reference is :class:`DecimalEvaluator`; a compiled path
-    converts the chunk to arrays (:func:`margincall.calculator.book_groups.account_runs` gives the contiguous
-    account index), prices it in floats, and confirms exactly with :meth:`DecimalEvaluator.account` every
-    account whose float value lies near a rounding boundary (docs/architecture.md, "Whole books")."""
+@dataclass(frozen=True)
+class Chunk:
+    """Complete accounts of a book: their rows as read (``batch``, the first being row ``first_row``) and the
+    offset where each account's rows start (``starts``, int64: an account's rows are contiguous)."""
 
-    def __call__(self, accounts: Sequence[BookAccount]) -> list[AccountOutcome]: ...
+    batch: pa.RecordBatch
+    first_row: int
+    starts: np.ndarray
+
+    def bounds(self, k: int) -> tuple[int, int]:
+        """Offsets of account ``k``'s rows: ``[a, b)``."""
+        b = int(self.starts[k + 1]) if k + 1 < len(self.starts) else self.batch.num_rows
+        return int(self.starts[k]), b
+
+    def accounts(self) -> list[BookAccount]:
+        """Every account, its rows read exactly (:func:`read_row`; a bad row is its account's ``error``)."""
+        columns = {name: self.batch.column(name).to_pylist() for name in self.batch.schema.names
+                   if name in (*POSITION_COLUMNS, *ACCOUNT_COLUMNS, "account", "venue")}  # fmt: skip
+        out = []
+        for k in range(len(self.starts)):
+            a, b = self.bounds(k)
+            acc = BookAccount(str(_cell(columns["account"][a]) or ""), str(_cell(columns["venue"][a]) or "generic"))
+            for i in range(a, b):
+                _add_row(acc, self.first_row + i, {name: col[i] for name, col in columns.items()})
+            if not acc.account:
+                acc.error = acc.error or RowError(self.first_row + a, "account", "missing (empty)")
+            out.append(acc)
+        return out
+
+    def account(self, k: int) -> BookAccount:
+        """Account ``k`` alone, read exactly (a compiled path re-prices a few accounts with the reference)."""
+        a, b = self.bounds(k)
+        sub = Chunk(self.batch.slice(a, b - a), self.first_row + a, np.zeros(1, np.int64))
+        return sub.accounts()[0]
+
+
+@dataclass(frozen=True)
+class PricedRows:
+    """The result columns of a chunk's rows (:data:`RESULT_COLUMNS`, text) and the errors of its bad rows."""
+
+    columns: Mapping[str, pa.Array]
+    errors: tuple[RowError, ...]
+
+
+class ChunkEvaluator(Protocol):
+    """Prices one chunk of complete accounts. The reference is :class:`DecimalEvaluator`. A compiled path
+    takes the chunk's arrays (:func:`margincall.calculator.book_arrays.chunk_arrays`: account index, instrument
+    index, side, size, prices, cross flag, leverage, margins, wallet), prices them in floats, rounds each value
+    in the venue's favour and re-prices with :meth:`DecimalEvaluator.account` (on :meth:`Chunk.account`) every
+    account the arrays could not carry or whose float value lies near a rounding boundary (docs/architecture.md,
+    "Whole books")."""
+
+    def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows: ...
 
 
 class DecimalEvaluator:
@@ -199,8 +245,9 @@ class DecimalEvaluator:
     def __init__(self, instruments: BookInstruments) -> None:
         self.instruments = instruments
 
-    def __call__(self, accounts: Sequence[BookAccount]) -> list[AccountOutcome]:
-        return [self.account(a) for a in accounts]
+    def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
+        # With ``strict``, priced_rows stops at the first account (in book order) with a bad row.
+        return priced_rows([self.account(a) for a in chunk.accounts()], strict=strict)
 
     def account(self, acc: BookAccount) -> AccountOutcome:
         if acc.error is not None:
@@ -215,6 +262,10 @@ class DecimalEvaluator:
         return AccountOutcome(tuple(book_values(p, convention) for p in result.positions), None)
 
 
+#: ``positions[i]`` or ``positions[i].field`` at the head of a scenario's error: the book names the row instead.
+_POSITION_PREFIX = re.compile(r"^positions\[\d+\](\.[\w.\[\]]+)?:\s*")
+
+
 def _unpriced(acc: BookAccount, row: int, bad: RowError) -> RowError:
     return RowError(row, "", f"not priced: row {bad.row} of account {acc.account!r} on {acc.venue} is bad", False)
 
@@ -225,7 +276,7 @@ def _account_error(acc: BookAccount, exc: MarginCallError) -> list[RowError]:
     if where.startswith("positions[") and "]" in where:
         i = int(where[len("positions[") : where.index("]")])
         field_name = where[where.index("]") + 1 :].lstrip(".")
-        message = text.removeprefix(where).lstrip(":. ") if text.startswith(where) else text
+        message = _POSITION_PREFIX.sub("", text)
         bad = RowError(acc.rows[i], field_name, message)
         return [bad if n == i else _unpriced(acc, r, bad) for n, r in enumerate(acc.rows)]
     return [RowError(r, where, f"account {acc.account!r} on {acc.venue or 'generic'}: {text}") for r in acc.rows]
@@ -316,16 +367,27 @@ def _text(value: Decimal | None) -> str | None:
     return "0" if text == "-0" else text
 
 
-def _with_results(
-    batch: pa.RecordBatch, outcomes: Sequence[tuple[BookValues | None, RowError | None]]
-) -> pa.RecordBatch:
+def priced_rows(outcomes: Sequence[AccountOutcome], *, strict: bool) -> PricedRows:
+    """The result columns of accounts' outcomes, in row order; ``strict`` raises at the first bad row."""
     columns: dict[str, list[str | None]] = {name: [] for name in RESULT_COLUMNS}
-    for values, error in outcomes:
-        for name in RESULT_COLUMNS[:-1]:
-            columns[name].append(None if values is None else _text(getattr(values, name)))
-        columns["error"].append(None if error is None else str(error))
-    arrays = [*batch.columns, *(pa.array(columns[n], pa.string()) for n in RESULT_COLUMNS)]
-    return pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, *RESULT_COLUMNS])
+    errors: list[RowError] = []
+    for out in outcomes:
+        if out.values is not None:
+            for values in out.values:
+                for name in RESULT_COLUMNS[:-1]:
+                    columns[name].append(_text(getattr(values, name)))
+                columns["error"].append(None)
+            continue
+        assert out.errors is not None
+        if strict:
+            first_bad = next(e for e in out.errors if e.primary)
+            raise BookError(f"book {first_bad}", field=first_bad.field or None)
+        for e in out.errors:
+            for name in RESULT_COLUMNS[:-1]:
+                columns[name].append(None)
+            columns["error"].append(str(e))
+        errors.extend(e for e in out.errors if e.primary)
+    return PricedRows({n: pa.array(columns[n], pa.string()) for n in RESULT_COLUMNS}, tuple(errors))
 
 
 def price_book(
@@ -343,7 +405,7 @@ def price_book(
     held_first = 1
     next_row = 1
     for batch in reader.batches():
-        if next_row == 1:
+        if next_row == 1 and batch.num_rows:
             check_columns(batch.schema)
         if batch.num_rows == 0:
             continue
@@ -376,6 +438,8 @@ def price_book(
             progress(reader.done(), reader.total)
     if held is not None and held.num_rows:
         yield _price(held, held_first, np.zeros(1, dtype=np.int64), evaluator, strict)
+    if next_row == 1 and reader.schema is not None:
+        check_columns(reader.schema)  # a book of no rows: its columns are still checked
     if progress is not None:
         progress(reader.total, reader.total)
 
@@ -392,35 +456,12 @@ def _as_text_where_needed(batch: pa.RecordBatch) -> pa.RecordBatch:
 def _price(
     batch: pa.RecordBatch, first_row: int, starts: np.ndarray, evaluator: ChunkEvaluator, strict: bool
 ) -> BookChunk:
-    columns = {name: batch.column(name).to_pylist() for name in batch.schema.names
-               if name in (*POSITION_COLUMNS, *ACCOUNT_COLUMNS, "account", "venue")}  # fmt: skip
-    bounds = [*(int(s) for s in starts), batch.num_rows]
-    accounts = []
-    for a, b in itertools.pairwise(bounds):
-        acc = BookAccount(str(_cell(columns["account"][a]) or ""), str(_cell(columns["venue"][a]) or "generic"))
-        for i in range(a, b):
-            _add_row(acc, first_row + i, {name: col[i] for name, col in columns.items()})
-            if strict and acc.error is not None:
-                raise BookError(f"book {acc.error}", field=acc.error.field)
-        if not acc.account:
-            acc.error = acc.error or RowError(first_row + a, "account", "missing (empty)")
-        accounts.append(acc)
-    outcomes = evaluator(accounts)
-    rows: list[tuple[BookValues | None, RowError | None]] = []
-    errors: list[RowError] = []
-    for out in outcomes:
-        if out.values is not None:
-            rows.extend((v, None) for v in out.values)
-            continue
-        assert out.errors is not None
-        if strict:
-            first_bad = next(e for e in out.errors if e.primary)
-            raise BookError(f"book {first_bad}", field=first_bad.field or None)
-        rows.extend((None, e) for e in out.errors)
-        errors.extend(e for e in out.errors if e.primary)
-    return BookChunk(_with_results(batch, rows), first_row, tuple(errors))
+    priced = evaluator(Chunk(batch, first_row, starts), strict=strict)
+    arrays = [*batch.columns, *(priced.columns[n] for n in RESULT_COLUMNS)]
+    out = pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, *RESULT_COLUMNS])
+    return BookChunk(out, first_row, priced.errors)
 
 
 __all__ = ["RESULT_COLUMNS", "AccountOutcome", "BookAccount", "BookChunk", "BookError", "BookInstruments",
-           "BookValues", "ChunkEvaluator", "DecimalEvaluator", "RowError", "book_values", "check_columns",
-           "price_book", "read_row"]  # fmt: skip
+           "BookValues", "Chunk", "ChunkEvaluator", "DecimalEvaluator", "PricedRows", "RowError", "book_values",
+           "check_columns", "price_book", "priced_rows", "read_row"]  # fmt: skip

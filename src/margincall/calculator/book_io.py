@@ -4,10 +4,11 @@ Reading and writing go through pyarrow (``pyarrow.csv``, ``pyarrow.parquet``, ``
 so memory stays bounded by the chunk size whatever the file's length. pyarrow reads JSON lines but does not write
 them: a JSON-lines output is written a batch at a time with orjson from the batch's rows.
 
-CSV columns are read as text, so a number is taken exactly as written. Parquet and JSON-lines numbers arrive as
-the file's types: a float column is read as its shortest decimal text (``0.1`` is ``0.1``), and a JSON number with
-more than 15 significant digits has already lost digits in the float the file's reader gives — write such numbers
-as JSON strings (``"0.12345678901234567"``).
+CSV columns are read as text, so a number is taken exactly as written. JSON lines are read a block of whole lines
+at a time and every field made text (a field's JSON type may change from block to block; its text does not): a JSON
+number is read as the shortest decimal text of the float pyarrow parses it to (``0.1`` is ``0.1``), so a number
+with more than 15 significant digits has already lost digits — write such numbers as JSON strings
+(``"0.12345678901234567"``). Parquet columns keep their types; a float column is read by its shortest text too.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class BookReader:
     chunk_rows: int
     #: total work (bytes for CSV and JSON lines, rows for Parquet) and the unit of :meth:`done`
     total: int = 0
+    #: the file's columns, once :meth:`batches` has opened it
+    schema: pa.Schema | None = None
     _handle: IO[bytes] | None = None
     _rows: int = 0
 
@@ -62,6 +65,7 @@ class BookReader:
             if self.fmt == "parquet":
                 pf = pq.ParquetFile(self.path)
                 self.total = pf.metadata.num_rows
+                self.schema = pf.schema_arrow
                 for batch in pf.iter_batches(batch_size=self.chunk_rows):
                     self._rows += batch.num_rows
                     yield batch
@@ -69,6 +73,9 @@ class BookReader:
             self.total = self.path.stat().st_size
             with self.path.open("rb") as handle:
                 self._handle = handle
+                if self.fmt == "jsonl":
+                    yield from self._jsonl(handle)
+                    return
                 if self.fmt == "csv":
                     reader: Any = pacsv.open_csv(
                         handle,
@@ -78,14 +85,35 @@ class BookReader:
                             column_types=dict.fromkeys(_csv_header(self.path), pa.string()), strings_can_be_null=False
                         ),
                     )
-                else:
-                    reader = pajson.open_json(handle, read_options=pajson.ReadOptions(block_size=1 << 22))
+                self.schema = reader.schema
                 for batch in reader:
                     yield from _split(batch, self.chunk_rows)
         except FileNotFoundError:
             raise BookFileError(f"book: no such file: {self.path}", field="book") from None
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
             raise BookFileError(f"book: cannot read {self.path.name} as {self.fmt}: {exc}", field="book") from None
+
+    def _jsonl(self, handle: IO[bytes]) -> Iterator[pa.RecordBatch]:
+        """JSON lines a block of whole lines at a time, each block read by pyarrow and every column made text: a
+        column's JSON type may change between blocks (``1`` in one, ``0.5`` in the next), its text does not. The
+        columns are those of the first block; a later block may leave some out (empty), not add new ones."""
+        names: list[str] | None = None
+        row = 1
+        while block := handle.read(1 << 22) + handle.readline():
+            if not block.strip():
+                continue
+            table = pajson.read_json(pa.BufferReader(block))
+            if names is None:
+                names = table.column_names
+                self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
+            extra = [n for n in table.column_names if n not in names]
+            if extra:
+                raise BookFileError(f"book: row {row} or after: field {extra[0]} is not in the book's first rows"
+                                    f" ({', '.join(names)})", field=extra[0])  # fmt: skip
+            arrays = [_as_text(table.column(n)) if n in table.column_names else pa.nulls(table.num_rows, pa.string())
+                      for n in names]  # fmt: skip
+            row += table.num_rows
+            yield from pa.Table.from_arrays(arrays, names=names).to_batches(max_chunksize=self.chunk_rows)
 
     def done(self) -> int:
         """Work done so far, in the unit of :attr:`total`."""
@@ -95,6 +123,11 @@ class BookReader:
             return self._handle.tell() if self._handle is not None and not self._handle.closed else self.total
         except (OSError, ValueError):
             return self.total
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A JSON column as text: a number by its shortest decimal text, a string as it is."""
+    return column if pa.types.is_string(column.type) else column.cast(pa.string())
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -127,7 +160,7 @@ class BookWriter:
         if self.fmt == "jsonl":
             if self._handle is None:
                 self._handle = self._tmp.open("wb")
-            self._handle.write(b"".join(orjson.dumps(row) + b"\n" for row in batch.to_pylist()))
+            self._handle.write(b"".join(orjson.dumps(row, default=str) + b"\n" for row in batch.to_pylist()))
             return
         if self._writer is None:
             if self.fmt == "parquet":
@@ -136,7 +169,10 @@ class BookWriter:
                 self._writer = pacsv.CSVWriter(self._tmp, batch.schema)
         self._writer.write_batch(batch)
 
-    def close(self, *, ok: bool) -> None:
+    def close(self, *, ok: bool, schema: pa.Schema | None = None) -> None:
+        """Finish the file (``ok``) or remove it; a book of no rows is written as its columns alone (``schema``)."""
+        if ok and self._writer is None and self._handle is None and schema is not None:
+            self.write(pa.RecordBatch.from_pylist([], schema=schema))
         if self._writer is not None:
             self._writer.close()
         if self._handle is not None:
@@ -145,7 +181,7 @@ class BookWriter:
             self._tmp.unlink(missing_ok=True)
             return
         if self._writer is None and self._handle is None:
-            self._tmp.touch()
+            self._tmp.touch()  # JSON lines of no rows: an empty file
         self._tmp.replace(self.path)
 
 

@@ -144,7 +144,8 @@ def instrument_tiers(profile: VenueProfile, symbol: str, spec: InstrumentIn | No
     )
 
 
-def _instrument(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -> Instrument:
+def instrument_of(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -> Instrument:
+    """The instrument of the scenario schema (``spec``), else the venue's built-in market for ``symbol``."""
     if spec is None:
         return profile.market(symbol).instrument
     kind = ContractKind(spec.kind) if spec.kind else profile.kind
@@ -155,14 +156,14 @@ def _instrument(profile: VenueProfile, symbol: str, spec: InstrumentIn | None) -
 
 def scenario_instrument(scenario: Scenario, symbol: str) -> Instrument:
     """The contract ``symbol`` is in ``scenario``: its ``instruments`` entry, else the venue's built-in market."""
-    return _instrument(get_venue(scenario.venue), symbol, scenario.instruments.get(symbol))
+    return instrument_of(get_venue(scenario.venue), symbol, scenario.instruments.get(symbol))
 
 
 def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -> Holding:
     where = f"positions[{i}]"
     try:
         spec = scenario.instruments.get(p.symbol)
-        inst = _instrument(profile, p.symbol, spec)
+        inst = instrument_of(profile, p.symbol, spec)
         tiers = instrument_tiers(profile, p.symbol, spec)
         pos = Position.of(
             p.symbol,

@@ -68,6 +68,78 @@ def _required(row: Mapping[str, Any], name: str, where: str) -> Decimal:
     return v
 
 
+class MapBuilder:
+    """The map built as rows come (a consumer of a chunked pass, e.g. ``calc --book``'s): :meth:`add_rows` for each
+    chunk, :meth:`result` at the end. The arguments are :func:`build_map`'s."""
+
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument] | Callable[[str], Instrument],
+        *,
+        fund: Mapping[str, Decimal] | None = None,
+        span: Decimal = DEFAULT_RANGE,
+        steps: int = DEFAULT_STEPS,
+        symbol: str | None = None,
+        money_step: Mapping[str, Decimal] | None = None,
+    ) -> None:
+        self.moves = move_grid(span, steps)
+        self.span, self.steps, self.symbol = span, steps, symbol
+        self.fund, self.money_step = fund or {}, money_step or {}
+        self._lookup = instruments.__getitem__ if isinstance(instruments, Mapping) else instruments
+        self._accs: dict[str, tuple[Instrument, MapAccumulator]] = {}
+        self.rows = 0
+
+    def add_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Add one chunk of rows (numbered on from the previous chunks in errors: ``rows[n].field``)."""
+        for row in rows:
+            where = f"rows[{self.rows}]"
+            self.rows += 1
+            self._add(row, where)
+
+    def _add(self, row: Mapping[str, Any], where: str) -> None:
+        sym = row.get("symbol")
+        if not isinstance(sym, str) or not sym:
+            raise MarginCallError(f"{where}.symbol: required", field=f"{where}.symbol")
+        if self.symbol is not None and sym != self.symbol:
+            return
+        side = row.get("side")
+        if side not in ("long", "short"):
+            raise MarginCallError(f"{where}.side: must be long or short, got {side!r}", field=f"{where}.side")
+        size = _required(row, "size", where)
+        mark = _required(row, "mark_price", where)
+        got = self._accs.get(sym)
+        if got is None:
+            try:
+                inst = self._lookup(sym)
+            except (KeyError, MarginCallError):
+                raise MarginCallError(f"{where}.symbol: unknown instrument {sym!r}", field=f"{where}.symbol") from None
+            try:
+                got = self._accs[sym] = (inst, MapAccumulator(inst.kind, mark, self.moves,
+                                                              self.money_step.get(inst.settle_asset)))
+            except MarginCallError as exc:
+                raise MarginCallError(f"{where}.{exc}", field=f"{where}.mark_price") from None
+        inst, acc = got
+        if mark != acc.mark:
+            raise MarginCallError(f"{where}.mark_price: {mark} differs from {sym}'s mark {acc.mark} on an earlier row",
+                                  field=f"{where}.mark_price")
+        lp, bp = _price(row, "liquidation_price", where), _price(row, "bankruptcy_price", where)
+        try:
+            acc.add(MapPosition(1 if side == "long" else -1, quantity(inst, size), lp, bp))
+        except MarginCallError as exc:
+            raise MarginCallError(f"{where}.{exc}", field=f"{where}.{exc.field}") from None
+
+    def result(self) -> LiquidationMap:
+        entries = []
+        for sym in sorted(self._accs):
+            inst, acc = self._accs[sym]
+            m = acc.result()
+            balance = self.fund.get(inst.settle_asset, ZERO)
+            draws = [fund_draw(balance, d) for d in m.deficit]
+            entries.append(SymbolEntry(sym, inst.settle_asset, m, balance, tuple(c for c, _ in draws),
+                                       tuple(s for _, s in draws)))
+        return LiquidationMap(self.span, self.steps, self.moves, tuple(entries), self.rows)
+
+
 def build_map(
     chunks: Iterable[Iterable[Mapping[str, Any]]],
     instruments: Mapping[str, Instrument] | Callable[[str], Instrument],
@@ -84,54 +156,10 @@ def build_map(
     fund's balance per settle asset (none: 0); ``money_step`` the smallest unit of an asset, to which a deficit
     is rounded up.
     """
-    moves = move_grid(span, steps)
-    lookup = instruments.__getitem__ if isinstance(instruments, Mapping) else instruments
-    accs: dict[str, tuple[Instrument, MapAccumulator]] = {}
-    n = 0
+    builder = MapBuilder(instruments, fund=fund, span=span, steps=steps, symbol=symbol, money_step=money_step)
     for chunk in chunks:
-        for row in chunk:
-            where = f"rows[{n}]"
-            n += 1
-            sym = row.get("symbol")
-            if not isinstance(sym, str) or not sym:
-                raise MarginCallError(f"{where}.symbol: required", field=f"{where}.symbol")
-            if symbol is not None and sym != symbol:
-                continue
-            side = row.get("side")
-            if side not in ("long", "short"):
-                raise MarginCallError(f"{where}.side: must be long or short, got {side!r}", field=f"{where}.side")
-            size = _required(row, "size", where)
-            mark = _required(row, "mark_price", where)
-            got = accs.get(sym)
-            if got is None:
-                try:
-                    inst = lookup(sym)
-                except (KeyError, MarginCallError):
-                    raise MarginCallError(f"{where}.symbol: unknown instrument {sym!r}",
-                                          field=f"{where}.symbol") from None
-                step = (money_step or {}).get(inst.settle_asset)
-                try:
-                    got = accs[sym] = (inst, MapAccumulator(inst.kind, mark, moves, step))
-                except MarginCallError as exc:
-                    raise MarginCallError(f"{where}.{exc}", field=f"{where}.mark_price") from None
-            inst, acc = got
-            if mark != acc.mark:
-                raise MarginCallError(f"{where}.mark_price: {mark} differs from {sym}'s mark {acc.mark} on an "
-                                      "earlier row", field=f"{where}.mark_price")
-            lp, bp = _price(row, "liquidation_price", where), _price(row, "bankruptcy_price", where)
-            try:
-                acc.add(MapPosition(1 if side == "long" else -1, quantity(inst, size), lp, bp))
-            except MarginCallError as exc:
-                raise MarginCallError(f"{where}.{exc}", field=f"{where}.{exc.field}") from None
-    entries = []
-    for sym in sorted(accs):
-        inst, acc = accs[sym]
-        m = acc.result()
-        balance = (fund or {}).get(inst.settle_asset, ZERO)
-        draws = [fund_draw(balance, d) for d in m.deficit]
-        entries.append(SymbolEntry(sym, inst.settle_asset, m, balance, tuple(c for c, _ in draws),
-                                   tuple(s for _, s in draws)))
-    return LiquidationMap(span, steps, moves, tuple(entries), n)
+        builder.add_rows(chunk)
+    return builder.result()
 
 
 def _s(d: Decimal) -> str:

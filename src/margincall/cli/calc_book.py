@@ -14,13 +14,21 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa  # type: ignore[import-untyped]
 import typer
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from margincall.calculator.book import BookChunk, BookInstruments, DecimalEvaluator, RowError, price_book
+from margincall.calculator.book import (
+    RESULT_COLUMNS,
+    BookChunk,
+    BookInstruments,
+    DecimalEvaluator,
+    RowError,
+    price_book,
+)
 from margincall.calculator.book_io import BookWriter, open_book
 from margincall.cli.calc_ccxt import load_instruments
 from margincall.cli.fmt import percent, price, readable
@@ -67,6 +75,13 @@ def _table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _out_schema(schema: pa.Schema | None) -> pa.Schema | None:
+    """The output's columns: the book's, then the results (text)."""
+    if schema is None:
+        return None
+    return pa.schema([*schema, *(pa.field(name, pa.string()) for name in RESULT_COLUMNS)])
+
+
 def run_book(
     book: str,
     out: str | None,
@@ -108,7 +123,7 @@ def run_book(
         ok = True
     finally:
         if writer is not None:
-            writer.close(ok=ok)
+            writer.close(ok=ok, schema=_out_schema(reader.schema))
     if writer is None:
         console.print(_table(shown))
     where = f", written to {out}" if out is not None else ""

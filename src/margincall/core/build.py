@@ -28,10 +28,12 @@ class MarketRow:
     basis_contracts: bool
     bracket: bool
     cap_inclusive: bool
+    fees: tuple[int, int, int]  # maker, taker, liquidation at 1e-8
     floors: tuple[int, ...]
     rates: tuple[int, ...]
     amounts_whole: tuple[int, ...]
     amounts_frac: tuple[int, ...]
+    max_leverage: tuple[int, ...]
 
 
 def market_row(spec: MarketSpec, unit_digits: int) -> MarketRow:
@@ -55,7 +57,7 @@ def market_row(spec: MarketSpec, unit_digits: int) -> MarketRow:
     tiers = spec.tiers
     contracts = tiers.basis is TierBasis.CONTRACTS
     bracket = tiers.mode is TierMode.BRACKET
-    floors, rates, whole, frac = [], [], [], []
+    floors, rates, whole, frac, lev = [], [], [], [], []
     for i, t in enumerate(tiers.tiers):
         where = f"{sym}: tiers[{i}]"
         floors.append(scaled(t.floor, sd, f"{where}.floor") if contracts
@@ -64,11 +66,15 @@ def market_row(spec: MarketSpec, unit_digits: int) -> MarketRow:
         # mm_for_notional subtracts the amount only in bracket mode (math.margin)
         amount = scaled(t.maintenance_amount, unit_digits + RATE_DIGITS, f"{where}.maintenance_amount",
                         MAX_MONEY * RATE_ONE) if bracket else 0
+        lev.append(scaled(t.max_leverage, RATE_DIGITS, f"{where}.max_leverage"))
         w, f = divmod(amount, RATE_ONE)
         whole.append(w)
         frac.append(f)
     return MarketRow(sd, scaled(inst.contract_size, cd, f"{sym}: contract_size"), cd, pd, contracts, bracket,
-                     tiers.cap_inclusive, tuple(floors), tuple(rates), tuple(whole), tuple(frac))
+                     tiers.cap_inclusive,
+                     tuple(scaled(getattr(spec, f), RATE_DIGITS, f"{sym}: {f}", RATE_ONE)
+                           for f in ("maker_fee", "taker_fee", "liquidation_fee")),  # type: ignore[arg-type]
+                     tuple(floors), tuple(rates), tuple(whole), tuple(frac), tuple(lev))
 
 
 def assemble_markets(symbols: list[str], venues: list[str], assets: list[int], rows: list[MarketRow],
@@ -90,10 +96,13 @@ def assemble_markets(symbols: list[str], venues: list[str], assets: list[int], r
         bracket=np.array([r.bracket for r in rows], np.bool_),
         cap_inclusive=np.array([r.cap_inclusive for r in rows], np.bool_),
         tier_ptr=ptr,
+        maker_fee=np.array([r.fees[0] for r in rows], np.int64),
+        taker_fee=np.array([r.fees[1] for r in rows], np.int64),
+        liquidation_fee=np.array([r.fees[2] for r in rows], np.int64),
         has_mark=np.array([m is not None for m in marks], np.bool_),
         mark=np.array([0 if m is None else m for m in marks], np.int64),
     )
-    return markets, Tiers(cat("floors"), cat("rates"), cat("amounts_whole"), cat("amounts_frac"))
+    return markets, Tiers(cat("floors"), cat("rates"), cat("amounts_whole"), cat("amounts_frac"), cat("max_leverage"))
 
 
 def watches_of(account: I32, market: I32, isolated: B, market_asset: I32, n_assets: int) -> tuple[I64, Watches]:

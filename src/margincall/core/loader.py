@@ -20,7 +20,7 @@ import numpy as np
 
 from margincall.core.build import assemble_markets, by_market, check_quantities, market_row, watches_of
 from margincall.core.ranges import MAX_MONEY, RATE_DIGITS, CoreRangeError, money_digits, scaled, unscaled
-from margincall.core.state import SIDES, SYSTEM_BOOKS, CoreState, Positions
+from margincall.core.state import SIDES, SYSTEM_BOOKS, CoreState, Positions, Settings
 from margincall.ledger import Ledger, PositionKey
 from margincall.ledger.types import isolated_book, wallet_book
 from margincall.model.enums import MarginMode, PositionSide
@@ -100,6 +100,12 @@ def load(ledger: Ledger) -> CoreState:
     if iso_margin:
         k = next(iter(iso_margin))
         raise CoreRangeError(f"isolated margin of {k} held by a cross position", field="balances")
+    pairs = sorted(set(ledger.leverage) | set(ledger.modes))
+    settings = Settings(
+        np.array([acct_ix[a] for a, _s in pairs], np.int32), np.array([sym_ix[s] for _a, s in pairs], np.int32),
+        np.array([scaled(ledger.leverage[k], RATE_DIGITS, f"leverage.{k[0]}.{k[1]}") if k in ledger.leverage else 0
+                  for k in pairs], np.int64),
+        np.array([ledger.modes.get(k) is MarginMode.ISOLATED for k in pairs], np.bool_))
     watch, watches = watches_of(p_acct, p_mkt, p_iso, markets.asset, n_s)
     positions = Positions(p_acct, p_mkt, p_side, p_size, p_entry, p_iso, p_margin, p_lev, watch)
     check_quantities(positions, markets)
@@ -107,7 +113,7 @@ def load(ledger: Ledger) -> CoreState:
         unit_digits=u, assets=assets, markets=markets, tiers=tiers, accounts=accounts,
         hedge=np.array([ledger.accounts[a] for a in accounts], np.bool_), wallet=wallet, liquidating=liquidating,
         order_margin=order_margin, positions=positions, watches=watches,
-        by_market=by_market(p_mkt, len(symbols)), system=system,
+        by_market=by_market(p_mkt, len(symbols)), settings=settings, system=system,
         deposits=np.array([_money(ledger.deposits.get(a, Decimal(0)), u, f"deposits.{a}") for a in assets], np.int64),
         withdrawals=np.array([_money(ledger.withdrawals.get(a, Decimal(0)), u, f"withdrawals.{a}") for a in assets],
                              np.int64),
@@ -118,7 +124,8 @@ def load(ledger: Ledger) -> CoreState:
 def reference_values(core: CoreState) -> dict[str, Any]:
     """The core's state as exact Decimals keyed as the ledger keys them: ``balances`` {(book, asset): amount}
     (zero balances left out, as the ledger drops them), ``positions`` {(account, symbol, leg): (size, entry,
-    isolated, leverage)}, ``marks``, ``deposits``, ``withdrawals``, ``liquidating``."""
+    isolated, leverage)}, ``marks``, ``deposits``, ``withdrawals``, ``leverage`` and ``isolated`` (the settings:
+    {(account, symbol): leverage}, {(account, symbol) set to isolated}), ``liquidating``."""
     u = core.unit_digits
     m = core.markets
     balances: dict[tuple[str, str], Decimal] = {}
@@ -148,6 +155,11 @@ def reference_values(core: CoreState) -> dict[str, Any]:
                   if m.has_mark[i]},
         "deposits": {a: unscaled(int(v), u) for a, v in zip(core.assets, core.deposits, strict=True) if v},
         "withdrawals": {a: unscaled(int(v), u) for a, v in zip(core.assets, core.withdrawals, strict=True) if v},
+        "leverage": {(core.accounts[a], m.symbols[s]): unscaled(int(v), RATE_DIGITS)
+                     for a, s, v in zip(core.settings.account, core.settings.market, core.settings.leverage,
+                                        strict=True) if v},
+        "isolated": {(core.accounts[a], m.symbols[s]) for a, s, i in zip(core.settings.account, core.settings.market,
+                                                                          core.settings.isolated, strict=True) if i},
         "liquidating": {(wallet_book(core.accounts[a]), core.assets[s]) for a, s in zip(*np.nonzero(core.liquidating),
                                                                                          strict=True)},
     }

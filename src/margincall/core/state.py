@@ -44,6 +44,9 @@ class Markets:
     bracket: B            # MM = N·rate − amount (else whole-position: N·rate)
     cap_inclusive: B      # a tier holds (floor, cap] (else [floor, cap))
     tier_ptr: I64
+    maker_fee: I64        # fee rates at 1e-8
+    taker_fee: I64
+    liquidation_fee: I64
     has_mark: B
     mark: I64             # at 10^-pd; meaningful where has_mark
 
@@ -51,12 +54,14 @@ class Markets:
 @dataclass(frozen=True, slots=True)
 class Tiers:
     """Tier rows: ``floor`` in money units (notional basis) or size units (contracts basis), ``rate`` at 1e-8,
-    the maintenance amount as ``amount_whole`` money units + ``amount_frac`` at 10^-(u+8) (0 ≤ frac < 1e8)."""
+    the maintenance amount as ``amount_whole`` money units + ``amount_frac`` at 10^-(u+8) (0 ≤ frac < 1e8), the
+    tier's maximum leverage at 1e-8."""
 
     floor: I64
     rate: I64
     amount_whole: I64
     amount_frac: I64
+    max_leverage: I64     # at 1e-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,17 @@ class Watches:
 
 
 @dataclass(frozen=True, slots=True)
+class Settings:
+    """The leverage and margin mode an account set for a market (``Ledger.settings``), one row per pair set:
+    ``leverage`` at 1e-8 (0: never set, the market's default), ``isolated`` (False: cross, also when never set)."""
+
+    account: I32
+    market: I32
+    leverage: I64
+    isolated: B
+
+
+@dataclass(frozen=True, slots=True)
 class ByMarket:
     """The positions of market ``m``: ``positions[ptr[m]:ptr[m + 1]]`` (what a mark of ``m`` can move)."""
 
@@ -110,6 +126,7 @@ class CoreState:
     positions: Positions
     watches: Watches
     by_market: ByMarket
+    settings: Settings
     system: I64           # [book, asset] money units, books in SYSTEM_BOOKS order
     deposits: I64         # [asset]
     withdrawals: I64      # [asset]

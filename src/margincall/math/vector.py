@@ -10,11 +10,12 @@ Bracket-mode tables keyed on notional only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from margincall.math.batch_kernels import KernelTiers
 from margincall.model.enums import TierBasis, TierMode
 from margincall.model.tiers import TierTable
 
@@ -26,30 +27,64 @@ B = npt.NDArray[np.bool_]
 NOISE_FLOOR = 1e-9
 
 
+def _empty_b() -> B:
+    return np.zeros(0, dtype=np.bool_)
+
+
+def _empty_f() -> F64:
+    return np.zeros(0)
+
+
 @dataclass(frozen=True)
 class TierArrays:
-    """Tier tables padded into (n_tables × max_tiers) arrays; padding tiers have floor = +inf."""
+    """Tier tables padded into (n_tables × max_tiers) arrays; padding tiers have floor = +inf.
+
+    Per table (filled by :meth:`from_tables`): ``inclusive`` (caps inclusive: an amount equal to a floor stays
+    in the tier below, :meth:`~margincall.model.tiers.TierTable.index_for`), ``by_contracts`` (keyed on the
+    number of contracts, not notional), ``whole`` (whole-position tiers, docs/venues.md §2.2: no deduction, MM
+    jumps at a floor), ``last_cap`` (+inf when open-ended); per tier ``max_leverage``.
+    """
 
     floors: F64
     caps: F64
     mmr: F64
     amounts: F64
+    inclusive: B = field(default_factory=_empty_b)
+    by_contracts: B = field(default_factory=_empty_b)
+    whole: B = field(default_factory=_empty_b)
+    last_cap: F64 = field(default_factory=_empty_f)
+    max_leverage: F64 = field(default_factory=_empty_f)
 
     @classmethod
-    def from_tables(cls, tables: Sequence[TierTable]) -> TierArrays:
+    def from_tables(cls, tables: Sequence[TierTable], *, any_shape: bool = False) -> TierArrays:
+        """Pad ``tables``; without ``any_shape`` only bracket tables keyed on notional are taken (the screen's)."""
         width = max(len(t.tiers) for t in tables)
         shape = (len(tables), width)
         floors, caps = np.full(shape, np.inf), np.full(shape, np.inf)
-        mmr, amounts = np.zeros(shape), np.zeros(shape)
+        mmr, amounts, max_lev = np.zeros(shape), np.zeros(shape), np.ones(shape)
+        n = len(tables)
+        inclusive, by_contracts, whole = (np.zeros(n, dtype=np.bool_) for _ in range(3))
+        last_cap = np.full(n, np.inf)
         for i, t in enumerate(tables):
-            if t.mode is not TierMode.BRACKET or t.basis is not TierBasis.NOTIONAL:
+            if not any_shape and (t.mode is not TierMode.BRACKET or t.basis is not TierBasis.NOTIONAL):
                 raise ValueError("the vectorised path takes bracket tables keyed on notional")
+            inclusive[i] = t.cap_inclusive
+            by_contracts[i] = t.basis is TierBasis.CONTRACTS
+            whole[i] = t.mode is TierMode.WHOLE_POSITION
+            cap = t.tiers[-1].cap
+            last_cap[i] = np.inf if cap is None else float(cap)
             for k, tier in enumerate(t.tiers):
                 floors[i, k] = float(tier.floor)
                 caps[i, k] = np.inf if tier.cap is None or k == len(t.tiers) - 1 else float(tier.cap)
                 mmr[i, k] = float(tier.mmr)
                 amounts[i, k] = float(tier.maintenance_amount)
-        return cls(floors, caps, mmr, amounts)
+                max_lev[i, k] = float(tier.max_leverage)
+        return cls(floors, caps, mmr, amounts, inclusive, by_contracts, whole, last_cap, max_lev)
+
+    def kernel(self) -> KernelTiers:
+        """The arrays the compiled batch kernels take (:mod:`margincall.math.batch_kernels`)."""
+        return KernelTiers(self.floors, self.mmr, self.amounts, self.inclusive, self.by_contracts, self.whole,
+                           self.last_cap, self.max_leverage)
 
 
 def maintenance_margin_vec(tiers: TierArrays, table: I64, notional: F64) -> F64:

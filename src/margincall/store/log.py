@@ -22,7 +22,7 @@ from json.encoder import encode_basestring
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from margincall.ledger import accounts_of
-from margincall.ledger.types import INSURANCE, moves_insurance_fund
+from margincall.ledger.types import moves_insurance_fund
 from margincall.model.errors import MarginCallError
 
 try:  # optional: a faster JSON codec, used only where its output is provably the same as the json module's
@@ -179,28 +179,32 @@ class EventPage(NamedTuple):
     probes: int
 
 
-def index_rows(events: Sequence[StoredEvent], rows: Sequence[Sequence[Any]]
-               ) -> tuple[list[tuple[str, int]], list[tuple[int]]]:
-    """The index entries of ``events`` (stored as ``rows``, :func:`chain`'s), written in the transaction that
-    stores them: ``(account, seq)`` for every account an event concerns
-    (:func:`margincall.ledger.accounts_of`) and ``(seq,)`` for every event whose result moved the insurance
-    fund (:func:`margincall.ledger.types.moves_insurance_fund`)."""
-    accounts: list[tuple[str, int]] = []
-    fund: list[tuple[int]] = []
-    add_account, add_fund = accounts.append, fund.append
-    for ev, row in zip(events, rows, strict=True):
+class IndexRows(NamedTuple):
+    """The index entries of a batch (:func:`index_rows`), as columns: entry ``i`` of the account index is
+    ``(accounts[i], seqs[i])``; ``fund`` holds the seqs of the events that moved the insurance fund."""
+
+    accounts: list[str]
+    seqs: list[int]
+    fund: list[int]
+
+
+def index_rows(events: Sequence[StoredEvent]) -> IndexRows:
+    """The index entries of ``events``, written in the transaction that stores them: ``(account, seq)`` for
+    every account an event concerns (:func:`margincall.ledger.accounts_of`) and ``seq`` for every event whose
+    result moved the insurance fund (:func:`margincall.ledger.types.moves_insurance_fund`). Columns, not
+    per-entry tuples: the backends bind them as they are (arrays, or the parameters of one statement)."""
+    accounts: list[str] = []
+    seqs: list[int] = []
+    fund: list[int] = []
+    add_account, add_seq, add_fund = accounts.append, seqs.append, fund.append
+    for ev in events:
         seq = ev[0]
         for a in accounts_of(ev[4]):
-            add_account((a, seq))
-        # The result's text names the fund's book whenever a posting moves it: most results are passed over
-        # by one substring search, the rest decided on the parsed result.
-        text = row[5]
-        if text is not None and _FUND_BOOK in text and moves_insurance_fund(ev[5]):
-            add_fund((seq,))
-    return accounts, fund
-
-
-_FUND_BOOK = json.dumps(INSURANCE)
+            add_account(a)
+            add_seq(seq)
+        if moves_insurance_fund(ev[5]):
+            add_fund(seq)
+    return IndexRows(accounts, seqs, fund)
 
 
 @runtime_checkable

@@ -146,21 +146,21 @@ class PostgresEventLog(SqlEventLog):
             return []
         with self._lock:
             events, rows = chain(batch, self._last_seq, self._last_hash)
-            accounts, fund = index_rows(events, rows)
+            index = index_rows(events)
             try:
                 if self._closed:
                     raise StoreError("postgres: the log is closed")
                 if self._conn.broken:
                     self._reconnect()
                 with self._conn.transaction(), self._conn.cursor() as cur:
-                    index = ([f[0] for f in fund], [a[0] for a in accounts], [a[1] for a in accounts])
+                    entries = [index.fund, index.accounts, index.seqs]
                     if len(rows) >= COPY_THRESHOLD:
                         with cur.copy(_COPY) as copy:
                             for r in rows:
                                 copy.write_row(r)
-                        cur.execute(_INDEX, index)
+                        cur.execute(_INDEX, entries)
                     else:
-                        cur.execute(_INSERT, [list(column) for column in zip(*rows, strict=True)] + list(index))
+                        cur.execute(_INSERT, [list(column) for column in zip(*rows, strict=True)] + entries)
             except psycopg.Error as exc:
                 # The commit may or may not have reached the server: re-read the tail from the database.
                 # (If that fails too, the stale tail is harmless: the next append hits the seq primary key.)

@@ -50,11 +50,11 @@ def backfill_index(cur: Any, p: str) -> None:
                            (last, 4096)).fetchall()
         if not rows:
             return
-        accounts, fund = index_rows([row_to_event(r) for r in rows], rows)
-        if accounts:
-            cur.executemany(insert_accounts_sql(p), accounts)
-        if fund:
-            cur.executemany(insert_fund_sql(p), fund)
+        index = index_rows([row_to_event(r) for r in rows])
+        if index.accounts:
+            cur.executemany(insert_accounts_sql(p), list(zip(index.accounts, index.seqs, strict=True)))
+        if index.fund:
+            cur.executemany(insert_fund_sql(p), [(seq,) for seq in index.fund])
         last = rows[-1][0]
 
 

@@ -71,15 +71,8 @@ MIGRATIONS: list[list[Step]] = [
 CHUNKS = (256, 64, 16, 4, 1)
 
 
-def _multi_row(sql: str, width: int) -> dict[int, str]:
-    """``sql`` (an ``INSERT ... VALUES``) with 1 row of ``width`` placeholders, as a statement for each of
-    :data:`CHUNKS` rows."""
-    row = f"({', '.join('?' * width)})"
-    return {n: sql + ", ".join([row] * n) for n in CHUNKS}
-
-
 def _insert(db: sqlite3.Connection, statements: dict[int, str], rows: Sequence[Sequence[Any]]) -> None:
-    """Every row of ``rows`` through ``statements`` (:func:`_multi_row`), the fewest statements first."""
+    """Every row of ``rows`` through ``statements`` (one of each of :data:`CHUNKS` rows), the fewest first."""
     done, total = 0, len(rows)
     for n in CHUNKS:
         sql = statements[n]
@@ -88,8 +81,22 @@ def _insert(db: sqlite3.Connection, statements: dict[int, str], rows: Sequence[S
             done += n
 
 
-_INSERT = _multi_row(f"INSERT INTO events ({_COLUMNS}) VALUES ", 8)
-_INSERT_ACCOUNTS = _multi_row("INSERT INTO event_accounts (account, seq) VALUES ", 2)
+def _insert_accounts(db: sqlite3.Connection, accounts: list[str], seqs: list[int]) -> None:
+    """The account index entries ``(accounts[i], seqs[i])``, as :func:`_insert` writes rows: a statement of ``n``
+    entries binds the ``n`` accounts, then the ``n`` seqs (numbered parameters), so no pair is built."""
+    done, total = 0, len(accounts)
+    for n in CHUNKS:
+        sql = _INSERT_ACCOUNTS[n]
+        while total - done >= n:
+            end = done + n
+            db.execute(sql, accounts[done:end] + seqs[done:end])  # type: ignore[operator]
+            done = end
+
+
+_INSERT = {n: f"INSERT INTO events ({_COLUMNS}) VALUES " + ", ".join([f"({', '.join('?' * 8)})"] * n)
+           for n in CHUNKS}
+_INSERT_ACCOUNTS = {n: "INSERT INTO event_accounts (account, seq) VALUES "
+                    + ", ".join(f"(?{i}, ?{n + i})" for i in range(1, n + 1)) for n in CHUNKS}
 _INSERT_FUND = insert_fund_sql("?")
 PAGE_SIZE = 16_384
 WAL_AUTOCHECKPOINT_PAGES = 2_500  # ~40 MB of 16 KiB pages
@@ -161,15 +168,15 @@ class SqliteEventLog(SqlEventLog):
             return []
         with self._lock:
             events, rows = chain(batch, self._last_seq, self._last_hash)
-            accounts, fund = index_rows(events, rows)
+            index = index_rows(events)
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     _insert(db, _INSERT, rows)
-                    _insert(db, _INSERT_ACCOUNTS, accounts)
-                    if fund:
-                        db.executemany(_INSERT_FUND, fund)
+                    _insert_accounts(db, index.accounts, index.seqs)
+                    if index.fund:
+                        db.executemany(_INSERT_FUND, [(seq,) for seq in index.fund])
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:

@@ -13,6 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from margincall.math.batch_kernels import (
+    FORM_BITUNIX,
+    FORM_BYBIT_2024,
+    FORM_BYBIT_2026,
+    FORM_BYBIT_LEGACY,
+    FORM_GENERIC,
+)
 from margincall.math.binance import BinanceLeg, binance_liquidation_price
 from margincall.math.bitunix import (
     allocate_cross_margin,
@@ -63,6 +70,11 @@ class GenericRule:
     """Venue-neutral rule: equity = MM with MM at the candidate price, tiers re-selected (docs/venues.md §12.2)."""
 
     name: str = "generic"
+
+    def batch_form(self) -> int:
+        """The compiled batch kernels' code of this rule's formula (:mod:`margincall.math.batch_kernels`):
+        Binance, OKX, Hyperliquid and dYdX publish the equity = requirement equation solved in one tier."""
+        return FORM_GENERIC
 
     # --------------------------------------------------------------------------------- requirement
     def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
@@ -203,6 +215,13 @@ class BinanceRule(GenericRule):
         return binance_liquidation_price(mine[0].instrument.kind, wallet, self._legs(mine), mine[0].mark, tmm1, upnl1)
 
 
+_BYBIT_BATCH_FORMS = {
+    BybitForm.LEGACY: FORM_BYBIT_LEGACY,
+    BybitForm.Y2024: FORM_BYBIT_2024,
+    BybitForm.Y2026: FORM_BYBIT_2026,
+}
+
+
 @dataclass(frozen=True)
 class BybitRule(GenericRule):
     """Bybit formulas by ``form`` (docs/venues.md §4.2–4.5).
@@ -217,6 +236,9 @@ class BybitRule(GenericRule):
 
     name: str = "bybit"
     form: BybitForm = BybitForm.Y2026
+
+    def batch_form(self) -> int:
+        return _BYBIT_BATCH_FORMS[self.form]
 
     def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
         if self.form is BybitForm.Y2026:
@@ -399,6 +421,9 @@ class BitunixRule(GenericRule):
     """Bitunix: MM = open price × size × MMR (fixed at entry), est. liquidation fee deducted (docs/venues.md §6)."""
 
     name: str = "bitunix"
+
+    def batch_form(self) -> int:
+        return FORM_BITUNIX
 
     def has_fee_term(self, kind: ContractKind, mode: MarginMode) -> bool:
         return True

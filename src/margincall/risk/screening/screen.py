@@ -5,8 +5,8 @@ Per position (docs/venues.md §0, §2.1, §3.2, §3.4), at the symbol's mark ``P
 * linear: notional ``N = Q·P``, uPnL ``s·Q·(P − EP)``; inverse: ``N = Q/P``, uPnL ``s·Q·(1/EP − 1/P)``
   (:func:`margincall.math.contracts.pnl_of`);
 * ``MM = N·mmr_k − cum_k`` with the tier ``k`` re-selected at ``N`` (last floor ≤ N; the last tier is
-  extrapolated), as :func:`margincall.math.margin.maintenance_margin` and
-  :func:`margincall.math.vector.maintenance_margin_vec`.
+  extrapolated), as :func:`margincall.math.margin.maintenance_margin`, with the batch path's kernels
+  :func:`margincall.math.batch_kernels.tier_index` and :func:`~margincall.math.batch_kernels.mm_in_tier`.
 
 A cross account's equity is ``wallet + Σ cross uPnL`` and its MM ``Σ cross MM``; an isolated position's equity is
 ``margin + uPnL`` against its own MM. An entry is *flagged* when ``equity − k_down·MM ≤ 0`` and *recovered* when
@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from margincall.math.batch_kernels import mm_in_tier, tier_index
 from margincall.model.errors import MarginCallError
 from margincall.risk.screening.book import RiskBook
 
@@ -60,13 +61,10 @@ def position_terms(
         n = q * p
         upnl = sign[i] * q * (p - entry[i])
     row = sym_table[s]
-    k = 0
-    width = floors.shape[1]
-    while k + 1 < width and floors[row, k + 1] <= n:
-        k += 1
+    k = tier_index(floors, row, n, False)
     rate = mmr[row, k]
     cum = amounts[row, k]
-    return upnl, n * rate - cum, n, rate, cum
+    return upnl, mm_in_tier(n, rate, 0.0, cum), n, rate, cum
 
 
 @njit(cache=True)

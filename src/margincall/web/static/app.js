@@ -24,6 +24,7 @@
     counts: { margin_call: 0, liquidation: 0, partial_liquidation: 0, adl: 0, insurance: 0 },
     route: { page: "overview", account: null },
     riskTimer: null,
+    mapTimer: null,
     acctTimer: null,
     acctSymbol: null,
     lines: {},
@@ -345,6 +346,26 @@
     }
   }
 
+  // ------------------------------------------------------------------------------------ liquidation map
+  // GET /v1/liquidation-map drawn by liqmap.js (the same code as the standalone HTML of the CLI); any role.
+  async function loadMap() {
+    const symbol = $("lm-symbol").value;
+    try {
+      const data = await api("/v1/liquidation-map?range=0.3&steps=30" + (symbol ? "&symbol=" +
+        encodeURIComponent(symbol) : ""));
+      const known = new Set([...$("lm-symbol").options].map((o) => o.value));
+      for (const s of data.symbols) {
+        if (!known.has(s.symbol)) $("lm-symbol").append(el("option", { value: s.symbol }, s.symbol));
+      }
+      window.LiqMap.draw($("liqmap"), data);
+      $("liqmap").setAttribute("data-seq", data.seq);
+      $("lm-status").textContent = data.no_mark.length ? "no mark yet: " + data.no_mark.join(", ") : "";
+    } catch (e) {
+      $("lm-status").textContent = String(e.message);
+    }
+  }
+  $("lm-symbol").addEventListener("change", loadMap);
+
   // ------------------------------------------------------------------------------------------ account page
   async function loadAccount() {
     const id = state.route.account;
@@ -491,6 +512,7 @@
     const changedAccount = r.account !== state.route.account;
     state.route = r;
     clearInterval(state.riskTimer);
+    clearInterval(state.mapTimer);
     clearInterval(state.acctTimer);
     if (r.page === "account") {
       show("account");
@@ -510,6 +532,8 @@
       drawFundChart();
       loadRisk();
       state.riskTimer = setInterval(loadRisk, 2000);
+      loadMap();
+      state.mapTimer = setInterval(loadMap, 5000);
     }
   }
 

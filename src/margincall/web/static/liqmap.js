@@ -72,8 +72,9 @@
         (i < mid ? "longs" : i > mid ? "shorts" : "positions") + ", " + short(notional[i]) + " " + asset));
       top.append(r);
     });
-    [0, mid, n - 1].forEach((i) => top.append(svg("text", { x: x(i) + bw / 2, y: H - 8, class: "lm-axis",
-      "text-anchor": "middle" }, movePct(moves[i]))));
+    [[0, "start"], [mid, "middle"], [n - 1, "end"]].forEach(([i, anchor]) => top.append(svg("text", {
+      x: anchor === "start" ? x(i) : anchor === "end" ? x(i) + bw : x(i) + bw / 2, y: H - 8, class: "lm-axis",
+      "text-anchor": anchor }, movePct(moves[i]))));
     box.append(html("div", "lm-caption", "cumulative notional liquidated (" + asset + "): longs as the mark falls, " +
       "shorts as it rises"));
     box.append(top);
