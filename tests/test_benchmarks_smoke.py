@@ -61,3 +61,11 @@ def test_calculator_scenario_benchmark_prints_seconds_by_size() -> None:
 def test_stress_benchmark_prints_path_steps_per_second() -> None:
     res = _last_json("stress.py", "--paths", "200", "--steps", "48", "--json")
     assert res["path_steps_per_s"] > 0 and set(res["models"]) == {"gbm", "merton", "bootstrap"}  # type: ignore[arg-type]
+
+
+def test_calc_benchmark_prints_the_issue_keys() -> None:
+    res = _last_json("calc.py", "--positions", "3000", "--sample-accounts", "60", "--freqtrade-positions", "200",
+                     "--json")
+    assert res["positions"] == 3000 and res["none_mismatches"] == 0 and res["refused_rows"] == 0
+    assert isinstance(res["vector_per_s"], int) and isinstance(res["max_rel_error"], float)
+    assert list(res)[-1] == "vector_per_s"
