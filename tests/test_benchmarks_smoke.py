@@ -90,3 +90,10 @@ def test_liquidation_map_benchmark_prints_the_lock_cost() -> None:
                 "builder_rows_per_s"):
         assert key in res, key
     assert res["positions"] == 105 and res["rows"] == 2000  # 20 accounts × 5 symbols and 5 market makers
+
+def test_calc_benchmark_prints_the_issue_keys() -> None:
+    res = _last_json("calc.py", "--positions", "3000", "--sample-accounts", "60", "--freqtrade-positions", "200",
+                     "--json")
+    assert res["positions"] == 3000 and res["none_mismatches"] == 0 and res["refused_rows"] == 0
+    assert isinstance(res["vector_per_s"], int) and isinstance(res["max_rel_error"], float)
+    assert list(res)[-1] == "vector_per_s"

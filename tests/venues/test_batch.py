@@ -34,8 +34,6 @@ def test_batch_agrees_with_the_calculator_on_random_books(seed: int) -> None:
                 got = float(getattr(result, name)[row])
                 assert math.isnan(e) == math.isnan(got), (name, row, scenario, e, got)
                 if not math.isnan(e):
-                    # Equity near zero (a ratio's denominator) magnifies the inputs' float rounding: 1e-12
-                    # relative, or 1e-15 of the wallet/margin the equity was cut from.
                     assert abs(got - e) <= 1e-12 * abs(e), (name, row, scenario, e, got)
             row += 1
     assert row == len(arrays["account"])

@@ -4,7 +4,9 @@ Same rule as :mod:`margincall.math.solver` for one leg per symbol (docs/venues.m
 ``u = P`` (linear) or ``u = 1/P`` (inverse), ``f(u) = constant + PnL(u) − MM(u)`` is linear within
 each tier; every tier's candidate root is computed at once and the one whose notional ``Q·u`` lies in
 that tier is kept. Floats screen; every action is confirmed with the exact Decimal path.
-Bracket-mode tables keyed on notional only.
+Bracket-mode tables keyed on notional only. The public batch API is the compiled
+:func:`margincall.venues.batch.evaluate_book` (every venue, form and tier shape); this module keeps
+:class:`TierArrays`, the padded tier tables both it and the engine's screen read.
 """
 
 from __future__ import annotations
