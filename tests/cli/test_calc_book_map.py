@@ -143,3 +143,17 @@ def test_map_flags_refused_without_map_or_book_and_bad_values_named(tmp_path: Pa
         proc = run_cli("calc", *args)
         assert proc.returncode == 2 and needle in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def test_a_book_without_mark_price_maps_at_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "nomark.csv"
+    path.write_text(
+        "account,venue,symbol,side,size,entry_price,leverage,margin_mode\n"
+        "a1,bybit-linear,BTCUSDT,long,3,100,20,isolated\n"
+    )
+    proc = run_cli("calc", "--book", str(path), "--map", "--map-steps", "1", "--output-json")
+    assert proc.returncode == 0, proc.stderr
+    (s,) = json.loads(proc.stdout)["symbols"]
+    # mark 100 (the entry); at 70 the long 3 (LP 95.5, BP 95) is out: notional 286.5, deficit (95 − 70) × 3 = 75
+    assert s["symbol"] == BYBIT and s["mark"] == "100" and s["prices"] == ["70", "100", "130"]
+    assert s["long_notional"][0] == "286.5" and s["deficit"] == ["75", "0", "0"]

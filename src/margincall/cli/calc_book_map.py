@@ -36,6 +36,9 @@ from margincall.venues.profiles import get_venue
 MAP_FLAGS = ("--map", "--map-html", "--insurance-fund", "--map-range", "--map-steps")
 #: Between the symbol and the venue in a map key.
 KEY_SEP = " · "
+#: The priced columns the map reads.
+_COLUMNS = ("symbol", "venue", "side", "size", "mark_price", "entry_price", "liquidation_price", "bankruptcy_price",
+            "error")  # fmt: skip
 
 
 def refuse_map_flags(given: Mapping[str, bool]) -> None:
@@ -101,7 +104,8 @@ class BookMap:
 
     def add(self, chunk: BookChunk) -> None:
         """Feed the chunk's priced rows; a row the map refuses (e.g. a mark unlike its symbol's) names its row."""
-        for i, row in enumerate(chunk.batch.to_pylist()):
+        names = [n for n in _COLUMNS if n in chunk.batch.schema.names]  # a book may have no mark_price column
+        for i, row in enumerate(chunk.batch.select(names).to_pylist()):
             if row.get("error") is not None:
                 self.left_out += 1
                 continue
