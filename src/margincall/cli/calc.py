@@ -183,6 +183,11 @@ def calc(
     out: Annotated[str | None, typer.Option(help="--book: write the rows priced to .csv/.parquet/.jsonl")] = None,
     strict: Annotated[bool, typer.Option(help="--book: stop at the first bad row")] = False,
     quiet: Annotated[bool, typer.Option(help="--book: no progress bar")] = False,
+    map_: Annotated[bool, typer.Option("--map", help="--book: print the book's liquidation map")] = False,
+    map_html: Annotated[str | None, typer.Option(help="--map: also write a self-contained HTML chart")] = None,
+    insurance_fund: Annotated[list[str] | None, typer.Option(help="--map: ASSET=AMOUNT, repeatable")] = None,
+    map_range: Annotated[str | None, typer.Option(help="--map: the largest move each way (default 0.3)")] = None,
+    map_steps: Annotated[int | None, typer.Option(help="--map: steps on each side (default 30)")] = None,
 ) -> None:
     """Margins, liquidation and bankruptcy prices for a scenario (--json), one position (flags) or a book."""
     from margincall.cli.calc_book import book_command, refuse_book_flags
@@ -202,10 +207,18 @@ def calc(
         "--out": out is not None,
         "--strict": strict,
         "--quiet": quiet,
+        "--map": map_,
+        "--map-html": map_html is not None,
+        "--insurance-fund": bool(insurance_fund),
+        "--map-range": map_range is not None,
+        "--map-steps": map_steps is not None,
     }
     refuse_book_flags(book, given)  # fmt: skip
     if book is not None:
-        book_command(_read, book, out, instruments, strict=strict, quiet=quiet)
+        from margincall.cli.calc_book_map import book_map
+
+        mapper = book_map(given, insurance_fund, map_range, map_steps, map_html, as_json=output_json)
+        book_command(_read, book, out, instruments, strict=strict, quiet=quiet, book_map=mapper)
         return
     output = "ccxt" if ccxt else "margincall"
     if ccxt_positions is not None or ccxt_balance is not None or instruments is not None:

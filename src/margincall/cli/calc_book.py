@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import typer
@@ -34,6 +34,9 @@ from margincall.cli.calc_ccxt import load_instruments
 from margincall.cli.fmt import percent, price, readable
 from margincall.model.errors import MarginCallError
 
+if TYPE_CHECKING:
+    from margincall.cli.calc_book_map import BookMap
+
 #: Rows per chunk: memory is bounded by a chunk (plus the rows of one account).
 CHUNK_ROWS = 65_536
 SHOWN_ROWS = 10
@@ -42,13 +45,17 @@ SHOWN_ERRORS = 20
 
 def refuse_book_flags(book: str | None, given: dict[str, bool]) -> None:
     """Refuse calc flags a book would not use (``given``: by flag, whether given), and book flags without one."""
+    from margincall.cli.calc_book_map import MAP_FLAGS
+
     if book is None:
-        used = [flag for flag in ("--out", "--strict", "--quiet") if given.get(flag)]
+        used = [flag for flag in ("--out", "--strict", "--quiet", *MAP_FLAGS) if given.get(flag)]
         if used:
             raise MarginCallError(f"{used[0]}: used only with --book FILE", code="unused_input", field=used[0][2:])
         return
-    unused = [flag for flag, on in given.items() if on and flag not in ("--out", "--strict", "--quiet",
-                                                                           "--instruments")]  # fmt: skip
+    allowed = {"--out", "--strict", "--quiet", "--instruments", *MAP_FLAGS}
+    if given.get("--map"):
+        allowed.add("--output-json")  # the map as JSON
+    unused = [flag for flag, on in given.items() if on and flag not in allowed]
     if unused:
         raise MarginCallError(f"{', '.join(unused)}: not used with --book (every position and its account come"
                               " from the book's rows)", code="unused_input", field=unused[0].lstrip("-"))  # fmt: skip
@@ -91,8 +98,9 @@ def run_book(
     quiet: bool,
     chunk_rows: int = CHUNK_ROWS,
     console: Console | None = None,
+    book_map: BookMap | None = None,
 ) -> int:
-    """Price ``book``; the exit status (0, or 1 when some rows are bad)."""
+    """Price ``book`` (and map it with ``book_map``); the exit status (0, or 1 when some rows are bad)."""
     console = console or Console()
     err = Console(stderr=True)
     instruments = BookInstruments(None if instruments_text is None else load_instruments(instruments_text))
@@ -104,6 +112,8 @@ def run_book(
     progress = Progress(TextColumn("pricing"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                         console=err, disable=quiet or not sys.stderr.isatty(), transient=True)  # fmt: skip
     task = progress.add_task("book", total=None)
+    if book_map is not None:
+        book_map.start(instruments)
 
     def update(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
@@ -116,6 +126,8 @@ def run_book(
                 rows += chunk.batch.num_rows
                 priced += chunk.batch.column("error").null_count
                 errors.extend(chunk.errors)
+                if book_map is not None:
+                    book_map.add(chunk)
                 if writer is not None:
                     writer.write(chunk.batch)
                 elif len(shown) < SHOWN_ROWS:
@@ -135,12 +147,17 @@ def run_book(
         err.print(f"error: {e}", highlight=False, soft_wrap=True)
     if len(errors) > SHOWN_ERRORS:
         err.print(f"… and {len(errors) - SHOWN_ERRORS:,} more (the error column has each)", highlight=False)
+    if book_map is not None:
+        book_map.render(console)
     return 1 if errors else 0
 
 
 def book_command(read: Callable[[str], str], book: str, out: str | None, instruments: str | None, *,
-                 strict: bool, quiet: bool) -> None:  # fmt: skip
-    status = run_book(book, out, None if instruments is None else read(instruments), strict=strict, quiet=quiet)
+                 strict: bool, quiet: bool, book_map: BookMap | None = None) -> None:  # fmt: skip
+    # the map's JSON alone on stdout: the book's summary goes to stderr then
+    console = Console(stderr=True) if book_map is not None and book_map.as_json else None
+    status = run_book(book, out, None if instruments is None else read(instruments), strict=strict, quiet=quiet,
+                      console=console, book_map=book_map)  # fmt: skip
     if status:
         raise typer.Exit(status)
 
