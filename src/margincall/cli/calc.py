@@ -183,6 +183,7 @@ def calc(
     out: Annotated[str | None, typer.Option(help="--book: write the rows priced to .csv/.parquet/.jsonl")] = None,
     strict: Annotated[bool, typer.Option(help="--book: stop at the first bad row")] = False,
     quiet: Annotated[bool, typer.Option(help="--book: no progress bar")] = False,
+    exact: Annotated[bool, typer.Option(help="--book: the Decimal reference only (slow; same rows)")] = False,
 ) -> None:
     """Margins, liquidation and bankruptcy prices for a scenario (--json), one position (flags) or a book."""
     from margincall.cli.calc_book import book_command, refuse_book_flags
@@ -201,10 +202,11 @@ def calc(
         "--out": out is not None,
         "--strict": strict,
         "--quiet": quiet,
+        "--exact": exact,
     }
     refuse_book_flags(book, given)  # fmt: skip
     if book is not None:
-        book_command(_read, book, out, instruments, strict=strict, quiet=quiet)
+        book_command(_read, book, out, instruments, strict=strict, quiet=quiet, exact=exact)
         return
     output = "ccxt" if ccxt else "margincall"
     if ccxt_positions is not None or ccxt_balance is not None or instruments is not None:
