@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from margincall.calculator.book import BookError, BookInstruments, DecimalEvaluator, price_book
+from margincall.calculator.book_compiled import CompiledEvaluator
 from margincall.calculator.book_groups import UngroupedBook
 from margincall.calculator.book_io import BookFileError, open_book
 from margincall.model.errors import MarginCallError
@@ -30,8 +31,19 @@ def _write_csv(path: Path, rows: list[dict[str, str]], columns: list[str] = COLU
     return path
 
 
+EVALUATORS = {"decimal": DecimalEvaluator, "compiled": CompiledEvaluator}
+_evaluator: list[type[DecimalEvaluator] | type[CompiledEvaluator]] = [DecimalEvaluator]
+
+
+@pytest.fixture(autouse=True, params=sorted(EVALUATORS))
+def _each_evaluator(request: pytest.FixtureRequest) -> None:
+    """Every test of the book face runs with the reference and with the compiled evaluator: same rows."""
+    _evaluator[0] = EVALUATORS[request.param]
+
+
 def _price(path: Path, chunk: int = 1000, instruments: dict | None = INSTRUMENTS, strict: bool = False):
-    chunks = list(price_book(open_book(path, chunk), DecimalEvaluator(BookInstruments(instruments)), strict=strict))
+    evaluator = _evaluator[0](BookInstruments(instruments))
+    chunks = list(price_book(open_book(path, chunk), evaluator, strict=strict))
     rows = [r for c in chunks for r in c.batch.to_pylist()]
     return rows, [e for c in chunks for e in c.errors]
 

@@ -81,6 +81,21 @@ def test_rows_match_calc_json_account_by_account(tmp_path: Path) -> None:
     assert n == len(rows)
 
 
+def test_exact_runs_the_reference_alone_and_writes_the_same_file(tmp_path: Path) -> None:
+    rows = mixed_book(40, seed=5)  # bad rows (refused leverage or size) included: same errors too
+    book, inst = _book(tmp_path, rows)
+    outs = []
+    for flags in ((), ("--exact",)):
+        out = tmp_path / f"priced{len(flags)}.parquet"
+        proc = run_cli("calc", "--book", str(book), "--instruments", str(inst), "--out", str(out), *flags)
+        assert proc.returncode in (0, 1), proc.stderr
+        outs.append((pq.read_table(out).to_pylist(), proc.stdout.replace(out.name, ""), proc.stderr))
+    assert outs[0] == outs[1]
+    assert len(outs[0][0]) == len(rows)
+    proc = run_cli("calc", "--size", "1", "--entry", "100", "--exact")
+    assert proc.returncode == 2 and "--exact: used only with --book FILE" in proc.stderr
+
+
 def test_bad_rows_are_listed_and_written_with_their_error(tmp_path: Path) -> None:
     rows = mixed_book(5, seed=21)
     rows[1]["size"] = ""

@@ -188,6 +188,7 @@ def calc(
     insurance_fund: Annotated[list[str] | None, typer.Option(help="--map: ASSET=AMOUNT, repeatable")] = None,
     map_range: Annotated[str | None, typer.Option(help="--map: the largest move each way (default 0.3)")] = None,
     map_steps: Annotated[int | None, typer.Option(help="--map: steps on each side (default 30)")] = None,
+    exact: Annotated[bool, typer.Option(help="--book: the Decimal reference only (slow; same rows)")] = False,
 ) -> None:
     """Margins, liquidation and bankruptcy prices for a scenario (--json), one position (flags) or a book."""
     from margincall.cli.calc_book import book_command, refuse_book_flags
@@ -212,13 +213,14 @@ def calc(
         "--insurance-fund": bool(insurance_fund),
         "--map-range": map_range is not None,
         "--map-steps": map_steps is not None,
+        "--exact": exact,
     }
     refuse_book_flags(book, given)  # fmt: skip
     if book is not None:
         from margincall.cli.calc_book_map import book_map
 
         mapper = book_map(given, insurance_fund, map_range, map_steps, map_html, as_json=output_json)
-        book_command(_read, book, out, instruments, strict=strict, quiet=quiet, book_map=mapper)
+        book_command(_read, book, out, instruments, strict=strict, quiet=quiet, exact=exact, book_map=mapper)
         return
     output = "ccxt" if ccxt else "margincall"
     if ccxt_positions is not None or ccxt_balance is not None or instruments is not None:

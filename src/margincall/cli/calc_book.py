@@ -1,5 +1,8 @@
-"""``margincall calc --book FILE [--out FILE] [--instruments FILE] [--strict] [--quiet]``: every row of a book
-priced as its account's scenario (:mod:`margincall.calculator.book`).
+"""``margincall calc --book FILE [--out FILE] [--instruments FILE] [--strict] [--quiet] [--exact]``: every row of
+a book priced as its account's scenario (:mod:`margincall.calculator.book`).
+
+The compiled evaluator (:mod:`margincall.calculator.book_compiled`) prices the book; its rows are the Decimal
+reference's, which ``--exact`` runs alone.
 
 With ``--out`` the rows and their results go to a CSV, Parquet or JSON-lines file (by its extension); without,
 the first rows and a summary go to the terminal (80 columns). Bad rows are listed on stderr at the end, each with
@@ -29,6 +32,7 @@ from margincall.calculator.book import (
     RowError,
     price_book,
 )
+from margincall.calculator.book_compiled import CompiledEvaluator
 from margincall.calculator.book_io import BookWriter, open_book
 from margincall.cli.calc_ccxt import load_instruments
 from margincall.cli.fmt import percent, price, readable
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
 CHUNK_ROWS = 65_536
 SHOWN_ROWS = 10
 SHOWN_ERRORS = 20
+#: Flags used only with --book.
+BOOK_FLAGS = ("--out", "--strict", "--quiet", "--exact")
 
 
 def refuse_book_flags(book: str | None, given: dict[str, bool]) -> None:
@@ -48,11 +54,11 @@ def refuse_book_flags(book: str | None, given: dict[str, bool]) -> None:
     from margincall.cli.calc_book_map import MAP_FLAGS
 
     if book is None:
-        used = [flag for flag in ("--out", "--strict", "--quiet", *MAP_FLAGS) if given.get(flag)]
+        used = [flag for flag in (*BOOK_FLAGS, *MAP_FLAGS) if given.get(flag)]
         if used:
             raise MarginCallError(f"{used[0]}: used only with --book FILE", code="unused_input", field=used[0][2:])
         return
-    allowed = {"--out", "--strict", "--quiet", "--instruments", *MAP_FLAGS}
+    allowed = {*BOOK_FLAGS, "--instruments", *MAP_FLAGS}
     if given.get("--map"):
         allowed.add("--output-json")  # the map as JSON
     unused = [flag for flag, on in given.items() if on and flag not in allowed]
@@ -96,6 +102,7 @@ def run_book(
     *,
     strict: bool,
     quiet: bool,
+    exact: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     console: Console | None = None,
     book_map: BookMap | None = None,
@@ -122,7 +129,8 @@ def run_book(
     try:
         with progress:
             chunk: BookChunk
-            for chunk in price_book(reader, DecimalEvaluator(instruments), strict=strict, progress=update):
+            evaluator = DecimalEvaluator(instruments) if exact else CompiledEvaluator(instruments)
+            for chunk in price_book(reader, evaluator, strict=strict, progress=update):
                 rows += chunk.batch.num_rows
                 priced += chunk.batch.column("error").null_count
                 errors.extend(chunk.errors)
@@ -153,11 +161,11 @@ def run_book(
 
 
 def book_command(read: Callable[[str], str], book: str, out: str | None, instruments: str | None, *,
-                 strict: bool, quiet: bool, book_map: BookMap | None = None) -> None:  # fmt: skip
+                 strict: bool, quiet: bool, exact: bool = False, book_map: BookMap | None = None) -> None:  # fmt: skip
     # the map's JSON alone on stdout: the book's summary goes to stderr then
     console = Console(stderr=True) if book_map is not None and book_map.as_json else None
     status = run_book(book, out, None if instruments is None else read(instruments), strict=strict, quiet=quiet,
-                      console=console, book_map=book_map)  # fmt: skip
+                      exact=exact, console=console, book_map=book_map)  # fmt: skip
     if status:
         raise typer.Exit(status)
 

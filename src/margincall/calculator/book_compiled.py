@@ -1,0 +1,175 @@
+"""The compiled evaluator of whole books: the numba twins of the venue forms, rounded and confirmed exactly.
+
+:class:`CompiledEvaluator` is a :class:`~margincall.calculator.book.ChunkEvaluator` whose output is the
+reference's (:class:`~margincall.calculator.book.DecimalEvaluator`) row for row:
+
+1. :func:`~margincall.calculator.book_arrays.chunk_arrays` turns the chunk into per-row arrays and marks the
+   accounts only the reference can price (a cell that is not a number, an unknown instrument, a hedge leg …);
+2. :func:`margincall.venues.batch.evaluate_book` prices the rows in float64 (twins of the Decimal formulas,
+   pinned by ``tests/venues/test_batch.py``); a row it refuses sends its account to the reference, which gives
+   the error;
+3. :func:`~margincall.calculator.book_arrays.round_units` rounds each value as the book does (module docstring of
+   :mod:`margincall.calculator.book`): prices at the tick as the venue rounds, IM and MM up to 1e-8, the ratio
+   to 1e-8 toward more risk, the distance toward zero to 1e-4 % — and flags values near a rounding boundary;
+4. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
+
+The distance is formed from the unrounded liquidation price as ``distance_to_liquidation_pct`` forms it in
+``evaluate`` (``(mark − liq) × sign / mark × 100``); its float twin is pinned by the same cell-by-cell test, and a
+value near its boundary — the band scaled by the prices, not by their difference — is confirmed exactly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from margincall.calculator.book import (
+    RESULT_COLUMNS,
+    BookInstruments,
+    Chunk,
+    DecimalEvaluator,
+    PricedRows,
+    priced_rows,
+)
+from margincall.calculator.book_arrays import (
+    BOUNDARY,
+    CEIL,
+    TOWARD_ZERO,
+    BookArrays,
+    chunk_arrays,
+    exact_text,
+    round_units,
+)
+from margincall.ledger.state import DEFAULT_UNIT
+from margincall.model.errors import MarginCallError
+from margincall.venues.batch import BatchInstrument, BatchInstruments, BookResult, evaluate_book
+
+F64 = npt.NDArray[np.float64]
+_MONEY = float(DEFAULT_UNIT)
+_RATIO_UNIT = Decimal("1e-8")
+_DISTANCE_UNIT = Decimal("1e-4")
+
+
+def _batch_instruments(arrays: BookArrays) -> tuple[BatchInstruments | None, npt.NDArray[np.bool_]]:
+    """The entries as the kernels' instruments, and per entry whether the batch path refuses it (a taker fee no
+    form of the venue uses: the reference gives that error)."""
+    entries = [BatchInstrument(*e) for e in arrays.entries]
+    refused = np.zeros(len(entries), np.bool_)
+    if not entries:
+        return None, refused
+    try:
+        return BatchInstruments.of(entries), refused
+    except MarginCallError:
+        pass
+    for i, e in enumerate(entries):
+        try:
+            BatchInstruments.of([e])
+        except MarginCallError:
+            refused[i] = True
+    kept = [e for e, r in zip(entries, refused, strict=True) if not r]
+    return (BatchInstruments.of(kept) if kept else None), refused
+
+
+def _evaluate(arrays: BookArrays) -> tuple[BookResult | None, npt.NDArray[np.bool_]]:
+    """The kernels' values and, per row, whether the row must go to the reference."""
+    n = arrays.account.size
+    batch, refused = _batch_instruments(arrays)
+    instrument = arrays.instrument
+    to_reference = instrument < 0
+    if refused.any():
+        # Renumber the kept entries; a row of a refused one goes to the reference.
+        new_index = np.cumsum(~refused) - 1
+        bad_row = np.zeros(n, np.bool_)
+        ok = instrument >= 0
+        bad_row[ok] = refused[instrument[ok]]
+        to_reference = to_reference | bad_row
+        instrument = np.where(to_reference, 0, new_index[np.maximum(instrument, 0)])
+    if batch is None:
+        return None, np.ones(n, np.bool_)
+    instrument = np.where(to_reference, 0, instrument)
+    # An account the reference prices is kept out of the kernels (its rows stand for nothing there).
+    account = np.where(np.repeat(arrays.exact, np.diff(np.append(arrays.starts, n))) | to_reference, -1,
+                       arrays.account)  # fmt: skip
+    mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)  # calc: no mark → entry
+    res = evaluate_book(batch, account, instrument, arrays.side, arrays.size, arrays.entry_price, mark,
+                        arrays.cross, arrays.leverage, arrays.isolated_margin, arrays.extra_margin,
+                        arrays.wallet_balance)  # fmt: skip
+    return res, to_reference | (res.error != 0)
+
+
+class CompiledEvaluator:
+    """Prices a chunk with the compiled twins, confirming exactly every account the floats cannot settle (see
+    the module docstring). Its rows are the reference's; ``redone`` and ``rows`` count the accounts re-priced
+    by the reference and the accounts seen, for the benchmark's report."""
+
+    def __init__(self, instruments: BookInstruments) -> None:
+        self.instruments = instruments
+        self.reference = DecimalEvaluator(instruments)
+        self.accounts = 0
+        self.redone = 0
+
+    def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
+        arrays = chunk_arrays(chunk, self.instruments)
+        n = arrays.account.size
+        columns: dict[str, list[str | None]] = {name: [None] * n for name in RESULT_COLUMNS}
+        res, row_redo = _evaluate(arrays)
+        redo = arrays.exact.copy()
+        if n:
+            redo |= np.logical_or.reduceat(row_redo, arrays.starts)
+        if res is not None and n:
+            redo |= self._round(arrays, res, columns)
+        self.accounts += int(arrays.starts.size)
+        self.redone += int(redo.sum())
+        which = np.flatnonzero(redo)
+        outcomes = [self.reference.account(chunk.account(int(k))) for k in which]
+        exact = priced_rows(outcomes, strict=strict)
+        lengths = np.diff(np.append(arrays.starts, n))
+        rows = np.concatenate([np.arange(arrays.starts[k], arrays.starts[k] + lengths[k]) for k in which]) \
+            if which.size else np.zeros(0, np.int64)  # fmt: skip
+        for name in RESULT_COLUMNS:
+            col, values = columns[name], exact.columns[name].to_pylist()
+            for r, v in zip(rows.tolist(), values, strict=True):
+                col[r] = v
+        return PricedRows({name: pa.array(columns[name], pa.string()) for name in RESULT_COLUMNS}, exact.errors)
+
+    def _round(self, arrays: BookArrays, res: BookResult, columns: dict[str, list[str | None]]) -> np.ndarray:
+        """Fill ``columns`` with the rounded values; per account, whether a value lies near its boundary."""
+        liq_k, near_liq = round_units(res.liquidation_price, arrays.tick, arrays.price_mode)
+        bank_k, near_bank = round_units(res.bankruptcy_price, arrays.tick, arrays.price_mode)
+        im_k, near_im = round_units(res.initial_margin, _MONEY, CEIL)
+        mm_k, near_mm = round_units(res.maintenance_margin, _MONEY, CEIL)
+        ratio_k, near_ratio = round_units(res.margin_ratio, float(_RATIO_UNIT), arrays.ratio_mode)
+        mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
+        liq = res.liquidation_price
+        with np.errstate(invalid="ignore"):
+            distance = (mark - liq) * arrays.side / mark * 100
+            dist_k, near_dist = round_units(distance, float(_DISTANCE_UNIT), TOWARD_ZERO)
+            # The difference of two prices loses their relative precision: the band scales with the terms.
+            q = distance / float(_DISTANCE_UNIT)
+            terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
+            near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
+        near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
+        # MM (and IM) of an account's rows are exact whole units of 1e-8 from the kernels' floats only when the
+        # float is not near one: flagged rows are confirmed by the reference below.
+        for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
+            columns[name] = _texts(k, DEFAULT_UNIT)
+        columns["margin_ratio"] = _texts(ratio_k, _RATIO_UNIT)
+        columns["distance_to_liquidation"] = _texts(dist_k, _DISTANCE_UNIT)
+        for name, k in (("liquidation_price", liq_k), ("bankruptcy_price", bank_k)):
+            col: list[str | None] = [None] * k.size
+            for j, entry in enumerate(arrays.entries):
+                rows = np.flatnonzero(arrays.instrument == j)
+                for r, text in zip(rows.tolist(), exact_text(k[rows], entry[1].tick_size), strict=True):
+                    col[r] = text
+            columns[name] = col
+        return np.logical_or.reduceat(near, arrays.starts)
+
+
+def _texts(k: F64, unit: Decimal) -> list[str | None]:
+    return exact_text(k, unit)
+
+
+__all__ = ["CompiledEvaluator"]
