@@ -44,6 +44,7 @@ from margincall.calculator.book_arrays import (
     round_units,
 )
 from margincall.ledger.state import DEFAULT_UNIT
+from margincall.math.sizing import distance_to_liquidation_pct
 from margincall.model.errors import MarginCallError
 from margincall.venues.batch import BatchInstrument, BatchInstruments, BookResult, evaluate_book
 
@@ -145,7 +146,7 @@ class CompiledEvaluator:
         mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
         liq = res.liquidation_price
         with np.errstate(invalid="ignore"):
-            distance = (mark - liq) * arrays.side / mark * 100
+            distance = distance_to_liquidation_pct(mark, liq, arrays.side)
             dist_k, near_dist = round_units(distance, float(_DISTANCE_UNIT), TOWARD_ZERO)
             # The difference of two prices loses their relative precision: the band scales with the terms.
             q = distance / float(_DISTANCE_UNIT)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from margincall.model.enums import ContractKind, TierBasis
 from margincall.model.errors import LeverageTooHigh
@@ -48,7 +52,12 @@ def max_position_size(
     return contracts
 
 
-def distance_to_liquidation_pct(mark: Decimal, liquidation_price: Decimal, sign: int) -> Decimal:
+#: The distance is one expression over exact Decimals or float64 arrays (the float twin a book's compiled
+#: evaluator screens with, confirmed against the Decimal value near every rounding boundary).
+Amount = TypeVar("Amount", Decimal, npt.NDArray[np.float64])
+
+
+def distance_to_liquidation_pct(mark: Amount, liquidation_price: Amount, sign: int | Amount) -> Amount:
     """How far the mark may move against the position before liquidation, in % of the mark.
 
     Positive while safe; negative once the mark is past the liquidation price.

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from margincall.math.batch_kernels import mm_in_tier, tier_index
+from margincall.math.batch_kernels import mm_in_tier, pnl, tier_index
 from margincall.model.errors import MarginCallError
 from margincall.risk.screening.book import RiskBook
 
@@ -54,12 +54,8 @@ def position_terms(
     s = symbol[i]
     p = mark[s]
     q = qty[i]
-    if inverse[s]:
-        n = q / p
-        upnl = sign[i] * q * (1.0 / entry[i] - 1.0 / p)
-    else:
-        n = q * p
-        upnl = sign[i] * q * (p - entry[i])
+    n = q / p if inverse[s] else q * p
+    upnl = pnl(inverse[s], sign[i], q, entry[i], p)
     row = sym_table[s]
     k = tier_index(floors, row, n, False)
     rate = mmr[row, k]
