@@ -1,0 +1,185 @@
+"""The waterfall's takeover close of isolated positions through the core: the integers of the ``liquidation``
+event the reference books (``risk.events._liquidation`` with ``_settle``) and the takeover-or-ADL decision the
+reference makes before it (``risk.waterfall.Waterfall._full``), compiled, for a batch of positions in the order
+the engine closes them.
+
+The rules are the reference's (docs/venues.md §3.8, §12.5; ``math.liquidation``, ``math.trade``):
+
+* the position closes in full at the executor's fill ``F`` (a price to 10 decimals, :data:`FILL_DIGITS`, as every
+  computed price in an event: ``math.liquidation.price_in_event``), no trading fee;
+* realized PnL ``sign × Q × (F − entry)`` rounded toward minus infinity (``math.trade.user_delta``); the whole
+  isolated margin is released, and the residual ``margin + realized`` is settled with the insurance fund;
+* the liquidation fee asked is ``Q × F × rate`` rounded up to the unit (``liquidation_fee_rounded_up``); a
+  residual at or above zero pays the fee first (up to the residual) and the rest is the surplus to the fund; a
+  residual below zero is the deficit: the fund pays what it holds (never below zero), the venue (clearing) the
+  rest;
+* the fund can take the position over when ``fund + equity + pnl(mark → F) ≥ 0``
+  (``takeover_fund_result_after_closing_at_fills``); with the equity ``margin + sign × Q × (mark − entry)`` that is
+  ``fund + margin + sign × Q × (F − entry) ≥ 0``, and since ``fund + margin`` is whole units the unrounded PnL can
+  be replaced by its floor: the decision is ``fund + margin + realized ≥ 0``, exactly. Otherwise the position
+  goes to ADL (not in this module).
+
+In integers (:mod:`.ranges`: a quantity ``a = |size| × contract_size`` at ``10^-(sd+cd)``, prices at ``10^-pd``
+with ``pd = u − sd − cd``, ``k = 10 − pd``): the PnL in money units is ``a × (F − entry·10^k) / 10^k`` and the
+notional at the fill ``a × F / 10^k``. Products are split so that none leaves int64: ``x = xh·10^k + xl`` gives
+``a × x / 10^k = a × xh + a × xl / 10^k`` and ``xl`` is split again at 10^5 (``a`` below 9e13 keeps ``a × 10^5``
+inside int64); the fee ``n × rate / 10^8`` splits ``n`` at 10^8 as :mod:`.fills` does. A position whose quantity or
+notional is outside these ranges, or a market with prices finer than 1e-10, is refused naming the field.
+
+Not here yet: the executor's fill price itself (an input: the venue's fill, or the reference executor's), the
+event's bankruptcy price, partial steps, cross accounts (``bankruptcy_settlement``) and ADL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numba as nb
+import numpy as np
+
+from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError, scaled
+from margincall.core.state import I64, SYSTEM_INSURANCE, B, CoreState
+
+#: Digits of a computed price in an event (``math.liquidation.PRICE_QUANTUM``).
+FILL_DIGITS = 10
+#: Largest quantity (at its scale) the split products keep inside int64 (``a × 10^5 < 2^63``).
+MAX_QUANTITY = 9 * 10**13
+_SPLIT = 10**5
+
+
+@nb.njit(cache=True)
+def _mul_div_floor(a: int, x: int, k: int) -> tuple[int, int]:
+    """``(floor(a × x / 10^k), a × x mod 10^k)`` for ``a ≥ 0`` and any ``x``, ``0 ≤ k ≤ 10``, without a product
+    above int64 (``a < MAX_QUANTITY``; the quotient itself must fit)."""
+    d = 1
+    for _ in range(k):
+        d *= 10
+    neg = x < 0
+    ux = -x if neg else x
+    xh = ux // d
+    xl = ux - xh * d
+    # a × xl / d with xl < d ≤ 1e10: split xl at 1e5 so each product stays below a × 1e5
+    if k > 5:
+        d2 = d // _SPLIT
+        x1 = xl // _SPLIT
+        x0 = xl - x1 * _SPLIT
+        low = a * x0
+        t = a * x1 + low // _SPLIT
+        q = t // d2
+        r = (t - q * d2) * _SPLIT + (low - (low // _SPLIT) * _SPLIT)
+    else:
+        t = a * xl
+        q = t // d
+        r = t - q * d
+    whole = a * xh + q
+    if neg:
+        if r:
+            return -whole - 1, d - r
+        return -whole, 0
+    return whole, r
+
+
+@nb.njit(cache=True)
+def takeover_amounts(sign: int, a: int, entry: int, margin: int, fill: int, k: int, rate: int, fund: int
+                     ) -> tuple[bool, int, int, int, int, int, int, int]:
+    """One isolated position closed in full at ``fill`` (10^-10) with ``fund`` in the insurance fund:
+    ``(takeover, realized, fund result remainder at 10^-(8+k), fee asked, fee paid, surplus, fund pays, venue
+    absorbs)``; when ``takeover`` is false only ``realized`` and the remainder are set (the position goes to ADL)."""
+    p10 = 1
+    for _ in range(k):
+        p10 *= 10
+    realized, rem = _mul_div_floor(a, sign * (fill - entry * p10), k)
+    if fund + margin + realized < 0:
+        return False, realized, rem, 0, 0, 0, 0, 0
+    # the notional at the fill, n = nw + nf / 10^k, and the fee ceil(n × rate / 1e8)
+    nw, nf = _mul_div_floor(a, fill, k)
+    nh = nw // RATE_ONE
+    nl = nw - nh * RATE_ONE
+    q1 = (nl * rate) // RATE_ONE
+    r1 = nl * rate - q1 * RATE_ONE
+    q2 = (nf * rate) // p10
+    r2 = nf * rate - q2 * p10
+    top = (r1 + q2) * p10 + r2
+    den = RATE_ONE * p10
+    asked = nh * rate + q1 + (top + den - 1) // den
+    residual = margin + realized
+    if residual >= 0:
+        paid = min(residual, asked)
+        return True, realized, rem, asked, paid, residual - paid, 0, 0
+    deficit = -residual
+    from_fund = min(deficit, max(fund, 0))
+    return True, realized, rem, asked, 0, 0, from_fund, deficit - from_fund
+
+
+@nb.njit(cache=True)
+def _takeover_batch(sign: I64, a: I64, entry: I64, margin: I64, fill: I64, k: I64, rate: I64, asset: I64,
+                    fund: I64, out: I64, takeover: B) -> None:
+    for i in range(sign.shape[0]):
+        t, realized, rem, asked, paid, surplus, from_fund, venue = takeover_amounts(
+            sign[i], a[i], entry[i], margin[i], fill[i], k[i], rate[i], fund[asset[i]])
+        takeover[i] = t
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = realized, rem, asked, paid
+        out[i, 4], out[i, 5], out[i, 6] = surplus, from_fund, venue
+        if t:
+            fund[asset[i]] += paid + surplus - from_fund
+
+
+@dataclass(frozen=True, slots=True)
+class Takeovers:
+    """Row ``i`` is position ``positions[i]``, closed at ``fills[i]`` in that order. Money units: ``realized``
+    (signed), ``fee_asked``, ``fee_paid``, ``surplus``, ``insurance_paid``, ``venue_absorbed``; ``takeover``
+    false: the fund could not take it over (ADL), and only ``realized`` is set. ``fund_result`` is the reference's
+    ``expected_fund_result`` (margin + the unrounded PnL at the fill) as ``fund_result_num / 10^(u + k)``;
+    ``fund_after`` the insurance fund per asset after the batch."""
+
+    positions: I64
+    takeover: B
+    realized: I64
+    fund_result_num: list[int]
+    fund_result_digits: I64
+    fee_asked: I64
+    fee_paid: I64
+    surplus: I64
+    insurance_paid: I64
+    venue_absorbed: I64
+    fund_after: I64
+
+    def fund_result(self, i: int) -> Decimal:
+        return Decimal(self.fund_result_num[i]).scaleb(-int(self.fund_result_digits[i]))
+
+
+def takeovers(core: CoreState, positions: I64, fills: list[Decimal]) -> Takeovers:
+    """The takeover close of isolated ``positions`` (row indices, in the engine's order) at ``fills`` (the
+    executor's prices, at most 10 decimals), each settled against the insurance fund as the ones before left it.
+    Refused (naming the field) for a cross position, a price finer than 1e-10 or a quantity outside the range."""
+    pos, m = core.positions, core.markets
+    rows = np.asarray(positions, np.int64)
+    if len(fills) != len(rows):
+        raise CoreRangeError(f"fills: {len(fills)} prices for {len(rows)} positions", field="fills")
+    mi = pos.market[rows].astype(np.int64)
+    if not bool(np.all(pos.isolated[rows])):
+        raise CoreRangeError("positions: a takeover here closes isolated positions only", field="positions")
+    pd = m.price_digits[mi].astype(np.int64)
+    if bool(np.any(pd > FILL_DIGITS)):
+        raise CoreRangeError("positions: a market whose prices are finer than 1e-10", field="positions")
+    k = FILL_DIGITS - pd
+    a = np.abs(pos.size[rows]) * m.contract_size[mi]
+    fill = np.array([scaled(f, FILL_DIGITS, f"fills[{i}]") for i, f in enumerate(fills)], np.int64)
+    if bool(np.any(a >= MAX_QUANTITY)) or bool(np.any(fill <= 0)):
+        raise CoreRangeError("positions: a quantity outside the takeover's range, or a fill price not above zero",
+                             field="positions")
+    notional = a.astype(np.float64) * np.maximum(fill, pos.entry[rows] * 10.0**k) / 10.0**k
+    if bool(np.any(notional > MAX_MONEY / 4)):
+        raise CoreRangeError("positions: a notional outside the core's money range", field="positions")
+    sign = np.where(pos.size[rows] > 0, 1, -1).astype(np.int64)
+    out = np.zeros((len(rows), 7), np.int64)
+    took = np.zeros(len(rows), np.bool_)
+    fund = core.system[SYSTEM_INSURANCE].astype(np.int64).copy()
+    _takeover_batch(sign, a, pos.entry[rows].astype(np.int64), pos.isolated_margin[rows].astype(np.int64), fill,
+                    k, m.liquidation_fee[mi].astype(np.int64), m.asset[mi].astype(np.int64), fund, out, took)
+    u = core.unit_digits
+    nums = [int(pos.isolated_margin[r]) * 10 ** int(kk) + int(real) * 10 ** int(kk) + int(rem)
+            for r, kk, real, rem in zip(rows, k, out[:, 0], out[:, 1], strict=True)]
+    return Takeovers(rows, took, out[:, 0].copy(), nums, k + u, out[:, 2].copy(), out[:, 3].copy(), out[:, 4].copy(),
+                     out[:, 5].copy(), out[:, 6].copy(), fund)
