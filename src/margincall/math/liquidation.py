@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Context, Decimal, localcontext
 
 from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
 from margincall.model.enums import ContractKind
@@ -26,6 +26,14 @@ from margincall.model.numbers import ONE, ZERO
 #: Computed prices carried in events (bankruptcy prices, the executor's fills) keep 10 decimals; the dust this
 #: leaves in PnL is settled with the insurance fund at the bankruptcy settlement.
 PRICE_QUANTUM = Decimal("1e-10")
+
+#: The context a computed price is formed in before :func:`price_in_event` rounds it: 60 digits, so that within
+#: the core's ranges (quantities and amounts of at most 19 digits) nothing is rounded before that one rounding —
+#: a quotient that does not end is never within 10^-50 of a 10-decimal tie, and one that ends is exact — and the
+#: price is the exact value rounded once (what the core's integer twins compute, ``margincall.core.prices``).
+PRICE_CONTEXT = Context(prec=60)
+#: The most a market executor's fill moves from the mark (``market_fill_price``).
+MAX_FILL_MOVE = Decimal("0.5")
 
 #: How far past the edge of positive prices a bankruptcy price is put when no positive price gives the share
 #: (an inverse short cannot lose more than ``Q / P``; a linear long cannot lose more than ``Q·P``): the mark
@@ -61,16 +69,29 @@ def bankruptcy_prices_sharing_equity_pro_rata_to_notional(legs: Sequence[Closing
     (:func:`~margincall.math.contracts.price_after_pnl`). With one leg this is the venue's bankruptcy price of
     that position, others fixed. A price past the edge of positive prices is put at ``mark / 1000`` (linear) or
     ``mark × 1000`` (inverse). Each price to 10 decimals (:func:`price_in_event`)."""
-    notionals = [notional_of(leg.kind, leg.qty, leg.mark) for leg in legs]
-    total = sum(notionals, ZERO)
     out: list[Decimal] = []
-    for leg, n in zip(legs, notionals, strict=True):
-        share = equity * n / total if total > 0 else ZERO
-        price = price_after_pnl(leg.kind, leg.sign, leg.qty, leg.mark, -share)
-        if price is None:
-            price = leg.mark / _PAST_THE_EDGE if leg.kind is ContractKind.LINEAR else leg.mark * _PAST_THE_EDGE
-        out.append(price_in_event(price))
+    with localcontext(PRICE_CONTEXT):
+        notionals = [notional_of(leg.kind, leg.qty, leg.mark) for leg in legs]
+        total = sum(notionals, ZERO)
+        for leg, n in zip(legs, notionals, strict=True):
+            share = equity * n / total if total > 0 else ZERO
+            price = price_after_pnl(leg.kind, leg.sign, leg.qty, leg.mark, -share)
+            if price is None:
+                price = leg.mark / _PAST_THE_EDGE if leg.kind is ContractKind.LINEAR else leg.mark * _PAST_THE_EDGE
+            out.append(price_in_event(price))
     return out
+
+
+def market_fill_price(sign: int, mark: Decimal, notional: Decimal, slippage: Decimal, impact_per_million: Decimal
+                      ) -> Decimal:
+    """Where a liquidation's market order fills (the default executor, ``risk.executor.MarketExecutor``): the
+    mark moved against the closed side by ``move = slippage + impact_per_million × notional / 1,000,000`` (a
+    linear impact model), at most :data:`MAX_FILL_MOVE`: ``mark × (1 − move)`` closing a long (a sell),
+    ``mark × (1 + move)`` closing a short. Formed in :data:`PRICE_CONTEXT` and rounded once to 10 decimals
+    (:func:`price_in_event`)."""
+    with localcontext(PRICE_CONTEXT):
+        move = min(slippage + impact_per_million * notional / Decimal(1_000_000), MAX_FILL_MOVE)
+        return price_in_event(mark * (ONE - move) if sign > 0 else mark * (ONE + move))
 
 
 def nominal_liquidation_fee(kind: ContractKind, qty: Decimal, price: Decimal, rate: Decimal) -> Decimal:
