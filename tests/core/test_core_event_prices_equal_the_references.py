@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from margincall.core.loader import load
-from margincall.core.prices import bankruptcy_prices, executor_fills
+from margincall.core.prices import as_prices, bankruptcy_prices, executor_fills
 from margincall.core.ranges import CoreRangeError
 from margincall.math.contracts import notional_of
 from margincall.math.liquidation import (
@@ -42,9 +42,9 @@ def test_fills_and_bankruptcy_prices_are_the_references(snap, slippage, impact) 
               int(core.positions.side[r])): r for r in range(len(core.positions.size))}
     sides = {"both": 0, "long": 1, "short": 2}
     rows = np.array([index[(k.account, k.symbol, sides[k.position_side.value])] for k in keys], np.int64)
-    fills = executor_fills(core, rows, Decimal(slippage), Decimal(impact))
+    fills = as_prices(executor_fills(core, rows, Decimal(slippage), Decimal(impact)))
     equities = [status(led, WatchId.isolated(k)).equity for k in keys]
-    bankrupt = bankruptcy_prices(core, rows, np.array([int(e.scaleb(8)) for e in equities], np.int64))
+    bankrupt = as_prices(bankruptcy_prices(core, rows, np.array([int(e.scaleb(8)) for e in equities], np.int64)))
     for key, fill, bp, equity in zip(keys, fills, bankrupt, equities, strict=True):
         pos = led.positions[key]
         inst = led.markets[key.symbol].instrument
@@ -74,13 +74,13 @@ def test_a_hand_computed_fill_and_bankruptcy_price() -> None:
             "last_ts": 0}
     core = load(ledger_of(snap))
     rows = np.array([0], np.int64)
-    assert executor_fills(core, rows, Decimal("0.001"), Decimal("0.0005")) == [Decimal("53945.271")]
-    assert bankruptcy_prices(core, rows, np.array([0], np.int64)) == [Decimal(54000)]
-    assert bankruptcy_prices(core, rows, np.array([100 * 10**8], np.int64)) == [Decimal(53800)]
-    assert bankruptcy_prices(core, rows, np.array([-3000 * 10**8], np.int64)) == [Decimal(60000)]
+    assert list(executor_fills(core, rows, Decimal("0.001"), Decimal("0.0005"))) == [539452710000000]
+    assert as_prices(bankruptcy_prices(core, rows, np.array([0], np.int64))) == [Decimal(54000)]
+    assert as_prices(bankruptcy_prices(core, rows, np.array([100 * 10**8], np.int64))) == [Decimal(53800)]
+    assert as_prices(bankruptcy_prices(core, rows, np.array([-3000 * 10**8], np.int64))) == [Decimal(60000)]
     # a tie at the 10th decimal: 0.064 BTC with equity 1e-8: 54,000 − 1e-8 / 0.064 = 53,999.99999984375 → half to
     # even at 1e-10 → 53,999.9999998438
     snap["positions"] = [["a", "BTCUSDT", "both", "0.064", "60000", "isolated", "10"]]
-    assert bankruptcy_prices(load(ledger_of(snap)), rows, np.array([1], np.int64)) == [Decimal("53999.9999998438")]
+    assert list(bankruptcy_prices(load(ledger_of(snap)), rows, np.array([1], np.int64))) == [539999999998438]
     with pytest.raises(CoreRangeError, match="18 digits"):
         executor_fills(core, rows, Decimal("0.001"), Decimal("0.00001"))

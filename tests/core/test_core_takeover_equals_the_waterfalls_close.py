@@ -71,7 +71,7 @@ def test_isolated_takeovers_give_the_references_integers(snap, fund, slippage, i
                                                                               * inst.contract_size, mark), None))
         rows.append(pos_index[(key.account, key.symbol, sides[key.position_side.value])])
         fills.append(fill)
-    got = takeovers(core, np.array(rows, np.int64), fills)
+    got = takeovers(core, np.array(rows, np.int64), np.array([int(f.scaleb(10)) for f in fills], np.int64))
     taken = 0
     for i, key in enumerate(keys):
         pos = led.positions[key]
@@ -123,7 +123,7 @@ def test_a_hand_computed_takeover() -> None:
             "leverage": [], "modes": [], "liquidating": [], "deposits": {}, "withdrawals": {}, "events_applied": 0,
             "last_ts": 0}
     core = load(ledger_of(snap))
-    got = takeovers(core, np.array([0], np.int64), [Decimal("53999.9999999999")])
+    got = takeovers(core, np.array([0], np.int64), np.array([539999999999999], np.int64))
     assert bool(got.takeover[0])
     assert int(got.realized[0]) == -300000000001
     assert (int(got.fee_paid[0]), int(got.surplus[0]), int(got.insurance_paid[0]), int(got.venue_absorbed[0])) \
@@ -141,6 +141,6 @@ def test_refusals_name_the_field() -> None:
             "last_ts": 0}
     core = load(ledger_of(snap))
     with pytest.raises(CoreRangeError, match="isolated positions only"):
-        takeovers(core, np.array([0], np.int64), [Decimal("59000")])
+        takeovers(core, np.array([0], np.int64), np.array([59000 * 10**10], np.int64))
     with pytest.raises(CoreRangeError, match="2 prices for 1 positions"):
-        takeovers(core, np.array([0], np.int64), [Decimal("59000"), Decimal(1)])
+        takeovers(core, np.array([0], np.int64), np.array([59000 * 10**10, 1], np.int64))

@@ -98,7 +98,13 @@ def _fills(sign: I64, mark: I64, k: I64, notional: I64, slip: int, impact: int, 
         out[i] = fill_price(sign[i], mark[i], k[i], notional[i], slip, impact, x, slip_shift, impact_shift)
 
 
-def _rows(core: CoreState, rows: I64) -> tuple[I64, I64, I64, I64, I64]:
+@nb.njit(cache=True)
+def _bankruptcy(sign: I64, mark: I64, k: I64, a: I64, equity: I64, out: I64) -> None:
+    for i in range(sign.shape[0]):
+        out[i] = bankruptcy_price(sign[i], mark[i], k[i], a[i], equity[i])
+
+
+def _rows(core: CoreState, rows: I64) -> tuple[I64, I64, I64, I64]:
     pos, m = core.positions, core.markets
     mi = pos.market[rows].astype(np.int64)
     if not bool(np.all(m.has_mark[mi])):
@@ -113,13 +119,13 @@ def _rows(core: CoreState, rows: I64) -> tuple[I64, I64, I64, I64, I64]:
         raise CoreRangeError("positions: a mark or a quantity outside the range of the event prices",
                              field="positions")
     sign = np.where(pos.size[rows] > 0, 1, -1).astype(np.int64)
-    return sign, mark, k, a, mi
+    return sign, mark, k, a
 
 
-def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_million: Decimal) -> list[Decimal]:
-    """The market executor's fill of each position in ``rows`` (closing it in full at its market's mark), as the
-    reference's ``MarketExecutor(slippage, impact_per_million)`` gives it. Refused (naming the field) when the
-    move has more than 18 digits or a value leaves the range."""
+def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_million: Decimal) -> I64:
+    """The market executor's fill (at 1e-10) of each position in ``rows``, closing it in full at its market's
+    mark, as the reference's ``MarketExecutor(slippage, impact_per_million)`` gives it. Refused (naming the
+    field) when the move has more than 18 digits or a value leaves the range."""
     s_digits, i_digits = decimal_digits(slippage), decimal_digits(impact_per_million)
     x = max(s_digits, i_digits + _MONEY_SHIFT)
     if x > MOVE_DIGITS or slippage < 0 or impact_per_million < 0:
@@ -127,20 +133,25 @@ def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_mil
                              "move, impact at most 4 decimals, neither below zero)", field="executor")
     slip = scaled(slippage, s_digits, "executor.slippage")
     impact = scaled(impact_per_million, i_digits, "executor.impact_per_million")
-    sign, mark, k, a, _mi = _rows(core, np.asarray(rows, np.int64))
-    notional = a * mark  # whole money units (the core's scales), within the money range
+    sign, mark, k, a = _rows(core, np.asarray(rows, np.int64))
     out = np.empty(len(sign), np.int64)
-    _fills(sign, mark, k, notional, slip, impact, x, x - s_digits, x - i_digits - _MONEY_SHIFT, out)
+    _fills(sign, mark, k, a * mark, slip, impact, x, x - s_digits, x - i_digits - _MONEY_SHIFT, out)
     if bool(np.any(out < 0)):
         raise CoreRangeError("positions: a fill price outside the core's range", field="positions")
-    return [price_in_event(Decimal(int(v)).scaleb(-FILL_DIGITS)) for v in out]
+    return out
 
 
-def bankruptcy_prices(core: CoreState, rows: I64, equity: I64) -> list[Decimal]:
-    """The bankruptcy price of each isolated position in ``rows`` with its watch's ``equity`` (money units)."""
-    sign, mark, k, a, _mi = _rows(core, np.asarray(rows, np.int64))
-    out = [int(bankruptcy_price(int(s), int(mk), int(kk), int(q), int(e)))
-           for s, mk, kk, q, e in zip(sign, mark, k, a, np.asarray(equity, np.int64), strict=True)]
-    if any(v < 0 for v in out):
+def bankruptcy_prices(core: CoreState, rows: I64, equity: I64) -> I64:
+    """The bankruptcy price (at 1e-10) of each isolated position in ``rows`` with its watch's ``equity`` (money
+    units)."""
+    sign, mark, k, a = _rows(core, np.asarray(rows, np.int64))
+    out = np.empty(len(sign), np.int64)
+    _bankruptcy(sign, mark, k, a, np.asarray(equity, np.int64), out)
+    if bool(np.any(out < 0)):
         raise CoreRangeError("positions: a bankruptcy price outside the core's range", field="positions")
-    return [price_in_event(Decimal(v).scaleb(-FILL_DIGITS)) for v in out]
+    return out
+
+
+def as_prices(values: I64) -> list[Decimal]:
+    """Prices at 1e-10 as the events write them (``math.liquidation.price_in_event``)."""
+    return [price_in_event(Decimal(int(v)).scaleb(-FILL_DIGITS)) for v in values]

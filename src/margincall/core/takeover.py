@@ -38,7 +38,7 @@ from decimal import Decimal
 import numba as nb
 import numpy as np
 
-from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError, scaled
+from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError
 from margincall.core.state import I64, SYSTEM_INSURANCE, B, CoreState
 
 #: Digits of a computed price in an event (``math.liquidation.PRICE_QUANTUM``).
@@ -129,15 +129,17 @@ def _takeover_batch(sign: I64, a: I64, entry: I64, margin: I64, fill: I64, k: I6
 class Takeovers:
     """Row ``i`` is position ``positions[i]``, closed at ``fills[i]`` in that order. Money units: ``realized``
     (signed), ``fee_asked``, ``fee_paid``, ``surplus``, ``insurance_paid``, ``venue_absorbed``; ``takeover``
-    false: the fund could not take it over (ADL), and only ``realized`` is set. ``fund_result`` is the reference's
-    ``expected_fund_result`` (margin + the unrounded PnL at the fill) as ``fund_result_num / 10^(u + k)``;
-    ``fund_after`` the insurance fund per asset after the batch."""
+    false: the fund could not take it over (ADL), and only ``realized`` is set. :meth:`fund_result` is the
+    reference's ``expected_fund_result`` (margin + the unrounded PnL at the fill); ``fund_after`` the insurance
+    fund per asset after the batch."""
 
+    unit_digits: int
     positions: I64
+    margin: I64
+    k: I64
     takeover: B
     realized: I64
-    fund_result_num: list[int]
-    fund_result_digits: I64
+    remainder: I64        # of the PnL at the fill, at 10^-(u + k)
     fee_asked: I64
     fee_paid: I64
     surplus: I64
@@ -146,17 +148,22 @@ class Takeovers:
     fund_after: I64
 
     def fund_result(self, i: int) -> Decimal:
-        return Decimal(self.fund_result_num[i]).scaleb(-int(self.fund_result_digits[i]))
+        k = int(self.k[i])
+        num = (int(self.margin[i]) + int(self.realized[i])) * 10**k + int(self.remainder[i])
+        return Decimal(num).scaleb(-(self.unit_digits + k))
 
 
-def takeovers(core: CoreState, positions: I64, fills: list[Decimal]) -> Takeovers:
+def takeovers(core: CoreState, positions: I64, fills: I64) -> Takeovers:
     """The takeover close of isolated ``positions`` (row indices, in the engine's order) at ``fills`` (the
-    executor's prices, at most 10 decimals), each settled against the insurance fund as the ones before left it.
-    Refused (naming the field) for a cross position, a price finer than 1e-10 or a quantity outside the range."""
+    executor's prices at 1e-10, :func:`margincall.core.prices.executor_fills`), each settled against the insurance
+    fund as the ones before left it. Refused (naming the field) for a cross position, a market with prices finer
+    than 1e-10, or a quantity or notional outside the range."""
     pos, m = core.positions, core.markets
     rows = np.asarray(positions, np.int64)
-    if len(fills) != len(rows):
-        raise CoreRangeError(f"fills: {len(fills)} prices for {len(rows)} positions", field="fills")
+    fill = np.asarray(fills, np.int64)
+    if fill.shape != rows.shape:
+        raise CoreRangeError(f"fills: {fill.shape[0] if fill.ndim else 0} prices for {len(rows)} positions",
+                             field="fills")
     mi = pos.market[rows].astype(np.int64)
     if not bool(np.all(pos.isolated[rows])):
         raise CoreRangeError("positions: a takeover here closes isolated positions only", field="positions")
@@ -165,7 +172,6 @@ def takeovers(core: CoreState, positions: I64, fills: list[Decimal]) -> Takeover
         raise CoreRangeError("positions: a market whose prices are finer than 1e-10", field="positions")
     k = FILL_DIGITS - pd
     a = np.abs(pos.size[rows]) * m.contract_size[mi]
-    fill = np.array([scaled(f, FILL_DIGITS, f"fills[{i}]") for i, f in enumerate(fills)], np.int64)
     if bool(np.any(a >= MAX_QUANTITY)) or bool(np.any(fill <= 0)):
         raise CoreRangeError("positions: a quantity outside the takeover's range, or a fill price not above zero",
                              field="positions")
@@ -176,10 +182,9 @@ def takeovers(core: CoreState, positions: I64, fills: list[Decimal]) -> Takeover
     out = np.zeros((len(rows), 7), np.int64)
     took = np.zeros(len(rows), np.bool_)
     fund = core.system[SYSTEM_INSURANCE].astype(np.int64).copy()
-    _takeover_batch(sign, a, pos.entry[rows].astype(np.int64), pos.isolated_margin[rows].astype(np.int64), fill,
-                    k, m.liquidation_fee[mi].astype(np.int64), m.asset[mi].astype(np.int64), fund, out, took)
-    u = core.unit_digits
-    nums = [int(pos.isolated_margin[r]) * 10 ** int(kk) + int(real) * 10 ** int(kk) + int(rem)
-            for r, kk, real, rem in zip(rows, k, out[:, 0], out[:, 1], strict=True)]
-    return Takeovers(rows, took, out[:, 0].copy(), nums, k + u, out[:, 2].copy(), out[:, 3].copy(), out[:, 4].copy(),
-                     out[:, 5].copy(), out[:, 6].copy(), fund)
+    margin = pos.isolated_margin[rows].astype(np.int64)
+    _takeover_batch(sign, a, pos.entry[rows].astype(np.int64), margin, fill, k,
+                    m.liquidation_fee[mi].astype(np.int64), m.asset[mi].astype(np.int64), fund, out, took)
+    return Takeovers(core.unit_digits, rows, margin, k, took, realized=out[:, 0].copy(), remainder=out[:, 1].copy(),
+                     fee_asked=out[:, 2].copy(), fee_paid=out[:, 3].copy(), surplus=out[:, 4].copy(),
+                     insurance_paid=out[:, 5].copy(), venue_absorbed=out[:, 6].copy(), fund_after=fund)
