@@ -40,44 +40,12 @@ import numpy as np
 
 from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError
 from margincall.core.state import I64, SYSTEM_INSURANCE, B, CoreState
+from margincall.core.wide import mul_div_pow10_floor
 
 #: Digits of a computed price in an event (``math.liquidation.PRICE_QUANTUM``).
 FILL_DIGITS = 10
-#: Largest quantity (at its scale) the split products keep inside int64 (``a × 10^5 < 2^63``).
+#: Largest quantity (at its scale) the split products keep inside int64 (:func:`.wide.mul_div_pow10_floor`).
 MAX_QUANTITY = 9 * 10**13
-_SPLIT = 10**5
-
-
-@nb.njit(cache=True)
-def _mul_div_floor(a: int, x: int, k: int) -> tuple[int, int]:
-    """``(floor(a × x / 10^k), a × x mod 10^k)`` for ``a ≥ 0`` and any ``x``, ``0 ≤ k ≤ 10``, without a product
-    above int64 (``a < MAX_QUANTITY``; the quotient itself must fit)."""
-    d = 1
-    for _ in range(k):
-        d *= 10
-    neg = x < 0
-    ux = -x if neg else x
-    xh = ux // d
-    xl = ux - xh * d
-    # a × xl / d with xl < d ≤ 1e10: split xl at 1e5 so each product stays below a × 1e5
-    if k > 5:
-        d2 = d // _SPLIT
-        x1 = xl // _SPLIT
-        x0 = xl - x1 * _SPLIT
-        low = a * x0
-        t = a * x1 + low // _SPLIT
-        q = t // d2
-        r = (t - q * d2) * _SPLIT + (low - (low // _SPLIT) * _SPLIT)
-    else:
-        t = a * xl
-        q = t // d
-        r = t - q * d
-    whole = a * xh + q
-    if neg:
-        if r:
-            return -whole - 1, d - r
-        return -whole, 0
-    return whole, r
 
 
 @nb.njit(cache=True)
@@ -89,11 +57,11 @@ def takeover_amounts(sign: int, a: int, entry: int, margin: int, fill: int, k: i
     p10 = 1
     for _ in range(k):
         p10 *= 10
-    realized, rem = _mul_div_floor(a, sign * (fill - entry * p10), k)
+    realized, rem = mul_div_pow10_floor(a, sign * (fill - entry * p10), k)
     if fund + margin + realized < 0:
         return False, realized, rem, 0, 0, 0, 0, 0
     # the notional at the fill, n = nw + nf / 10^k, and the fee ceil(n × rate / 1e8)
-    nw, nf = _mul_div_floor(a, fill, k)
+    nw, nf = mul_div_pow10_floor(a, fill, k)
     nh = nw // RATE_ONE
     nl = nw - nh * RATE_ONE
     q1 = (nl * rate) // RATE_ONE

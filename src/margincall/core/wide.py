@@ -79,3 +79,39 @@ def mul_div_floor(a: int, b: int, d: int) -> tuple[int, int]:
     quotient leaves int64."""
     hi, lo = mul(a, b)
     return divmod_wide(hi, lo, d)
+
+
+_SPLIT = 10**5
+
+
+@nb.njit(cache=True)
+def mul_div_pow10_floor(a: int, x: int, k: int) -> tuple[int, int]:
+    """``(floor(a × x / 10^k), a × x mod 10^k)`` for ``a ≥ 0`` and any ``x``, ``0 ≤ k ≤ 10``, without a product
+    above int64 (``a < 9·10^13``: the quotient itself must fit). The products are split: ``x = xh·10^k + xl``
+    gives ``a × xh + a × xl / 10^k``, and ``xl`` is split again at 10^5."""
+    d = 1
+    for _ in range(k):
+        d *= 10
+    neg = x < 0
+    ux = -x if neg else x
+    xh = ux // d
+    xl = ux - xh * d
+    # a × xl / d with xl < d ≤ 1e10: split xl at 1e5 so each product stays below a × 1e5
+    if k > 5:
+        d2 = d // _SPLIT
+        x1 = xl // _SPLIT
+        x0 = xl - x1 * _SPLIT
+        low = a * x0
+        t = a * x1 + low // _SPLIT
+        q = t // d2
+        r = (t - q * d2) * _SPLIT + (low - (low // _SPLIT) * _SPLIT)
+    else:
+        t = a * xl
+        q = t // d
+        r = t - q * d
+    whole = a * xh + q
+    if neg:
+        if r:
+            return -whole - 1, d - r
+        return -whole, 0
+    return whole, r
