@@ -19,7 +19,8 @@ A venue's formula is chosen by the integer ``FORM_*`` code its rule carries (:mo
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,29 @@ from numba import njit
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: numba's options for a kernel that allocates nothing: reference counting off (``_nrt``), as with it every array
+#: a call hands over costs an atomic increment and decrement — ~40 ns a call, most of a row's time. Exact IEEE
+#: arithmetic: no ``fastmath``. A function such a kernel calls inherits ``_nrt=False`` unless it sets it.
+_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False}
+
+
+def kernel(fn: _F) -> _F:
+    """Compile ``fn`` as an allocation-free kernel (:data:`_KERNEL`)."""
+    return cast(_F, njit(**_KERNEL)(fn))
+
+
+def allocating(fn: _F) -> _F:
+    """Compile ``fn`` with reference counting (it allocates), also when a :func:`kernel` calls it."""
+    options: dict[str, Any] = {"cache": True, "_nrt": True}
+    return cast(_F, njit(**options)(fn))
+
+
+def kernel_inline(fn: _F) -> _F:
+    """:func:`kernel`, inlined into its callers in numba's IR (a loop's innermost lookup)."""
+    return cast(_F, njit(inline="always", **_KERNEL)(fn))
 
 #: equity = requirement through :func:`solve_one_leg` (Binance, OKX, Hyperliquid, dYdX, generic: their
 #: published closed forms are this equation solved in one tier; docs/venues.md §3.3, §5, §7, §8)
@@ -56,7 +80,7 @@ class KernelTiers(NamedTuple):
     max_leverage: F64
 
 
-@njit(cache=True, inline="always")
+@kernel_inline
 def tier_index(floors: F64, row: int, amount: float, inclusive: bool) -> int:
     """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier."""
     k = 0
@@ -70,13 +94,13 @@ def tier_index(floors: F64, row: int, amount: float, inclusive: bool) -> int:
     return k
 
 
-@njit(cache=True)
+@kernel
 def mm_in_tier(notional: float, mmr: float, fee_rate: float, amount: float) -> float:
     """``N·(MMR_k + fee) − cum_k`` (whole-position tables carry ``cum = 0``)."""
     return notional * (mmr + fee_rate) - amount
 
 
-@njit(cache=True)
+@kernel
 def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
     """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
     number; ``P − EP`` is exact in float when the prices are within a factor 2, ``1/EP − 1/P`` cancels)."""
@@ -85,7 +109,7 @@ def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
     return s * q * (price - entry)
 
 
-@njit(cache=True)
+@kernel
 def ratio_of(convention: int, equity: float, maintenance: float) -> float:
     """:class:`~margincall.venues.profiles.RatioConvention`: NaN where the Decimal ratio is ``None``."""
     if convention == RATIO_MM_OVER_EQUITY:
@@ -93,14 +117,14 @@ def ratio_of(convention: int, equity: float, maintenance: float) -> float:
     return equity / maintenance if maintenance > 0.0 else np.nan
 
 
-@njit(cache=True)
+@kernel
 def _leg_ab(inverse: bool, s: float, q: float, entry: float) -> tuple[float, float]:
     if inverse:
         return s * q / entry, -s * q
     return -s * q * entry, s * q
 
 
-@njit(cache=True, inline="always")
+@kernel
 def solve_one_leg(
     inverse: bool,
     s: float,
@@ -154,27 +178,12 @@ def solve_one_leg(
         if u <= 0.0:
             return np.nan
         return float(1.0 / u if inverse else u)
-    return _solve_general(
-        inverse,
-        np.array([s]),
-        np.array([q]),
-        np.array([entry]),
-        np.array([fee]),
-        np.array([size]),
-        np.array([row]),
-        mark,
-        constant,
-        floors,
-        mmr,
-        amounts,
-        inclusive,
-        by_contracts,
-        whole,
-        maintenance,
-    )
+    # Not monotone: every segment, as the Decimal solver (:func:`_solve_general`'s segments for one leg keyed on
+    # notional are its tiers).
+    return _one_leg_segments(inverse, a0, b0, q, mark, fee, row, floors, mmr, amounts, incl)
 
 
-@njit(cache=True)
+@kernel
 def _one_leg_f(
     a0: float,
     b0: float,
@@ -192,7 +201,7 @@ def _one_leg_f(
     return float(a0 + amounts[row, k] + (b0 - q * (mmr[row, k] + fee)) * u)
 
 
-@njit(cache=True)
+@kernel
 def _one_leg_segments(
     inverse: bool,
     a0: float,
@@ -252,7 +261,7 @@ def _one_leg_segments(
     return _choose(lower, upper, mark, slope, triggered)
 
 
-@njit(cache=True)
+@kernel
 def _choose(lower: float, upper: float, mark: float, slope: float, triggered: bool) -> float:
     """:func:`margincall.math.solver.solve_price`'s choice between the roots below and above the mark."""
     if slope > 0.0:
@@ -270,14 +279,14 @@ def _choose(lower: float, upper: float, mark: float, slope: float, triggered: bo
     return float(price)
 
 
-@njit(cache=True)
+@kernel
 def bankruptcy_one_leg(inverse: bool, s: float, q: float, entry: float, constant: float) -> float:
     """Price at which ``constant + PnL = 0`` (docs/venues.md §3.5; the solver with no maintenance); NaN: none."""
     a, b = _leg_ab(inverse, s, q, entry)
     return _root_price(inverse, a + constant, b)
 
 
-@njit(cache=True)
+@kernel
 def _root_price(inverse: bool, a: float, b: float) -> float:
     """The price of ``a + b·u = 0`` on one segment ``u > 0`` (the Decimal solver's ``a = b = 0`` gives ``u = 1``)."""
     if b == 0.0:
