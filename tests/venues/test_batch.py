@@ -108,3 +108,19 @@ def test_a_book_cut_into_thread_blocks_gives_each_account_its_own_numbers() -> N
     whole = evaluate_book(instruments, **book)
     for name in (*NAMES, "error"):
         np.testing.assert_array_equal(getattr(whole, name), np.tile(getattr(alone, name), reps), err_msg=name)
+
+
+def test_a_ratio_whose_equity_cancels_keeps_twelve_digits() -> None:
+    # Wallet 125,493.39399530 and PnL 44.931·(36,036.94 − 38,829.04) = −125,451.8451: equity 41.5488953, 1/3000
+    # of the wallet. The float inputs are their decimals rounded (~1e-16), which the cancellation multiplies by
+    # 3000 (the ratio was off by 1.45e-12); recomputed from the inputs' decimals it keeps 1e-12.
+    scenario = {"venue": "bybit-linear", "formula": "2026", "wallet_balance": "125493.39399530", "positions": [
+        {"symbol": "BTCUSDT", "side": "long", "size": "44.931", "entry_price": "38829.04", "mark_price": "36036.94",
+         "margin_mode": "cross", "leverage": "23.7"}]}
+    inst = get_venue("bybit-linear").market("BTCUSDT").instrument
+    book = BatchInstruments.of([BatchInstrument("bybit-linear", inst, formula="2026")])
+    r = evaluate_book(book, [0], [0], [1.0], [44.931], [38829.04], [36036.94], [True], [23.7], [math.nan],
+                      [math.nan], [125493.39399530])
+    (expected,) = reference(scenario)
+    for name, e in zip(NAMES, expected, strict=True):
+        assert float(getattr(r, name)[0]) == pytest.approx(e, rel=1e-12, nan_ok=True), name

@@ -31,13 +31,14 @@ from margincall.math.batch_kernels import (
     FORM_BYBIT_2026,
     FORM_GENERIC,
     bankruptcy_one_leg,
-    kernel,
     mm_in_tier,
     pnl,
+    pnl2,
     ratio_of,
     solve_one_leg,
     tier_index,
 )
+from margincall.math.batch_numerics import CANCELS, dd_add, dd_div, dd_mul, decimal_of, kernel
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -66,6 +67,31 @@ ERRORS: tuple[tuple[str, str], ...] = (
     ("extra_margin", "give isolated_margin or extra_margin, not both"),
     ("wallet_balance", "differs between rows of one account"),
 )
+
+
+@kernel
+def _isolated_equity(
+    inv: bool, s: float, size: float, cs: float, entry: float, mark: float, lev: float, iso: float, extra: float
+) -> float:
+    """An isolated row's ``margin + PnL`` (margin: ``iso``, else ``N(entry)/L + extra``) from its inputs'
+    decimals in double-double, rounded once."""
+    sh, sl = decimal_of(size)
+    ch, cl = decimal_of(cs)
+    qh, ql = dd_mul(sh, sl, ch, cl)
+    eh, el = decimal_of(entry)
+    ph, pl = decimal_of(mark)
+    uh, ul = pnl2(inv, s, qh, ql, eh, el, ph, pl)
+    if np.isnan(iso):
+        mh, ml = dd_div(qh, ql, eh, el) if inv else dd_mul(qh, ql, eh, el)
+        lh, ll = decimal_of(lev)
+        mh, ml = dd_div(mh, ml, lh, ll)
+        if not np.isnan(extra):
+            xh, xl = decimal_of(extra)
+            mh, ml = dd_add(mh, ml, xh, xl)
+    else:
+        mh, ml = decimal_of(iso)
+    th, tl = dd_add(mh, ml, uh, ul)
+    return th + tl
 
 
 @kernel
@@ -319,7 +345,10 @@ def _block(
                     bad_account = ERR_MIXED_ACCOUNT
                 continue
             margin = iso[i] if not np.isnan(iso[i]) else n_entry / lv + (0.0 if np.isnan(extra[i]) else extra[i])
-            ratio[i] = ratio_of(conv_a[j], margin + pnl_i, mm[i])
+            equity = margin + pnl_i
+            if abs(equity) * CANCELS < abs(margin) + abs(pnl_i):
+                equity = _isolated_equity(inv, s, size[i], cs_a[j], ep, p, lv, iso[i], extra[i])
+            ratio[i] = ratio_of(conv_a[j], equity, mm[i])
             bank[i] = bankruptcy_one_leg(inv, s, qi, ep, margin)
             if form == FORM_GENERIC:
                 liq[i] = solve_one_leg(inv, s, qi, ep, p, margin, feer_a[j], size[i], row, floors, mmr_t, amounts,
@@ -335,7 +364,7 @@ def _block(
                 if cross[i] or bad_account == ERR_WALLET:
                     err[i] = bad_account if err[i] == 0 else err[i]
         elif n_cross > 0:
-            cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross, inverse_a,
+            cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross, inverse_a, cs_a,
                           table_a, form_a, feer_a, taker_a, conv_a, floors, mmr_t, amounts, inclusive_t,
                           contracts_t, whole_t, scratch, liq, bank, mm, ratio, err)
         for i in range(i0, i1):

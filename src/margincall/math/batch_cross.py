@@ -17,14 +17,14 @@ from margincall.math.batch_forms import bitunix_price, bybit_inverse_cross_class
 from margincall.math.batch_kernels import (
     FORM_BITUNIX,
     FORM_BYBIT_LEGACY,
-    allocating,
     bankruptcy_one_leg,
-    kernel,
+    pnl2,
     ratio_of,
     solve_legs,
     solve_one_leg,
     tier_index,
 )
+from margincall.math.batch_numerics import CANCELS, allocating, dd_add, dd_mul, decimal_of, kernel
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -45,6 +45,7 @@ def cross_account(
     mark: F64,
     cross: Any,
     inverse_a: Any,
+    cs_a: F64,
     table_a: I64,
     form_a: I64,
     feer_a: F64,
@@ -71,11 +72,15 @@ def cross_account(
     for i in range(i0, i1):
         n_cross += 1 if cross[i] else 0
     equity = w
+    magnitude = abs(w)
     total_mm = 0.0
     for i in range(i0, i1):
         if cross[i]:
             equity += pnl_a[i - i0]
+            magnitude += abs(pnl_a[i - i0])
             total_mm += mm[i]
+    if abs(equity) * CANCELS < magnitude:
+        equity = _cross_equity(i0, i1, w, inst, sign, size, entry, mark, cross, inverse_a, cs_a)
     for i in range(i0, i1):
         if not cross[i]:
             continue
@@ -140,6 +145,35 @@ def cross_account(
         if form != FORM_BITUNIX:
             liq[i] = lq
         bank[i] = bq
+
+
+@kernel
+def _cross_equity(
+    i0: int,
+    i1: int,
+    w: float,
+    inst: I64,
+    sign: F64,
+    size: F64,
+    entry: F64,
+    mark: F64,
+    cross: Any,
+    inverse_a: Any,
+    cs_a: F64,
+) -> float:
+    """``wallet + Σ cross PnL`` from the inputs' decimals in double-double, rounded once."""
+    th, tl = decimal_of(w)
+    for i in range(i0, i1):
+        if cross[i]:
+            j = inst[i]
+            sh, sl = decimal_of(size[i])
+            ch, cl = decimal_of(cs_a[j])
+            qh, ql = dd_mul(sh, sl, ch, cl)
+            eh, el = decimal_of(entry[i])
+            ph, pl = decimal_of(mark[i])
+            uh, ul = pnl2(inverse_a[j], sign[i], qh, ql, eh, el, ph, pl)
+            th, tl = dd_add(th, tl, uh, ul)
+    return th + tl
 
 
 @allocating

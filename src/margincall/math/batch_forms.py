@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from margincall.math.batch_kernels import FORM_BYBIT_2024, FORM_BYBIT_2026, FORM_BYBIT_LEGACY, kernel
+from margincall.math.batch_kernels import FORM_BYBIT_2024, FORM_BYBIT_2026, FORM_BYBIT_LEGACY
+from margincall.math.batch_numerics import kernel
 
 
 @kernel

@@ -6,7 +6,7 @@ Each kernel is the twin of one Decimal formula, which is its executable specific
 * :func:`tier_index` — :meth:`margincall.model.tiers.TierTable.index_for` on a padded
   :class:`~margincall.math.vector.TierArrays` row (also the engine screen's tier lookup).
 * :func:`mm_in_tier` — :func:`margincall.math.margin.mm_for_notional` (docs/venues.md §2.1, §2.2, §5).
-* :func:`pnl` — :func:`margincall.math.contracts.pnl_of`.
+* :func:`pnl` / :func:`pnl2` — :func:`margincall.math.contracts.pnl_of` (float64, double-double).
 * :func:`solve_one_leg` / :func:`solve_legs` — :func:`margincall.math.solver.solve_price` (docs/venues.md §3.3,
   §12.2): ``f(u) = constant + Σ legs [PnL(u) − MM(u)]`` with ``u = P`` (linear) or ``1/P`` (inverse), linear
   within a tier. One leg of a continuous (bracket, or contracts-keyed) table makes ``f`` monotone, so the root
@@ -19,39 +19,16 @@ A venue's formula is chosen by the integer ``FORM_*`` code its rule carries (:mo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from margincall.math.batch_numerics import allocating, dd_add, dd_div, dd_mul, kernel, kernel_inline
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-#: numba's options for a kernel that allocates nothing: reference counting off (``_nrt``), as with it every array
-#: a call hands over costs an atomic increment and decrement — ~40 ns a call, most of a row's time. Exact IEEE
-#: arithmetic: no ``fastmath``. A function such a kernel calls inherits ``_nrt=False`` unless it sets it.
-_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False}
-
-
-def kernel(fn: _F) -> _F:
-    """Compile ``fn`` as an allocation-free kernel (:data:`_KERNEL`)."""
-    return cast(_F, njit(**_KERNEL)(fn))
-
-
-def allocating(fn: _F) -> _F:
-    """Compile ``fn`` with reference counting (it allocates), also when a :func:`kernel` calls it."""
-    options: dict[str, Any] = {"cache": True, "_nrt": True}
-    return cast(_F, njit(**options)(fn))
-
-
-def kernel_inline(fn: _F) -> _F:
-    """:func:`kernel`, inlined into its callers in numba's IR (a loop's innermost lookup)."""
-    return cast(_F, njit(inline="always", **_KERNEL)(fn))
 
 #: equity = requirement through :func:`solve_one_leg` (Binance, OKX, Hyperliquid, dYdX, generic: their
 #: published closed forms are this equation solved in one tier; docs/venues.md §3.3, §5, §7, §8)
@@ -100,13 +77,26 @@ def mm_in_tier(notional: float, mmr: float, fee_rate: float, amount: float) -> f
     return notional * (mmr + fee_rate) - amount
 
 
+@kernel_inline
+def pnl2(
+    inverse: bool, s: float, q: float, q_lo: float, entry: float, entry_lo: float, price: float, price_lo: float
+) -> tuple[float, float]:
+    """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
+    number; ``1/EP − 1/P`` cancels); in double-double (each input ``x + x_lo``), for an equity that cancels
+    (:mod:`margincall.math.batch_numerics`)."""
+    dh, dl = dd_add(price, price_lo, -entry, -entry_lo)
+    nh, nl = dd_mul(q, q_lo, dh, dl)
+    if inverse:
+        eh, el = dd_mul(entry, entry_lo, price, price_lo)
+        nh, nl = dd_div(nh, nl, eh, el)
+    return s * nh, s * nl
+
+
 @kernel
 def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
-    """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
-    number; ``P − EP`` is exact in float when the prices are within a factor 2, ``1/EP − 1/P`` cancels)."""
-    if inverse:
-        return s * q * (price - entry) / (entry * price)
-    return s * q * (price - entry)
+    """:func:`pnl2` of float64 inputs, rounded to float64."""
+    hi, lo = pnl2(inverse, s, q, 0.0, entry, 0.0, price, 0.0)
+    return hi + lo
 
 
 @kernel
@@ -297,7 +287,7 @@ def _root_price(inverse: bool, a: float, b: float) -> float:
     return -b / a if inverse else u
 
 
-@njit(cache=True)
+@kernel
 def _f(
     inverse: bool,
     s: F64,
@@ -333,7 +323,7 @@ def _f(
     return a, b
 
 
-@njit(cache=True)
+@allocating
 def solve_legs(
     inverse: bool,
     s: F64,
@@ -392,7 +382,7 @@ def solve_legs(
     )
 
 
-@njit(cache=True)
+@allocating
 def _solve_general(
     inverse: bool,
     s: F64,
