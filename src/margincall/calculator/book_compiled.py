@@ -25,6 +25,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import (
     RESULT_COLUMNS,
@@ -40,8 +41,10 @@ from margincall.calculator.book_arrays import (
     TOWARD_ZERO,
     BookArrays,
     chunk_arrays,
-    exact_text,
     round_units,
+    scaled_texts,
+    unit_parts,
+    unit_texts,
 )
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
@@ -115,11 +118,11 @@ class CompiledEvaluator:
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
         arrays = chunk_arrays(chunk, self.instruments)
         n = arrays.account.size
-        columns: dict[str, list[str | None]] = {name: [None] * n for name in RESULT_COLUMNS}
         res, row_redo = _evaluate(arrays)
         redo = arrays.exact.copy()
         if n:
             redo |= np.logical_or.reduceat(row_redo, arrays.starts)
+        columns: dict[str, pa.Array] = {name: pa.nulls(n, pa.string()) for name in RESULT_COLUMNS}
         if res is not None and n:
             redo |= self._round(arrays, res, columns)
         self.accounts += int(arrays.starts.size)
@@ -127,16 +130,14 @@ class CompiledEvaluator:
         which = np.flatnonzero(redo)
         outcomes = [self.reference.account(chunk.account(int(k))) for k in which]
         exact = priced_rows(outcomes, strict=strict)
-        lengths = np.diff(np.append(arrays.starts, n))
-        rows = np.concatenate([np.arange(arrays.starts[k], arrays.starts[k] + lengths[k]) for k in which]) \
-            if which.size else np.zeros(0, np.int64)  # fmt: skip
-        for name in RESULT_COLUMNS:
-            col, values = columns[name], exact.columns[name].to_pylist()
-            for r, v in zip(rows.tolist(), values, strict=True):
-                col[r] = v
-        return PricedRows({name: pa.array(columns[name], pa.string()) for name in RESULT_COLUMNS}, exact.errors)
+        if which.size:
+            lengths = np.diff(np.append(arrays.starts, n))
+            row_mask = pa.array(np.repeat(redo, lengths))
+            for name in RESULT_COLUMNS:
+                columns[name] = pc.replace_with_mask(columns[name], row_mask, exact.columns[name])
+        return PricedRows(columns, exact.errors)
 
-    def _round(self, arrays: BookArrays, res: BookResult, columns: dict[str, list[str | None]]) -> np.ndarray:
+    def _round(self, arrays: BookArrays, res: BookResult, columns: dict[str, pa.Array]) -> np.ndarray:
         """Fill ``columns`` with the rounded values; per account, whether a value lies near its boundary."""
         liq_k, near_liq = round_units(res.liquidation_price, arrays.tick, arrays.price_mode)
         bank_k, near_bank = round_units(res.bankruptcy_price, arrays.tick, arrays.price_mode)
@@ -156,21 +157,17 @@ class CompiledEvaluator:
         # MM (and IM) of an account's rows are exact whole units of 1e-8 from the kernels' floats only when the
         # float is not near one: flagged rows are confirmed by the reference below.
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
-            columns[name] = _texts(k, DEFAULT_UNIT)
-        columns["margin_ratio"] = _texts(ratio_k, _RATIO_UNIT)
-        columns["distance_to_liquidation"] = _texts(dist_k, _DISTANCE_UNIT)
+            columns[name] = unit_texts(k, DEFAULT_UNIT)
+        columns["margin_ratio"] = unit_texts(ratio_k, _RATIO_UNIT)
+        columns["distance_to_liquidation"] = unit_texts(dist_k, _DISTANCE_UNIT)
+        # Prices at one scale for the chunk: the finest tick's digits.
+        parts = [unit_parts(e[1].tick_size) for e in arrays.entries] or [(1, 0)]
+        scale = max(e for _, e in parts)
+        factor = np.array([c * 10 ** (scale - e) for c, e in parts] + [0], np.int64)[arrays.instrument]
         for name, k in (("liquidation_price", liq_k), ("bankruptcy_price", bank_k)):
-            col: list[str | None] = [None] * k.size
-            for j, entry in enumerate(arrays.entries):
-                rows = np.flatnonzero(arrays.instrument == j)
-                for r, text in zip(rows.tolist(), exact_text(k[rows], entry[1].tick_size), strict=True):
-                    col[r] = text
-            columns[name] = col
+            valid = ~np.isnan(k)
+            columns[name] = scaled_texts(np.where(valid, k, 0).astype(np.int64) * factor, scale, valid)
         return np.logical_or.reduceat(near, arrays.starts)
-
-
-def _texts(k: F64, unit: Decimal) -> list[str | None]:
-    return exact_text(k, unit)
 
 
 __all__ = ["CompiledEvaluator"]
