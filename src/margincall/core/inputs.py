@@ -42,6 +42,8 @@ from margincall.model.errors import MarginCallError
 from margincall.model.numbers import ZERO, to_decimal
 
 Event = tuple[str, Mapping[str, Any], int]
+_STATIC = (K.STATIC_REFUSED, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+_PRE = (K.PRE_REFUSED, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 #: the event types the core runs
 SUPPORTED = ("fill", "deposit", "withdrawal", "funding")
 _KINDS = {"fill": K.FILL, "deposit": K.DEPOSIT, "withdrawal": K.WITHDRAWAL}
@@ -85,27 +87,55 @@ def _static(payload: Any, ts: Any) -> Rejected | None:
     return None
 
 
-def _account(core: CoreState, p: Mapping[str, Any]) -> int:
+class _Lookup:
+    """Names → rows, and each market's numbers as Python values, for reading payloads (made once per state's
+    account list and market table, which no input of this module changes)."""
+
+    def __init__(self, core: CoreState) -> None:
+        self.accounts = {a: i for i, a in enumerate(core.accounts)}
+        self.symbols = {s: i for i, s in enumerate(core.markets.symbols)}
+        mk = core.markets
+        settled = set(mk.asset.tolist())
+        self.assets = {a: i for i, a in enumerate(core.assets) if i in settled}
+        #: per market: (size digits, lot as a Decimal, price digits, maker fee, taker fee, settle asset)
+        self.market = [(int(mk.size_digits[m]), unscaled(int(mk.lot[m]), int(mk.size_digits[m])),
+                        int(mk.price_digits[m]), int(mk.maker_fee[m]), int(mk.taker_fee[m]), int(mk.asset[m]))
+                       for m in range(len(mk.symbols))]
+
+
+_LOOKUP: list[tuple[object, object, _Lookup]] = []
+
+
+def _lookup(core: CoreState) -> _Lookup:
+    if _LOOKUP and _LOOKUP[0][0] is core.accounts and _LOOKUP[0][1] is core.markets:
+        return _LOOKUP[0][2]
+    found = _Lookup(core)
+    _LOOKUP[:] = [(core.accounts, core.markets, found)]
+    return found
+
+
+def _account(look: _Lookup, p: Mapping[str, Any]) -> int:
     acct = read_id(p, "account")
-    try:
-        return core.accounts.index(acct)
-    except ValueError:
-        raise Rejected("unknown_account", f"unknown account {acct!r}", field="account") from None
+    a = look.accounts.get(acct)
+    if a is None:
+        raise Rejected("unknown_account", f"unknown account {acct!r}", field="account")
+    return a
 
 
-def _market(core: CoreState, p: Mapping[str, Any]) -> int:
+def _market(look: _Lookup, p: Mapping[str, Any]) -> int:
     symbol = read_id(p, "symbol")
-    try:
-        return core.markets.symbols.index(symbol)
-    except ValueError:
-        raise Rejected("unknown_symbol", f"unknown symbol {symbol!r}", field="symbol") from None
+    m = look.symbols.get(symbol)
+    if m is None:
+        raise Rejected("unknown_symbol", f"unknown symbol {symbol!r}", field="symbol")
+    return m
 
 
-def _asset(core: CoreState, p: Mapping[str, Any]) -> int:
+def _asset(look: _Lookup, p: Mapping[str, Any]) -> int:
     asset = read_id(p, "asset")
-    if asset not in core.assets or core.assets.index(asset) not in set(core.markets.asset.tolist()):
+    x = look.assets.get(asset)
+    if x is None:
         raise Rejected("unknown_asset", f"no listed market settles in {asset!r}", field="asset")
-    return core.assets.index(asset)
+    return x
 
 
 def _amount(core: CoreState, p: Mapping[str, Any]) -> int:
@@ -116,7 +146,7 @@ def _amount(core: CoreState, p: Mapping[str, Any]) -> int:
     return scaled(amt, core.unit_digits, "amount")
 
 
-def _read(core: CoreState, event_type: str, p: Mapping[str, Any]) -> tuple[int, ...]:
+def _read(core: CoreState, look: _Lookup, event_type: str, p: Mapping[str, Any]) -> tuple[int, ...]:
     """(kind, account, market, leg, signed size, price, fee rate, reduce_only, asset, amount) of one input, read
     in the ledger handler's order."""
     if event_type not in _KINDS:
@@ -124,12 +154,12 @@ def _read(core: CoreState, event_type: str, p: Mapping[str, Any]) -> tuple[int, 
             raise CoreRangeError(f"type: {event_type} events are not run through the core yet", field="type")
         raise Rejected("unknown_event_type", f"unknown event type {event_type!r}", field="type")
     kind = _KINDS[event_type]
-    a = _account(core, p)
+    a = _account(look, p)
     if kind != K.FILL:
-        x = _asset(core, p)
+        x = _asset(look, p)
         return kind, a, 0, 0, 0, 0, 0, 0, x, _amount(core, p)
-    m = _market(core, p)
-    mk = core.markets
+    m = _market(look, p)
+    sd, lot, pd, maker, taker, asset = look.market[m]
     side = read_choice(p, "side", ("buy", "sell"))
     size = read_number(p, "size")
     price = read_number(p, "price")
@@ -137,18 +167,15 @@ def _read(core: CoreState, event_type: str, p: Mapping[str, Any]) -> tuple[int, 
     reduce_only = p.get("reduce_only", False)
     if not isinstance(reduce_only, bool):
         raise Rejected("invalid_field", "reduce_only: expected true or false", field="reduce_only")
-    sd = int(mk.size_digits[m])
-    lot = unscaled(int(mk.lot[m]), sd)
     if size % lot != 0:
         raise Rejected("invalid_lot", f"size {size} is not a multiple of the lot size {lot}", field="size")
-    if core.hedge[a]:
+    if core.hedge[a]:  # (a numpy bool)
         leg = read_choice(p, "position_side", ("long", "short"))
     else:
         leg = read_choice(p, "position_side", ("both",), "both")
     s = scaled(size, sd, "size")
-    rate = mk.maker_fee[m] if liquidity == "maker" else mk.taker_fee[m]
-    return (kind, a, m, SIDES.index(leg), s if side == "buy" else -s,
-            scaled(price, int(mk.price_digits[m]), "price"), int(rate), int(reduce_only), int(mk.asset[m]), 0)
+    return (kind, a, m, SIDES.index(leg), s if side == "buy" else -s, scaled(price, pd, "price"),
+            maker if liquidity == "maker" else taker, int(reduce_only), asset, 0)
 
 
 # --------------------------------------------------------------------------------------------------- a run
@@ -157,22 +184,26 @@ def _run(core: CoreState, events: Sequence[Event], idx: list[int], outcomes: lis
     if not idx:
         return core
     n = len(idx)
-    cols = np.zeros((10, n), np.int64)
-    ts = np.zeros(n, np.int64)
+    rows: list[tuple[int, ...]] = []
+    times: list[int] = []
     early: dict[int, MarginCallError] = {}
+    look = _lookup(core)
     for k, i in enumerate(idx):
         event_type, payload, t = events[i]
         bad = _static(payload, t)
         if bad is not None:
-            cols[0, k] = K.STATIC_REFUSED
+            rows.append(_STATIC)
+            times.append(0)
             early[k] = bad
             continue
-        ts[k] = t
+        times.append(t)
         try:
-            cols[:, k] = _read(core, event_type, payload)
+            rows.append(_read(core, look, event_type, payload))
         except MarginCallError as e:
-            cols[0, k] = K.PRE_REFUSED
+            rows.append(_PRE)
             early[k] = e
+    cols = np.array(rows, np.int64).T.copy()
+    ts = np.array(times, np.int64)
     kind, acct, mkt, leg, signed, price, fee_rate, reduce_only, asset, amount = cols
     force = np.zeros(n, np.int8)
     code = np.zeros(n, np.int64)
@@ -319,7 +350,7 @@ def _funding(core: CoreState, event: Event, outcomes: list[MarginCallError | Non
         outcomes[i] = bad
         return core
     try:
-        mi = _market(core, p)
+        mi = _market(_lookup(core), p)
         rate = read_number(p, "rate", to_decimal)
         if abs(rate) >= 1:
             raise Rejected("invalid_number", f"rate: {rate} is not a plausible funding rate", field="rate")
