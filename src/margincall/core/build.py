@@ -34,6 +34,8 @@ class MarketRow:
     amounts_whole: tuple[int, ...]
     amounts_frac: tuple[int, ...]
     max_leverage: tuple[int, ...]
+    lot: int = 1            # the lot size at 10^-sd
+    last_cap: int = -1      # the last tier's cap, at the floors' scale (−1: open-ended)
 
 
 def market_row(spec: MarketSpec, unit_digits: int) -> MarketRow:
@@ -74,7 +76,19 @@ def market_row(spec: MarketSpec, unit_digits: int) -> MarketRow:
                      tiers.cap_inclusive,
                      tuple(scaled(getattr(spec, f), RATE_DIGITS, f"{sym}: {f}", RATE_ONE)
                            for f in ("maker_fee", "taker_fee", "liquidation_fee")),  # type: ignore[arg-type]
-                     tuple(floors), tuple(rates), tuple(whole), tuple(frac), tuple(lev))
+                     tuple(floors), tuple(rates), tuple(whole), tuple(frac), tuple(lev),
+                     scaled(inst.lot_size, sd, f"{sym}: lot_size"), _last_cap(spec, sd, unit_digits))
+
+
+def _last_cap(spec: MarketSpec, sd: int, unit_digits: int) -> int:
+    """The cap of the last tier at the floors' scale (−1 when it is open-ended): beyond it a position is refused
+    (``TierTable.exceeds``)."""
+    tiers = spec.tiers
+    cap = tiers.tiers[-1].cap
+    if cap is None:
+        return -1
+    where = f"{spec.instrument.symbol}: tiers[-1].cap"
+    return scaled(cap, sd, where) if tiers.basis is TierBasis.CONTRACTS else scaled(cap, unit_digits, where, MAX_MONEY)
 
 
 def assemble_markets(symbols: list[str], venues: list[str], assets: list[int], rows: list[MarketRow],
@@ -101,6 +115,8 @@ def assemble_markets(symbols: list[str], venues: list[str], assets: list[int], r
         liquidation_fee=np.array([r.fees[2] for r in rows], np.int64),
         has_mark=np.array([m is not None for m in marks], np.bool_),
         mark=np.array([0 if m is None else m for m in marks], np.int64),
+        lot=np.array([r.lot for r in rows], np.int64),
+        last_cap=np.array([r.last_cap for r in rows], np.int64),
     )
     return markets, Tiers(cat("floors"), cat("rates"), cat("amounts_whole"), cat("amounts_frac"), cat("max_leverage"))
 
