@@ -13,10 +13,11 @@ profile names its rule (:attr:`margincall.venues.profiles.VenueProfile.partial_l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import TYPE_CHECKING, Protocol
 
 from margincall.math.contracts import contracts_for_amount, notional_of
+from margincall.math.liquidation import EXACT_CONTEXT
 from margincall.math.margin import tier_amount
 from margincall.model.enums import TierBasis
 
@@ -44,13 +45,14 @@ def _contracts_below(market: MarketSpec, amount_cap: Decimal, price: Decimal) ->
     """Largest multiple of the lot whose tier amount at ``price`` is strictly below ``amount_cap``."""
     inst = market.instrument
     lot = inst.lot_size
-    if market.tiers.basis is TierBasis.CONTRACTS:
-        contracts = amount_cap
-    else:
-        contracts = contracts_for_amount(inst.kind, amount_cap, price, inst.contract_size)
-    n = (contracts / lot).to_integral_value(rounding=ROUND_DOWN) * lot
-    if n >= contracts:
-        n -= lot
+    with localcontext(EXACT_CONTEXT):  # the quotient exact to far below a lot: the floor is the exact one
+        if market.tiers.basis is TierBasis.CONTRACTS:
+            contracts = amount_cap
+        else:
+            contracts = contracts_for_amount(inst.kind, amount_cap, price, inst.contract_size)
+        n = (contracts / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+        if n >= contracts:
+            n -= lot
     return max(n, Decimal(0))
 
 
