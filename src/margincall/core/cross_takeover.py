@@ -33,7 +33,7 @@ import numpy as np
 
 from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError
 from margincall.core.state import I64, SYSTEM_INSURANCE, B, CoreState
-from margincall.core.takeover import FILL_DIGITS, MAX_QUANTITY
+from margincall.core.takeover import FILL_DIGITS, MAX_QUANTITY, nominal_fee_parts
 from margincall.core.wide import mul_div_half_even, mul_div_pow10_floor
 
 #: Columns of :attr:`CrossTakeovers` per watch.
@@ -46,22 +46,6 @@ def _pow10(k: int) -> int:
     for _ in range(k):
         p *= 10
     return p
-
-
-@nb.njit(cache=True)
-def _fee_parts(a: int, fill: int, k: int, rate: int) -> tuple[int, int]:
-    """The nominal fee ``a × F × rate / 10^(k + 8)`` as (whole units, fraction at 10^-(8 + k))."""
-    p10 = _pow10(k)
-    nw, nf = mul_div_pow10_floor(a, fill, k)
-    nh = nw // RATE_ONE
-    nl = nw - nh * RATE_ONE
-    q1 = (nl * rate) // RATE_ONE
-    r1 = nl * rate - q1 * RATE_ONE
-    q2 = (nf * rate) // p10
-    r2 = nf * rate - q2 * p10
-    top = (r1 + q2) * p10 + r2
-    den = RATE_ONE * p10
-    return nh * rate + q1 + top // den, top % den
 
 
 @nb.njit(cache=True)
@@ -87,7 +71,7 @@ def _cross_batch(ptr: I64, rows: I64, sign: I64, a: I64, entry: I64, fill: I64, 
             if frac >= scale:
                 whole += frac // scale
                 frac = frac % scale
-            fw, ff = _fee_parts(a[j], fill[j], k[j], rate[j])
+            fw, ff = nominal_fee_parts(a[j], fill[j], k[j], rate[j])
             fee_whole += fw
             fee_frac += ff * (scale // p10)
             if fee_frac >= fee_scale:

@@ -49,6 +49,27 @@ MAX_QUANTITY = 9 * 10**13
 
 
 @nb.njit(cache=True)
+def nominal_fee_parts(a: int, fill: int, k: int, rate: int) -> tuple[int, int]:
+    """The nominal fee ``Q × F × rate`` (``math.liquidation.nominal_liquidation_fee``) of a quantity ``a`` at a
+    price ``F`` (1e-10), unrounded, as (whole units, fraction at 10^-(8 + k)): the notional ``n = a × F / 10^k``
+    as ``nw + nf / 10^k`` and ``nw = nh·1e8 + nl``, so ``n × rate / 1e8 = nh × rate + (nl × rate) / 1e8 + (nf ×
+    rate) / 10^(8 + k)`` with no product above int64 (``rate`` ≤ 1e8, ``nf`` < 10^k ≤ 1e10)."""
+    p10 = 1
+    for _ in range(k):
+        p10 *= 10
+    nw, nf = mul_div_pow10_floor(a, fill, k)
+    nh = nw // RATE_ONE
+    nl = nw - nh * RATE_ONE
+    q1 = (nl * rate) // RATE_ONE
+    r1 = nl * rate - q1 * RATE_ONE
+    q2 = (nf * rate) // p10
+    r2 = nf * rate - q2 * p10
+    top = (r1 + q2) * p10 + r2
+    den = RATE_ONE * p10
+    return nh * rate + q1 + top // den, top % den
+
+
+@nb.njit(cache=True)
 def takeover_amounts(sign: int, a: int, entry: int, margin: int, fill: int, k: int, rate: int, fund: int
                      ) -> tuple[bool, int, int, int, int, int, int, int]:
     """One isolated position closed in full at ``fill`` (10^-10) with ``fund`` in the insurance fund:
@@ -60,17 +81,8 @@ def takeover_amounts(sign: int, a: int, entry: int, margin: int, fill: int, k: i
     realized, rem = mul_div_pow10_floor(a, sign * (fill - entry * p10), k)
     if fund + margin + realized < 0:
         return False, realized, rem, 0, 0, 0, 0, 0
-    # the notional at the fill, n = nw + nf / 10^k, and the fee ceil(n × rate / 1e8)
-    nw, nf = mul_div_pow10_floor(a, fill, k)
-    nh = nw // RATE_ONE
-    nl = nw - nh * RATE_ONE
-    q1 = (nl * rate) // RATE_ONE
-    r1 = nl * rate - q1 * RATE_ONE
-    q2 = (nf * rate) // p10
-    r2 = nf * rate - q2 * p10
-    top = (r1 + q2) * p10 + r2
-    den = RATE_ONE * p10
-    asked = nh * rate + q1 + (top + den - 1) // den
+    whole, frac = nominal_fee_parts(a, fill, k, rate)
+    asked = whole + (1 if frac > 0 else 0)
     residual = margin + realized
     if residual >= 0:
         paid = min(residual, asked)

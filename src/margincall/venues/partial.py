@@ -67,6 +67,11 @@ class PartialRule(Protocol):
         """The next step for a position of ``size`` contracts at ``price``; ``None`` = wait (cooldown)."""
         ...
 
+    def core_form(self) -> tuple[int, int] | None:
+        """The rule as the engine core's integers ``(tiers stepped down, lowest 0-based tier that steps)`` —
+        ``(0, 0)``: closed in full — or ``None`` when the core does not hold it yet (``margincall.core.partial``)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TierStepDown:
@@ -88,6 +93,9 @@ class TierStepDown:
         if keep <= 0 or keep >= size:
             return Step(None, f"tier {k + 1} → {target + 1} leaves nothing: closed in full", k)
         return Step(size - keep, f"step down from tier {k + 1} to tier {target + 1}", k, target)
+
+    def core_form(self) -> tuple[int, int] | None:
+        return self.tiers, self.min_tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +121,9 @@ class FractionStep:
             return None
         return Step(None, "closed in full" if steps_done == 0 else "after the cooldown: the whole remainder", k)
 
+    def core_form(self) -> tuple[int, int] | None:
+        return None  # a step in time (its cooldown) is not held by the core yet
+
 
 @dataclass(frozen=True, slots=True)
 class FullOnly:
@@ -123,3 +134,6 @@ class FullOnly:
     def step(self, market: MarketSpec, size: Decimal, price: Decimal, steps_done: int, since_last_ms: int | None
              ) -> Step | None:
         return Step(None, "closed in full", _tier_index(market, size, price))
+
+    def core_form(self) -> tuple[int, int] | None:
+        return 0, 0
