@@ -122,10 +122,12 @@ def _rows(core: CoreState, rows: I64) -> tuple[I64, I64, I64, I64]:
     return sign, mark, k, a
 
 
-def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_million: Decimal) -> I64:
+def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_million: Decimal,
+                   sizes: I64 | None = None) -> I64:
     """The market executor's fill (at 1e-10) of each position in ``rows``, closing it in full at its market's
-    mark, as the reference's ``MarketExecutor(slippage, impact_per_million)`` gives it. Refused (naming the
-    field) when the move has more than 18 digits or a value leaves the range."""
+    mark — or closing ``sizes[i]`` of it (at the size scale: a partial step) — as the reference's
+    ``MarketExecutor(slippage, impact_per_million)`` gives it. Refused (naming the field) when the move has more
+    than 18 digits or a value leaves the range."""
     s_digits, i_digits = decimal_digits(slippage), decimal_digits(impact_per_million)
     x = max(s_digits, i_digits + _MONEY_SHIFT)
     if x > MOVE_DIGITS or slippage < 0 or impact_per_million < 0:
@@ -134,6 +136,8 @@ def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_mil
     slip = scaled(slippage, s_digits, "executor.slippage")
     impact = scaled(impact_per_million, i_digits, "executor.impact_per_million")
     sign, mark, k, a = _rows(core, np.asarray(rows, np.int64))
+    if sizes is not None:
+        a = np.asarray(sizes, np.int64) * core.markets.contract_size[core.positions.market[rows]]
     out = np.empty(len(sign), np.int64)
     _fills(sign, mark, k, a * mark, slip, impact, x, x - s_digits, x - i_digits - _MONEY_SHIFT, out)
     if bool(np.any(out < 0)):
