@@ -26,7 +26,7 @@ from margincall.math.contracts import notional_of
 from margincall.math.liquidation import market_fill_price, partial_step_cost_fee_plus_slippage
 from margincall.risk.events import register
 from margincall.risk.partial import partial_rule
-from margincall.risk.status import WatchId, status, watches_for
+from margincall.risk.status import status, watches_for
 from support.core_books import ledger_of, snapshots
 
 EXAMPLES = int(os.environ.get("CORE_DIFF_EXAMPLES", "1000")) // 2

@@ -2,10 +2,10 @@
 the Decimal reference engine from the log's inputs alone, and names the first event where the log differs.
 
 The log here is written by the durable engine itself (``open_engine``): one account long 1 BTC from 10,000 with
-1,000 USDT at 10x, a second account that only deposits, and a mark of 9,180 that liquidates the first (equity 1,000 − 820 = 180
-≤ MM 9,180 × 0.02 = 183.6). With the executor the log ran with (no slippage) every decision is the reference's;
-with slippage 0.001 the reference fills the liquidation at 9,180 × 0.999 = 9,170.82, and the audit stops at that
-``liquidation`` event (seq 11), giving both events.
+1,000 USDT at 10x, a second account that only deposits, and a mark of 9,180 that liquidates the first (equity
+1,000 − 820 = 180 ≤ MM 9,180 × 0.02 = 183.6). With the executor the log ran with (no slippage) every decision is
+the reference's; with slippage 0.001 the reference fills the liquidation at 9,180 × 0.999 = 9,170.82, and the
+audit stops at that ``liquidation`` event (seq 11), giving both events.
 """
 
 from __future__ import annotations
