@@ -292,6 +292,7 @@ def _block(
         cross_venue = -1
         cross_settle = -1
         bad_account = 0
+        refused = False
         for i in range(i0, i1):
             code = _check_row(inst[i], sign[i], size[i], entry[i], mark[i], lev[i], iso[i], extra[i], cross[i], n_inst)
             if code == 0 and not np.isnan(wallet[i]):
@@ -301,6 +302,7 @@ def _block(
                     code = ERR_WALLET
             err[i] = code
             if code != 0:
+                refused = True
                 bad_account = code if cross[i] or code == ERR_WALLET else bad_account
                 continue
             j = inst[i]
@@ -319,6 +321,7 @@ def _block(
                 err[i] = ERR_LEVERAGE_ABOVE_TIER
             if err[i] != 0:
                 bad_account = err[i] if cross[i] else bad_account
+                refused = True
                 continue
             pnl_i = pnl(inv, s, qi, ep, p)
             im[i] = n_mark / lv
@@ -360,14 +363,15 @@ def _block(
                 extra_b = (0.0 if np.isnan(extra[i]) else extra[i]) if np.isnan(iso[i]) else margin - n_entry / lv
                 liq[i] = bybit_isolated(form, inv, s, qi, ep, lv, mmr_t[row, k], amounts[row, k], extra_b, taker)
         if bad_account != 0:
+            refused = True
             for i in range(i0, i1):
                 if cross[i] or bad_account == ERR_WALLET:
                     err[i] = bad_account if err[i] == 0 else err[i]
         elif n_cross > 0:
-            cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross, inverse_a, cs_a,
-                          table_a, form_a, feer_a, taker_a, conv_a, floors, mmr_t, amounts, inclusive_t,
-                          contracts_t, whole_t, scratch, liq, bank, mm, ratio, err)
-        for i in range(i0, i1):
+            refused |= cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross,
+                                     inverse_a, cs_a, table_a, form_a, feer_a, taker_a, conv_a, floors, mmr_t,
+                                     amounts, inclusive_t, contracts_t, whole_t, scratch, liq, bank, mm, ratio, err)
+        for i in range(i0, i1 if refused else i0):
             if err[i] != 0:
                 liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
         i0 = i1

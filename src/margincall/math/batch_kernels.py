@@ -59,15 +59,19 @@ class KernelTiers(NamedTuple):
 
 @kernel_inline
 def tier_index(floors: F64, row: int, amount: float, inclusive: bool) -> int:
-    """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier."""
+    """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier.
+
+    The floors ascend, so that is the number of floors above the first that are ≤ (<) ``amount``: counted over
+    the whole padded row (padding floors are +inf) without a data-dependent branch, as a tier drawn at random
+    would mispredict a search's exit every time."""
     k = 0
     width = floors.shape[1]
     if inclusive:
-        while k + 1 < width and floors[row, k + 1] < amount:
-            k += 1
+        for t in range(1, width):
+            k += floors[row, t] < amount
     else:
-        while k + 1 < width and floors[row, k + 1] <= amount:
-            k += 1
+        for t in range(1, width):
+            k += floors[row, t] <= amount
     return k
 
 
@@ -114,7 +118,7 @@ def _leg_ab(inverse: bool, s: float, q: float, entry: float) -> tuple[float, flo
     return -s * q * entry, s * q
 
 
-@kernel
+@kernel_inline
 def solve_one_leg(
     inverse: bool,
     s: float,
