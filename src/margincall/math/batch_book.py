@@ -108,6 +108,15 @@ def _check_row(
     n_inst: int,
 ) -> int:
     """The row's error code, 0 if fine."""
+    # A good row answers in one branch (each test as a bit, not a jump); a bad one takes the tests in order.
+    no_iso = np.isnan(iso)
+    no_extra = np.isnan(extra) | (extra == 0.0)
+    good = ((j >= 0) & (j < n_inst) & (abs(sign) == 1.0) & (size > 0.0) & (size < np.inf) & (entry > 0.0)
+            & (entry < np.inf) & (mark > 0.0) & (mark < np.inf) & (lev > 0.0) & (lev < np.inf))
+    margin_ok = (no_iso & no_extra) | (~cross & ((no_iso & ~no_extra) | (~no_iso & (iso >= 0.0) & (iso < np.inf)
+                                                                          & no_extra)))
+    if good & margin_ok:
+        return 0
     if j < 0 or j >= n_inst:
         return ERR_INSTRUMENT
     if sign != 1.0 and sign != -1.0:
