@@ -8,12 +8,18 @@ of :mod:`margincall.math.batch_kernels` (each a twin of its Decimal formula in t
   tier at the mark, plus Bybit UTA's estimated fee to close ``N(entry)·(1 ∓ 1/L)·taker`` (§4.2–4.3; ``±`` for
   inverse); Bitunix ``N(entry)·MMR_k`` plus the estimated liquidation fee ``N(entry)·taker`` (§6).
 * the margin ratio by the instrument's convention (§0): an isolated row's ``margin + PnL`` against its MM, a
-  cross row's account equity ``wallet + Σ cross PnL`` against ``Σ cross MM``.
+  cross row's account equity ``wallet + Σ cross PnL`` against ``Σ cross MM``; an equity that cancels to a 16th
+  of its terms is recomputed from the inputs' decimals in double-double (:mod:`margincall.math.batch_numerics`).
 * the liquidation price: isolated by the form; cross by the equity = requirement solver of the symbol, others
   fixed (§3.3, §12.2), Bitunix's MM-weighted allocation (§6), Bybit's classic inverse cross form (§4.4).
 * the bankruptcy price: equity = 0 (§3.5), or Bybit's classic form.
 
 Rows of one account are contiguous. A row the Decimal path refuses gets an error code (``ERR_*``) and NaN.
+
+One pass over the rows (:func:`_block`): each account's rows, then at once its cross rows (the data still in
+cache). A first pass (:func:`account_blocks`) refuses reused account ids and cuts the book at account boundaries
+into blocks that :func:`evaluate_rows_parallel` hands to numba's threads; no kernel the loop calls allocates or
+counts references (:func:`margincall.math.batch_numerics.kernel`). Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
