@@ -8,12 +8,18 @@ of :mod:`margincall.math.batch_kernels` (each a twin of its Decimal formula in t
   tier at the mark, plus Bybit UTA's estimated fee to close ``N(entry)·(1 ∓ 1/L)·taker`` (§4.2–4.3; ``±`` for
   inverse); Bitunix ``N(entry)·MMR_k`` plus the estimated liquidation fee ``N(entry)·taker`` (§6).
 * the margin ratio by the instrument's convention (§0): an isolated row's ``margin + PnL`` against its MM, a
-  cross row's account equity ``wallet + Σ cross PnL`` against ``Σ cross MM``.
+  cross row's account equity ``wallet + Σ cross PnL`` against ``Σ cross MM``; an equity that cancels to a 16th
+  of its terms is recomputed from the inputs' decimals in double-double (:mod:`margincall.math.batch_numerics`).
 * the liquidation price: isolated by the form; cross by the equity = requirement solver of the symbol, others
   fixed (§3.3, §12.2), Bitunix's MM-weighted allocation (§6), Bybit's classic inverse cross form (§4.4).
 * the bankruptcy price: equity = 0 (§3.5), or Bybit's classic form.
 
 Rows of one account are contiguous. A row the Decimal path refuses gets an error code (``ERR_*``) and NaN.
+
+One pass over the rows (:func:`_block`): each account's rows, then at once its cross rows (the data still in
+cache). A first pass (:func:`account_blocks`) refuses reused account ids and cuts the book at account boundaries
+into blocks that :func:`evaluate_rows_parallel` hands to numba's threads; no kernel the loop calls allocates or
+counts references (:func:`margincall.math.batch_numerics.kernel`). Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -108,6 +114,15 @@ def _check_row(
     n_inst: int,
 ) -> int:
     """The row's error code, 0 if fine."""
+    # A good row answers in one branch (each test as a bit, not a jump); a bad one takes the tests in order.
+    no_iso = np.isnan(iso)
+    no_extra = np.isnan(extra) | (extra == 0.0)
+    good = ((j >= 0) & (j < n_inst) & (abs(sign) == 1.0) & (size > 0.0) & (size < np.inf) & (entry > 0.0)
+            & (entry < np.inf) & (mark > 0.0) & (mark < np.inf) & (lev > 0.0) & (lev < np.inf))
+    margin_ok = (no_iso & no_extra) | (~cross & ((no_iso & ~no_extra) | (~no_iso & (iso >= 0.0) & (iso < np.inf)
+                                                                          & no_extra)))
+    if good & margin_ok:
+        return 0
     if j < 0 or j >= n_inst:
         return ERR_INSTRUMENT
     if sign != 1.0 and sign != -1.0:
@@ -292,6 +307,7 @@ def _block(
         cross_venue = -1
         cross_settle = -1
         bad_account = 0
+        refused = False
         for i in range(i0, i1):
             code = _check_row(inst[i], sign[i], size[i], entry[i], mark[i], lev[i], iso[i], extra[i], cross[i], n_inst)
             if code == 0 and not np.isnan(wallet[i]):
@@ -301,6 +317,7 @@ def _block(
                     code = ERR_WALLET
             err[i] = code
             if code != 0:
+                refused = True
                 bad_account = code if cross[i] or code == ERR_WALLET else bad_account
                 continue
             j = inst[i]
@@ -319,6 +336,7 @@ def _block(
                 err[i] = ERR_LEVERAGE_ABOVE_TIER
             if err[i] != 0:
                 bad_account = err[i] if cross[i] else bad_account
+                refused = True
                 continue
             pnl_i = pnl(inv, s, qi, ep, p)
             im[i] = n_mark / lv
@@ -360,14 +378,15 @@ def _block(
                 extra_b = (0.0 if np.isnan(extra[i]) else extra[i]) if np.isnan(iso[i]) else margin - n_entry / lv
                 liq[i] = bybit_isolated(form, inv, s, qi, ep, lv, mmr_t[row, k], amounts[row, k], extra_b, taker)
         if bad_account != 0:
+            refused = True
             for i in range(i0, i1):
                 if cross[i] or bad_account == ERR_WALLET:
                     err[i] = bad_account if err[i] == 0 else err[i]
         elif n_cross > 0:
-            cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross, inverse_a, cs_a,
-                          table_a, form_a, feer_a, taker_a, conv_a, floors, mmr_t, amounts, inclusive_t,
-                          contracts_t, whole_t, scratch, liq, bank, mm, ratio, err)
-        for i in range(i0, i1):
+            refused |= cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross,
+                                     inverse_a, cs_a, table_a, form_a, feer_a, taker_a, conv_a, floors, mmr_t,
+                                     amounts, inclusive_t, contracts_t, whole_t, scratch, liq, bank, mm, ratio, err)
+        for i in range(i0, i1 if refused else i0):
             if err[i] != 0:
                 liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
         i0 = i1

@@ -24,7 +24,7 @@ from margincall.math.batch_kernels import (
     solve_one_leg,
     tier_index,
 )
-from margincall.math.batch_numerics import CANCELS, allocating, dd_add, dd_mul, decimal_of, kernel
+from margincall.math.batch_numerics import CANCELS, allocating, dd_add, dd_mul, decimal_of, kernel, kernel_inline
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -33,7 +33,7 @@ I64 = npt.NDArray[np.int64]
 ERR_CLASSIC_CROSS = 13
 
 
-@kernel
+@kernel_inline
 def cross_account(
     i0: int,
     i1: int,
@@ -63,10 +63,10 @@ def cross_account(
     mm: F64,
     ratio: F64,
     err: Any,
-) -> None:
+) -> bool:
     """The cross rows of the account of rows ``i0:i1`` with wallet ``w``; ``scratch[:, i - i0]``: row ``i``'s
     contract quantity, PnL, MM (fee term included) and constant requirement (Bybit's fee to close, Bitunix's
-    liquidation fee)."""
+    liquidation fee). True if it refuses the account's cross rows."""
     q, pnl_a, mmfee, creq = scratch[0], scratch[1], scratch[2], scratch[3]
     n_cross = 0
     for i in range(i0, i1):
@@ -102,7 +102,7 @@ def cross_account(
                 for h in range(i0, i1):
                     if cross[h]:
                         err[h] = ERR_CLASSIC_CROSS
-                return
+                return True
             k = tier_index(floors, row, size[i] if contracts_t[row] else q[i - i0] / entry[i], inclusive_t[row])
             liq[i], bank[i] = bybit_inverse_cross_classic(
                 sign[i], q[i - i0], entry[i], w, mmr_t[row, k], amounts[row, k], taker_a[j]
@@ -145,6 +145,7 @@ def cross_account(
         if form != FORM_BITUNIX:
             liq[i] = lq
         bank[i] = bq
+    return False
 
 
 @kernel

@@ -59,15 +59,19 @@ class KernelTiers(NamedTuple):
 
 @kernel_inline
 def tier_index(floors: F64, row: int, amount: float, inclusive: bool) -> int:
-    """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier."""
+    """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier.
+
+    The floors ascend, so that is the number of floors above the first that are ≤ (<) ``amount``: counted over
+    the whole padded row (padding floors are +inf) without a data-dependent branch, as a tier drawn at random
+    would mispredict a search's exit every time."""
     k = 0
     width = floors.shape[1]
     if inclusive:
-        while k + 1 < width and floors[row, k + 1] < amount:
-            k += 1
+        for t in range(1, width):
+            k += floors[row, t] < amount
     else:
-        while k + 1 < width and floors[row, k + 1] <= amount:
-            k += 1
+        for t in range(1, width):
+            k += floors[row, t] <= amount
     return k
 
 
@@ -77,26 +81,28 @@ def mm_in_tier(notional: float, mmr: float, fee_rate: float, amount: float) -> f
     return notional * (mmr + fee_rate) - amount
 
 
+@kernel
+def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
+    """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
+    number; ``P − EP`` is exact in float when the prices are within a factor 2, ``1/EP − 1/P`` cancels)."""
+    if inverse:
+        return s * q * (price - entry) / (entry * price)
+    return s * q * (price - entry)
+
+
 @kernel_inline
 def pnl2(
     inverse: bool, s: float, q: float, q_lo: float, entry: float, entry_lo: float, price: float, price_lo: float
 ) -> tuple[float, float]:
-    """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
-    number; ``1/EP − 1/P`` cancels); in double-double (each input ``x + x_lo``), for an equity that cancels
-    (:mod:`margincall.math.batch_numerics`)."""
+    """:func:`pnl`'s expression with each operation in double-double (each input ``x + x_lo``), for an equity
+    that cancels (:mod:`margincall.math.batch_numerics`); :func:`pnl` stays plain float64, as the row loop and
+    the engine's screen run it on every position and only a cancelling equity needs the extra digits."""
     dh, dl = dd_add(price, price_lo, -entry, -entry_lo)
     nh, nl = dd_mul(q, q_lo, dh, dl)
     if inverse:
         eh, el = dd_mul(entry, entry_lo, price, price_lo)
         nh, nl = dd_div(nh, nl, eh, el)
     return s * nh, s * nl
-
-
-@kernel
-def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
-    """:func:`pnl2` of float64 inputs, rounded to float64."""
-    hi, lo = pnl2(inverse, s, q, 0.0, entry, 0.0, price, 0.0)
-    return hi + lo
 
 
 @kernel
@@ -114,7 +120,7 @@ def _leg_ab(inverse: bool, s: float, q: float, entry: float) -> tuple[float, flo
     return -s * q * entry, s * q
 
 
-@kernel
+@kernel_inline
 def solve_one_leg(
     inverse: bool,
     s: float,

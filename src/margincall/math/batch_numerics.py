@@ -107,7 +107,8 @@ def dd_div(ah: float, al: float, bh: float, bl: float) -> tuple[float, float]:
 @kernel_inline
 def decimal_of(x: float) -> tuple[float, float]:
     """The decimal an amount typed in decimal was, in double-double: the one with the fewest (≤ 12) fractional
-    digits whose nearest float64 is ``x`` (the number ``repr(x)`` prints); ``(x, 0)`` if none.
+    digits whose nearest float64 is ``x`` (the number ``repr(x)`` prints); ``(x, 0)`` if none. A decimal of at
+    most 15 significant digits is the only one that close to its float, so it comes back exactly.
 
     A float64 input is its decimal rounded (~1e-16 relative); a sum that cancels to a ``κ``-th of its terms
     multiplies that by ``κ``, which only the decimal itself avoids."""

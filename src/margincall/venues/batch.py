@@ -37,6 +37,8 @@ B = npt.NDArray[np.bool_]
 #: From this many rows a book is cut into blocks of whole accounts evaluated in numba's threads (below it the
 #: threads' start costs more than they save).
 PARALLEL_ROWS = 1 << 16
+#: Blocks per thread.
+BLOCKS = 8
 
 _RATIO = {RatioConvention.MM_OVER_EQUITY: RATIO_MM_OVER_EQUITY, RatioConvention.EQUITY_OVER_MM: RATIO_EQUITY_OVER_MM}
 
@@ -184,8 +186,13 @@ def evaluate_book(
     sgn, sz, ep, mp, lev, iso, extra, wb = cols
     threads = numba.get_num_threads()
     if n >= PARALLEL_ROWS and threads > 1:
-        evaluate_rows_parallel(acc, inst, sgn, sz, ep, mp, crs, lev, iso, extra, wb, instruments.arrays,
-                               instruments.kernel_tiers(), liq, bank, im, mm, ratio, err, threads)
+        # Blocks handed out one at a time: a thread slowed by another process on its core takes fewer.
+        chunk = numba.set_parallel_chunksize(1)
+        try:
+            evaluate_rows_parallel(acc, inst, sgn, sz, ep, mp, crs, lev, iso, extra, wb, instruments.arrays,
+                                   instruments.kernel_tiers(), liq, bank, im, mm, ratio, err, BLOCKS * threads)
+        finally:
+            numba.set_parallel_chunksize(chunk)
     else:
         evaluate_rows(acc, inst, sgn, sz, ep, mp, crs, lev, iso, extra, wb, instruments.arrays,
                       instruments.kernel_tiers(), liq, bank, im, mm, ratio, err)
