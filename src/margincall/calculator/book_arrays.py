@@ -164,9 +164,7 @@ def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
     )  # fmt: skip
 
 
-def round_units(
-    values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int
-) -> tuple[F64, npt.NDArray[np.bool_]]:
+def round_units(values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int) -> tuple[F64, npt.NDArray[np.bool_]]:
     """``values`` as whole numbers of ``unit`` (float64 integers) rounded by ``mode`` (:data:`CEIL`,
     :data:`FLOOR`, :data:`HALF_UP`, :data:`TOWARD_ZERO`), and where a value lies within :data:`BOUNDARY`
     (relative) of a rounding boundary — an integer, or a half for ``HALF_UP`` — so that a float's error could

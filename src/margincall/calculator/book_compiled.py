@@ -11,7 +11,9 @@ reference's (:class:`~margincall.calculator.book.DecimalEvaluator`) row for row:
 3. :func:`~margincall.calculator.book_arrays.round_units` rounds each value as the book does (module docstring of
    :mod:`margincall.calculator.book`): prices at the tick as the venue rounds, IM and MM up to 1e-8, the ratio
    to 1e-8 toward more risk, the distance toward zero to 1e-4 % — and flags values near a rounding boundary;
-4. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
+4. IM and MM of the rows :func:`~margincall.calculator.book_exact.exact_margins` can decide in integers (from the
+   cells' decimal text) are taken from there, never flagged;
+5. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
 
 The distance is formed from the unrounded liquidation price as ``distance_to_liquidation_pct`` forms it in
 ``evaluate`` (``(mark − liq) × sign / mark × 100``); its float twin is pinned by the same cell-by-cell test, and a
@@ -46,6 +48,7 @@ from margincall.calculator.book_arrays import (
     unit_parts,
     unit_texts,
 )
+from margincall.calculator.book_exact import exact_margins
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
 from margincall.model.errors import MarginCallError
@@ -114,6 +117,7 @@ class CompiledEvaluator:
         self.reference = DecimalEvaluator(instruments)
         self.accounts = 0
         self.redone = 0
+        self.exact_rows = 0
 
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
         arrays = chunk_arrays(chunk, self.instruments)
@@ -124,7 +128,7 @@ class CompiledEvaluator:
             redo |= np.logical_or.reduceat(row_redo, arrays.starts)
         columns: dict[str, pa.Array] = {name: pa.nulls(n, pa.string()) for name in RESULT_COLUMNS}
         if res is not None and n:
-            redo |= self._round(arrays, res, columns)
+            redo |= self._round(chunk, arrays, res, columns)
         self.accounts += int(arrays.starts.size)
         self.redone += int(redo.sum())
         which = np.flatnonzero(redo)
@@ -137,12 +141,19 @@ class CompiledEvaluator:
                 columns[name] = pc.replace_with_mask(columns[name], row_mask, exact.columns[name])
         return PricedRows(columns, exact.errors)
 
-    def _round(self, arrays: BookArrays, res: BookResult, columns: dict[str, pa.Array]) -> np.ndarray:
+    def _round(self, chunk: Chunk, arrays: BookArrays, res: BookResult, columns: dict[str, pa.Array]) -> np.ndarray:
         """Fill ``columns`` with the rounded values; per account, whether a value lies near its boundary."""
         liq_k, near_liq = round_units(res.liquidation_price, arrays.tick, arrays.price_mode)
         bank_k, near_bank = round_units(res.bankruptcy_price, arrays.tick, arrays.price_mode)
         im_k, near_im = round_units(res.initial_margin, _MONEY, CEIL)
         mm_k, near_mm = round_units(res.maintenance_margin, _MONEY, CEIL)
+        # IM and MM decided in integers where the rows allow it: no band, no reference
+        exact = exact_margins(chunk, arrays)
+        self.exact_rows += int(exact.ok.sum())
+        im_k = np.where(exact.ok, exact.initial_margin, im_k)
+        mm_k = np.where(exact.ok, exact.maintenance_margin, mm_k)
+        near_im &= ~exact.ok
+        near_mm &= ~exact.ok
         ratio_k, near_ratio = round_units(res.margin_ratio, float(_RATIO_UNIT), arrays.ratio_mode)
         mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
         liq = res.liquidation_price
@@ -154,8 +165,6 @@ class CompiledEvaluator:
             terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
-        # MM (and IM) of an account's rows are exact whole units of 1e-8 from the kernels' floats only when the
-        # float is not near one: flagged rows are confirmed by the reference below.
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
             columns[name] = unit_texts(k, DEFAULT_UNIT)
         columns["margin_ratio"] = unit_texts(ratio_k, _RATIO_UNIT)

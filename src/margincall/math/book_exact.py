@@ -1,0 +1,115 @@
+"""Integer twins of a linear position's IM and tiered MM, rounded up to the smallest unit, for whole books.
+
+A book's inputs are decimal text, so each is a whole number at a decimal scale: size ``S·10^-ds``, mark
+``M·10^-dm``, leverage ``L·10^-dl``, contract size ``C·10^-dc``, tier floors, rates and amounts at ``10^-8``.
+The quantity ``Q = S·C`` is then exact at ``10^-dq`` (``dq = ds + dc``) and the notional ``Q·M`` at
+``10^-(dq+dm)``, and the two values the book rounds up to ``10^-8`` (:func:`margincall.math.trade.charge`) are
+exact fractions decided in integers — no float and no Decimal:
+
+* :func:`margincall.math.margin.initial_margin` of :func:`margincall.math.contracts.notional_of` (linear):
+  ``IM = Q·M / L`` (docs/venues.md §2.1) — ``ceil(Q·M·10^(8+dl−dq−dm) / L)`` units;
+* :func:`margincall.math.margin.maintenance_margin` (linear, with the rule's notional-proportional fee rate):
+  ``MM = N·(MMR_k + fee) − cum_k``, the tier ``k`` chosen as ``TierTable.index_for`` does (the last whose floor
+  is ≤ the amount, < with inclusive caps; the amount being the notional, or the contracts ``S`` for a
+  contracts-keyed table) — ``ceil(Q·M·R / 10^(dq+dm)) − cum`` units, ``R`` the rate and ``cum`` at 1e-8.
+
+Every product is checked against int64 in float64 first (with a margin of 2x): a row that would leave it is
+returned not ``ok`` and its value is left to the caller's exact path. ``tests/math/test_book_exact.py`` pins both
+to the Decimal formulas on random and exact-boundary inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+#: Products are formed only below this (float64 bound, 2x below int64's range).
+_LIMIT = float(1 << 62)
+_ONE = 10**8
+
+
+@njit(cache=True, inline="always")
+def _pow10(e: int) -> int:
+    r = 1
+    for _ in range(e):
+        r *= 10
+    return r
+
+
+@njit(cache=True, inline="always")
+def _ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for ``b > 0``."""
+    return -((-a) // b)
+
+
+@njit(cache=True, inline="always")
+def _at_least(a: int, da: int, b: int, db: int) -> bool:
+    """``a·10^-da ≥ b·10^-db`` for ``a, b ≥ 0``, never leaving int64: the finer side is divided, not the
+    coarser multiplied (``a ≥ b·P ⟺ floor(a/P) ≥ b``, ``a·P ≥ b ⟺ a ≥ ceil(b/P)``)."""
+    if da > db:
+        return (a // _pow10(da - db) if da - db <= 18 else 0) >= b
+    if db - da > 18:
+        return a >= (1 if b > 0 else 0)
+    return a >= _ceil_div(b, _pow10(db - da))
+
+
+@njit(cache=True)
+def im_mm_linear(
+    use: B, inst: I64, size: I64, ds: int, mark: I64, dm: int, lev: I64, dl: int,
+    contract: I64, dc: int, tier_ptr: I64, floors: I64, rates: I64, amounts: I64, by_contracts: B, inclusive: B,
+    im_out: I64, mm_out: I64, ok_out: B,
+) -> None:  # fmt: skip
+    """Per row with ``use``: IM and MM in units of 1e-8, rounded up, and ``ok`` (decided in int64). Rows without
+    ``use`` are left not ``ok``. Instruments: ``contract`` at ``10^-dc``; tiers of instrument ``j`` at
+    ``tier_ptr[j]:tier_ptr[j+1]`` with ``floors``, ``rates`` (MMR + fee rate), ``amounts`` at 1e-8."""
+    dq = ds + dc
+    dn = dq + dm
+    for i in range(len(use)):
+        ok_out[i] = False
+        if not use[i]:
+            continue
+        j = inst[i]
+        s, m, lv = size[i], mark[i], lev[i]
+        if s <= 0 or m <= 0 or lv <= 0:
+            continue
+        fq = float(s) * float(contract[j])
+        fn = fq * float(m)
+        if fn > _LIMIT:
+            continue
+        q = s * contract[j]
+        n = q * m  # the notional at 10^-dn
+        # IM = n·10^(8+dl−dn) / L
+        e = 8 + dl - dn
+        if e >= 0:
+            if fn * 10.0**e > _LIMIT:
+                continue
+            im = _ceil_div(n * _pow10(e), lv)
+        else:
+            if float(lv) * 10.0 ** (-e) > _LIMIT:
+                continue
+            im = _ceil_div(n, lv * _pow10(-e))
+        # the tier: the last whose floor is ≤ the amount (< with inclusive caps)
+        t0, t1 = tier_ptr[j], tier_ptr[j + 1]
+        k = t0
+        for t in range(t0 + 1, t1):
+            amount, da = (s, ds) if by_contracts[j] else (n, dn)
+            above = _at_least(amount, da, floors[t], 8)
+            if inclusive[j] and above and _at_least(floors[t], 8, amount, da):
+                above = False  # equal to the floor: an inclusive cap keeps it in the tier below
+            if above:
+                k = t
+            else:
+                break
+        # MM at 1e-8 = n·R·10^-dn − cum, cum whole units: ceil(n·R / 10^dn) − cum
+        if fn * float(abs(rates[k]) + 1) > _LIMIT or dn > 18:
+            continue
+        im_out[i] = im
+        mm_out[i] = _ceil_div(n * rates[k], _pow10(dn)) - amounts[k]
+        ok_out[i] = True
+
+
+__all__ = ["im_mm_linear"]
