@@ -67,11 +67,12 @@ def test_im_and_mm_in_integers_are_the_decimal_formulas_rounded_up(
     d_s, d_m = ds, max(dm, -int(mark.normalize().as_tuple().exponent))
     s_int, m_int = int(size.scaleb(d_s)), int(mark.scaleb(d_m))
     lev_int, d_l = int(leverage.scaleb(1)), 1
-    im, mm, ok = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.bool_)
-    im_mm_linear(np.ones(1, np.bool_), np.zeros(1, np.int64), np.array([s_int]), d_s, np.array([m_int]), d_m,
+    im, mm, im_ok, mm_ok = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.bool_), np.zeros(1, np.bool_)
+    yes = np.ones(1, np.bool_)
+    im_mm_linear(yes, yes, np.zeros(1, np.int64), np.array([s_int]), d_s, np.array([m_int]), np.array([m_int]), d_m,
                  np.array([lev_int]), d_l, np.array([int(contract.scaleb(dc))]), dc, ptr, floors, rates, amounts,
-                 by_contracts, inclusive, im, mm, ok)  # fmt: skip
-    if not ok[0]:
+                 by_contracts, inclusive, im, mm, im_ok, mm_ok)  # fmt: skip
+    if not (im_ok[0] and mm_ok[0]):
         # beyond int64 (IM's n·10^(8+dl−dn) or MM's n·rate): left to the reference, only for large integers
         assert s_int * int(contract.scaleb(dc)) * m_int * 10**9 > 2**61
         return
@@ -86,8 +87,9 @@ def test_a_notional_exactly_on_a_floor_takes_the_upper_tier_unless_caps_are_incl
     # the bracket is continuous); IM = 50000 / 3 = 16666.666666666… → up to 16666.66666667
     table = TABLES[0]
     ptr, floors, rates, amounts, by_contracts, inclusive = _arrays(table, Decimal(0))
-    im, mm, ok = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.bool_)
-    im_mm_linear(np.ones(1, np.bool_), np.zeros(1, np.int64), np.array([1]), 0, np.array([50000]), 0,
+    im, mm, im_ok, mm_ok = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.bool_), np.zeros(1, np.bool_)
+    yes = np.ones(1, np.bool_)
+    im_mm_linear(yes, yes, np.zeros(1, np.int64), np.array([1]), 0, np.array([50000]), np.array([50000]), 0,
                  np.array([3]), 0, np.array([1]), 0, ptr, floors, rates, amounts, by_contracts, inclusive,
-                 im, mm, ok)  # fmt: skip
-    assert ok[0] and im[0] == 1666666666667 and mm[0] == 200 * 10**8
+                 im, mm, im_ok, mm_ok)  # fmt: skip
+    assert im_ok[0] and mm_ok[0] and im[0] == 1666666666667 and mm[0] == 200 * 10**8

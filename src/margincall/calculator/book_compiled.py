@@ -149,11 +149,11 @@ class CompiledEvaluator:
         mm_k, near_mm = round_units(res.maintenance_margin, _MONEY, CEIL)
         # IM and MM decided in integers where the rows allow it: no band, no reference
         exact = exact_margins(chunk, arrays)
-        self.exact_rows += int(exact.ok.sum())
-        im_k = np.where(exact.ok, exact.initial_margin, im_k)
-        mm_k = np.where(exact.ok, exact.maintenance_margin, mm_k)
-        near_im &= ~exact.ok
-        near_mm &= ~exact.ok
+        self.exact_rows += int((exact.im_ok & exact.mm_ok).sum())
+        im_k = np.where(exact.im_ok, exact.initial_margin, im_k)
+        mm_k = np.where(exact.mm_ok, exact.maintenance_margin, mm_k)
+        near_im &= ~exact.im_ok
+        near_mm &= ~exact.mm_ok
         ratio_k, near_ratio = round_units(res.margin_ratio, float(_RATIO_UNIT), arrays.ratio_mode)
         mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
         liq = res.liquidation_price

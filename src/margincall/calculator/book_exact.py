@@ -3,10 +3,11 @@
 A float IM or MM of decimal inputs is mostly a whole number of the smallest unit (``0.034 × 61856.5 / 5`` is
 ``420.6242``), which no float band can tell from a value a hair above it; the reference would re-price nearly
 every account for it. Here the cells are read as scaled integers (:func:`scaled_ints`: the text's own digits,
-no float) and :func:`margincall.math.book_exact.im_mm_linear` decides IM and MM exactly for the rows of a linear
-instrument whose rule's requirement is the generic tiered one (``GenericRule.requirement`` with its fee rate and
-no constant part: Binance, OKX, Hyperliquid, dYdX, generic). Any other row, or a cell with more digits than
-int64 can carry, is left to the float band and the reference.
+no float) and :func:`margincall.math.book_exact.im_mm_linear` decides exactly IM for every linear row, and MM
+for the rows whose rule's requirement is a tiered ``N·(MMR_k + fee) − cum_k`` (:func:`_mm_form`: the generic
+requirement with its fee rate and no constant part — Binance, OKX, Hyperliquid, dYdX, generic, Bybit without a
+fee to close — and Bitunix's, at the entry price). Any other row, or a cell with more digits than int64 can
+carry, is left to the float band and the reference.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import Chunk
 from margincall.calculator.book_arrays import BookArrays
-from margincall.math.batch_kernels import FORM_GENERIC
 from margincall.math.book_exact import im_mm_linear
+from margincall.math.bybit import BybitForm
 from margincall.model.enums import ContractKind, TierBasis, TierMode
 from margincall.venues.profiles import get_venue
-from margincall.venues.rules import Fees, GenericRule
+from margincall.venues.rules import BitunixRule, BybitRule, Fees, GenericRule
 
 I64 = npt.NDArray[np.int64]
 #: Most digits after the point a cell may have for the integer path (more: the float band and the reference).
@@ -38,8 +39,7 @@ def scaled_ints(column: pa.Array | None, n: int) -> tuple[I64, int, npt.NDArray[
     numbers, trailing zeros aside, at most :data:`MAX_DIGITS`) and where a cell is such a number."""
     if column is None:
         return np.zeros(n, np.int64), 0, np.zeros(n, np.bool_)
-    text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-    text = pc.fill_null(pc.utf8_trim_whitespace(text), "")
+    text = _text(column)
     good = pc.match_substring_regex(text, _NUMBER)
     text = pc.if_else(good, text, "0")
     # trailing zeros after the point say nothing
@@ -61,11 +61,12 @@ def scaled_ints(column: pa.Array | None, n: int) -> tuple[I64, int, npt.NDArray[
 
 @dataclass(frozen=True)
 class ExactMargins:
-    """Per row: IM and MM in units of 1e-8 (rounded up) where ``ok``."""
+    """Per row: IM and MM in units of 1e-8 (rounded up) where ``im_ok`` / ``mm_ok``."""
 
     initial_margin: I64
     maintenance_margin: I64
-    ok: npt.NDArray[np.bool_]
+    im_ok: npt.NDArray[np.bool_]
+    mm_ok: npt.NDArray[np.bool_]
 
 
 def _units(value: Decimal) -> int | None:
@@ -76,71 +77,119 @@ def _units(value: Decimal) -> int | None:
     return int(scaled)
 
 
-def _instrument_arrays(arrays: BookArrays) -> tuple[npt.NDArray[np.bool_], I64, int, list[I64], list[np.ndarray]]:
-    """Per entry: whether the integer path applies, its contract size (at ``10^-dc``) and tier arrays."""
-    use, contract, ptr = [], [], [0]
+@dataclass(frozen=True)
+class _Forms:
+    """Per entry (and one more, for rows of no entry): what the integer path decides and how."""
+
+    im: npt.NDArray[np.bool_]  # a linear instrument: IM = N(mark) / L
+    mm: npt.NDArray[np.bool_]  # its rule's MM is the tiered formula below
+    at_entry: npt.NDArray[np.bool_]  # MM at the entry price (Bitunix), else at the mark
+    contract: I64
+    dc: int
+    tiers: tuple[I64, I64, I64, I64]  # ptr, floors, rates, amounts
+    by_contracts: npt.NDArray[np.bool_]
+    inclusive: npt.NDArray[np.bool_]
+
+
+def _mm_form(rule: GenericRule, taker: Decimal) -> tuple[bool, bool, Decimal] | None:
+    """``(at_entry, deducted, fee rate)`` when the rule's MM is ``N·(MMR_k + fee) − [cum_k]``, else None:
+    the generic requirement with no constant part (Bybit's is none unless the 2026 form has a taker fee), or
+    Bitunix's ``N(entry)·MMR_k + N(entry)·taker`` (:class:`~margincall.venues.rules.BitunixRule`)."""
+    if isinstance(rule, BitunixRule):
+        return True, False, taker
+    if type(rule).requirement is not GenericRule.requirement:
+        return None
+    constant = type(rule).constant_requirement is GenericRule.constant_requirement or (
+        isinstance(rule, BybitRule) and (rule.form is not BybitForm.Y2026 or taker == 0)
+    )
+    return (False, True, rule.fee_rate(Fees(taker))) if constant else None
+
+
+def _forms(arrays: BookArrays) -> _Forms:
+    im, mm, at_entry, contract, ptr = [], [], [], [], [0]
     floors: list[int] = []
     rates: list[int] = []
     amounts: list[int] = []
     by_contracts, inclusive = [], []
     dc = max([max(0, -int(e[1].contract_size.normalize().as_tuple().exponent)) for e in arrays.entries] + [0])
     for venue, instrument, table, formula, taker_fee in arrays.entries:
-        rule = get_venue(venue).form(formula).rule
-        rows = []
-        fine = (instrument.kind is ContractKind.LINEAR and rule.batch_form() == FORM_GENERIC and dc <= MAX_DIGITS
-                and type(rule).requirement is GenericRule.requirement
-                and type(rule).constant_requirement is GenericRule.constant_requirement)  # fmt: skip
-        fee = rule.fee_rate(Fees(taker_fee)) if fine else Decimal(0)
-        for tier in table.tiers if fine else ():
-            amount = tier.maintenance_amount if table.mode is TierMode.BRACKET else Decimal(0)
-            row = (_units(tier.floor), _units(tier.mmr + fee), _units(amount))
-            if any(v is None for v in row):
-                fine = False
-                break
-            rows.append(row)
-        use.append(fine)
-        contract.append(int(instrument.contract_size.scaleb(dc)) if fine else 0)
+        linear = instrument.kind is ContractKind.LINEAR and dc <= MAX_DIGITS
+        form = _mm_form(get_venue(venue).form(formula).rule, taker_fee) if linear else None
+        rows: list[tuple[int, int, int]] = []
+        if form is not None:
+            _, deducted, fee = form
+            for tier in table.tiers:
+                amount = tier.maintenance_amount if deducted and table.mode is TierMode.BRACKET else Decimal(0)
+                f, r, a = _units(tier.floor), _units(tier.mmr + fee), _units(amount)
+                if f is None or r is None or a is None:
+                    form, rows = None, []
+                    break
+                rows.append((f, r, a))
+        im.append(linear)
+        mm.append(form is not None)
+        at_entry.append(form is not None and form[0])
+        contract.append(int(instrument.contract_size.scaleb(dc)) if linear else 0)
         for f, r, a in rows:
-            floors.append(f)  # type: ignore[arg-type]
-            rates.append(r)  # type: ignore[arg-type]
-            amounts.append(a)  # type: ignore[arg-type]
+            floors.append(f)
+            rates.append(r)
+            amounts.append(a)
         ptr.append(len(floors))
-        by_contracts.append(table.basis is TierBasis.CONTRACTS)
+        # Bitunix picks the tier by the open value whatever the table's basis (tier_for(open_value))
+        by_contracts.append(table.basis is TierBasis.CONTRACTS and not (form is not None and form[0]))
         inclusive.append(table.cap_inclusive)
-    ints = [np.array(x, np.int64) for x in (ptr, floors, rates, amounts)]
-    flags = [np.array(x, np.bool_) for x in (by_contracts, inclusive)]
-    return np.array([*use, False], np.bool_), np.array([*contract, 0], np.int64), dc, ints, flags
+    ints = tuple(np.array(x, np.int64) for x in (ptr, floors, rates, amounts))
+    return _Forms(np.array([*im, False]), np.array([*mm, False]), np.array([*at_entry, False]),
+                  np.array([*contract, 0], np.int64), dc, ints,  # type: ignore[arg-type]
+                  np.array(by_contracts, np.bool_), np.array(inclusive, np.bool_))  # fmt: skip
+
+
+def _rescale(ints: I64, d: int, ok: npt.NDArray[np.bool_], to: int) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Integers at ``10^-d`` at the finer scale ``10^-to`` (``to ≥ d``), not ok where they would leave int64."""
+    if to == d:
+        return ints, ok
+    ok = ok & (np.abs(ints.astype(np.float64)) * 10.0 ** (to - d) < 2.0**62)
+    return np.where(ok, ints, 0) * 10 ** (to - d), ok
+
+
+def _text(column: pa.Array | None) -> pa.Array | None:
+    if column is None:
+        return None
+    column = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+    return pc.fill_null(pc.utf8_trim_whitespace(column), "")
 
 
 def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
     """IM and MM of every row the integer path can decide (see the module docstring)."""
     n = arrays.account.size
-    batch = chunk.batch
-    names = batch.schema.names
+    names = chunk.batch.schema.names
 
     def column(name: str) -> pa.Array | None:
-        return batch.column(name) if name in names else None
+        return _text(chunk.batch.column(name)) if name in names else None
 
     size, ds, size_ok = scaled_ints(column("size"), n)
-    mark_col, entry_col = column("mark_price"), column("entry_price")
-    if mark_col is not None and entry_col is not None:
-        # calc: no mark → the entry price
-        mark_text = pc.utf8_trim_whitespace(mark_col if pa.types.is_string(mark_col.type)
-                                            else pc.cast(mark_col, pa.string()))  # fmt: skip
-        empty = pc.fill_null(pc.equal(mark_text, ""), True)
-        entry_text = entry_col if pa.types.is_string(entry_col.type) else pc.cast(entry_col, pa.string())
-        mark_col = pc.if_else(empty, entry_text, mark_text)
-    mark, dm, mark_ok = scaled_ints(mark_col if mark_col is not None else entry_col, n)
+    entry_text, mark_text = column("entry_price"), column("mark_price")
+    if mark_text is not None and entry_text is not None:
+        mark_text = pc.if_else(pc.equal(mark_text, ""), entry_text, mark_text)  # calc: no mark → the entry
+    entry, de, entry_ok = scaled_ints(entry_text, n)
+    mark, dm, mark_ok = scaled_ints(mark_text if mark_text is not None else entry_text, n)
+    dp = max(de, dm)
+    entry, entry_ok = _rescale(entry, de, entry_ok, dp)
+    mark, mark_ok = _rescale(mark, dm, mark_ok, dp)
     lev, dl, lev_ok = scaled_ints(column("leverage"), n)
-    inst_use, contract, dc, (ptr, floors, rates, amounts), (by_contracts, inclusive) = _instrument_arrays(arrays)
-    use = size_ok & mark_ok & lev_ok & inst_use[arrays.instrument]
-    im = np.zeros(n, np.int64)
-    mm = np.zeros(n, np.int64)
-    ok = np.zeros(n, np.bool_)
-    if use.any():
-        im_mm_linear(use, np.maximum(arrays.instrument, 0), size, ds, mark, dm, lev, dl, contract, dc, ptr,
-                     floors, rates, amounts, by_contracts, inclusive, im, mm, ok)  # fmt: skip
-    return ExactMargins(im, mm, ok)
+    forms = _forms(arrays)
+    at_entry = forms.at_entry[arrays.instrument]
+    mm_price = np.where(at_entry, entry, mark)
+    base = size_ok & lev_ok
+    use_im = base & mark_ok & forms.im[arrays.instrument]
+    use_mm = base & np.where(at_entry, entry_ok, mark_ok) & forms.mm[arrays.instrument]
+    im, mm = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    im_ok, mm_ok = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    if use_im.any() or use_mm.any():
+        ptr, floors, rates, amounts = forms.tiers
+        im_mm_linear(use_im, use_mm, np.maximum(arrays.instrument, 0), size, ds, mark, mm_price, dp, lev, dl,
+                     forms.contract, forms.dc, ptr, floors, rates, amounts, forms.by_contracts, forms.inclusive,
+                     im, mm, im_ok, mm_ok)  # fmt: skip
+    return ExactMargins(im, mm, im_ok, mm_ok)
 
 
 __all__ = ["MAX_DIGITS", "ExactMargins", "exact_margins", "scaled_ints"]

@@ -3,19 +3,21 @@
 A book's inputs are decimal text, so each is a whole number at a decimal scale: size ``S·10^-ds``, mark
 ``M·10^-dm``, leverage ``L·10^-dl``, contract size ``C·10^-dc``, tier floors, rates and amounts at ``10^-8``.
 The quantity ``Q = S·C`` is then exact at ``10^-dq`` (``dq = ds + dc``) and the notional ``Q·M`` at
-``10^-(dq+dm)``, and the two values the book rounds up to ``10^-8`` (:func:`margincall.math.trade.charge`) are
-exact fractions decided in integers — no float and no Decimal:
+``10^-(dq+dm)`` (the prices share one scale ``dm``), and the two values the book rounds up to ``10^-8``
+(:func:`margincall.math.trade.charge`) are exact fractions decided in integers — no float and no Decimal:
 
 * :func:`margincall.math.margin.initial_margin` of :func:`margincall.math.contracts.notional_of` (linear):
   ``IM = Q·M / L`` (docs/venues.md §2.1) — ``ceil(Q·M·10^(8+dl−dq−dm) / L)`` units;
-* :func:`margincall.math.margin.maintenance_margin` (linear, with the rule's notional-proportional fee rate):
+* :func:`margincall.math.margin.maintenance_margin` (linear, with the rule's notional-proportional fee rate; at
+  the entry price with no deduction it is also :func:`margincall.math.bitunix.bitunix_maintenance_margin` plus
+  Bitunix's estimated liquidation fee ``N(entry)·taker``, the taker fee folded into the rate):
   ``MM = N·(MMR_k + fee) − cum_k``, the tier ``k`` chosen as ``TierTable.index_for`` does (the last whose floor
   is ≤ the amount, < with inclusive caps; the amount being the notional, or the contracts ``S`` for a
   contracts-keyed table) — ``ceil(Q·M·R / 10^(dq+dm)) − cum`` units, ``R`` the rate and ``cum`` at 1e-8.
 
 Every product is checked against int64 in float64 first (with a margin of 2x): a row that would leave it is
-returned not ``ok`` and its value is left to the caller's exact path. ``tests/math/test_book_exact.py`` pins both
-to the Decimal formulas on random and exact-boundary inputs.
+returned not ok (``im_ok`` / ``mm_ok``) and its value is left to the caller's exact path.
+``tests/math/test_book_exact.py`` pins both to the Decimal formulas on random and exact-boundary inputs.
 """
 
 from __future__ import annotations
@@ -59,39 +61,42 @@ def _at_least(a: int, da: int, b: int, db: int) -> bool:
 
 @njit(cache=True)
 def im_mm_linear(
-    use: B, inst: I64, size: I64, ds: int, mark: I64, dm: int, lev: I64, dl: int,
+    use_im: B, use_mm: B, inst: I64, size: I64, ds: int, mark: I64, mm_price: I64, dp: int, lev: I64, dl: int,
     contract: I64, dc: int, tier_ptr: I64, floors: I64, rates: I64, amounts: I64, by_contracts: B, inclusive: B,
-    im_out: I64, mm_out: I64, ok_out: B,
+    im_out: I64, mm_out: I64, im_ok: B, mm_ok: B,
 ) -> None:  # fmt: skip
-    """Per row with ``use``: IM and MM in units of 1e-8, rounded up, and ``ok`` (decided in int64). Rows without
-    ``use`` are left not ``ok``. Instruments: ``contract`` at ``10^-dc``; tiers of instrument ``j`` at
+    """Per row: IM (with ``use_im``, at ``mark``) and MM (with ``use_mm``, at ``mm_price``: the mark, or the
+    entry for a rule that fixes MM at entry) in units of 1e-8, rounded up, and whether each was decided in int64.
+    Prices at ``10^-dp``; instruments: ``contract`` at ``10^-dc``; tiers of instrument ``j`` at
     ``tier_ptr[j]:tier_ptr[j+1]`` with ``floors``, ``rates`` (MMR + fee rate), ``amounts`` at 1e-8."""
-    dq = ds + dc
-    dn = dq + dm
-    for i in range(len(use)):
-        ok_out[i] = False
-        if not use[i]:
-            continue
+    dn = ds + dc + dp
+    for i in range(len(use_im)):
+        im_ok[i] = False
+        mm_ok[i] = False
         j = inst[i]
-        s, m, lv = size[i], mark[i], lev[i]
-        if s <= 0 or m <= 0 or lv <= 0:
+        s, lv = size[i], lev[i]
+        if s <= 0 or lv <= 0:
             continue
-        fq = float(s) * float(contract[j])
-        fn = fq * float(m)
-        if fn > _LIMIT:
+        if use_im[i] and mark[i] > 0:
+            fn = float(s) * float(contract[j]) * float(mark[i])
+            n = s * contract[j] * mark[i] if fn < _LIMIT else 0
+            # IM = n·10^(8+dl−dn) / L
+            e = 8 + dl - dn
+            if fn >= _LIMIT:
+                pass
+            elif e >= 0:
+                if fn * 10.0**e < _LIMIT:
+                    im_out[i] = _ceil_div(n * _pow10(e), lv)
+                    im_ok[i] = True
+            elif float(lv) * 10.0 ** (-e) < _LIMIT:
+                im_out[i] = _ceil_div(n, lv * _pow10(-e))
+                im_ok[i] = True
+        if not use_mm[i] or mm_price[i] <= 0:
             continue
-        q = s * contract[j]
-        n = q * m  # the notional at 10^-dn
-        # IM = n·10^(8+dl−dn) / L
-        e = 8 + dl - dn
-        if e >= 0:
-            if fn * 10.0**e > _LIMIT:
-                continue
-            im = _ceil_div(n * _pow10(e), lv)
-        else:
-            if float(lv) * 10.0 ** (-e) > _LIMIT:
-                continue
-            im = _ceil_div(n, lv * _pow10(-e))
+        fn = float(s) * float(contract[j]) * float(mm_price[i])
+        if fn >= _LIMIT or dn > 18:
+            continue
+        n = s * contract[j] * mm_price[i]  # the notional at 10^-dn
         # the tier: the last whose floor is ≤ the amount (< with inclusive caps)
         t0, t1 = tier_ptr[j], tier_ptr[j + 1]
         k = t0
@@ -105,11 +110,10 @@ def im_mm_linear(
             else:
                 break
         # MM at 1e-8 = n·R·10^-dn − cum, cum whole units: ceil(n·R / 10^dn) − cum
-        if fn * float(abs(rates[k]) + 1) > _LIMIT or dn > 18:
+        if fn * float(abs(rates[k]) + 1) >= _LIMIT:
             continue
-        im_out[i] = im
         mm_out[i] = _ceil_div(n * rates[k], _pow10(dn)) - amounts[k]
-        ok_out[i] = True
+        mm_ok[i] = True
 
 
 __all__ = ["im_mm_linear"]
