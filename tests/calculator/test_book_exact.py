@@ -1,0 +1,99 @@
+"""IM and MM decided in integers from a book's decimal text (`margincall.calculator.book_exact`): with formulas,
+taker fees and values exactly on a unit or a tier floor, the compiled evaluator's rows are still the reference's
+cell by cell, and the integer path — not the reference — settles the IM and MM of the linear rows."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from margincall.calculator.book import BookInstruments, Chunk, DecimalEvaluator, price_book
+from margincall.calculator.book_arrays import chunk_arrays
+from margincall.calculator.book_compiled import CompiledEvaluator
+from margincall.calculator.book_exact import exact_margins, scaled_ints
+from margincall.calculator.book_groups import account_runs
+from margincall.calculator.book_io import open_book
+from support.books import COLUMNS, INSTRUMENTS, mixed_book
+
+FORMULAS = {"bybit-linear": ["2026", "2024", "legacy"]}
+TAKER = {"bybit-linear": "0.00055", "okx": "0.0005", "bitunix": "0.0006"}
+
+
+def _book(tmp_path: Path, seed: int) -> Path:
+    rng = random.Random(seed)
+    rows = mixed_book(120, seed=seed)
+    # per account: a formula and a taker fee on some (one per account, repeated on its rows)
+    extra: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r["account"] not in extra:
+            e = extra[r["account"]] = {"formula": "", "taker_fee": ""}
+            if r["venue"] in FORMULAS and rng.random() < 0.7:
+                e["formula"] = rng.choice(FORMULAS[r["venue"]])
+            if r["venue"] in TAKER and rng.random() < 0.5:
+                e["taker_fee"] = TAKER[r["venue"]]
+        r.update(extra[r["account"]])
+    # values on a boundary: Binance BTCUSDT's notional exactly on its 50,000 floor at 3x (IM 16,666.666…),
+    # a whole-unit IM, OKX on its 3,000-contract floor (caps inclusive), Bitunix on its 200,000 floor at entry
+    edge = [
+        ("binance-usdm", "BTCUSDT", "1", "50000", "50000", "3"),
+        ("binance-usdm", "BTCUSDT", "0.002", "60000", "60000", "5"),
+        ("okx", "ETH-USDT-SWAP", "3000", "3000", "3000.1", "10"),
+        ("bitunix", "BTCUSDT", "4", "50000", "49000", "10"),
+        ("hyperliquid", "SOL", "10", "150", "150", "2"),
+    ]
+    for i, (venue, symbol, size, entry, mark, lev) in enumerate(edge):
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(account=f"edge{i}", venue=venue, symbol=symbol, side="long" if i % 2 else "short", size=size,
+                   entry_price=entry, mark_price=mark, margin_mode="cross", leverage=lev, wallet_balance="250000",
+                   formula="", taker_fee="")  # fmt: skip
+        rows.append(row)
+    path = tmp_path / "book.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "formula", "taker_fee"], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def _rows(path: Path, evaluator: DecimalEvaluator | CompiledEvaluator) -> list[dict[str, object]]:
+    return [r for c in price_book(open_book(path, 97), evaluator) for r in c.batch.to_pylist()]
+
+
+def test_books_with_formulas_fees_and_boundary_values_give_the_references_rows(tmp_path: Path) -> None:
+    for seed in (4, 5):
+        path = _book(tmp_path, seed)
+        want = _rows(path, DecimalEvaluator(BookInstruments(INSTRUMENTS)))
+        compiled = CompiledEvaluator(BookInstruments(INSTRUMENTS))
+        got = _rows(path, compiled)
+        for n, (g, w_) in enumerate(zip(got, want, strict=True), start=1):
+            assert g == w_, (n, {k: (g[k], w_[k]) for k in g if g[k] != w_[k]})
+        assert compiled.exact_rows > 0
+    # the Binance floor row: MM = 50,000 × 0.005 − 50 = 200, IM = 50,000 / 3 up to 1e-8
+    edges = [r for r in want if str(r["account"]).startswith("edge")]
+    assert len(edges) == 5 and all(r["error"] is None for r in edges)
+    edge = edges[0]
+    assert edge["maintenance_margin"] == "200" and edge["initial_margin"] == "16666.66666667"
+
+
+def test_linear_rows_of_plain_decimal_cells_are_settled_in_integers(tmp_path: Path) -> None:
+    path = _book(tmp_path, 6)
+    batch = next(iter(open_book(path, 10_000).batches()))
+    starts, _ = account_runs(batch)
+    chunk = Chunk(batch, 1, starts)
+    arrays = chunk_arrays(chunk, BookInstruments(INSTRUMENTS))
+    exact = exact_margins(chunk, arrays)
+    linear = np.array([e[1].kind.value == "linear" for e in arrays.entries])[arrays.instrument]
+    assert (exact.im_ok == linear).all()
+    venues = np.array([e[0] for e in arrays.entries])[arrays.instrument]
+    assert exact.mm_ok[venues == "binance-usdm"].all() and not exact.mm_ok[~linear].any()
+
+
+def test_scaled_ints_read_the_texts_digits_and_refuse_what_is_not_a_plain_decimal() -> None:
+    ints, d, ok = scaled_ints(pa.array(["1.5", " 20 ", "0.125", "1e3", "", "-2", "3.10"]), 7)
+    # at 10^-3: 1500, 20000, 125, (refused), (empty), (negative: refused), 3100
+    assert d == 3 and ok.tolist() == [True, True, True, False, False, False, True]
+    assert ints[ok].tolist() == [1500, 20000, 125, 3100]
