@@ -6,17 +6,26 @@ from __future__ import annotations
 
 import csv
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from margincall.calculator.book import BookInstruments, Chunk, DecimalEvaluator, price_book
-from margincall.calculator.book_arrays import chunk_arrays
+from margincall.calculator.book_arrays import CEIL, FLOOR, HALF_UP, chunk_arrays, unit_parts
 from margincall.calculator.book_compiled import CompiledEvaluator
 from margincall.calculator.book_exact import exact_margins, scaled_ints
 from margincall.calculator.book_groups import account_runs
 from margincall.calculator.book_io import open_book
+from margincall.calculator.evaluate import evaluate, instrument_of
+from margincall.calculator.scenario import Scenario
+from margincall.math.book_exact import isolated_bankruptcy_ticks
+from margincall.model.enums import PriceRounding
+from margincall.model.errors import MarginCallError
+from margincall.venues.profiles import get_venue
 from support.books import COLUMNS, INSTRUMENTS, mixed_book
 
 FORMULAS = {"bybit-linear": ["2026", "2024", "legacy"]}
@@ -97,3 +106,45 @@ def test_scaled_ints_read_the_texts_digits_and_refuse_what_is_not_a_plain_decima
     # at 10^-3: 1500, 20000, 125, (refused), (empty), (negative: refused), 3100
     assert d == 3 and ok.tolist() == [True, True, True, False, False, False, True]
     assert ints[ok].tolist() == [1500, 20000, 125, 3100]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    market=st.sampled_from(
+        [
+            ("binance-usdm", "BTCUSDT"),
+            ("hyperliquid", "SOL"),
+            ("okx", "ETH-USDT-SWAP"),
+            ("bybit-linear", "BTCUSDT"),
+            ("dydx", "ETH-USD"),
+        ]
+    ),
+    ticks=st.integers(1, 10**6),
+    leverage=st.sampled_from(["1", "2", "3", "4", "5", "8", "10", "2.5", "20"]),
+    long=st.booleans(),
+)
+def test_an_isolated_bankruptcy_price_in_integers_is_calcs(
+    market: tuple[str, str], ticks: int, leverage: str, long: bool
+) -> None:
+    venue, symbol = market
+    profile = get_venue(venue)
+    inst = instrument_of(profile, symbol, None)
+    entry = inst.tick_size * ticks  # on a tick: the bankruptcy price EP·(1 ∓ 1/L) is often on one too
+    scenario = Scenario.model_validate({"venue": venue, "wallet_balance": "0", "positions": [{
+        "symbol": symbol, "side": "long" if long else "short", "size": "1", "entry_price": str(entry),
+        "margin_mode": "isolated", "leverage": leverage}]})  # fmt: skip
+    try:
+        want = evaluate(scenario).positions[0].bankruptcy_price
+    except MarginCallError:
+        return  # leverage above the tier's: a book row would carry the reference's error
+    lev = Decimal(leverage)
+    c, dt = unit_parts(inst.tick_size)
+    mode = HALF_UP if profile.price_rounding is PriceRounding.NEAREST else (CEIL if long else FLOOR)
+    k, ok = np.zeros(1, np.int64), np.zeros(1, np.bool_)
+    isolated_bankruptcy_ticks(np.ones(1, np.bool_), np.array([1 if long else -1]), np.array([int(entry.scaleb(8))]),
+                              8, np.array([int(lev.scaleb(1))]), 1, np.array([c]), np.array([dt]),
+                              np.array([mode], np.int8), k, ok)  # fmt: skip
+    if want is None:
+        assert not ok[0]  # no price: a long at 1x (P = 0)
+        return
+    assert ok[0] and Decimal(int(k[0])) * inst.tick_size == want, (entry, leverage, long)

@@ -11,8 +11,8 @@ reference's (:class:`~margincall.calculator.book.DecimalEvaluator`) row for row:
 3. :func:`~margincall.calculator.book_arrays.round_units` rounds each value as the book does (module docstring of
    :mod:`margincall.calculator.book`): prices at the tick as the venue rounds, IM and MM up to 1e-8, the ratio
    to 1e-8 toward more risk, the distance toward zero to 1e-4 % — and flags values near a rounding boundary;
-4. IM and MM of the rows :func:`~margincall.calculator.book_exact.exact_margins` can decide in integers (from the
-   cells' decimal text) are taken from there, never flagged;
+4. IM, MM and an isolated bankruptcy price that :func:`~margincall.calculator.book_exact.exact_margins` can
+   decide in integers (from the cells' decimal text) are taken from there, never flagged;
 5. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
 
 The distance is formed from the unrounded liquidation price as ``distance_to_liquidation_pct`` forms it in
@@ -154,6 +154,8 @@ class CompiledEvaluator:
         mm_k = np.where(exact.mm_ok, exact.maintenance_margin, mm_k)
         near_im &= ~exact.im_ok
         near_mm &= ~exact.mm_ok
+        bank_k = np.where(exact.bank_ok, exact.bankruptcy, bank_k)
+        near_bank &= ~exact.bank_ok
         ratio_k, near_ratio = round_units(res.margin_ratio, float(_RATIO_UNIT), arrays.ratio_mode)
         mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
         liq = res.liquidation_price

@@ -21,8 +21,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import Chunk
-from margincall.calculator.book_arrays import BookArrays
-from margincall.math.book_exact import im_mm_linear
+from margincall.calculator.book_arrays import BookArrays, unit_parts
+from margincall.math.book_exact import im_mm_linear, isolated_bankruptcy_ticks
 from margincall.math.bybit import BybitForm
 from margincall.model.enums import ContractKind, TierBasis, TierMode
 from margincall.venues.profiles import get_venue
@@ -67,6 +67,9 @@ class ExactMargins:
     maintenance_margin: I64
     im_ok: npt.NDArray[np.bool_]
     mm_ok: npt.NDArray[np.bool_]
+    #: an isolated row's bankruptcy price in whole ticks, where ``bank_ok``
+    bankruptcy: I64
+    bank_ok: npt.NDArray[np.bool_]
 
 
 def _units(value: Decimal) -> int | None:
@@ -189,7 +192,17 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
         im_mm_linear(use_im, use_mm, np.maximum(arrays.instrument, 0), size, ds, mark, mm_price, dp, lev, dl,
                      forms.contract, forms.dc, ptr, floors, rates, amounts, forms.by_contracts, forms.inclusive,
                      im, mm, im_ok, mm_ok)  # fmt: skip
-    return ExactMargins(im, mm, im_ok, mm_ok)
+    # an isolated row's margin is its IM at entry unless a margin or an extra one is given
+    plain = ~arrays.cross & np.isnan(arrays.isolated_margin) & (np.nan_to_num(arrays.extra_margin) == 0)
+    use_bank = plain & entry_ok & lev_ok & forms.im[arrays.instrument] & np.isin(arrays.side, (-1.0, 1.0))
+    bank, bank_ok = np.zeros(n, np.int64), np.zeros(n, np.bool_)
+    if use_bank.any():
+        ticks = [unit_parts(e[1].tick_size) for e in arrays.entries] + [(0, 0)]
+        tick = np.array([c for c, _ in ticks], np.int64)[arrays.instrument]
+        dt = np.array([d for _, d in ticks], np.int64)[arrays.instrument]
+        isolated_bankruptcy_ticks(use_bank, np.nan_to_num(arrays.side).astype(np.int64), entry, dp, lev, dl, tick,
+                                  dt, arrays.price_mode, bank, bank_ok)  # fmt: skip
+    return ExactMargins(im, mm, im_ok, mm_ok, bank, bank_ok)
 
 
 __all__ = ["MAX_DIGITS", "ExactMargins", "exact_margins", "scaled_ints"]

@@ -116,4 +116,40 @@ def im_mm_linear(
         mm_ok[i] = True
 
 
-__all__ = ["im_mm_linear"]
+@njit(cache=True)
+def isolated_bankruptcy_ticks(
+    use: B, side: I64, entry: I64, dp: int, lev: I64, dl: int, tick: I64, dt: I64, mode: npt.NDArray[np.int8],
+    k_out: I64, ok_out: B,
+) -> None:  # fmt: skip
+    """Per row with ``use`` (a linear isolated position whose margin is its IM at entry, no extra): the bankruptcy
+    price in whole ticks, as ``GenericRule.isolated_bankruptcy_price`` gives it and
+    :func:`margincall.math.rounding.round_trigger_price` rounds it — the price where ``margin + PnL(P) = 0``
+    (docs/venues.md §3.5) with ``margin = Q·EP / L``: ``P = EP·(1 − s/L) = E·(L − s·10^dl) / (L·10^dp)``, in
+    ticks ``tick·10^-dt`` rounded by ``mode`` (0 up, 1 down, 2 half up). Not ``ok`` where ``P ≤ 0`` (no price) or
+    a product would leave int64."""
+    for i in range(len(use)):
+        ok_out[i] = False
+        if not use[i] or entry[i] <= 0 or lev[i] <= 0 or tick[i] <= 0:
+            continue
+        factor = lev[i] - side[i] * _pow10(dl) if dl <= 18 else 0
+        if factor <= 0:
+            continue
+        if (
+            float(entry[i]) * float(factor) * 10.0 ** dt[i] >= _LIMIT
+            or float(lev[i]) * float(tick[i]) * 10.0**dp >= _LIMIT
+        ):
+            continue
+        num = entry[i] * factor * _pow10(dt[i])
+        den = lev[i] * tick[i] * _pow10(dp)
+        if mode[i] == 0:
+            k_out[i] = _ceil_div(num, den)
+        elif mode[i] == 1:
+            k_out[i] = num // den
+        else:
+            if float(num) * 2.0 >= _LIMIT:
+                continue
+            k_out[i] = (2 * num + den) // (2 * den)
+        ok_out[i] = True
+
+
+__all__ = ["im_mm_linear", "isolated_bankruptcy_ticks"]
