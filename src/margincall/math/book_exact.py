@@ -17,7 +17,7 @@ The quantity ``Q = S·C`` is then exact at ``10^-dq`` (``dq = ds + dc``) and the
 
 Every product is checked against int64 in float64 first (with a margin of 2x): a row that would leave it is
 returned not ok (``im_ok`` / ``mm_ok``) and its value is left to the caller's exact path.
-``tests/math/test_book_exact.py`` pins both to the Decimal formulas on random and exact-boundary inputs.
+``tests/math/test_integer_im_mm.py`` pins both to the Decimal formulas on random and exact-boundary inputs.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def isolated_bankruptcy_ticks(
     :func:`margincall.math.rounding.round_trigger_price` rounds it — the price where ``margin + PnL(P) = 0``
     (docs/venues.md §3.5) with ``margin = Q·EP / L``: ``P = EP·(1 − s/L) = E·(L − s·10^dl) / (L·10^dp)``, in
     ticks ``tick·10^-dt`` rounded by ``mode`` (0 up, 1 down, 2 half up). Not ``ok`` where ``P ≤ 0`` (no price) or
-    a product would leave int64."""
+    a product would leave int64. ``tests/calculator/test_book_exact.py`` pins it to calc's price."""
     for i in range(len(use)):
         ok_out[i] = False
         if not use[i] or entry[i] <= 0 or lev[i] <= 0 or tick[i] <= 0:
