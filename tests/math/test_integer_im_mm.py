@@ -71,7 +71,7 @@ def test_im_and_mm_in_integers_are_the_decimal_formulas_rounded_up(
     yes = np.ones(1, np.bool_)
     im_mm_linear(yes, yes, np.zeros(1, np.int64), np.array([s_int]), d_s, np.array([m_int]), np.array([m_int]), d_m,
                  np.array([lev_int]), d_l, np.array([int(contract.scaleb(dc))]), dc, ptr, floors, rates, amounts,
-                 by_contracts, inclusive, im, mm, im_ok, mm_ok)  # fmt: skip
+                 by_contracts, inclusive, im, mm, im_ok, mm_ok, np.zeros(1, np.int64))  # fmt: skip
     if not (im_ok[0] and mm_ok[0]):
         # beyond int64 (IM's n·10^(8+dl−dn) or MM's n·rate): left to the reference, only for large integers
         assert s_int * int(contract.scaleb(dc)) * m_int * 10**9 > 2**61
@@ -91,5 +91,5 @@ def test_a_notional_exactly_on_a_floor_takes_the_upper_tier_unless_caps_are_incl
     yes = np.ones(1, np.bool_)
     im_mm_linear(yes, yes, np.zeros(1, np.int64), np.array([1]), 0, np.array([50000]), np.array([50000]), 0,
                  np.array([3]), 0, np.array([1]), 0, ptr, floors, rates, amounts, by_contracts, inclusive,
-                 im, mm, im_ok, mm_ok)  # fmt: skip
+                 im, mm, im_ok, mm_ok, np.zeros(1, np.int64))  # fmt: skip
     assert im_ok[0] and mm_ok[0] and im[0] == 1666666666667 and mm[0] == 200 * 10**8

@@ -12,7 +12,8 @@ reference's (:class:`~margincall.calculator.book.DecimalEvaluator`) row for row:
    :mod:`margincall.calculator.book`): prices at the tick as the venue rounds, IM and MM up to 1e-8, the ratio
    to 1e-8 toward more risk, the distance toward zero to 1e-4 % — and flags values near a rounding boundary;
 4. IM, MM and an isolated bankruptcy price that :func:`~margincall.calculator.book_exact.exact_margins` can
-   decide in integers (from the cells' decimal text) are taken from there, never flagged;
+   decide in integers (from the cells' decimal text) are taken from there, never flagged, and so is a margin
+   ratio near its boundary that :func:`~margincall.calculator.book_ratio.exact_ratios` can form exactly;
 5. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
 
 The distance is formed from the unrounded liquidation price as ``distance_to_liquidation_pct`` forms it in
@@ -49,6 +50,7 @@ from margincall.calculator.book_arrays import (
     unit_texts,
 )
 from margincall.calculator.book_exact import exact_margins
+from margincall.calculator.book_ratio import exact_ratios
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
 from margincall.model.errors import MarginCallError
@@ -166,6 +168,11 @@ class CompiledEvaluator:
             q = distance / float(_DISTANCE_UNIT)
             terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
+        # A ratio near its boundary, in an account nothing else sends to the reference: formed exactly here.
+        others = np.logical_or.reduceat(near_liq | near_bank | near_im | near_mm | near_dist, arrays.starts)
+        ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
+        ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
+        near_ratio &= ~ratio_ok
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
             columns[name] = unit_texts(k, DEFAULT_UNIT)

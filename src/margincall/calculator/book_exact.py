@@ -70,6 +70,35 @@ class ExactMargins:
     #: an isolated row's bankruptcy price in whole ticks, where ``bank_ok``
     bankruptcy: I64
     bank_ok: npt.NDArray[np.bool_]
+    #: the cells as integers, for the margin ratio (:mod:`margincall.calculator.book_ratio`)
+    cells: Cells
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A chunk's cells as integers: size at ``10^-ds``, prices at ``10^-dp``, leverage at ``10^-dl``, the contract
+    size at ``10^-dc``, the wallet at ``10^-dw``; per row its MM's tier (where ``mm_ok``) and whether an isolated
+    row's margin is its IM at entry (``plain``); the tiers' ``rates`` and ``amounts`` at 1e-8."""
+
+    size: I64
+    ds: int
+    mark: I64
+    mm_price: I64
+    entry: I64
+    dp: int
+    lev: I64
+    dl: int
+    contract: I64
+    dc: int
+    wallet: I64
+    dw: int
+    wallet_ok: npt.NDArray[np.bool_]
+    tier: I64
+    rates: I64
+    amounts: I64
+    plain: npt.NDArray[np.bool_]
+    #: size, entry and mark are integers (the row's PnL can be formed)
+    pnl_ok: npt.NDArray[np.bool_]
 
 
 def _units(value: Decimal) -> int | None:
@@ -187,11 +216,12 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
     use_mm = base & np.where(at_entry, entry_ok, mark_ok) & forms.mm[arrays.instrument]
     im, mm = np.zeros(n, np.int64), np.zeros(n, np.int64)
     im_ok, mm_ok = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    tier = np.zeros(n, np.int64)
     if use_im.any() or use_mm.any():
         ptr, floors, rates, amounts = forms.tiers
         im_mm_linear(use_im, use_mm, np.maximum(arrays.instrument, 0), size, ds, mark, mm_price, dp, lev, dl,
                      forms.contract, forms.dc, ptr, floors, rates, amounts, forms.by_contracts, forms.inclusive,
-                     im, mm, im_ok, mm_ok)  # fmt: skip
+                     im, mm, im_ok, mm_ok, tier)  # fmt: skip
     # an isolated row's margin is its IM at entry unless a margin or an extra one is given
     plain = ~arrays.cross & np.isnan(arrays.isolated_margin) & (np.nan_to_num(arrays.extra_margin) == 0)
     use_bank = plain & entry_ok & lev_ok & forms.im[arrays.instrument] & np.isin(arrays.side, (-1.0, 1.0))
@@ -202,7 +232,11 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
         dt = np.array([d for _, d in ticks], np.int64)[arrays.instrument]
         isolated_bankruptcy_ticks(use_bank, np.nan_to_num(arrays.side).astype(np.int64), entry, dp, lev, dl, tick,
                                   dt, arrays.price_mode, bank, bank_ok)  # fmt: skip
-    return ExactMargins(im, mm, im_ok, mm_ok, bank, bank_ok)
+    wallet, dw, wallet_ok = scaled_ints(column("wallet_balance"), n)
+    cells = Cells(size, ds, mark, mm_price, entry, dp, lev, dl, forms.contract[arrays.instrument], forms.dc, wallet,
+                  dw, wallet_ok, tier, forms.tiers[2], forms.tiers[3], plain & entry_ok & mark_ok & size_ok,
+                  size_ok & entry_ok & mark_ok)  # fmt: skip
+    return ExactMargins(im, mm, im_ok, mm_ok, bank, bank_ok, cells)
 
 
-__all__ = ["MAX_DIGITS", "ExactMargins", "exact_margins", "scaled_ints"]
+__all__ = ["MAX_DIGITS", "Cells", "ExactMargins", "exact_margins", "scaled_ints"]

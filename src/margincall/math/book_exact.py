@@ -63,12 +63,13 @@ def _at_least(a: int, da: int, b: int, db: int) -> bool:
 def im_mm_linear(
     use_im: B, use_mm: B, inst: I64, size: I64, ds: int, mark: I64, mm_price: I64, dp: int, lev: I64, dl: int,
     contract: I64, dc: int, tier_ptr: I64, floors: I64, rates: I64, amounts: I64, by_contracts: B, inclusive: B,
-    im_out: I64, mm_out: I64, im_ok: B, mm_ok: B,
+    im_out: I64, mm_out: I64, im_ok: B, mm_ok: B, tier_out: I64,
 ) -> None:  # fmt: skip
     """Per row: IM (with ``use_im``, at ``mark``) and MM (with ``use_mm``, at ``mm_price``: the mark, or the
     entry for a rule that fixes MM at entry) in units of 1e-8, rounded up, and whether each was decided in int64.
     Prices at ``10^-dp``; instruments: ``contract`` at ``10^-dc``; tiers of instrument ``j`` at
-    ``tier_ptr[j]:tier_ptr[j+1]`` with ``floors``, ``rates`` (MMR + fee rate), ``amounts`` at 1e-8."""
+    ``tier_ptr[j]:tier_ptr[j+1]`` with ``floors``, ``rates`` (MMR + fee rate), ``amounts`` at 1e-8; ``tier_out``:
+    the row's tier (an index into them) where MM is decided."""
     dn = ds + dc + dp
     for i in range(len(use_im)):
         im_ok[i] = False
@@ -114,6 +115,7 @@ def im_mm_linear(
             continue
         mm_out[i] = _ceil_div(n * rates[k], _pow10(dn)) - amounts[k]
         mm_ok[i] = True
+        tier_out[i] = k
 
 
 @njit(cache=True)
