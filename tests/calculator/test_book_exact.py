@@ -54,11 +54,15 @@ def _book(tmp_path: Path, seed: int) -> Path:
         ("bitunix", "BTCUSDT", "4", "50000", "49000", "10"),
         ("hyperliquid", "SOL", "10", "150", "150", "2"),
     ]
-    for i, (venue, symbol, size, entry, mark, lev) in enumerate(edge):
+    # ratios of thousands (a small MM against a large equity): ~10^11 units of 1e-8, beyond a float's reach
+    ratio = [("okx", "ETH-USDT-SWAP", "1", "3000.5", "3010.2", "5"), ("hyperliquid", "BTC", "0.001", "60000",
+              "60100", "3"), ("dydx", "ETH-USD", "0.01", "3000.1", "2990", "2"), ("bitunix", "BTCUSDT", "0.002",
+              "61000", "61000.1", "10"), ("binance-usdm", "BTCUSDT", "0.001", "60000", "60000.1", "1")]
+    for i, (venue, symbol, size, entry, mark, lev) in enumerate(edge + ratio):
         row = dict.fromkeys(COLUMNS, "")
         row.update(account=f"edge{i}", venue=venue, symbol=symbol, side="long" if i % 2 else "short", size=size,
-                   entry_price=entry, mark_price=mark, margin_mode="cross", leverage=lev, wallet_balance="250000",
-                   formula="", taker_fee="")  # fmt: skip
+                   entry_price=entry, mark_price=mark, margin_mode="isolated" if i % 3 == 2 else "cross",
+                   leverage=lev, wallet_balance="19999.99", formula="", taker_fee="")  # fmt: skip
         rows.append(row)
     path = tmp_path / "book.csv"
     with path.open("w", newline="") as f:
@@ -80,10 +84,10 @@ def test_books_with_formulas_fees_and_boundary_values_give_the_references_rows(t
         got = _rows(path, compiled)
         for n, (g, w_) in enumerate(zip(got, want, strict=True), start=1):
             assert g == w_, (n, {k: (g[k], w_[k]) for k in g if g[k] != w_[k]})
-        assert compiled.exact_rows > 0
+        assert compiled.exact_rows > 0 and compiled.exact_ratios > 0
     # the Binance floor row: MM = 50,000 × 0.005 − 50 = 200, IM = 50,000 / 3 up to 1e-8
     edges = [r for r in want if str(r["account"]).startswith("edge")]
-    assert len(edges) == 5 and all(r["error"] is None for r in edges)
+    assert len(edges) == 10 and all(r["error"] is None for r in edges)
     edge = edges[0]
     assert edge["maintenance_margin"] == "200" and edge["initial_margin"] == "16666.66666667"
 

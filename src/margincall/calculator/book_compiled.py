@@ -120,6 +120,7 @@ class CompiledEvaluator:
         self.accounts = 0
         self.redone = 0
         self.exact_rows = 0
+        self.exact_ratios = 0
 
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
         arrays = chunk_arrays(chunk, self.instruments)
@@ -173,6 +174,7 @@ class CompiledEvaluator:
         ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
         ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
         near_ratio &= ~ratio_ok
+        self.exact_ratios += int(ratio_ok.sum())
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
             columns[name] = unit_texts(k, DEFAULT_UNIT)
