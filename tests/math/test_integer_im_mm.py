@@ -29,7 +29,7 @@ def _arrays(table: TierTable, fee: Decimal) -> tuple[np.ndarray, ...]:
     rates = [int((t.mmr + fee).scaleb(8)) for t in table.tiers]
     amounts = [int(t.maintenance_amount.scaleb(8)) if bracket else 0 for t in table.tiers]
     return (np.array([0, len(floors)], np.int64), np.array(floors, np.int64), np.array(rates, np.int64),
-            np.array(amounts, np.int64), np.array([table.basis is TierBasis.CONTRACTS]),
+            np.array(amounts, np.int64), np.ones(len(floors), np.bool_), np.array([table.basis is TierBasis.CONTRACTS]),
             np.array([table.cap_inclusive]))  # fmt: skip
 
 
@@ -62,7 +62,7 @@ def test_im_and_mm_in_integers_are_the_decimal_formulas_rounded_up(
         elif t.floor > 0:
             mark = t.floor / q if (t.floor / q).as_tuple().exponent >= -dm else mark  # type: ignore[operator]
     dc = 2
-    ptr, floors, rates, amounts, by_contracts, inclusive = _arrays(table, fee)
+    ptr, floors, rates, amounts, exact, by_contracts, inclusive = _arrays(table, fee)
     # at the scales a book's cells give: their own digits (a tier-floor mark may need more)
     d_s, d_m = ds, max(dm, -int(mark.normalize().as_tuple().exponent))
     s_int, m_int = int(size.scaleb(d_s)), int(mark.scaleb(d_m))
@@ -71,7 +71,7 @@ def test_im_and_mm_in_integers_are_the_decimal_formulas_rounded_up(
     yes = np.ones(1, np.bool_)
     im_mm_linear(yes, yes, np.zeros(1, np.int64), np.array([s_int]), d_s, np.array([m_int]), np.array([m_int]), d_m,
                  np.array([lev_int]), d_l, np.array([int(contract.scaleb(dc))]), dc, ptr, floors, rates, amounts,
-                 by_contracts, inclusive, im, mm, im_ok, mm_ok, np.zeros(1, np.int64))  # fmt: skip
+                 exact, by_contracts, inclusive, im, mm, im_ok, mm_ok, np.zeros(1, np.int64))  # fmt: skip
     if not (im_ok[0] and mm_ok[0]):
         # beyond int64 (IM's n·10^(8+dl−dn) or MM's n·rate): left to the reference, only for large integers
         assert s_int * int(contract.scaleb(dc)) * m_int * 10**9 > 2**61
@@ -86,10 +86,10 @@ def test_a_notional_exactly_on_a_floor_takes_the_upper_tier_unless_caps_are_incl
     # Binance BTCUSDT: N = 1 × 50000 is tier 2's floor → MM = 50000 × 0.005 − 50 = 200 (tier 1 would give 200 too:
     # the bracket is continuous); IM = 50000 / 3 = 16666.666666666… → up to 16666.66666667
     table = TABLES[0]
-    ptr, floors, rates, amounts, by_contracts, inclusive = _arrays(table, Decimal(0))
+    ptr, floors, rates, amounts, exact, by_contracts, inclusive = _arrays(table, Decimal(0))
     im, mm, im_ok, mm_ok = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.bool_), np.zeros(1, np.bool_)
     yes = np.ones(1, np.bool_)
     im_mm_linear(yes, yes, np.zeros(1, np.int64), np.array([1]), 0, np.array([50000]), np.array([50000]), 0,
-                 np.array([3]), 0, np.array([1]), 0, ptr, floors, rates, amounts, by_contracts, inclusive,
-                 im, mm, im_ok, mm_ok, np.zeros(1, np.int64))  # fmt: skip
+                 np.array([3]), 0, np.array([1]), 0, ptr, floors, rates, amounts, exact, by_contracts,
+                 inclusive, im, mm, im_ok, mm_ok, np.zeros(1, np.int64))  # fmt: skip
     assert im_ok[0] and mm_ok[0] and im[0] == 1666666666667 and mm[0] == 200 * 10**8

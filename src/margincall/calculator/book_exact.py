@@ -121,6 +121,7 @@ class _Forms:
     tiers: tuple[I64, I64, I64, I64]  # ptr, floors, rates, amounts
     by_contracts: npt.NDArray[np.bool_]
     inclusive: npt.NDArray[np.bool_]
+    tier_exact: npt.NDArray[np.bool_]
 
 
 def _mm_form(rule: GenericRule, taker: Decimal) -> tuple[bool, bool, Decimal] | None:
@@ -142,29 +143,32 @@ def _forms(arrays: BookArrays) -> _Forms:
     floors: list[int] = []
     rates: list[int] = []
     amounts: list[int] = []
+    tier_exact: list[bool] = []
     by_contracts, inclusive = [], []
     dc = max([max(0, -int(e[1].contract_size.normalize().as_tuple().exponent)) for e in arrays.entries] + [0])
     for venue, instrument, table, formula, taker_fee in arrays.entries:
         linear = instrument.kind is ContractKind.LINEAR and dc <= MAX_DIGITS
         form = _mm_form(get_venue(venue).form(formula).rule, taker_fee) if linear else None
-        rows: list[tuple[int, int, int]] = []
+        rows: list[tuple[int, int, int, bool]] = []
         if form is not None:
             _, deducted, fee = form
             for tier in table.tiers:
                 amount = tier.maintenance_amount if deducted and table.mode is TierMode.BRACKET else Decimal(0)
                 f, r, a = _units(tier.floor), _units(tier.mmr + fee), _units(amount)
-                if f is None or r is None or a is None:
-                    form, rows = None, []
+                if f is None:
+                    form, rows = None, []  # a floor the tier choice cannot compare exactly
                     break
-                rows.append((f, r, a))
+                # a rate or amount of more digits: that tier's rows go to the float band and the reference
+                rows.append((f, r or 0, a or 0, r is not None and a is not None))
         im.append(linear)
         mm.append(form is not None)
         at_entry.append(form is not None and form[0])
         contract.append(int(instrument.contract_size.scaleb(dc)) if linear else 0)
-        for f, r, a in rows:
+        for f, r, a, x in rows:
             floors.append(f)
             rates.append(r)
             amounts.append(a)
+            tier_exact.append(x)
         ptr.append(len(floors))
         # Bitunix picks the tier by the open value whatever the table's basis (tier_for(open_value))
         by_contracts.append(table.basis is TierBasis.CONTRACTS and not (form is not None and form[0]))
@@ -172,7 +176,8 @@ def _forms(arrays: BookArrays) -> _Forms:
     ints = tuple(np.array(x, np.int64) for x in (ptr, floors, rates, amounts))
     return _Forms(np.array([*im, False]), np.array([*mm, False]), np.array([*at_entry, False]),
                   np.array([*contract, 0], np.int64), dc, ints,  # type: ignore[arg-type]
-                  np.array(by_contracts, np.bool_), np.array(inclusive, np.bool_))  # fmt: skip
+                  np.array(by_contracts, np.bool_), np.array(inclusive, np.bool_),
+                  np.array(tier_exact, np.bool_))  # fmt: skip
 
 
 def _rescale(ints: I64, d: int, ok: npt.NDArray[np.bool_], to: int) -> tuple[I64, npt.NDArray[np.bool_]]:
@@ -220,7 +225,8 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
     if use_im.any() or use_mm.any():
         ptr, floors, rates, amounts = forms.tiers
         im_mm_linear(use_im, use_mm, np.maximum(arrays.instrument, 0), size, ds, mark, mm_price, dp, lev, dl,
-                     forms.contract, forms.dc, ptr, floors, rates, amounts, forms.by_contracts, forms.inclusive,
+                     forms.contract, forms.dc, ptr, floors, rates, amounts, forms.tier_exact, forms.by_contracts,
+                     forms.inclusive,
                      im, mm, im_ok, mm_ok, tier)  # fmt: skip
     # an isolated row's margin is its IM at entry unless a margin or an extra one is given
     plain = ~arrays.cross & np.isnan(arrays.isolated_margin) & (np.nan_to_num(arrays.extra_margin) == 0)

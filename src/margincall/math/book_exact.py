@@ -62,14 +62,15 @@ def _at_least(a: int, da: int, b: int, db: int) -> bool:
 @njit(cache=True)
 def im_mm_linear(
     use_im: B, use_mm: B, inst: I64, size: I64, ds: int, mark: I64, mm_price: I64, dp: int, lev: I64, dl: int,
-    contract: I64, dc: int, tier_ptr: I64, floors: I64, rates: I64, amounts: I64, by_contracts: B, inclusive: B,
-    im_out: I64, mm_out: I64, im_ok: B, mm_ok: B, tier_out: I64,
+    contract: I64, dc: int, tier_ptr: I64, floors: I64, rates: I64, amounts: I64, tier_exact: B, by_contracts: B,
+    inclusive: B, im_out: I64, mm_out: I64, im_ok: B, mm_ok: B, tier_out: I64,
 ) -> None:  # fmt: skip
     """Per row: IM (with ``use_im``, at ``mark``) and MM (with ``use_mm``, at ``mm_price``: the mark, or the
     entry for a rule that fixes MM at entry) in units of 1e-8, rounded up, and whether each was decided in int64.
     Prices at ``10^-dp``; instruments: ``contract`` at ``10^-dc``; tiers of instrument ``j`` at
-    ``tier_ptr[j]:tier_ptr[j+1]`` with ``floors``, ``rates`` (MMR + fee rate), ``amounts`` at 1e-8; ``tier_out``:
-    the row's tier (an index into them) where MM is decided."""
+    ``tier_ptr[j]:tier_ptr[j+1]`` with ``floors``, ``rates`` (MMR + fee rate), ``amounts`` at 1e-8 (a tier
+    whose rate or amount has more digits, ``tier_exact`` False, leaves its rows' MM undecided; its floor, at 1e-8,
+    still counts); ``tier_out``: the row's tier (an index into them) where MM is decided."""
     dn = ds + dc + dp
     for i in range(len(use_im)):
         im_ok[i] = False
@@ -111,7 +112,7 @@ def im_mm_linear(
             else:
                 break
         # MM at 1e-8 = n·R·10^-dn − cum, cum whole units: ceil(n·R / 10^dn) − cum
-        if fn * float(abs(rates[k]) + 1) >= _LIMIT:
+        if not tier_exact[k] or fn * float(abs(rates[k]) + 1) >= _LIMIT:
             continue
         mm_out[i] = _ceil_div(n * rates[k], _pow10(dn)) - amounts[k]
         mm_ok[i] = True
