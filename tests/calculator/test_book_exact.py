@@ -64,6 +64,14 @@ def _book(tmp_path: Path, seed: int) -> Path:
                    entry_price=entry, mark_price=mark, margin_mode="isolated" if i % 3 == 2 else "cross",
                    leverage=lev, wallet_balance="19999.99", formula="", taker_fee="")  # fmt: skip
         rows.append(row)
+    # a cross account whose bankruptcy prices fall on whole ticks: BTC at 60,000 − (10,000 + 100) / 1 = 49,900,
+    # (the short ETH leg gains 100 at its mark); ETH short at 3,000 + (10,000 + 0) / 1 = 13,000
+    for symbol, side, entry, mark in (("BTCUSDT", "long", "60000", "60000"), ("ETHUSDT", "short", "3000", "2900")):
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(account="ticks", venue="binance-usdm", symbol=symbol, side=side, size="1", entry_price=entry,
+                   mark_price=mark, margin_mode="cross", leverage="5", wallet_balance="10000", formula="",
+                   taker_fee="")  # fmt: skip
+        rows.append(row)
     path = tmp_path / "book.csv"
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "formula", "taker_fee"], extrasaction="ignore")
@@ -86,6 +94,7 @@ def test_books_with_formulas_fees_and_boundary_values_give_the_references_rows(t
             assert g == w_, (n, {k: (g[k], w_[k]) for k in g if g[k] != w_[k]})
         assert compiled.exact_rows > 0 and compiled.exact_ratios > 0
     # the Binance floor row: MM = 50,000 × 0.005 − 50 = 200, IM = 50,000 / 3 up to 1e-8
+    assert [r["bankruptcy_price"] for r in want if r["account"] == "ticks"] == ["49900", "13000"]
     edges = [r for r in want if str(r["account"]).startswith("edge")]
     assert len(edges) == 10 and all(r["error"] is None for r in edges)
     edge = edges[0]

@@ -50,7 +50,7 @@ from margincall.calculator.book_arrays import (
     unit_texts,
 )
 from margincall.calculator.book_exact import exact_margins
-from margincall.calculator.book_ratio import exact_ratios
+from margincall.calculator.book_ratio import exact_cross_bankruptcy, exact_ratios
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
 from margincall.model.errors import MarginCallError
@@ -169,8 +169,13 @@ class CompiledEvaluator:
             q = distance / float(_DISTANCE_UNIT)
             terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
-        # A ratio near its boundary, in an account nothing else sends to the reference: formed exactly here.
-        others = np.logical_or.reduceat(near_liq | near_bank | near_im | near_mm | near_dist, arrays.starts)
+        # A cross bankruptcy price or a ratio near its boundary, in an account nothing else sends to the
+        # reference: formed exactly here.
+        others = np.logical_or.reduceat(near_liq | near_im | near_mm | near_dist, arrays.starts)
+        bank_x, bank_ok = exact_cross_bankruptcy(arrays, exact, near_bank & ~others[arrays.account])
+        bank_k = np.where(bank_ok, bank_x, bank_k)
+        near_bank &= ~bank_ok
+        others |= np.logical_or.reduceat(near_bank, arrays.starts)
         ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
         ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
         near_ratio &= ~ratio_ok

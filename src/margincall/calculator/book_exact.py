@@ -241,7 +241,7 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
     wallet, dw, wallet_ok = scaled_ints(column("wallet_balance"), n)
     cells = Cells(size, ds, mark, mm_price, entry, dp, lev, dl, forms.contract[arrays.instrument], forms.dc, wallet,
                   dw, wallet_ok, tier, forms.tiers[2], forms.tiers[3], plain & entry_ok & mark_ok & size_ok,
-                  size_ok & entry_ok & mark_ok)  # fmt: skip
+                  size_ok & entry_ok & mark_ok & np.isin(arrays.side, (-1.0, 1.0)))  # fmt: skip
     return ExactMargins(im, mm, im_ok, mm_ok, bank, bank_ok, cells)
 
 

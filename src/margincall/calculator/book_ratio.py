@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from margincall.calculator.book import RATIO_ROUNDING, RATIO_UNIT
-from margincall.calculator.book_arrays import BookArrays
+from margincall.calculator.book_arrays import CEIL, FLOOR, BookArrays, unit_parts
 from margincall.calculator.book_exact import ExactMargins
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.margin import initial_margin
@@ -104,4 +104,59 @@ def exact_ratios(
     return k, ok
 
 
-__all__ = ["exact_ratios"]
+def _round_ticks(num: int, den: int, mode: int) -> int:
+    """``num / den`` (``den > 0``) in whole ticks by ``mode``: up, down, half up (``book_arrays`` codes)."""
+    if mode == CEIL:
+        return -((-num) // den)
+    if mode == FLOOR:
+        return num // den
+    return (2 * num + den) // (2 * den)
+
+
+def exact_cross_bankruptcy(
+    arrays: BookArrays, exact: ExactMargins, rows: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """For each cross row in ``rows``: its bankruptcy price in whole ticks (NaN: none) and whether it was formed
+    here — ``GenericRule.cross_bankruptcy_price`` (``cross_solution`` with no requirement, docs/venues.md §3.5):
+    the price ``P`` of the row's symbol where ``wallet + Σ PnL = 0``, the other symbols at their marks. With the
+    symbol's one linear leg, ``P = EP − s·C / Q`` (``C`` the wallet plus the other legs' PnL), exact in integers:
+    ``P·Q·10^(D+dp) = E·Q·10^D − s·C·10^(dq+dp)`` with ``C`` at ``10^-D``, rounded to the tick as
+    ``round_trigger_price`` does. An account with a leg the integers cannot carry, or two legs of one symbol,
+    is left to the reference."""
+    n = arrays.account.size
+    k = np.full(n, np.nan)
+    ok = np.zeros(n, np.bool_)
+    which = np.flatnonzero(rows & arrays.cross)
+    if which.size == 0:
+        return k, ok
+    c = exact.cells
+    dq, dp = c.ds + c.dc, c.dp
+    big_d = max(dq + dp, c.dw)
+    ticks = [unit_parts(e[1].tick_size) for e in arrays.entries]
+    ends = np.append(arrays.starts[1:], n)
+    for r in which.tolist():
+        a = int(arrays.account[r])
+        lo, hi = int(arrays.starts[a]), int(ends[a])
+        cross = [j for j in range(lo, hi) if arrays.cross[j]]
+        same = [j for j in cross if arrays.instrument[j] == arrays.instrument[r]]
+        given = [j for j in range(lo, hi) if not np.isnan(arrays.wallet_balance[j])]
+        if len(same) != 1 or not all(exact.im_ok[j] and c.pnl_ok[j] for j in cross):
+            continue
+        if given and not c.wallet_ok[given[0]]:
+            continue
+        constant = int(c.wallet[given[0]]) * 10 ** (big_d - c.dw) if given else 0
+        for j in cross:
+            if j != r:
+                q_j = int(c.size[j]) * int(c.contract[j])
+                constant += int(arrays.side[j]) * q_j * (int(c.mark[j]) - int(c.entry[j])) * 10 ** (big_d - dq - dp)
+        q = int(c.size[r]) * int(c.contract[r])
+        num = int(c.entry[r]) * q * 10**big_d - int(arrays.side[r]) * constant * 10 ** (dq + dp)
+        ok[r] = True
+        if num <= 0:
+            continue  # no positive price: none
+        tc, dt = ticks[int(arrays.instrument[r])]
+        k[r] = float(_round_ticks(num * 10**dt, q * 10 ** (big_d + dp) * tc, int(arrays.price_mode[r])))
+    return k, ok
+
+
+__all__ = ["exact_cross_bankruptcy", "exact_ratios"]
