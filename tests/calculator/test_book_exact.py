@@ -58,6 +58,16 @@ def _book(tmp_path: Path, seed: int) -> Path:
     ratio = [("okx", "ETH-USDT-SWAP", "1", "3000.5", "3010.2", "5"), ("hyperliquid", "BTC", "0.001", "60000",
               "60100", "3"), ("dydx", "ETH-USD", "0.01", "3000.1", "2990", "2"), ("bitunix", "BTCUSDT", "0.002",
               "61000", "61000.1", "10"), ("binance-usdm", "BTCUSDT", "0.001", "60000", "60000.1", "1")]
+    # inverse isolated rows, whose bankruptcy price EP·L/(L ± 1) and ratio pass through 1/P: the reference's own
+    # Decimals (60,000 · 3/4 = 45,000 long at 3x; 50,000 · 2/1 = 100,000 short at 2x)
+    inverse = [("binance-coinm", "BTCUSD_PERP", "100", "60000", "60000", "3"), ("bybit-inverse", "BTCUSD", "1000",
+                "50000", "50000", "2"), ("binance-coinm", "BTCUSD_PERP", "300", "60000", "59000", "4")]
+    for i, (venue, symbol, size, entry, mark, lev) in enumerate(inverse):
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(account=f"inverse{i}", venue=venue, symbol=symbol, side="long" if i % 2 == 0 else "short",
+                   size=size, entry_price=entry, mark_price=mark, margin_mode="isolated", leverage=lev,
+                   wallet_balance="1", formula="", taker_fee="")  # fmt: skip
+        rows.append(row)
     for i, (venue, symbol, size, entry, mark, lev) in enumerate(edge + ratio):
         row = dict.fromkeys(COLUMNS, "")
         row.update(account=f"edge{i}", venue=venue, symbol=symbol, side="long" if i % 2 else "short", size=size,
@@ -95,6 +105,7 @@ def test_books_with_formulas_fees_and_boundary_values_give_the_references_rows(t
         assert compiled.exact_rows > 0 and compiled.exact_ratios > 0
     # the Binance floor row: MM = 50,000 × 0.005 − 50 = 200, IM = 50,000 / 3 up to 1e-8
     assert [r["bankruptcy_price"] for r in want if r["account"] == "ticks"] == ["49900", "13000"]
+    assert [r["bankruptcy_price"] for r in want if str(r["account"]).startswith("inverse")][:2] == ["45000", "100000"]
     edges = [r for r in want if str(r["account"]).startswith("edge")]
     assert len(edges) == 10 and all(r["error"] is None for r in edges)
     edge = edges[0]

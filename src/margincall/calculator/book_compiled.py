@@ -50,6 +50,7 @@ from margincall.calculator.book_arrays import (
     unit_texts,
 )
 from margincall.calculator.book_exact import exact_margins
+from margincall.calculator.book_isolated import exact_isolated
 from margincall.calculator.book_ratio import exact_cross_bankruptcy, exact_ratios
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
@@ -169,17 +170,24 @@ class CompiledEvaluator:
             q = distance / float(_DISTANCE_UNIT)
             terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
-        # A cross bankruptcy price or a ratio near its boundary, in an account nothing else sends to the
-        # reference: formed exactly here.
+        # A bankruptcy price or a ratio near its boundary, in an account nothing else sends to the reference:
+        # formed exactly here (cross prices in integers, isolated rows with the reference's own functions).
         others = np.logical_or.reduceat(near_liq | near_im | near_mm | near_dist, arrays.starts)
-        bank_x, bank_ok = exact_cross_bankruptcy(arrays, exact, near_bank & ~others[arrays.account])
+        free = ~others[arrays.account]
+        bank_x, bank_ok = exact_cross_bankruptcy(arrays, exact, near_bank & free)
         bank_k = np.where(bank_ok, bank_x, bank_k)
         near_bank &= ~bank_ok
+        iso_bank, iso_bank_ok, iso_ratio, iso_ratio_ok = exact_isolated(arrays, exact, near_bank & free,
+                                                                        near_ratio & free)  # fmt: skip
+        bank_k = np.where(iso_bank_ok, iso_bank, bank_k)
+        near_bank &= ~iso_bank_ok
+        ratio_k = np.where(iso_ratio_ok, iso_ratio, ratio_k)
+        near_ratio &= ~iso_ratio_ok
         others |= np.logical_or.reduceat(near_bank, arrays.starts)
         ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
         ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
         near_ratio &= ~ratio_ok
-        self.exact_ratios += int(ratio_ok.sum())
+        self.exact_ratios += int(ratio_ok.sum() + iso_ratio_ok.sum())
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
             columns[name] = unit_texts(k, DEFAULT_UNIT)

@@ -99,6 +99,7 @@ class Cells:
     plain: npt.NDArray[np.bool_]
     #: size, entry and mark are integers (the row's PnL can be formed)
     pnl_ok: npt.NDArray[np.bool_]
+    lev_ok: npt.NDArray[np.bool_]
 
 
 def _units(value: Decimal) -> int | None:
@@ -124,7 +125,7 @@ class _Forms:
     tier_exact: npt.NDArray[np.bool_]
 
 
-def _mm_form(rule: GenericRule, taker: Decimal) -> tuple[bool, bool, Decimal] | None:
+def mm_form(rule: GenericRule, taker: Decimal) -> tuple[bool, bool, Decimal] | None:
     """``(at_entry, deducted, fee rate)`` when the rule's MM is ``N·(MMR_k + fee) − [cum_k]``, else None:
     the generic requirement with no constant part (Bybit's is none unless the 2026 form has a taker fee), or
     Bitunix's ``N(entry)·MMR_k + N(entry)·taker`` (:class:`~margincall.venues.rules.BitunixRule`)."""
@@ -148,7 +149,7 @@ def _forms(arrays: BookArrays) -> _Forms:
     dc = max([max(0, -int(e[1].contract_size.normalize().as_tuple().exponent)) for e in arrays.entries] + [0])
     for venue, instrument, table, formula, taker_fee in arrays.entries:
         linear = instrument.kind is ContractKind.LINEAR and dc <= MAX_DIGITS
-        form = _mm_form(get_venue(venue).form(formula).rule, taker_fee) if linear else None
+        form = mm_form(get_venue(venue).form(formula).rule, taker_fee) if linear else None
         rows: list[tuple[int, int, int, bool]] = []
         if form is not None:
             _, deducted, fee = form
@@ -241,8 +242,8 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
     wallet, dw, wallet_ok = scaled_ints(column("wallet_balance"), n)
     cells = Cells(size, ds, mark, mm_price, entry, dp, lev, dl, forms.contract[arrays.instrument], forms.dc, wallet,
                   dw, wallet_ok, tier, forms.tiers[2], forms.tiers[3], plain & entry_ok & mark_ok & size_ok,
-                  size_ok & entry_ok & mark_ok & np.isin(arrays.side, (-1.0, 1.0)))  # fmt: skip
+                  size_ok & entry_ok & mark_ok & np.isin(arrays.side, (-1.0, 1.0)), lev_ok)  # fmt: skip
     return ExactMargins(im, mm, im_ok, mm_ok, bank, bank_ok, cells)
 
 
-__all__ = ["MAX_DIGITS", "Cells", "ExactMargins", "exact_margins", "scaled_ints"]
+__all__ = ["MAX_DIGITS", "Cells", "ExactMargins", "exact_margins", "mm_form", "scaled_ints"]
