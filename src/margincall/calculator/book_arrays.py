@@ -51,6 +51,7 @@ F64 = npt.NDArray[np.float64]
 #: Rounding modes of :func:`round_units`.
 CEIL, FLOOR, HALF_UP, TOWARD_ZERO = 0, 1, 2, 3
 RATIO_MODE = {ROUND_CEILING: CEIL, ROUND_FLOOR: FLOOR}
+_FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 #: A float within this relative distance of a rounding boundary is confirmed exactly.
 BOUNDARY = 4e-12
 
@@ -98,9 +99,14 @@ def _number(batch: pa.RecordBatch, name: str) -> tuple[F64, npt.NDArray[np.bool_
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         return values, ~np.isfinite(values) & ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
-    text = _text(batch, name)
-    values = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce").to_numpy(np.float64)
-    return values, (text != "") & ~np.isfinite(values)
+    # Text parsed by pyarrow (correctly rounded); a cell that is not a plain decimal number is bad: its account
+    # goes to the reference, which reads it itself and gives its error or its value.
+    text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    text = pc.fill_null(pc.utf8_trim_whitespace(text), "")
+    good = pc.match_substring_regex(text, _FLOAT)
+    values = pc.cast(pc.if_else(good, text, "nan"), pa.float64()).to_numpy(zero_copy_only=False)
+    given = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
+    return values, given & ~(good.to_numpy(zero_copy_only=False) & np.isfinite(values))
 
 
 def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
@@ -164,9 +170,7 @@ def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
     )  # fmt: skip
 
 
-def round_units(
-    values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int
-) -> tuple[F64, npt.NDArray[np.bool_]]:
+def round_units(values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int) -> tuple[F64, npt.NDArray[np.bool_]]:
     """``values`` as whole numbers of ``unit`` (float64 integers) rounded by ``mode`` (:data:`CEIL`,
     :data:`FLOOR`, :data:`HALF_UP`, :data:`TOWARD_ZERO`), and where a value lies within :data:`BOUNDARY`
     (relative) of a rounding boundary — an integer, or a half for ``HALF_UP`` — so that a float's error could

@@ -11,7 +11,10 @@ reference's (:class:`~margincall.calculator.book.DecimalEvaluator`) row for row:
 3. :func:`~margincall.calculator.book_arrays.round_units` rounds each value as the book does (module docstring of
    :mod:`margincall.calculator.book`): prices at the tick as the venue rounds, IM and MM up to 1e-8, the ratio
    to 1e-8 toward more risk, the distance toward zero to 1e-4 % — and flags values near a rounding boundary;
-4. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
+4. IM, MM and an isolated bankruptcy price that :func:`~margincall.calculator.book_exact.exact_margins` can
+   decide in integers (from the cells' decimal text) are taken from there, never flagged, and so is a margin
+   ratio near its boundary that :func:`~margincall.calculator.book_ratio.exact_ratios` can form exactly;
+5. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
 
 The distance is formed from the unrounded liquidation price as ``distance_to_liquidation_pct`` forms it in
 ``evaluate`` (``(mark − liq) × sign / mark × 100``); its float twin is pinned by the same cell-by-cell test, and a
@@ -46,6 +49,9 @@ from margincall.calculator.book_arrays import (
     unit_parts,
     unit_texts,
 )
+from margincall.calculator.book_exact import exact_margins
+from margincall.calculator.book_isolated import exact_isolated
+from margincall.calculator.book_ratio import exact_cross_bankruptcy, exact_ratios
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
 from margincall.model.errors import MarginCallError
@@ -114,6 +120,8 @@ class CompiledEvaluator:
         self.reference = DecimalEvaluator(instruments)
         self.accounts = 0
         self.redone = 0
+        self.exact_rows = 0
+        self.exact_ratios = 0
 
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
         arrays = chunk_arrays(chunk, self.instruments)
@@ -124,7 +132,7 @@ class CompiledEvaluator:
             redo |= np.logical_or.reduceat(row_redo, arrays.starts)
         columns: dict[str, pa.Array] = {name: pa.nulls(n, pa.string()) for name in RESULT_COLUMNS}
         if res is not None and n:
-            redo |= self._round(arrays, res, columns)
+            redo |= self._round(chunk, arrays, res, columns)
         self.accounts += int(arrays.starts.size)
         self.redone += int(redo.sum())
         which = np.flatnonzero(redo)
@@ -137,12 +145,21 @@ class CompiledEvaluator:
                 columns[name] = pc.replace_with_mask(columns[name], row_mask, exact.columns[name])
         return PricedRows(columns, exact.errors)
 
-    def _round(self, arrays: BookArrays, res: BookResult, columns: dict[str, pa.Array]) -> np.ndarray:
+    def _round(self, chunk: Chunk, arrays: BookArrays, res: BookResult, columns: dict[str, pa.Array]) -> np.ndarray:
         """Fill ``columns`` with the rounded values; per account, whether a value lies near its boundary."""
         liq_k, near_liq = round_units(res.liquidation_price, arrays.tick, arrays.price_mode)
         bank_k, near_bank = round_units(res.bankruptcy_price, arrays.tick, arrays.price_mode)
         im_k, near_im = round_units(res.initial_margin, _MONEY, CEIL)
         mm_k, near_mm = round_units(res.maintenance_margin, _MONEY, CEIL)
+        # IM and MM decided in integers where the rows allow it: no band, no reference
+        exact = exact_margins(chunk, arrays)
+        self.exact_rows += int((exact.im_ok & exact.mm_ok).sum())
+        im_k = np.where(exact.im_ok, exact.initial_margin, im_k)
+        mm_k = np.where(exact.mm_ok, exact.maintenance_margin, mm_k)
+        near_im &= ~exact.im_ok
+        near_mm &= ~exact.mm_ok
+        bank_k = np.where(exact.bank_ok, exact.bankruptcy, bank_k)
+        near_bank &= ~exact.bank_ok
         ratio_k, near_ratio = round_units(res.margin_ratio, float(_RATIO_UNIT), arrays.ratio_mode)
         mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
         liq = res.liquidation_price
@@ -153,9 +170,25 @@ class CompiledEvaluator:
             q = distance / float(_DISTANCE_UNIT)
             terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
+        # A bankruptcy price or a ratio near its boundary, in an account nothing else sends to the reference:
+        # formed exactly here (cross prices in integers, isolated rows with the reference's own functions).
+        others = np.logical_or.reduceat(near_liq | near_im | near_mm | near_dist, arrays.starts)
+        free = ~others[arrays.account]
+        bank_x, bank_ok = exact_cross_bankruptcy(arrays, exact, near_bank & free)
+        bank_k = np.where(bank_ok, bank_x, bank_k)
+        near_bank &= ~bank_ok
+        iso_bank, iso_bank_ok, iso_ratio, iso_ratio_ok = exact_isolated(arrays, exact, near_bank & free,
+                                                                        near_ratio & free)  # fmt: skip
+        bank_k = np.where(iso_bank_ok, iso_bank, bank_k)
+        near_bank &= ~iso_bank_ok
+        ratio_k = np.where(iso_ratio_ok, iso_ratio, ratio_k)
+        near_ratio &= ~iso_ratio_ok
+        others |= np.logical_or.reduceat(near_bank, arrays.starts)
+        ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
+        ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
+        near_ratio &= ~ratio_ok
+        self.exact_ratios += int(ratio_ok.sum() + iso_ratio_ok.sum())
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
-        # MM (and IM) of an account's rows are exact whole units of 1e-8 from the kernels' floats only when the
-        # float is not near one: flagged rows are confirmed by the reference below.
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
             columns[name] = unit_texts(k, DEFAULT_UNIT)
         columns["margin_ratio"] = unit_texts(ratio_k, _RATIO_UNIT)
