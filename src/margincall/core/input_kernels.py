@@ -180,7 +180,8 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
         s_mkt: Any, s_lev: Any, s_iso: Any, m_asset: Any, cs: Any, basis_contracts: Any, cap_inclusive: Any,
         tier_ptr: Any, floor: Any, max_lev: Any, last_cap: Any, has_mark: Any, mark: Any, wallet: Any,
         liquidating: Any, order_margin: Any, system: Any, deposits: Any, withdrawals: Any) -> Any:
-    """Inputs ``start…`` in order; ``code[i]`` their outcome. ``counters`` = [n_tail, last_ts, applied]. Returns
+    """Inputs ``start…`` in order; ``code[i]`` their outcome. ``counters`` = [n_tail, last_ts, applied, positions opened, closed or moved
+    between cross and isolated]. Returns
     the index it stopped at: ``len(kind)``, or an input whose ``code`` is :data:`UNDECIDED` (then ``scratch``
     holds [K, position row (−1 none, ≥ len: tail), size, entry, leverage, isolated] for the caller's Decimal
     decision; nothing of that input is written)."""
@@ -336,6 +337,8 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
                 counters[0] = n_seen
             else:
                 margin[r] = m1
+            if (after == 0) != (cur == 0) or iso1 != iso0:  # the watch table changes: rebuilt after the run
+                counters[3] += 1
             wallet[a, x] = w1
             system[SYSTEM_FEES, x] += fee
             system[SYSTEM_CLEARING, x] -= realized

@@ -16,8 +16,8 @@ to Python is ``Σ IM`` within a unit of the limit: then the reference's own Deci
 The position table stays sorted by (account, market, leg), which the watch table needs. Positions a batch opens
 go to a small tail and positions it closes keep their row at size 0 during the batch; at its end (and before a
 funding payment, which walks a market's positions in the ledger's order) the table is compacted and the watch
-and per-market tables rebuilt once — O(n) per batch that opens or closes a position, O(1) per input that changes
-one in place. **The returned state replaces the one given**: the arrays of ``core`` are written in place.
+and per-market tables rebuilt once — O(n) copies per batch that opens or closes a position or flips one between
+cross and isolated (no sort of the table), O(1) per input that changes one in place. **The returned state replaces the one given**: the arrays of ``core`` are written in place.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from margincall.core import input_kernels as K
-from margincall.core.build import by_market, watches_of
+from margincall.core.build import tables_of_sorted
 from margincall.core.ranges import RATE_DIGITS, CoreRangeError, scaled, unscaled
-from margincall.core.state import SIDES, CoreState, Positions
+from margincall.core.state import I8, I32, I64, SIDES, CoreState, Positions
 from margincall.ledger import Rejected
 from margincall.ledger.fields import read_choice, read_id, read_number
 from margincall.math.contracts import notional_of, pnl_of
@@ -208,7 +208,7 @@ def _run(core: CoreState, events: Sequence[Event], idx: list[int], outcomes: lis
     force = np.zeros(n, np.int8)
     code = np.zeros(n, np.int64)
     scratch = np.zeros(6, np.int64)
-    counters = np.array([0, core.last_ts, core.events_applied], np.int64)
+    counters = np.array([0, core.last_ts, core.events_applied, 0], np.int64)
     p, m, st = core.positions, core.markets, core.settings
     tail = _Tail(n)
     start = 0
@@ -231,7 +231,7 @@ def _run(core: CoreState, events: Sequence[Event], idx: list[int], outcomes: lis
     for k, i in enumerate(idx):
         outcomes[i] = _outcome(int(code[k]), int(kind[k]), early.get(k))
     state = replace(core, last_ts=int(counters[1]), events_applied=int(counters[2]))
-    if counters[0] or not p.size.all():
+    if counters[3]:
         state = _compact(state, tail, int(counters[0]))
     return state
 
@@ -271,24 +271,31 @@ class _Tail:
 
 
 def _compact(core: CoreState, tail: _Tail, n_tail: int) -> CoreState:
-    """The position table without closed rows, with the run's new ones, sorted by (account, market, leg); the watch
-    and per-market tables rebuilt."""
+    """The position table without its closed rows and with the run's new ones merged in (by account, market, leg:
+    the run's few new rows sorted, then inserted where they belong), and the watch and per-market tables rebuilt:
+    O(n) copies, no sort of the table."""
     p = core.positions
-    keep = p.size != 0
-    t_keep = tail.size[:n_tail] != 0
+    n_m = len(core.markets.symbols)
+    keep = np.flatnonzero(p.size != 0)
+    live = np.flatnonzero(tail.size[:n_tail] != 0)
+    t_order = live[np.lexsort((tail.side[live], tail.market[live], tail.account[live]))]
 
-    def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.concatenate([a[keep], b[:n_tail][t_keep]])
+    def key(acc: I32, mkt: I32, side: I8) -> I64:
+        k: I64 = (acc.astype(np.int64) * n_m + mkt) * len(SIDES) + side
+        return k
 
-    acc, mkt, side = cat(p.account, tail.account), cat(p.market, tail.market), cat(p.side, tail.side)
-    order = np.lexsort((side, mkt, acc))
-    acc, mkt, side = acc[order], mkt[order], side[order]
-    size, entry = cat(p.size, tail.size)[order], cat(p.entry, tail.entry)[order]
-    iso, margin = cat(p.isolated, tail.isolated)[order], cat(p.isolated_margin, tail.margin)[order]
-    lev = cat(p.leverage, tail.leverage)[order]
-    watch, watches = watches_of(acc, mkt, iso, core.markets.asset, len(core.assets))
-    positions = Positions(acc, mkt, side, size, entry, iso, margin, lev, watch)
-    return replace(core, positions=positions, watches=watches, by_market=by_market(mkt, len(core.markets.symbols)))
+    at = np.searchsorted(key(p.account[keep], p.market[keep], p.side[keep]),
+                         key(tail.account[t_order], tail.market[t_order], tail.side[t_order]))
+
+    def merged(main: np.ndarray, new: np.ndarray) -> np.ndarray:
+        return np.insert(main[keep], at, new[t_order])
+
+    acc, mkt, side = merged(p.account, tail.account), merged(p.market, tail.market), merged(p.side, tail.side)
+    iso = merged(p.isolated, tail.isolated)
+    watch, watches, per_market = tables_of_sorted(acc, mkt, iso, core.markets.asset, len(core.assets), n_m)
+    positions = Positions(acc, mkt, side, merged(p.size, tail.size), merged(p.entry, tail.entry), iso,
+                          merged(p.isolated_margin, tail.margin), merged(p.leverage, tail.leverage), watch)
+    return replace(core, positions=positions, watches=watches, by_market=per_market)
 
 
 # ------------------------------------------------------------------------------------ the Decimal decision
