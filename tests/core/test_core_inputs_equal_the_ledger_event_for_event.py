@@ -6,9 +6,9 @@ is refused by the core for the same rule (the same code); an increase at a price
 core refuses by design (its averaged entry), is refused with a ``CoreRangeError`` and leaves the core untouched.
 
 The same inputs as one batch (``apply_batch``: positions opened and closed within the batch, the table compacted
-once at its end) give the same outcomes and the same final state; both leave the very arrays ``load`` makes from
-the ledger's final state (positions in order, the watch table, the per-market index, wallets, system books). ``CORE_DIFF_EXAMPLES`` sets the number of
-examples (default 1,000; a sweep by hand with 10,000).
+once at its end) give the same outcomes and the same final state; both leave the very arrays ``load`` makes from the
+ledger's final state (positions in order, the watch table, the per-market index, wallets, system books).
+``CORE_DIFF_EXAMPLES`` sets the number of examples (default 1,000; a sweep by hand with 10,000).
 """
 
 from __future__ import annotations

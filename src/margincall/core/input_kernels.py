@@ -180,11 +180,10 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
         s_mkt: Any, s_lev: Any, s_iso: Any, m_asset: Any, cs: Any, basis_contracts: Any, cap_inclusive: Any,
         tier_ptr: Any, floor: Any, max_lev: Any, last_cap: Any, has_mark: Any, mark: Any, wallet: Any,
         liquidating: Any, order_margin: Any, system: Any, deposits: Any, withdrawals: Any) -> Any:
-    """Inputs ``start…`` in order; ``code[i]`` their outcome. ``counters`` = [n_tail, last_ts, applied, positions opened, closed or moved
-    between cross and isolated]. Returns
-    the index it stopped at: ``len(kind)``, or an input whose ``code`` is :data:`UNDECIDED` (then ``scratch``
-    holds [K, position row (−1 none, ≥ len: tail), size, entry, leverage, isolated] for the caller's Decimal
-    decision; nothing of that input is written)."""
+    """Inputs ``start…`` in order; ``code[i]`` their outcome. ``counters`` = [n_tail, last_ts, applied, positions
+    opened, closed or moved between cross and isolated]. Returns the index it stopped at: ``len(kind)``, or an
+    input whose ``code`` is :data:`UNDECIDED` (then ``scratch`` holds [K, position row (−1 none, ≥ len: tail),
+    size, entry, leverage, isolated] for the caller's Decimal decision; nothing of that input is written)."""
     n_main = len(acc)
     for i in range(start, len(kind)):
         if kind[i] == STATIC_REFUSED:

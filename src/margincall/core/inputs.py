@@ -13,11 +13,12 @@ order, so a malformed input is refused with the ledger's code) into columns; the
 to Python is ``Σ IM`` within a unit of the limit: then the reference's own Decimal expression decides
 (:func:`_exceeds`), from the core's integers converted exactly.
 
-The position table stays sorted by (account, market, leg), which the watch table needs. Positions a batch opens
-go to a small tail and positions it closes keep their row at size 0 during the batch; at its end (and before a
-funding payment, which walks a market's positions in the ledger's order) the table is compacted and the watch
-and per-market tables rebuilt once — O(n) copies per batch that opens or closes a position or flips one between
-cross and isolated (no sort of the table), O(1) per input that changes one in place. **The returned state replaces the one given**: the arrays of ``core`` are written in place.
+The position table stays sorted by (account, market, leg), which the watch table needs. Positions a batch opens go
+to a small tail and positions it closes keep their row at size 0 during the batch; at its end (and before a funding
+payment, which walks a market's positions in the ledger's order) the table is compacted and the watch and per-market
+tables rebuilt once — O(n) copies per batch that opens or closes a position or flips one between cross and isolated
+(no sort of the table), O(1) per input that changes one in place. **The returned state replaces the one given**: the
+arrays of ``core`` are written in place.
 """
 
 from __future__ import annotations
