@@ -37,6 +37,7 @@ import numpy as np
 from margincall.core.fills import MAX_PRO_RATA_SIZE, fill_amounts
 from margincall.core.ranges import MAX_MONEY, RATE_ONE
 from margincall.core.state import SYSTEM_CLEARING, SYSTEM_EXTERNAL, SYSTEM_FEES, SYSTEM_FUNDING
+from margincall.ledger.state import DEFAULT_LEVERAGE
 
 FILL, DEPOSIT, WITHDRAWAL = 0, 1, 2
 #: an input refused before the pass (its payload), decided after the ``ts`` check; or before it (not an object,
@@ -53,7 +54,7 @@ AVERAGED, OUT_OF_RANGE = -1, -3
 UNDECIDED = -2
 #: ``force`` values
 DECIDE, FORCE_EXCEEDS, FORCE_FITS = 0, 1, 2
-_DEFAULT_LEVERAGE = 20 * RATE_ONE
+_DEFAULT_LEVERAGE = int(DEFAULT_LEVERAGE * RATE_ONE)  # the ledger's default (state.default_leverage)
 _HALF = float(MAX_MONEY) / 2
 _MAX_LEVERAGE_INT = 18 * 10**10  # b × 1e8 < 2^64 for b < leverage at 1e-8
 
