@@ -385,3 +385,44 @@ def funding_pass(rows: Any, size: Any, iso: Any, margin: Any, acc: Any, m_cs: An
     system[SYSTEM_CLEARING, x] += system[SYSTEM_FUNDING, x]
     system[SYSTEM_FUNDING, x] = 0
     return True
+
+
+@nb.njit(cache=True)
+def insertion_points(acc: Any, mkt: Any, side: Any, t_acc: Any, t_mkt: Any, t_side: Any, order: Any) -> Any:
+    """For each new row ``order[j]`` (sorted), the row of the table (sorted by account, market, leg, closed rows
+    included) before which it goes."""
+    at = np.empty(len(order), np.int64)
+    for j in range(len(order)):
+        r = order[j]
+        a, m, s = t_acc[r], t_mkt[r], t_side[r]
+        lo, hi = 0, len(acc)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            ka, km, ks = acc[mid], mkt[mid], side[mid]
+            if ka < a or (ka == a and (km < m or (km == m and ks < s))):
+                lo = mid + 1
+            else:
+                hi = mid
+        at[j] = lo
+    return at
+
+
+@nb.njit(cache=True)
+def merged(main: Any, size: Any, new: Any, order: Any, at: Any, n_out: int) -> Any:
+    """``main`` without its closed rows (``size`` 0), with ``new[order[j]]`` before row ``at[j]``: one pass."""
+    out = np.empty(n_out, main.dtype)
+    j = 0
+    k = 0
+    for i in range(len(main)):
+        while j < len(order) and at[j] == i:
+            out[k] = new[order[j]]
+            k += 1
+            j += 1
+        if size[i] != 0:
+            out[k] = main[i]
+            k += 1
+    while j < len(order):
+        out[k] = new[order[j]]
+        k += 1
+        j += 1
+    return out
