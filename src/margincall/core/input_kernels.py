@@ -37,6 +37,7 @@ import numpy as np
 from margincall.core.fills import MAX_PRO_RATA_SIZE, fill_amounts
 from margincall.core.ranges import MAX_MONEY, RATE_ONE
 from margincall.core.state import SYSTEM_CLEARING, SYSTEM_EXTERNAL, SYSTEM_FEES, SYSTEM_FUNDING
+from margincall.ledger.state import DEFAULT_LEVERAGE
 
 FILL, DEPOSIT, WITHDRAWAL = 0, 1, 2
 #: an input refused before the pass (its payload), decided after the ``ts`` check; or before it (not an object,
@@ -53,7 +54,7 @@ AVERAGED, OUT_OF_RANGE = -1, -3
 UNDECIDED = -2
 #: ``force`` values
 DECIDE, FORCE_EXCEEDS, FORCE_FITS = 0, 1, 2
-_DEFAULT_LEVERAGE = 20 * RATE_ONE
+_DEFAULT_LEVERAGE = int(DEFAULT_LEVERAGE * RATE_ONE)  # the ledger's default (state.default_leverage)
 _HALF = float(MAX_MONEY) / 2
 _MAX_LEVERAGE_INT = 18 * 10**10  # b × 1e8 < 2^64 for b < leverage at 1e-8
 
@@ -180,10 +181,10 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
         s_mkt: Any, s_lev: Any, s_iso: Any, m_asset: Any, cs: Any, basis_contracts: Any, cap_inclusive: Any,
         tier_ptr: Any, floor: Any, max_lev: Any, last_cap: Any, has_mark: Any, mark: Any, wallet: Any,
         liquidating: Any, order_margin: Any, system: Any, deposits: Any, withdrawals: Any) -> Any:
-    """Inputs ``start…`` in order; ``code[i]`` their outcome. ``counters`` = [n_tail, last_ts, applied]. Returns
-    the index it stopped at: ``len(kind)``, or an input whose ``code`` is :data:`UNDECIDED` (then ``scratch``
-    holds [K, position row (−1 none, ≥ len: tail), size, entry, leverage, isolated] for the caller's Decimal
-    decision; nothing of that input is written)."""
+    """Inputs ``start…`` in order; ``code[i]`` their outcome. ``counters`` = [n_tail, last_ts, applied, positions
+    opened, closed or moved between cross and isolated]. Returns the index it stopped at: ``len(kind)``, or an
+    input whose ``code`` is :data:`UNDECIDED` (then ``scratch`` holds [K, position row (−1 none, ≥ len: tail),
+    size, entry, leverage, isolated] for the caller's Decimal decision; nothing of that input is written)."""
     n_main = len(acc)
     for i in range(start, len(kind)):
         if kind[i] == STATIC_REFUSED:
@@ -336,6 +337,8 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
                 counters[0] = n_seen
             else:
                 margin[r] = m1
+            if (after == 0) != (cur == 0) or iso1 != iso0:  # the watch table changes: rebuilt after the run
+                counters[3] += 1
             wallet[a, x] = w1
             system[SYSTEM_FEES, x] += fee
             system[SYSTEM_CLEARING, x] -= realized
@@ -382,3 +385,44 @@ def funding_pass(rows: Any, size: Any, iso: Any, margin: Any, acc: Any, m_cs: An
     system[SYSTEM_CLEARING, x] += system[SYSTEM_FUNDING, x]
     system[SYSTEM_FUNDING, x] = 0
     return True
+
+
+@nb.njit(cache=True)
+def insertion_points(acc: Any, mkt: Any, side: Any, t_acc: Any, t_mkt: Any, t_side: Any, order: Any) -> Any:
+    """For each new row ``order[j]`` (sorted), the row of the table (sorted by account, market, leg, closed rows
+    included) before which it goes."""
+    at = np.empty(len(order), np.int64)
+    for j in range(len(order)):
+        r = order[j]
+        a, m, s = t_acc[r], t_mkt[r], t_side[r]
+        lo, hi = 0, len(acc)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            ka, km, ks = acc[mid], mkt[mid], side[mid]
+            if ka < a or (ka == a and (km < m or (km == m and ks < s))):
+                lo = mid + 1
+            else:
+                hi = mid
+        at[j] = lo
+    return at
+
+
+@nb.njit(cache=True)
+def merged(main: Any, size: Any, new: Any, order: Any, at: Any, n_out: int) -> Any:
+    """``main`` without its closed rows (``size`` 0), with ``new[order[j]]`` before row ``at[j]``: one pass."""
+    out = np.empty(n_out, main.dtype)
+    j = 0
+    k = 0
+    for i in range(len(main)):
+        while j < len(order) and at[j] == i:
+            out[k] = new[order[j]]
+            k += 1
+            j += 1
+        if size[i] != 0:
+            out[k] = main[i]
+            k += 1
+    while j < len(order):
+        out[k] = new[order[j]]
+        k += 1
+        j += 1
+    return out
