@@ -187,6 +187,7 @@ def main() -> None:
         print(f"vector / freqtrade: {out['vector_per_s'] / ft:.1f}× (freqtrade-like book: "
               f"{out['vector_freqtrade_book_per_s'] / ft:.1f}×)")
     if args.json:
+        out["vector_per_s"] = out.pop("vector_per_s")  # the key stays the last one of the line
         print(json.dumps(out))
 
 
