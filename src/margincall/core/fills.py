@@ -16,9 +16,9 @@ fill first reduces, then opens with the position's or the account's leverage and
 Within the ranges the reference's quotients (``held × closed / size``, ``notional / leverage``) are far from a unit
 boundary compared with their 28th digit, so its rounding of them equals these floors and ceilings.
 
-Not yet here: the checks a fill must pass (reduce-only, the tier's leverage cap, the available balance) and
-writing the result into the arrays; a fill that increases a position at another price is refused (its averaged
-entry is not representable, see :mod:`.loader`).
+The checks a fill must pass and its write into the arrays are :mod:`.inputs` (compiled in :mod:`.input_kernels`,
+which calls :func:`fill_amounts`); :func:`fill` here gives one fill's integers without writing them. A fill that
+increases a position at another price is refused (its averaged entry is not representable, see :mod:`.loader`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,10 @@ SIDES = ("both", "long", "short")
 #: The system books held per asset, in this order in :attr:`CoreState.system`.
 SYSTEM_BOOKS = ("insurance", "fees", "funding", "clearing", "external")
 SYSTEM_INSURANCE = 0
+SYSTEM_FEES = 1
+SYSTEM_FUNDING = 2
+SYSTEM_CLEARING = 3
+SYSTEM_EXTERNAL = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,8 @@ class Markets:
     liquidation_fee: I64
     has_mark: B
     mark: I64             # at 10^-pd; meaningful where has_mark
+    lot: I64              # the lot size at 10^-sd: a fill's size is a multiple of it
+    last_cap: I64         # the last tier's cap at the floors' scale (−1: open-ended); beyond it no position
 
 
 @dataclass(frozen=True, slots=True)
