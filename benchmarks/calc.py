@@ -168,10 +168,10 @@ def main() -> None:
     if ft is not None:
         out["freqtrade_per_s"] = round(ft)
         out["freqtrade_positions"] = args.freqtrade_positions
-    out["vector_per_s"] = round(n / vector_s)
     out["vector_cpu_ns_per_row"] = round(vector_cpu / n * 1e9, 1)
     out["vector_freqtrade_book_per_s"] = round(n / ft_like_s)
     out["roofline_per_s"] = round(n / roof_s)
+    out["vector_per_s"] = round(n / vector_s)  # the key, last
     print(f"{'path':<44}{'positions':>12}{'seconds':>10}{'per second':>16}")
     print(f"{'calculator, Decimal (sample)':<44}{k:>12,}{decimal_s:>10.3f}{out['decimal_per_s']:>16,}")
     if ft is not None:

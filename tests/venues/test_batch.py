@@ -113,7 +113,7 @@ def test_a_book_cut_into_thread_blocks_gives_each_account_its_own_numbers() -> N
 def test_a_ratio_whose_equity_cancels_keeps_twelve_digits() -> None:
     # Wallet 125,493.39399530 and PnL 44.931·(36,036.94 − 38,829.04) = −125,451.8451: equity 41.5488953, 1/3000
     # of the wallet. The float inputs are their decimals rounded (~1e-16), which the cancellation multiplies by
-    # 3000 (the ratio was off by 1.45e-12); recomputed from the inputs' decimals it keeps 1e-12.
+    # 3000 (the ratio was off by 1.45e-12); recomputed from the inputs' decimals it is within 1e-13.
     scenario = {"venue": "bybit-linear", "formula": "2026", "wallet_balance": "125493.39399530", "positions": [
         {"symbol": "BTCUSDT", "side": "long", "size": "44.931", "entry_price": "38829.04", "mark_price": "36036.94",
          "margin_mode": "cross", "leverage": "23.7"}]}
@@ -123,4 +123,21 @@ def test_a_ratio_whose_equity_cancels_keeps_twelve_digits() -> None:
                       [math.nan], [125493.39399530])
     (expected,) = reference(scenario)
     for name, e in zip(NAMES, expected, strict=True):
-        assert float(getattr(r, name)[0]) == pytest.approx(e, rel=1e-12, nan_ok=True), name
+        assert float(getattr(r, name)[0]) == pytest.approx(e, rel=1e-13, nan_ok=True), name
+
+
+def test_a_bankruptcy_price_far_from_the_entry_keeps_its_digits() -> None:
+    # Cross shorts, wallet 1,975.46147188: BTCUSDT's PnL at the mark is 8.465·(40,924.39 − 42,096.72) = −9,923.77…,
+    # so ETHUSDT's bankruptcy line 2.265·3,520.17 − 7,948.3… cancels ~300× (BP ≈ 11, entry 3,520.17). The float
+    # inputs' rounding, multiplied by 300, was 5.6e-13 of the price; from the inputs' decimals it is ~1e-16.
+    scenario = {"venue": "binance-usdm", "wallet_balance": "1975.46147188", "positions": [
+        {"symbol": "BTCUSDT", "side": "short", "size": "8.465", "entry_price": "40924.39", "mark_price": "42096.72",
+         "margin_mode": "cross", "leverage": "86.4"},
+        {"symbol": "ETHUSDT", "side": "short", "size": "2.265", "entry_price": "3520.17", "mark_price": "4147.62",
+         "margin_mode": "cross", "leverage": "48.3"}]}
+    nan = [math.nan] * 2
+    r = evaluate_book(batch_instruments(), [0, 0], [0, 1], [-1.0, -1.0], [8.465, 2.265], [40924.39, 3520.17],
+                      [42096.72, 4147.62], [True, True], [86.4, 48.3], nan, nan, [1975.46147188] * 2)
+    for row, expected in enumerate(reference(scenario)):
+        for name, e in zip(NAMES, expected, strict=True):
+            assert float(getattr(r, name)[row]) == pytest.approx(e, rel=1e-13, nan_ok=True), (name, row)

@@ -36,7 +36,9 @@ from margincall.math.batch_kernels import (
     FORM_BITUNIX,
     FORM_BYBIT_2026,
     FORM_GENERIC,
+    bankruptcy_exact,
     bankruptcy_one_leg,
+    cancels,
     mm_in_tier,
     pnl,
     pnl2,
@@ -44,7 +46,7 @@ from margincall.math.batch_kernels import (
     solve_one_leg,
     tier_index,
 )
-from margincall.math.batch_numerics import CANCELS, dd_add, dd_div, dd_mul, decimal_of, kernel
+from margincall.math.batch_numerics import dd_add, dd_div, dd_mul, decimal_of, kernel
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -76,17 +78,15 @@ ERRORS: tuple[tuple[str, str], ...] = (
 
 
 @kernel
-def _isolated_equity(
-    inv: bool, s: float, size: float, cs: float, entry: float, mark: float, lev: float, iso: float, extra: float
-) -> float:
-    """An isolated row's ``margin + PnL`` (margin: ``iso``, else ``N(entry)/L + extra``) from its inputs'
-    decimals in double-double, rounded once."""
+def _isolated_margin(
+    inv: bool, size: float, cs: float, entry: float, lev: float, iso: float, extra: float
+) -> tuple[float, float, float, float, float, float]:
+    """An isolated row's ``Q``, ``EP`` and margin (``iso``, else ``N(entry)/L + extra``) from its inputs' decimals,
+    each in double-double."""
     sh, sl = decimal_of(size)
     ch, cl = decimal_of(cs)
     qh, ql = dd_mul(sh, sl, ch, cl)
     eh, el = decimal_of(entry)
-    ph, pl = decimal_of(mark)
-    uh, ul = pnl2(inv, s, qh, ql, eh, el, ph, pl)
     if np.isnan(iso):
         mh, ml = dd_div(qh, ql, eh, el) if inv else dd_mul(qh, ql, eh, el)
         lh, ll = decimal_of(lev)
@@ -96,6 +96,17 @@ def _isolated_equity(
             mh, ml = dd_add(mh, ml, xh, xl)
     else:
         mh, ml = decimal_of(iso)
+    return qh, ql, eh, el, mh, ml
+
+
+@kernel
+def _isolated_equity(
+    inv: bool, s: float, size: float, cs: float, entry: float, mark: float, lev: float, iso: float, extra: float
+) -> float:
+    """An isolated row's ``margin + PnL`` from its inputs' decimals in double-double, rounded once."""
+    qh, ql, eh, el, mh, ml = _isolated_margin(inv, size, cs, entry, lev, iso, extra)
+    ph, pl = decimal_of(mark)
+    uh, ul = pnl2(inv, s, qh, ql, eh, el, ph, pl)
     th, tl = dd_add(mh, ml, uh, ul)
     return th + tl
 
@@ -364,10 +375,14 @@ def _block(
                 continue
             margin = iso[i] if not np.isnan(iso[i]) else n_entry / lv + (0.0 if np.isnan(extra[i]) else extra[i])
             equity = margin + pnl_i
-            if abs(equity) * CANCELS < abs(margin) + abs(pnl_i):
+            if cancels(margin, pnl_i):
                 equity = _isolated_equity(inv, s, size[i], cs_a[j], ep, p, lv, iso[i], extra[i])
             ratio[i] = ratio_of(conv_a[j], equity, mm[i])
-            bank[i] = bankruptcy_one_leg(inv, s, qi, ep, margin)
+            if cancels(margin, s * qi / ep if inv else -s * qi * ep):
+                qh, ql, eh, el, mh, ml = _isolated_margin(inv, size[i], cs_a[j], ep, lv, iso[i], extra[i])
+                bank[i] = bankruptcy_exact(inv, s, qh, ql, eh, el, mh, ml)
+            else:
+                bank[i] = bankruptcy_one_leg(inv, s, qi, ep, margin)
             if form == FORM_GENERIC:
                 liq[i] = solve_one_leg(inv, s, qi, ep, p, margin, feer_a[j], size[i], row, floors, mmr_t, amounts,
                                        inclusive_t, contracts_t, whole_t, True)

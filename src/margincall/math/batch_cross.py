@@ -17,7 +17,9 @@ from margincall.math.batch_forms import bitunix_price, bybit_inverse_cross_class
 from margincall.math.batch_kernels import (
     FORM_BITUNIX,
     FORM_BYBIT_LEGACY,
+    bankruptcy_exact,
     bankruptcy_one_leg,
+    cancels,
     pnl2,
     ratio_of,
     solve_legs,
@@ -80,7 +82,8 @@ def cross_account(
             magnitude += abs(pnl_a[i - i0])
             total_mm += mm[i]
     if abs(equity) * CANCELS < magnitude:
-        equity = _cross_equity(i0, i1, w, inst, sign, size, entry, mark, cross, inverse_a, cs_a)
+        eh, el = _cross_equity(i0, i1, -1, w, inst, sign, size, entry, mark, cross, inverse_a, cs_a)
+        equity = eh + el
     for i in range(i0, i1):
         if not cross[i]:
             continue
@@ -137,7 +140,17 @@ def cross_account(
                 constant = w - total_fee + others_pnl - others_mm
                 liq[i] = solve_one_leg(inv, sign[i], q[i - i0], entry[i], mark[i], constant, feer_a[j], size[i], row,
                                        floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, True)
-            bank[i] = bankruptcy_one_leg(inv, sign[i], q[i - i0], entry[i], w + others_pnl)
+            qi, ep = q[i - i0], entry[i]
+            if cancels(w + others_pnl, sign[i] * qi / ep if inv else -sign[i] * qi * ep):
+                # The price is far from the entry: the constant term from the inputs' decimals.
+                ch, cl = _cross_equity(i0, i1, j, w, inst, sign, size, entry, mark, cross, inverse_a, cs_a)
+                sh, sl = decimal_of(size[i])
+                zh, zl = decimal_of(cs_a[j])
+                qh, ql = dd_mul(sh, sl, zh, zl)
+                eh, el = decimal_of(ep)
+                bank[i] = bankruptcy_exact(inv, sign[i], qh, ql, eh, el, ch, cl)
+            else:
+                bank[i] = bankruptcy_one_leg(inv, sign[i], qi, ep, w + others_pnl)
             continue
         lq, bq = _hedged(i, i0, i1, inst, sign, size, entry, mark, cross, inv, row, feer_a[j], form != FORM_BITUNIX,
                          w - total_fee + others_pnl - others_mm, w + others_pnl, floors, mmr_t, amounts, inclusive_t,
@@ -152,6 +165,7 @@ def cross_account(
 def _cross_equity(
     i0: int,
     i1: int,
+    skip: int,
     w: float,
     inst: I64,
     sign: F64,
@@ -161,11 +175,12 @@ def _cross_equity(
     cross: Any,
     inverse_a: Any,
     cs_a: F64,
-) -> float:
-    """``wallet + Σ cross PnL`` from the inputs' decimals in double-double, rounded once."""
+) -> tuple[float, float]:
+    """``wallet + Σ cross PnL`` (without instrument ``skip``'s legs) from the inputs' decimals, in
+    double-double."""
     th, tl = decimal_of(w)
     for i in range(i0, i1):
-        if cross[i]:
+        if cross[i] and inst[i] != skip:
             j = inst[i]
             sh, sl = decimal_of(size[i])
             ch, cl = decimal_of(cs_a[j])
@@ -174,7 +189,7 @@ def _cross_equity(
             ph, pl = decimal_of(mark[i])
             uh, ul = pnl2(inverse_a[j], sign[i], qh, ql, eh, el, ph, pl)
             th, tl = dd_add(th, tl, uh, ul)
-    return th + tl
+    return th, tl
 
 
 @allocating

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from margincall.math.batch_numerics import allocating, dd_add, dd_div, dd_mul, kernel, kernel_inline
+from margincall.math.batch_numerics import CANCELS, allocating, dd_add, dd_div, dd_mul, kernel, kernel_inline
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -280,6 +280,29 @@ def bankruptcy_one_leg(inverse: bool, s: float, q: float, entry: float, constant
     """Price at which ``constant + PnL = 0`` (docs/venues.md §3.5; the solver with no maintenance); NaN: none."""
     a, b = _leg_ab(inverse, s, q, entry)
     return _root_price(inverse, a + constant, b)
+
+
+@kernel
+def cancels(a: float, b: float) -> bool:
+    """Whether ``a + b`` is smaller than ``|a| + |b|`` by more than :data:`~margincall.math.batch_numerics.CANCELS`
+    (its float64 inputs' rounding then shows above ~1e-14)."""
+    return abs(a + b) * CANCELS < abs(a) + abs(b)
+
+
+@kernel
+def bankruptcy_exact(
+    inverse: bool, s: float, q: float, q_lo: float, entry: float, entry_lo: float, constant: float, constant_lo: float
+) -> float:
+    """:func:`bankruptcy_one_leg` with ``Q``, ``EP`` and the constant in double-double (from the inputs'
+    decimals) and the line's constant term summed in it, for a price far below (linear) or above (inverse) the
+    entry, where that sum cancels."""
+    if inverse:
+        ah, al = dd_div(q, q_lo, entry, entry_lo)
+    else:
+        ah, al = dd_mul(q, q_lo, entry, entry_lo)
+        ah, al = -ah, -al
+    th, tl = dd_add(s * ah, s * al, constant, constant_lo)
+    return _root_price(inverse, th + tl, _leg_ab(inverse, s, q, entry)[1])
 
 
 @kernel
