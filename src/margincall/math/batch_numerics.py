@@ -21,12 +21,21 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numba import njit
 
+try:  # numba's switch for reference counting is a private option: a numba without it compiles as usual
+    from numba.core.cpu import CPUTargetOptions
+
+    _NRT_OPTION = hasattr(CPUTargetOptions, "_nrt")
+except ImportError:  # pragma: no cover - depends on numba's internals
+    _NRT_OPTION = False
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 #: numba's options for a kernel that allocates nothing: reference counting off (``_nrt``), as with it every array
 #: a call hands over costs an atomic increment and decrement — ~40 ns a call, most of a row's time. A function
 #: such a kernel calls inherits ``_nrt=False`` unless it sets it.
 _KERNEL: dict[str, Any] = {"cache": True, "_nrt": False}
+if not _NRT_OPTION:
+    _KERNEL.pop("_nrt")
 
 
 def kernel(fn: _F) -> _F:
@@ -41,7 +50,7 @@ def kernel_inline(fn: _F) -> _F:
 
 def allocating(fn: _F) -> _F:
     """Compile ``fn`` with reference counting (it allocates), also when a :func:`kernel` calls it."""
-    options: dict[str, Any] = {"cache": True, "_nrt": True}
+    options: dict[str, Any] = {"cache": True, **({"_nrt": True} if "_nrt" in _KERNEL else {})}
     return cast(_F, njit(**options)(fn))
 
 
