@@ -77,8 +77,8 @@ def test_a_partial_step_gives_the_references_integers(snap, slippage, impact) ->
         watch = watches_for(led, key)
         eq = status(led, watch).equity
         cost = partial_step_cost_fee_plus_slippage(inst.kind, pos.sign, qty, mark, fill, market.liquidation_fee)
-        assert bool(got.takes[i]) == (eq > 0 and eq - cost > 0), key
-        if not got.takes[i]:
+        if not (eq > 0 and eq - cost > 0):
+            assert not got.takes[i], key
             event("in full: the step costs the equity")
             continue
         fresh = register(ledger_of(snap))
@@ -86,17 +86,17 @@ def test_a_partial_step_gives_the_references_integers(snap, slippage, impact) ->
                    "symbol": key.symbol, "position_side": key.position_side.value, "size": str(step.size),
                    "price": str(fill), "mark": str(mark), "fee_rate": str(market.liquidation_fee),
                    "reason": step.reason, "tier_before": step.tier_before + 1, "tier_after": step.tier_after + 1}
-        wallet_after = (int(core.wallet[int(p.account[rows[i]]), int(core.markets.asset[int(p.market[rows[i]])])])
-                        + int(got.realized[i]) - int(got.fee[i]))
         try:
             d = fresh.apply("partial_liquidation", payload, 1).details
-        except Rejected as exc:
-            assert exc.code == "insufficient_balance" and watch.scope == "cross" and wallet_after < 0, key
-            event("refused: the cross wallet would go below zero")
+        except Rejected as exc:  # the waterfall closes in full instead
+            assert exc.code == "insufficient_balance" and not got.takes[i] and int(got.wallet_after[i]) < 0, key
+            event(f"refused: the wallet would go below zero ({watch.scope})")
             continue
-        assert not (watch.scope == "cross" and wallet_after < 0), key
+        assert got.takes[i], key
         assert (int(got.fee[i]), int(got.realized[i]), int(got.released[i])) == (
             _units(d["fee"]), _units(d["realized_pnl"]), _units(d.get("margin_released"))), key
+        assert int(got.wallet_after[i]) == _units(str(fresh.book_balance(f"wallet:{key.account}",
+                                                                          inst.settle_asset))), key
         event(f"step taken ({watch.scope})")
 
 
@@ -113,9 +113,9 @@ def test_a_rule_in_time_is_refused() -> None:
 
 def test_a_cross_step_that_would_leave_the_wallet_below_zero_is_the_ledgers_refusal() -> None:
     """A cross account with 100 USDT, long 10 BTC from 60,000 at a mark of 59,000 (−10,000) and short 100 ETH from
-    3,000 at 2,800 (+20,000): equity 10,100, far above any step's cost, so the waterfall would take a BTC step —
-    but the step's realized loss alone (the closed part × −1,000) is more than the 100 in the wallet. The core's
-    wallet after the step is below zero exactly when the ledger refuses it."""
+    3,000 at 2,800 (+20,000): equity 10,100, far above any step's cost — but the BTC step's realized loss alone
+    (the closed part × −1,000) is more than the 100 in the wallet. The ledger refuses the step, and the core does
+    not take it: the waterfall closes the position in full."""
     snap = {"unit": "1e-8", "markets": {"BTCUSDT": {"venue": "binance-usdm", "symbol": "BTCUSDT"},
                                         "ETHUSDT": {"venue": "binance-usdm", "symbol": "ETHUSDT"}},
             "marks": {"BTCUSDT": "59000", "ETHUSDT": "2800"}, "accounts": {"a": False},
@@ -129,8 +129,8 @@ def test_a_cross_step_that_would_leave_the_wallet_below_zero_is_the_ledgers_refu
     eq = statuses(core, core.positions.watch[[btc]].astype(np.int64)).equity
     assert int(eq[0]) == 10_100 * 10**8
     got = partial_steps(core, np.array([btc], np.int64), [partial_rule("binance-usdm")], eq, Decimal(0), Decimal(0))
-    assert int(got.size[0]) > 0 and bool(got.takes[0])
-    assert 100 * 10**8 + int(got.realized[0]) - int(got.fee[0]) < 0
+    assert int(got.size[0]) > 0 and not bool(got.takes[0])
+    assert int(got.wallet_after[0]) == 100 * 10**8 + int(got.realized[0]) - int(got.fee[0]) < 0
     step = Decimal(int(got.size[0])).scaleb(-3)
     with pytest.raises(Rejected, match="below zero"):
         led.apply("partial_liquidation", {"account": "a", "scope": "cross", "what": "USDT", "liquidation_id": "L1",

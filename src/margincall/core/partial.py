@@ -14,8 +14,9 @@ The rules are the reference's:
 * the event (``risk.events._partial`` → ``Trading.trade``): the step closes at the executor's fill ``F`` for the
   step's notional (:mod:`.prices`), the fee ``Q × F × rate`` rounded up to the insurance fund, the realized PnL
   ``sign × Q × (F − entry)`` rounded toward minus infinity, an isolated margin released pro rata (rounded down);
-  a step that would leave a cross wallet below zero is refused by the ledger, and the waterfall closes in full
-  instead.
+  a step that would leave the wallet below zero is refused by the ledger — a cross wallet always (``_partial``), the
+  wallet an isolated step pays its loss and fee from unless that wallet's own liquidation is in progress (the
+  ledger's rule for any book) — and the waterfall closes in full instead.
 
 Integers as in :mod:`.takeover` (prices at 10^-pd, fills at 1e-10, ``k = 10 − pd``). Not here yet: the loop of
 steps with the status re-read between them, the choice of the position to step (the largest MM), and Hyperliquid's
@@ -105,11 +106,10 @@ def _amounts(sign: I64, size: I64, step: I64, cs: I64, entry: I64, mark: I64, fi
 
 @dataclass(frozen=True, slots=True)
 class Steps:
-    """Row ``i`` is position ``positions[i]``: ``size`` to close (at the size scale; 0: close in full — the rule
-    says so, or the step would cost the equity), ``tier_before`` / ``tier_after`` (0-based; −1: none), the fill
-    (1e-10) and the event's ``fee``, ``realized`` and ``released`` (money units) where ``takes``. Whether the ledger
-    accepts a cross step (the wallet after it at or above zero) is the caller's check: ``wallet + realized −
-    fee ≥ 0``."""
+    """Row ``i`` is position ``positions[i]``: ``size`` of the step the rule gives (at the size scale; 0: the rule
+    closes in full), ``tier_before`` / ``tier_after`` (0-based; −1: none), the fill (1e-10), the event's ``fee``,
+    ``realized`` and ``released`` (money units) and the ``wallet_after`` it; ``takes``: the waterfall takes the step
+    (its cost leaves equity and the ledger accepts it), else it closes the position in full."""
 
     positions: I64
     size: I64
@@ -120,6 +120,7 @@ class Steps:
     fee: I64
     realized: I64
     released: I64
+    wallet_after: I64
 
 
 def partial_steps(core: CoreState, positions: I64, rules: Sequence[PartialRule], equity: I64,
@@ -161,6 +162,12 @@ def partial_steps(core: CoreState, positions: I64, rules: Sequence[PartialRule],
     _amounts(sign, size, step, cs, pos.entry[rows].astype(np.int64), mark, fill, k,
              m.liquidation_fee[mi].astype(np.int64), np.asarray(equity, np.int64),
              pos.isolated_margin[rows].astype(np.int64), takes, money)
-    return Steps(rows, step, out[:, 1].copy(), out[:, 2].copy(), takes, fill, money[:, 0].copy(),
-                 money[:, 1].copy(), money[:, 2].copy())
+    acct = pos.account[rows].astype(np.int64)
+    asset = m.asset[mi].astype(np.int64)
+    iso = pos.isolated[rows]
+    fee, realized, released = money[:, 0].copy(), money[:, 1].copy(), money[:, 2].copy()
+    wallet_after = core.wallet[acct, asset] + np.where(iso, released, 0) + realized - fee
+    accepted = (wallet_after >= 0) | (iso & core.liquidating[acct, asset])
+    return Steps(rows, step, out[:, 1].copy(), out[:, 2].copy(), takes & accepted, fill, fee, realized, released,
+                 wallet_after)
 
