@@ -27,9 +27,12 @@ from typing import Any
 import numpy as np
 
 from margincall.core.build import assemble_markets, by_market, check_quantities, market_row, watches_of
+from margincall.core.cross_takeover import cross_takeovers
 from margincall.core.loader import load
-from margincall.core.state import SYSTEM_BOOKS, CoreState, Positions, Settings
-from margincall.core.tick import BANDS, statuses, tick
+from margincall.core.prices import bankruptcy_prices, executor_fills
+from margincall.core.state import SYSTEM_BOOKS, SYSTEM_INSURANCE, CoreState, Positions, Settings
+from margincall.core.takeover import takeovers
+from margincall.core.tick import BANDS, Statuses, statuses, tick
 from margincall.ledger import Ledger, PositionKey
 from margincall.risk.margin_call import Band, BandConfig
 from margincall.risk.status import WatchId, status
@@ -143,6 +146,34 @@ def decimal_pass(led: Ledger, watches: list[WatchId]
     return time.perf_counter() - t0, time.process_time() - c0, out
 
 
+def takeover_closes(core: CoreState, res: Statuses, repeats: int) -> tuple[float, int, int, int]:
+    """The waterfall's compiled part for every liquidatable watch of the tick, in the tick's order: the executor's
+    fills (the engine's default: slippage 0.001, impact 0.0005 per million), the bankruptcy prices and the
+    takeover close with its settlement against a fund of 1,000,000 USDT — isolated positions (``core.prices``,
+    ``core.takeover``), then cross watches (``core.cross_takeover``). What the fund cannot take over is left for
+    ADL (not compiled yet). Returns (seconds, watches, legs, taken over)."""
+    w = core.watches
+    liq = res.liquidatable
+    iso = liq & w.isolated[res.watches]
+    crs = liq & ~w.isolated[res.watches]
+    rows = w.position[res.watches[iso]]
+    cross = res.watches[crs].astype(np.int64)
+    legs = np.concatenate([w.positions[w.ptr[x]:w.ptr[x + 1]] for x in cross]).astype(np.int64)
+    times, taken = [], 0
+    for _ in range(repeats + 1):  # the first run compiles (or loads the cache)
+        core.system[SYSTEM_INSURANCE, 0] = 10**6 * 10**UNIT_DIGITS
+        t0 = time.perf_counter()
+        fills = executor_fills(core, rows, Decimal("0.001"), Decimal("0.0005"))
+        bankruptcy_prices(core, rows, res.equity[iso])
+        got = takeovers(core, rows, fills)
+        core.system[SYSTEM_INSURANCE] = got.fund_after
+        cross_fills = executor_fills(core, legs, Decimal("0.001"), Decimal("0.0005"))
+        got_x = cross_takeovers(core, cross, cross_fills, res.equity[crs])
+        times.append(time.perf_counter() - t0)
+        taken = int(got.takeover.sum()) + int(got_x.takeover.sum())
+    return statistics.median(times[1:]), len(rows) + len(cross), len(rows) + len(legs), taken
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--positions", type=int, default=1_000_000)
@@ -168,6 +199,7 @@ def main() -> None:
         cpu.append(time.process_time() - c0)
     assert res is not None
     core_s = statistics.median(times)
+    close_s, close_n, close_legs, close_taken = takeover_closes(core, res, a.repeats)
 
     # the Decimal reference on a sample, at the same crash marks
     led = sample_ledger(core, listings, a.sample)
@@ -201,6 +233,8 @@ def main() -> None:
         "decimal_status_s_extrapolated": round(extrapolated, 2), "decimal_sample_cpu_s": round(dec_cpu, 3),
         "decimal_status_cpu_s_extrapolated": round(dec_cpu * a.positions / n_sample_pos, 2),
         "speedup": round(extrapolated / core_s, 1), "sample_agrees": agrees,
+        "closes_watches": close_n, "closes_positions": close_legs, "closes_taken_over": close_taken,
+        "closes_s": round(close_s, 4),
     }
     rows = [("positions / symbols / watches", f"{a.positions:,} / {a.symbols} / {out['watches']:,}"),
             ("core: −20 % tick of every symbol, status of every watch",
@@ -208,7 +242,10 @@ def main() -> None:
             ("  liquidatable / bands", f"{out['liquidatable']:,} / {out['bands']}"),
             (f"Decimal status on {n_sample_pos:,} positions", f"{dec_s:.3f} s (CPU {dec_cpu:.3f} s)"),
             (f"Decimal status extrapolated to {a.positions:,}", f"{extrapolated:.2f} s (linear extrapolation)"),
-            ("core equals Decimal on the sample", str(agrees))]
+            ("core equals Decimal on the sample", str(agrees)),
+            ("core: every liquidatable watch closed (fills, bankruptcy prices, takeover and settlement)",
+             f"{close_n:,} watches ({close_legs:,} positions) in {close_s:.4f} s, {close_taken:,} taken over by the "
+             f"fund (median of {a.repeats})")]
     width = max(len(r[0]) for r in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

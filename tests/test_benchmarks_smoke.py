@@ -79,7 +79,8 @@ def test_calc_book_benchmark_prices_the_whole_generated_book() -> None:
 def test_core_tick_benchmark_prints_its_keys_and_agrees_with_the_reference() -> None:
     res = _last_json("core_tick.py", "--positions", "3000", "--symbols", "12", "--sample", "500", "--repeats", "1",
                      "--json")
-    for key in ("core_tick_s", "decimal_sample_s", "decimal_status_s_extrapolated", "liquidatable", "bands"):
+    for key in ("core_tick_s", "decimal_sample_s", "decimal_status_s_extrapolated", "liquidatable", "bands",
+                "closes_s", "closes_taken_over"):
         assert key in res, key
     assert res["positions"] == 3000 and res["sample_agrees"] is True
 

@@ -52,6 +52,24 @@ def test_verify_names_the_first_tampered_event(tmp_path):
     assert bad.returncode == 1 and "seq 3" in bad.stderr
 
 
+def test_verify_reference_remakes_the_engines_decisions(tmp_path):
+    """The log ran with no slippage and no impact: the reference engine configured so agrees with all 12 events
+    (6 inputs); with the default executor (slippage 0.001) it fills the liquidation at 9,180 × (1 − 0.001 −
+    0.0005 × 9,180 / 10^6) = 9,180 × 0.99899541 = 9,170.7778638, and names event 9."""
+    path = str(tmp_path / "log.db")
+    make_log(path)
+    env = {"MARGINCALL_ENGINE__SLIPPAGE": "0", "MARGINCALL_ENGINE__IMPACT_PER_MILLION": "0"}
+    ok = run_cli("ledger", "verify", "--reference", "--log", path, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "the reference engine makes every decision of the log (6 inputs, 12 events)" in ok.stdout
+    bad = run_cli("ledger", "verify", "--reference", "--log", path,
+                  env={"MARGINCALL_ENGINE__SLIPPAGE": "0.001", "MARGINCALL_ENGINE__IMPACT_PER_MILLION": "0.0005"})
+    assert bad.returncode == 1 and "differs from the reference at seq 9: decision_mismatch" in bad.stderr
+    assert '"close_price": "9170.7778638"' in bad.stderr and '"close_price": "9180"' in bad.stderr
+    missing = run_cli("ledger", "verify", "--reference", "--config", str(tmp_path / "none.toml"), "--log", path)
+    assert missing.returncode == 2 and "not found" in missing.stderr
+
+
 def test_a_missing_log_is_a_clear_error_not_an_empty_ledger(tmp_path):
     for args in (("ledger", "verify"), ("ledger", "replay"), ("ledger", "export"), ("explain", "t")):
         r = run_cli(*args, "--log", str(tmp_path / "nope.db"))

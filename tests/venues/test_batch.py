@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from margincall.model.errors import MarginCallError
-from margincall.venues.batch import BatchInstrument, BatchInstruments, evaluate_book
+from margincall.venues.batch import PARALLEL_ROWS, BatchInstrument, BatchInstruments, evaluate_book
 from margincall.venues.profiles import get_venue
 from support.random_book import batch_instruments, random_book, reference
 
@@ -73,3 +73,54 @@ def test_a_taker_fee_no_form_uses_is_refused() -> None:
     inst = get_venue("binance-usdm").market("BTCUSDT").instrument
     with pytest.raises(MarginCallError, match="taker_fee"):
         BatchInstruments.of([BatchInstrument("binance-usdm", inst, taker_fee=Decimal("0.0005"))])
+
+
+def test_hedged_cross_legs_agree_with_the_calculator() -> None:
+    # Two cross legs of BTCUSDT (long 1.5 @ 60,000, short 0.5 @ 61,000) and ETHUSDT long, wallet 3,000: the
+    # symbol's LP/BP come from the several-leg solver (allocating, apart from the row loop).
+    scenario = {"venue": "binance-usdm", "wallet_balance": "3000", "positions": [
+        {"symbol": "BTCUSDT", "side": "long", "size": "1.5", "entry_price": "60000", "mark_price": "59000",
+         "margin_mode": "cross", "leverage": "20"},
+        {"symbol": "BTCUSDT", "side": "short", "size": "0.5", "entry_price": "61000", "mark_price": "59000",
+         "margin_mode": "cross", "leverage": "20"},
+        {"symbol": "ETHUSDT", "side": "long", "size": "3", "entry_price": "3000", "mark_price": "3100",
+         "margin_mode": "cross", "leverage": "10"}]}
+    nan = [math.nan] * 3
+    r = evaluate_book(batch_instruments(), [0, 0, 0], [0, 0, 1], [1.0, -1.0, 1.0], [1.5, 0.5, 3.0],
+                      [60000.0, 61000.0, 3000.0], [59000.0, 59000.0, 3100.0], [True] * 3, [20.0, 20.0, 10.0], nan,
+                      nan, [3000.0] * 3)
+    assert not r.error.any()
+    for row, expected in enumerate(reference(scenario)):
+        for name, e in zip(NAMES, expected, strict=True):
+            assert float(getattr(r, name)[row]) == pytest.approx(e, rel=1e-12), (name, row)
+
+
+def test_a_book_cut_into_thread_blocks_gives_each_account_its_own_numbers() -> None:
+    # A book of PARALLEL_ROWS+ rows is evaluated in blocks of whole accounts on numba's threads; each copy of
+    # the sample (new account ids) must give exactly the sample's numbers, whichever block it lands in.
+    _, sample = random_book(300, 5)
+    rows = len(sample["account"])
+    reps = PARALLEL_ROWS // rows + 2
+    book = {k: np.tile(v, reps) for k, v in sample.items()}
+    book["account"] = np.tile(sample["account"], reps) + np.repeat(np.arange(reps) * 300, rows)
+    instruments = batch_instruments()
+    alone = evaluate_book(instruments, **sample)
+    whole = evaluate_book(instruments, **book)
+    for name in (*NAMES, "error"):
+        np.testing.assert_array_equal(getattr(whole, name), np.tile(getattr(alone, name), reps), err_msg=name)
+
+
+def test_a_ratio_whose_equity_cancels_keeps_twelve_digits() -> None:
+    # Wallet 125,493.39399530 and PnL 44.931·(36,036.94 − 38,829.04) = −125,451.8451: equity 41.5488953, 1/3000
+    # of the wallet. The float inputs are their decimals rounded (~1e-16), which the cancellation multiplies by
+    # 3000 (the ratio was off by 1.45e-12); recomputed from the inputs' decimals it keeps 1e-12.
+    scenario = {"venue": "bybit-linear", "formula": "2026", "wallet_balance": "125493.39399530", "positions": [
+        {"symbol": "BTCUSDT", "side": "long", "size": "44.931", "entry_price": "38829.04", "mark_price": "36036.94",
+         "margin_mode": "cross", "leverage": "23.7"}]}
+    inst = get_venue("bybit-linear").market("BTCUSDT").instrument
+    book = BatchInstruments.of([BatchInstrument("bybit-linear", inst, formula="2026")])
+    r = evaluate_book(book, [0], [0], [1.0], [44.931], [38829.04], [36036.94], [True], [23.7], [math.nan],
+                      [math.nan], [125493.39399530])
+    (expected,) = reference(scenario)
+    for name, e in zip(NAMES, expected, strict=True):
+        assert float(getattr(r, name)[0]) == pytest.approx(e, rel=1e-12, nan_ok=True), name

@@ -10,12 +10,11 @@ not a number, an unknown side, mode or instrument, rows disagreeing on the walle
 :attr:`BookArrays.exact`: the reference prices it, and gives its error.
 
 :func:`round_units` rounds float values to their unit (tick, smallest unit) in a given direction and flags every
-value within a relative ``1e-9`` of a rounding boundary, where the float's own error (≤ 1e-12 relative, pinned by
-the compiled path's differential test) could put it on the wrong side: those accounts are re-priced exactly.
-Prices and distances are seldom flagged. IM and MM rounded up to 1e-8 nearly always are: the band of a value of a
-few hundred spans tens of units, and decimal inputs often make an amount a whole number of units, which a float
-cannot tell from one a hair above it. A fast book therefore needs IM and MM exact by other means (integer
-arithmetic on the inputs' decimal digits, or a tighter pinned error and band) — see docs/benchmarks.md.
+value within a relative :data:`BOUNDARY` (4e-12) of a rounding boundary, where the float's own error (≤ 1e-12
+relative, pinned by the compiled path's differential test ``tests/venues/test_batch.py``) could put it on the wrong
+side: those values are decided exactly (:mod:`margincall.calculator.book_exact`) or their accounts re-priced by
+the reference. A value a float cannot settle is mostly one that *is* a whole number of units — IM and MM of
+decimal inputs, a bankruptcy price at a whole tick — which no band can tell from one a hair above it.
 
 To plug in the compiled path (docs/architecture.md, "Whole books")::
 
@@ -52,8 +51,9 @@ F64 = npt.NDArray[np.float64]
 #: Rounding modes of :func:`round_units`.
 CEIL, FLOOR, HALF_UP, TOWARD_ZERO = 0, 1, 2, 3
 RATIO_MODE = {ROUND_CEILING: CEIL, ROUND_FLOOR: FLOOR}
+_FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 #: A float within this relative distance of a rounding boundary is confirmed exactly.
-BOUNDARY = 1e-9
+BOUNDARY = 4e-12
 
 Entry = tuple[str, Instrument, TierTable, str | None, Decimal]
 
@@ -99,9 +99,14 @@ def _number(batch: pa.RecordBatch, name: str) -> tuple[F64, npt.NDArray[np.bool_
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         return values, ~np.isfinite(values) & ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
-    text = _text(batch, name)
-    values = pd.to_numeric(pd.Series(text).replace("", np.nan), errors="coerce").to_numpy(np.float64)
-    return values, (text != "") & ~np.isfinite(values)
+    # Text parsed by pyarrow (correctly rounded); a cell that is not a plain decimal number is bad: its account
+    # goes to the reference, which reads it itself and gives its error or its value.
+    text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    text = pc.fill_null(pc.utf8_trim_whitespace(text), "")
+    good = pc.match_substring_regex(text, _FLOAT)
+    values = pc.cast(pc.if_else(good, text, "nan"), pa.float64()).to_numpy(zero_copy_only=False)
+    given = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
+    return values, given & ~(good.to_numpy(zero_copy_only=False) & np.isfinite(values))
 
 
 def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
@@ -165,9 +170,7 @@ def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
     )  # fmt: skip
 
 
-def round_units(
-    values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int
-) -> tuple[F64, npt.NDArray[np.bool_]]:
+def round_units(values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int) -> tuple[F64, npt.NDArray[np.bool_]]:
     """``values`` as whole numbers of ``unit`` (float64 integers) rounded by ``mode`` (:data:`CEIL`,
     :data:`FLOOR`, :data:`HALF_UP`, :data:`TOWARD_ZERO`), and where a value lies within :data:`BOUNDARY`
     (relative) of a rounding boundary — an integer, or a half for ``HALF_UP`` — so that a float's error could
@@ -182,17 +185,40 @@ def round_units(
     return k, near & ~np.isnan(q)
 
 
+def scaled_texts(values: npt.NDArray[np.int64], scale: int, valid: npt.NDArray[np.bool_] | None = None) -> pa.Array:
+    """Integers at ``10^-scale`` as exact decimal text without trailing zeros (``Decimal.normalize`` written
+    with ``"f"``; zero is ``0``), built by pyarrow kernels: no Python object per value. ``valid``: False → null."""
+    v = np.asarray(values, np.int64)
+    mask = None if valid is None else ~np.asarray(valid, np.bool_)
+    magnitude = np.abs(v)
+    one = 10**scale
+    whole = pc.cast(pa.array(magnitude // one, mask=mask), pa.string())
+    sign = pa.array(np.where(v < 0, "-", ""), pa.string())
+    if scale == 0:
+        return pc.binary_join_element_wise(sign, whole, "")
+    # one + fraction has the fraction's leading zeros after a leading 1, which is cut off
+    frac = pc.utf8_slice_codeunits(pc.cast(pa.array(magnitude % one + one), pa.string()), 1)
+    frac = pc.replace_substring_regex(frac, r"0+$", "")
+    dot = pa.array(np.where(magnitude % one != 0, ".", ""), pa.string())
+    return pc.binary_join_element_wise(sign, whole, dot, frac, "")
+
+
+def unit_parts(unit: Decimal) -> tuple[int, int]:
+    """``unit`` as ``(c, e)`` with ``unit = c × 10^-e``, ``c`` a whole number."""
+    e = max(0, -int(unit.normalize().as_tuple().exponent))
+    return int(unit.scaleb(e)), e
+
+
+def unit_texts(k: F64, unit: Decimal) -> pa.Array:
+    """Whole numbers of ``unit`` (float64 integers; NaN → null) as exact decimal text."""
+    c, e = unit_parts(unit)
+    valid = ~np.isnan(k)
+    return scaled_texts(np.where(valid, k, 0).astype(np.int64) * c, e, valid)
+
+
 def exact_text(k: F64, unit: Decimal) -> list[str | None]:
     """Whole numbers of ``unit`` as exact decimal text (``None`` for NaN)."""
-    out: list[str | None] = []
-    for x in k.tolist():
-        if x != x:
-            out.append(None)
-            continue
-        d = (Decimal(int(x)) * unit).normalize()
-        text = format(d, "f")
-        out.append("0" if text == "-0" else text)
-    return out
+    return list(unit_texts(np.asarray(k, np.float64), unit).to_pylist())
 
 
 def accounts_to_redo(arrays: BookArrays, near: Mapping[str, npt.NDArray[np.bool_]]) -> npt.NDArray[np.bool_]:
@@ -205,4 +231,4 @@ def accounts_to_redo(arrays: BookArrays, near: Mapping[str, npt.NDArray[np.bool_
 
 
 __all__ = ["BOUNDARY", "CEIL", "FLOOR", "HALF_UP", "TOWARD_ZERO", "BookArrays", "accounts_to_redo", "chunk_arrays",
-           "exact_text", "round_units"]  # fmt: skip
+           "exact_text", "round_units", "scaled_texts", "unit_parts", "unit_texts"]  # fmt: skip

@@ -11,7 +11,10 @@ reference's (:class:`~margincall.calculator.book.DecimalEvaluator`) row for row:
 3. :func:`~margincall.calculator.book_arrays.round_units` rounds each value as the book does (module docstring of
    :mod:`margincall.calculator.book`): prices at the tick as the venue rounds, IM and MM up to 1e-8, the ratio
    to 1e-8 toward more risk, the distance toward zero to 1e-4 % — and flags values near a rounding boundary;
-4. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
+4. IM, MM and an isolated bankruptcy price that :func:`~margincall.calculator.book_exact.exact_margins` can
+   decide in integers (from the cells' decimal text) are taken from there, never flagged, and so is a margin
+   ratio near its boundary that :func:`~margincall.calculator.book_ratio.exact_ratios` can form exactly;
+5. every account with a flagged value is re-priced by the reference (:meth:`DecimalEvaluator.account`).
 
 The distance is formed from the unrounded liquidation price as ``distance_to_liquidation_pct`` forms it in
 ``evaluate`` (``(mark − liq) × sign / mark × 100``); its float twin is pinned by the same cell-by-cell test, and a
@@ -25,6 +28,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import (
     RESULT_COLUMNS,
@@ -40,9 +44,14 @@ from margincall.calculator.book_arrays import (
     TOWARD_ZERO,
     BookArrays,
     chunk_arrays,
-    exact_text,
     round_units,
+    scaled_texts,
+    unit_parts,
+    unit_texts,
 )
+from margincall.calculator.book_exact import exact_margins
+from margincall.calculator.book_isolated import exact_isolated
+from margincall.calculator.book_ratio import exact_cross_bankruptcy, exact_ratios
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
 from margincall.model.errors import MarginCallError
@@ -111,37 +120,46 @@ class CompiledEvaluator:
         self.reference = DecimalEvaluator(instruments)
         self.accounts = 0
         self.redone = 0
+        self.exact_rows = 0
+        self.exact_ratios = 0
 
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
         arrays = chunk_arrays(chunk, self.instruments)
         n = arrays.account.size
-        columns: dict[str, list[str | None]] = {name: [None] * n for name in RESULT_COLUMNS}
         res, row_redo = _evaluate(arrays)
         redo = arrays.exact.copy()
         if n:
             redo |= np.logical_or.reduceat(row_redo, arrays.starts)
+        columns: dict[str, pa.Array] = {name: pa.nulls(n, pa.string()) for name in RESULT_COLUMNS}
         if res is not None and n:
-            redo |= self._round(arrays, res, columns)
+            redo |= self._round(chunk, arrays, res, columns)
         self.accounts += int(arrays.starts.size)
         self.redone += int(redo.sum())
         which = np.flatnonzero(redo)
         outcomes = [self.reference.account(chunk.account(int(k))) for k in which]
         exact = priced_rows(outcomes, strict=strict)
-        lengths = np.diff(np.append(arrays.starts, n))
-        rows = np.concatenate([np.arange(arrays.starts[k], arrays.starts[k] + lengths[k]) for k in which]) \
-            if which.size else np.zeros(0, np.int64)  # fmt: skip
-        for name in RESULT_COLUMNS:
-            col, values = columns[name], exact.columns[name].to_pylist()
-            for r, v in zip(rows.tolist(), values, strict=True):
-                col[r] = v
-        return PricedRows({name: pa.array(columns[name], pa.string()) for name in RESULT_COLUMNS}, exact.errors)
+        if which.size:
+            lengths = np.diff(np.append(arrays.starts, n))
+            row_mask = pa.array(np.repeat(redo, lengths))
+            for name in RESULT_COLUMNS:
+                columns[name] = pc.replace_with_mask(columns[name], row_mask, exact.columns[name])
+        return PricedRows(columns, exact.errors)
 
-    def _round(self, arrays: BookArrays, res: BookResult, columns: dict[str, list[str | None]]) -> np.ndarray:
+    def _round(self, chunk: Chunk, arrays: BookArrays, res: BookResult, columns: dict[str, pa.Array]) -> np.ndarray:
         """Fill ``columns`` with the rounded values; per account, whether a value lies near its boundary."""
         liq_k, near_liq = round_units(res.liquidation_price, arrays.tick, arrays.price_mode)
         bank_k, near_bank = round_units(res.bankruptcy_price, arrays.tick, arrays.price_mode)
         im_k, near_im = round_units(res.initial_margin, _MONEY, CEIL)
         mm_k, near_mm = round_units(res.maintenance_margin, _MONEY, CEIL)
+        # IM and MM decided in integers where the rows allow it: no band, no reference
+        exact = exact_margins(chunk, arrays)
+        self.exact_rows += int((exact.im_ok & exact.mm_ok).sum())
+        im_k = np.where(exact.im_ok, exact.initial_margin, im_k)
+        mm_k = np.where(exact.mm_ok, exact.maintenance_margin, mm_k)
+        near_im &= ~exact.im_ok
+        near_mm &= ~exact.mm_ok
+        bank_k = np.where(exact.bank_ok, exact.bankruptcy, bank_k)
+        near_bank &= ~exact.bank_ok
         ratio_k, near_ratio = round_units(res.margin_ratio, float(_RATIO_UNIT), arrays.ratio_mode)
         mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)
         liq = res.liquidation_price
@@ -152,25 +170,37 @@ class CompiledEvaluator:
             q = distance / float(_DISTANCE_UNIT)
             terms = 100 * (np.abs(mark) + np.abs(liq)) / np.abs(mark) / float(_DISTANCE_UNIT)
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
+        # A bankruptcy price or a ratio near its boundary, in an account nothing else sends to the reference:
+        # formed exactly here (cross prices in integers, isolated rows with the reference's own functions).
+        others = np.logical_or.reduceat(near_liq | near_im | near_mm | near_dist, arrays.starts)
+        free = ~others[arrays.account]
+        bank_x, bank_ok = exact_cross_bankruptcy(arrays, exact, near_bank & free)
+        bank_k = np.where(bank_ok, bank_x, bank_k)
+        near_bank &= ~bank_ok
+        iso_bank, iso_bank_ok, iso_ratio, iso_ratio_ok = exact_isolated(arrays, exact, near_bank & free,
+                                                                        near_ratio & free)  # fmt: skip
+        bank_k = np.where(iso_bank_ok, iso_bank, bank_k)
+        near_bank &= ~iso_bank_ok
+        ratio_k = np.where(iso_ratio_ok, iso_ratio, ratio_k)
+        near_ratio &= ~iso_ratio_ok
+        others |= np.logical_or.reduceat(near_bank, arrays.starts)
+        ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
+        ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
+        near_ratio &= ~ratio_ok
+        self.exact_ratios += int(ratio_ok.sum() + iso_ratio_ok.sum())
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
-        # MM (and IM) of an account's rows are exact whole units of 1e-8 from the kernels' floats only when the
-        # float is not near one: flagged rows are confirmed by the reference below.
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
-            columns[name] = _texts(k, DEFAULT_UNIT)
-        columns["margin_ratio"] = _texts(ratio_k, _RATIO_UNIT)
-        columns["distance_to_liquidation"] = _texts(dist_k, _DISTANCE_UNIT)
+            columns[name] = unit_texts(k, DEFAULT_UNIT)
+        columns["margin_ratio"] = unit_texts(ratio_k, _RATIO_UNIT)
+        columns["distance_to_liquidation"] = unit_texts(dist_k, _DISTANCE_UNIT)
+        # Prices at one scale for the chunk: the finest tick's digits.
+        parts = [unit_parts(e[1].tick_size) for e in arrays.entries] or [(1, 0)]
+        scale = max(e for _, e in parts)
+        factor = np.array([c * 10 ** (scale - e) for c, e in parts] + [0], np.int64)[arrays.instrument]
         for name, k in (("liquidation_price", liq_k), ("bankruptcy_price", bank_k)):
-            col: list[str | None] = [None] * k.size
-            for j, entry in enumerate(arrays.entries):
-                rows = np.flatnonzero(arrays.instrument == j)
-                for r, text in zip(rows.tolist(), exact_text(k[rows], entry[1].tick_size), strict=True):
-                    col[r] = text
-            columns[name] = col
+            valid = ~np.isnan(k)
+            columns[name] = scaled_texts(np.where(valid, k, 0).astype(np.int64) * factor, scale, valid)
         return np.logical_or.reduceat(near, arrays.starts)
-
-
-def _texts(k: F64, unit: Decimal) -> list[str | None]:
-    return exact_text(k, unit)
 
 
 __all__ = ["CompiledEvaluator"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -14,6 +15,12 @@ from margincall.model.errors import MarginCallError
 ledger_app = typer.Typer(help="Rebuild, verify and export the event log.", no_args_is_help=True)
 
 _LOG = typer.Option(None, "--log", help="SQLite path or postgresql:// URL (default: $MARGINCALL_DATABASE_URL)")
+
+
+_REFERENCE = typer.Option(False, "--reference", help="also re-make every engine decision with the Decimal reference "
+                          "engine (the [engine] settings of --config / MARGINCALL_ENGINE__*) and report the first "
+                          "event where the log differs")
+_CONFIG = typer.Option(None, "--config", help="TOML configuration file (its [engine] table)", dir_okay=False)
 
 
 def _open(log: str | None):  # type: ignore[no-untyped-def]
@@ -63,16 +70,43 @@ def replay(log: str = _LOG, as_json: bool = typer.Option(False, "--json", help="
 
 
 @ledger_app.command()
-def verify(log: str = _LOG) -> None:
+def verify(
+    log: str = _LOG,
+    reference: bool = _REFERENCE,
+    config: Path | None = _CONFIG,
+) -> None:
     """Check the hash chain and the conservation of money at every event; exit 1 at the first bad one."""
     from margincall.store.engine import EngineFactory
     from margincall.store.journal import verify as verify_log
 
-    report = verify_log(_open(log), EngineFactory())
-    if report.ok:
-        print(f"ok: {report.events} events, chain intact, money conserved at every event; digest {report.digest}")
+    engine_config = None
+    if reference:
+        from margincall.config import Settings
+
+        try:
+            engine_config = Settings.load(config).engine.to_config()
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+    events = _open(log)
+    report = verify_log(events, EngineFactory())
+    if not report.ok:
+        print(f"bad at seq {report.first_bad_seq}: {report.code}: {report.message}", file=sys.stderr)
+        raise typer.Exit(1)
+    print(f"ok: {report.events} events, chain intact, money conserved at every event; digest {report.digest}")
+    if engine_config is None:
         return
-    print(f"bad at seq {report.first_bad_seq}: {report.code}: {report.message}", file=sys.stderr)
+    from margincall.store.audit import audit
+
+    found = audit(events, engine_config)
+    if found.ok:
+        print(f"ok: the reference engine makes every decision of the log ({found.inputs} inputs, {found.events} "
+              "events)")
+        return
+    print(f"differs from the reference at seq {found.seq}: {found.code}: {found.message}", file=sys.stderr)
+    for name, shape in (("reference", found.expected), ("log", found.found)):
+        if shape is not None:
+            print(f"  {name}: {json.dumps(shape, sort_keys=True)}", file=sys.stderr)
     raise typer.Exit(1)
 
 

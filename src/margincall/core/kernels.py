@@ -80,6 +80,20 @@ def next_band(current: int, mm_w: int, mm_f: int, equity: int, thresholds: I64) 
     return band
 
 
+@nb.njit(cache=True, inline="always")
+def tier_of(amount: int, floor: I64, t0: int, t1: int, inclusive: bool) -> int:
+    """The row of the tier holding ``amount`` among rows ``t0:t1``: the last whose floor is below it (or equal to
+    it, unless caps are inclusive) — ``TierTable.index_for``."""
+    k = t0
+    for t in range(t0 + 1, t1):
+        f = floor[t]
+        if f < amount or (f == amount and not inclusive):
+            k = t
+        else:
+            break
+    return k
+
+
 @nb.njit(cache=True)
 def watch_status(cands: I64, w_ptr: I64, w_positions: I64, w_isolated: B, w_account: I64, w_asset: I64,
                  wallet: I64, size: I64, entry: I64, iso_margin: I64, p_market: I64,
@@ -112,16 +126,7 @@ def watch_status(cands: I64, w_ptr: I64, w_positions: I64, w_isolated: B, w_acco
                 break
             n = q * price
             eq += q * (price - e) if s > 0 else q * (e - price)
-            amount = abs(s) if basis_contracts[m] else n
-            t0, t1 = tier_ptr[m], tier_ptr[m + 1]
-            k = t0
-            incl = cap_inclusive[m]
-            for t in range(t0 + 1, t1):
-                f = floor[t]
-                if f < amount or (f == amount and not incl):
-                    k = t
-                else:
-                    break
+            k = tier_of(abs(s) if basis_contracts[m] else n, floor, tier_ptr[m], tier_ptr[m + 1], cap_inclusive[m])
             gross += abs(float(amount_w[k]))  # a deduction (a one-tier table's may be any size) bounds MM too
             if gross > _GROSS_LIMIT:
                 over = True

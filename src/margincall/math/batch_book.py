@@ -8,12 +8,18 @@ of :mod:`margincall.math.batch_kernels` (each a twin of its Decimal formula in t
   tier at the mark, plus Bybit UTA's estimated fee to close ``N(entry)·(1 ∓ 1/L)·taker`` (§4.2–4.3; ``±`` for
   inverse); Bitunix ``N(entry)·MMR_k`` plus the estimated liquidation fee ``N(entry)·taker`` (§6).
 * the margin ratio by the instrument's convention (§0): an isolated row's ``margin + PnL`` against its MM, a
-  cross row's account equity ``wallet + Σ cross PnL`` against ``Σ cross MM``.
+  cross row's account equity ``wallet + Σ cross PnL`` against ``Σ cross MM``; an equity that cancels to a 16th
+  of its terms is recomputed from the inputs' decimals in double-double (:mod:`margincall.math.batch_numerics`).
 * the liquidation price: isolated by the form; cross by the equity = requirement solver of the symbol, others
   fixed (§3.3, §12.2), Bitunix's MM-weighted allocation (§6), Bybit's classic inverse cross form (§4.4).
 * the bankruptcy price: equity = 0 (§3.5), or Bybit's classic form.
 
 Rows of one account are contiguous. A row the Decimal path refuses gets an error code (``ERR_*``) and NaN.
+
+One pass over the rows (:func:`_block`): each account's rows, then at once its cross rows (the data still in
+cache). A first pass (:func:`account_blocks`) refuses reused account ids and cuts the book at account boundaries
+into blocks that :func:`evaluate_rows_parallel` hands to numba's threads; no kernel the loop calls allocates or
+counts references (:func:`margincall.math.batch_numerics.kernel`). Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from numba import njit, prange
 
-from margincall.math.batch_cross import cross_accounts
+from margincall.math.batch_cross import cross_account
 from margincall.math.batch_forms import bitunix_price, bybit_isolated
 from margincall.math.batch_kernels import (
     FORM_BITUNIX,
@@ -33,10 +39,12 @@ from margincall.math.batch_kernels import (
     bankruptcy_one_leg,
     mm_in_tier,
     pnl,
+    pnl2,
     ratio_of,
     solve_one_leg,
     tier_index,
 )
+from margincall.math.batch_numerics import CANCELS, dd_add, dd_div, dd_mul, decimal_of, kernel
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -67,7 +75,32 @@ ERRORS: tuple[tuple[str, str], ...] = (
 )
 
 
-@njit(cache=True)
+@kernel
+def _isolated_equity(
+    inv: bool, s: float, size: float, cs: float, entry: float, mark: float, lev: float, iso: float, extra: float
+) -> float:
+    """An isolated row's ``margin + PnL`` (margin: ``iso``, else ``N(entry)/L + extra``) from its inputs'
+    decimals in double-double, rounded once."""
+    sh, sl = decimal_of(size)
+    ch, cl = decimal_of(cs)
+    qh, ql = dd_mul(sh, sl, ch, cl)
+    eh, el = decimal_of(entry)
+    ph, pl = decimal_of(mark)
+    uh, ul = pnl2(inv, s, qh, ql, eh, el, ph, pl)
+    if np.isnan(iso):
+        mh, ml = dd_div(qh, ql, eh, el) if inv else dd_mul(qh, ql, eh, el)
+        lh, ll = decimal_of(lev)
+        mh, ml = dd_div(mh, ml, lh, ll)
+        if not np.isnan(extra):
+            xh, xl = decimal_of(extra)
+            mh, ml = dd_add(mh, ml, xh, xl)
+    else:
+        mh, ml = decimal_of(iso)
+    th, tl = dd_add(mh, ml, uh, ul)
+    return th + tl
+
+
+@kernel
 def _check_row(
     j: int,
     sign: float,
@@ -80,7 +113,16 @@ def _check_row(
     cross: bool,
     n_inst: int,
 ) -> int:
-    """The row's error code, 0 if fine (scalars only: an array handed to a call costs two reference counts)."""
+    """The row's error code, 0 if fine."""
+    # A good row answers in one branch (each test as a bit, not a jump); a bad one takes the tests in order.
+    no_iso = np.isnan(iso)
+    no_extra = np.isnan(extra) | (extra == 0.0)
+    good = ((j >= 0) & (j < n_inst) & (abs(sign) == 1.0) & (size > 0.0) & (size < np.inf) & (entry > 0.0)
+            & (entry < np.inf) & (mark > 0.0) & (mark < np.inf) & (lev > 0.0) & (lev < np.inf))
+    margin_ok = (no_iso & no_extra) | (~cross & ((no_iso & ~no_extra) | (~no_iso & (iso >= 0.0) & (iso < np.inf)
+                                                                          & no_extra)))
+    if good & margin_ok:
+        return 0
     if j < 0 or j >= n_inst:
         return ERR_INSTRUMENT
     if sign != 1.0 and sign != -1.0:
@@ -101,6 +143,40 @@ def _check_row(
     if has_extra and not np.isnan(iso):
         return ERR_MARGIN_TWICE
     return 0
+
+
+@njit(cache=True)
+def account_blocks(acc: I64, err: I8, n_blocks: int) -> tuple[I64, int]:
+    """The first pass: an account id that is negative or comes back after another's rows refuses its rows
+    (``ERR_ACCOUNT``); returns ``n_blocks + 1`` block bounds, each at an account's first row, and the longest
+    account's row count (the cross pass's scratch width)."""
+    n = len(acc)
+    max_acc = 0
+    for i in range(n):
+        if acc[i] > max_acc:
+            max_acc = acc[i]
+    seen = np.zeros(max_acc + 1, dtype=np.bool_)
+    longest = 1
+    i0 = 0
+    while i0 < n:
+        a = acc[i0]
+        i1 = i0 + 1
+        while i1 < n and acc[i1] == a:
+            i1 += 1
+        if a < 0 or seen[a]:
+            for i in range(i0, i1):
+                err[i] = ERR_ACCOUNT
+        else:
+            seen[a] = True
+        longest = max(longest, i1 - i0)
+        i0 = i1
+    bounds = np.empty(n_blocks + 1, dtype=np.int64)
+    for b in range(n_blocks + 1):
+        x = b * n // n_blocks
+        while 0 < x < n and acc[x] == acc[x - 1]:
+            x += 1
+        bounds[b] = x
+    return bounds, longest
 
 
 @njit(cache=True)
@@ -125,85 +201,57 @@ def evaluate_rows(
     ratio: F64,
     err: I8,
 ) -> None:
-    """Fill ``liq, bank, im, mm, ratio, err`` (one value per row). ``ins``: per-instrument arrays
+    """Fill ``liq, bank, im, mm, ratio, err`` (one value per row), in one thread. ``ins``: per-instrument arrays
     ``(inverse, contract_size, table, form, fee_rate, taker, ratio_convention, venue, settle)``."""
-    n = len(acc)
+    longest = account_blocks(acc, err, 1)[1]
     inverse_a, cs_a, table_a, form_a, feer_a, taker_a, conv_a, venue_a, settle_a = ins
-    n_inst = len(inverse_a)
-    max_acc = 0
-    for i in range(n):
-        if acc[i] > max_acc:
-            max_acc = acc[i]
-    seen = np.zeros(max_acc + 1, dtype=np.bool_)
-    starts = np.empty(n, dtype=np.int64)
-    ends = np.empty(n, dtype=np.int64)
-    walls = np.empty(n)
-    n_cross = _accounts(
-        acc,
-        inst,
-        sign,
-        size,
-        entry,
-        mark,
-        cross,
-        lev,
-        iso,
-        extra,
-        wallet,
-        inverse_a,
-        cs_a,
-        table_a,
-        form_a,
-        feer_a,
-        taker_a,
-        conv_a,
-        venue_a,
-        settle_a,
-        n_inst,
-        tiers,
-        liq,
-        bank,
-        im,
-        mm,
-        ratio,
-        err,
-        seen,
-        starts,
-        ends,
-        walls,
-    )
-    cross_accounts(
-        n_cross,
-        starts,
-        ends,
-        walls,
-        inst,
-        sign,
-        size,
-        entry,
-        mark,
-        cross,
-        inverse_a,
-        table_a,
-        form_a,
-        feer_a,
-        taker_a,
-        conv_a,
-        tiers,
-        cs_a,
-        liq,
-        bank,
-        mm,
-        ratio,
-        err,
-    )
-    for i in range(n):
-        if err[i] != 0:
-            liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
+    floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, last_cap_t, maxlev_t = tiers
+    scratch = np.empty((4, longest))
+    _block(0, len(acc), acc, inst, sign, size, entry, mark, cross, lev, iso, extra, wallet, inverse_a, cs_a,
+           table_a, form_a, feer_a, taker_a, conv_a, venue_a, settle_a, floors, mmr_t, amounts, inclusive_t,
+           contracts_t, whole_t, last_cap_t, maxlev_t, liq, bank, im, mm, ratio, err, scratch)
 
 
-@njit(cache=True)
-def _accounts(
+@njit(cache=True, parallel=True)
+def evaluate_rows_parallel(
+    acc: I64,
+    inst: I64,
+    sign: F64,
+    size: F64,
+    entry: F64,
+    mark: F64,
+    cross: Any,
+    lev: F64,
+    iso: F64,
+    extra: F64,
+    wallet: F64,
+    ins: Any,
+    tiers: Any,
+    liq: F64,
+    bank: F64,
+    im: F64,
+    mm: F64,
+    ratio: F64,
+    err: I8,
+    n_blocks: int,
+) -> None:
+    """:func:`evaluate_rows` over ``n_blocks`` blocks of whole accounts, in numba's threads (an account is
+    independent of the others: the same numbers as one block)."""
+    bounds, longest = account_blocks(acc, err, n_blocks)
+    inverse_a, cs_a, table_a, form_a, feer_a, taker_a, conv_a, venue_a, settle_a = ins
+    floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, last_cap_t, maxlev_t = tiers
+    for b in prange(n_blocks):
+        b0, b1 = bounds[b], bounds[b + 1]
+        scratch = np.empty((4, min(longest, max(b1 - b0, 1))))
+        _block(b0, b1, acc, inst, sign, size, entry, mark, cross, lev, iso, extra, wallet, inverse_a, cs_a,
+               table_a, form_a, feer_a, taker_a, conv_a, venue_a, settle_a, floors, mmr_t, amounts, inclusive_t,
+               contracts_t, whole_t, last_cap_t, maxlev_t, liq, bank, im, mm, ratio, err, scratch)
+
+
+@kernel
+def _block(
+    b0: int,
+    b1: int,
     acc: I64,
     inst: I64,
     sign: F64,
@@ -224,40 +272,42 @@ def _accounts(
     conv_a: I64,
     venue_a: I64,
     settle_a: I64,
-    n_inst: int,
-    tiers: Any,
+    floors: F64,
+    mmr_t: F64,
+    amounts: F64,
+    inclusive_t: Any,
+    contracts_t: Any,
+    whole_t: Any,
+    last_cap_t: F64,
+    maxlev_t: F64,
     liq: F64,
     bank: F64,
     im: F64,
     mm: F64,
     ratio: F64,
     err: Any,
-    seen: Any,
-    starts: I64,
-    ends: I64,
-    walls: F64,
-) -> int:
-    """Every account's rows; returns how many accounts have cross rows (their ranges in ``starts``/``ends``)."""
-    n = len(acc)
-    floors, mmr_t, amounts, inclusive_t, contracts_t, whole_t, last_cap_t, maxlev_t = tiers
-    n_accounts_cross = 0
-    i0 = 0
-    while i0 < n:
+    scratch: F64,
+) -> None:
+    """The accounts of rows ``b0:b1``: every row, then an account's cross rows together (``scratch``: per cross
+    row its contract quantity, PnL, MM and constant requirement, indexed from the account's first row)."""
+    n_inst = len(inverse_a)
+    i0 = b0
+    while i0 < b1:
         a = acc[i0]
         i1 = i0 + 1
-        while i1 < n and acc[i1] == a:
+        while i1 < b1 and acc[i1] == a:
             i1 += 1
-        if a < 0 or seen[a]:
+        if err[i0] == ERR_ACCOUNT:
             for i in range(i0, i1):
-                err[i] = ERR_ACCOUNT
+                liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
             i0 = i1
             continue
-        seen[a] = True
         w = np.nan
         n_cross = 0
         cross_venue = -1
         cross_settle = -1
         bad_account = 0
+        refused = False
         for i in range(i0, i1):
             code = _check_row(inst[i], sign[i], size[i], entry[i], mark[i], lev[i], iso[i], extra[i], cross[i], n_inst)
             if code == 0 and not np.isnan(wallet[i]):
@@ -267,6 +317,7 @@ def _accounts(
                     code = ERR_WALLET
             err[i] = code
             if code != 0:
+                refused = True
                 bad_account = code if cross[i] or code == ERR_WALLET else bad_account
                 continue
             j = inst[i]
@@ -285,6 +336,7 @@ def _accounts(
                 err[i] = ERR_LEVERAGE_ABOVE_TIER
             if err[i] != 0:
                 bad_account = err[i] if cross[i] else bad_account
+                refused = True
                 continue
             pnl_i = pnl(inv, s, qi, ep, p)
             im[i] = n_mark / lv
@@ -302,9 +354,8 @@ def _accounts(
                     creq_i = n_entry * (1.0 + s / lv if inv else 1.0 - s / lv) * taker
             mm[i] = mmfee_i + creq_i
             if cross[i]:
-                # PnL, MM and the constant requirement wait for the account's second pass in the outputs the
-                # second pass fills (no scratch array: fresh pages cost more than the arithmetic).
-                liq[i], bank[i], ratio[i] = pnl_i, mmfee_i, creq_i
+                o = i - i0
+                scratch[0, o], scratch[1, o], scratch[2, o], scratch[3, o] = qi, pnl_i, mmfee_i, creq_i
                 n_cross += 1
                 if cross_venue == -1:
                     cross_venue, cross_settle = venue_a[j], settle_a[j]
@@ -312,27 +363,14 @@ def _accounts(
                     bad_account = ERR_MIXED_ACCOUNT
                 continue
             margin = iso[i] if not np.isnan(iso[i]) else n_entry / lv + (0.0 if np.isnan(extra[i]) else extra[i])
-            ratio[i] = ratio_of(conv_a[j], margin + pnl_i, mm[i])
+            equity = margin + pnl_i
+            if abs(equity) * CANCELS < abs(margin) + abs(pnl_i):
+                equity = _isolated_equity(inv, s, size[i], cs_a[j], ep, p, lv, iso[i], extra[i])
+            ratio[i] = ratio_of(conv_a[j], equity, mm[i])
             bank[i] = bankruptcy_one_leg(inv, s, qi, ep, margin)
             if form == FORM_GENERIC:
-                liq[i] = solve_one_leg(
-                    inv,
-                    s,
-                    qi,
-                    ep,
-                    p,
-                    margin,
-                    feer_a[j],
-                    size[i],
-                    row,
-                    floors,
-                    mmr_t,
-                    amounts,
-                    inclusive_t,
-                    contracts_t,
-                    whole_t,
-                    True,
-                )
+                liq[i] = solve_one_leg(inv, s, qi, ep, p, margin, feer_a[j], size[i], row, floors, mmr_t, amounts,
+                                       inclusive_t, contracts_t, whole_t, True)
             elif form == FORM_BITUNIX:
                 liq[i] = bitunix_price(inv, s, qi, ep, margin, mmfee_i, creq_i)
             else:
@@ -340,13 +378,15 @@ def _accounts(
                 extra_b = (0.0 if np.isnan(extra[i]) else extra[i]) if np.isnan(iso[i]) else margin - n_entry / lv
                 liq[i] = bybit_isolated(form, inv, s, qi, ep, lv, mmr_t[row, k], amounts[row, k], extra_b, taker)
         if bad_account != 0:
+            refused = True
             for i in range(i0, i1):
                 if cross[i] or bad_account == ERR_WALLET:
                     err[i] = bad_account if err[i] == 0 else err[i]
         elif n_cross > 0:
-            starts[n_accounts_cross] = i0
-            ends[n_accounts_cross] = i1
-            walls[n_accounts_cross] = 0.0 if np.isnan(w) else w
-            n_accounts_cross += 1
+            refused |= cross_account(i0, i1, 0.0 if np.isnan(w) else w, inst, sign, size, entry, mark, cross,
+                                     inverse_a, cs_a, table_a, form_a, feer_a, taker_a, conv_a, floors, mmr_t,
+                                     amounts, inclusive_t, contracts_t, whole_t, scratch, liq, bank, mm, ratio, err)
+        for i in range(i0, i1 if refused else i0):
+            if err[i] != 0:
+                liq[i] = bank[i] = im[i] = mm[i] = ratio[i] = np.nan
         i0 = i1
-    return n_accounts_cross

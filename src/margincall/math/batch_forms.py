@@ -10,12 +10,12 @@ Each Decimal function is the specification; ``tests/venues/test_batch.py`` pins 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from margincall.math.batch_kernels import FORM_BYBIT_2024, FORM_BYBIT_2026, FORM_BYBIT_LEGACY
+from margincall.math.batch_numerics import kernel
 
 
-@njit(cache=True)
+@kernel
 def bybit_isolated(
     form: int,
     inverse: bool,
@@ -60,7 +60,7 @@ def bybit_isolated(
     return lp if lp > 0.0 else np.nan
 
 
-@njit(cache=True)
+@kernel
 def bybit_inverse_cross_classic(
     s: float, q: float, entry: float, available: float, mmr: float, mmd: float, fee: float
 ) -> tuple[float, float]:
@@ -75,7 +75,7 @@ def bybit_inverse_cross_classic(
     return (q / den if den > 0.0 else np.nan), bankruptcy
 
 
-@njit(cache=True)
+@kernel
 def bitunix_price(
     inverse: bool, s: float, q: float, entry: float, margin: float, maintenance: float, fee: float
 ) -> float:

@@ -6,7 +6,7 @@ Each kernel is the twin of one Decimal formula, which is its executable specific
 * :func:`tier_index` — :meth:`margincall.model.tiers.TierTable.index_for` on a padded
   :class:`~margincall.math.vector.TierArrays` row (also the engine screen's tier lookup).
 * :func:`mm_in_tier` — :func:`margincall.math.margin.mm_for_notional` (docs/venues.md §2.1, §2.2, §5).
-* :func:`pnl` — :func:`margincall.math.contracts.pnl_of`.
+* :func:`pnl` / :func:`pnl2` — :func:`margincall.math.contracts.pnl_of` (float64, double-double).
 * :func:`solve_one_leg` / :func:`solve_legs` — :func:`margincall.math.solver.solve_price` (docs/venues.md §3.3,
   §12.2): ``f(u) = constant + Σ legs [PnL(u) − MM(u)]`` with ``u = P`` (linear) or ``1/P`` (inverse), linear
   within a tier. One leg of a continuous (bracket, or contracts-keyed) table makes ``f`` monotone, so the root
@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from margincall.math.batch_numerics import allocating, dd_add, dd_div, dd_mul, kernel, kernel_inline
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -56,27 +57,31 @@ class KernelTiers(NamedTuple):
     max_leverage: F64
 
 
-@njit(cache=True, inline="always")
+@kernel_inline
 def tier_index(floors: F64, row: int, amount: float, inclusive: bool) -> int:
-    """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier."""
+    """The last tier whose floor is ≤ ``amount`` (< with inclusive caps); past the last cap, the last tier.
+
+    The floors ascend, so that is the number of floors above the first that are ≤ (<) ``amount``: counted over
+    the whole padded row (padding floors are +inf) without a data-dependent branch, as a tier drawn at random
+    would mispredict a search's exit every time."""
     k = 0
     width = floors.shape[1]
     if inclusive:
-        while k + 1 < width and floors[row, k + 1] < amount:
-            k += 1
+        for t in range(1, width):
+            k += floors[row, t] < amount
     else:
-        while k + 1 < width and floors[row, k + 1] <= amount:
-            k += 1
+        for t in range(1, width):
+            k += floors[row, t] <= amount
     return k
 
 
-@njit(cache=True)
+@kernel
 def mm_in_tier(notional: float, mmr: float, fee_rate: float, amount: float) -> float:
     """``N·(MMR_k + fee) − cum_k`` (whole-position tables carry ``cum = 0``)."""
     return notional * (mmr + fee_rate) - amount
 
 
-@njit(cache=True)
+@kernel
 def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
     """Linear ``s·Q·(P − EP)``; inverse ``s·Q·(1/EP − 1/P)``, computed as ``s·Q·(P − EP)/(EP·P)`` (the same
     number; ``P − EP`` is exact in float when the prices are within a factor 2, ``1/EP − 1/P`` cancels)."""
@@ -85,7 +90,22 @@ def pnl(inverse: bool, s: float, q: float, entry: float, price: float) -> float:
     return s * q * (price - entry)
 
 
-@njit(cache=True)
+@kernel_inline
+def pnl2(
+    inverse: bool, s: float, q: float, q_lo: float, entry: float, entry_lo: float, price: float, price_lo: float
+) -> tuple[float, float]:
+    """:func:`pnl`'s expression with each operation in double-double (each input ``x + x_lo``), for an equity
+    that cancels (:mod:`margincall.math.batch_numerics`); :func:`pnl` stays plain float64, as the row loop and
+    the engine's screen run it on every position and only a cancelling equity needs the extra digits."""
+    dh, dl = dd_add(price, price_lo, -entry, -entry_lo)
+    nh, nl = dd_mul(q, q_lo, dh, dl)
+    if inverse:
+        eh, el = dd_mul(entry, entry_lo, price, price_lo)
+        nh, nl = dd_div(nh, nl, eh, el)
+    return s * nh, s * nl
+
+
+@kernel
 def ratio_of(convention: int, equity: float, maintenance: float) -> float:
     """:class:`~margincall.venues.profiles.RatioConvention`: NaN where the Decimal ratio is ``None``."""
     if convention == RATIO_MM_OVER_EQUITY:
@@ -93,14 +113,14 @@ def ratio_of(convention: int, equity: float, maintenance: float) -> float:
     return equity / maintenance if maintenance > 0.0 else np.nan
 
 
-@njit(cache=True)
+@kernel
 def _leg_ab(inverse: bool, s: float, q: float, entry: float) -> tuple[float, float]:
     if inverse:
         return s * q / entry, -s * q
     return -s * q * entry, s * q
 
 
-@njit(cache=True, inline="always")
+@kernel_inline
 def solve_one_leg(
     inverse: bool,
     s: float,
@@ -154,27 +174,12 @@ def solve_one_leg(
         if u <= 0.0:
             return np.nan
         return float(1.0 / u if inverse else u)
-    return _solve_general(
-        inverse,
-        np.array([s]),
-        np.array([q]),
-        np.array([entry]),
-        np.array([fee]),
-        np.array([size]),
-        np.array([row]),
-        mark,
-        constant,
-        floors,
-        mmr,
-        amounts,
-        inclusive,
-        by_contracts,
-        whole,
-        maintenance,
-    )
+    # Not monotone: every segment, as the Decimal solver (:func:`_solve_general`'s segments for one leg keyed on
+    # notional are its tiers).
+    return _one_leg_segments(inverse, a0, b0, q, mark, fee, row, floors, mmr, amounts, incl)
 
 
-@njit(cache=True)
+@kernel
 def _one_leg_f(
     a0: float,
     b0: float,
@@ -192,7 +197,7 @@ def _one_leg_f(
     return float(a0 + amounts[row, k] + (b0 - q * (mmr[row, k] + fee)) * u)
 
 
-@njit(cache=True)
+@kernel
 def _one_leg_segments(
     inverse: bool,
     a0: float,
@@ -252,7 +257,7 @@ def _one_leg_segments(
     return _choose(lower, upper, mark, slope, triggered)
 
 
-@njit(cache=True)
+@kernel
 def _choose(lower: float, upper: float, mark: float, slope: float, triggered: bool) -> float:
     """:func:`margincall.math.solver.solve_price`'s choice between the roots below and above the mark."""
     if slope > 0.0:
@@ -270,14 +275,14 @@ def _choose(lower: float, upper: float, mark: float, slope: float, triggered: bo
     return float(price)
 
 
-@njit(cache=True)
+@kernel
 def bankruptcy_one_leg(inverse: bool, s: float, q: float, entry: float, constant: float) -> float:
     """Price at which ``constant + PnL = 0`` (docs/venues.md §3.5; the solver with no maintenance); NaN: none."""
     a, b = _leg_ab(inverse, s, q, entry)
     return _root_price(inverse, a + constant, b)
 
 
-@njit(cache=True)
+@kernel
 def _root_price(inverse: bool, a: float, b: float) -> float:
     """The price of ``a + b·u = 0`` on one segment ``u > 0`` (the Decimal solver's ``a = b = 0`` gives ``u = 1``)."""
     if b == 0.0:
@@ -288,7 +293,7 @@ def _root_price(inverse: bool, a: float, b: float) -> float:
     return -b / a if inverse else u
 
 
-@njit(cache=True)
+@kernel
 def _f(
     inverse: bool,
     s: F64,
@@ -324,7 +329,7 @@ def _f(
     return a, b
 
 
-@njit(cache=True)
+@allocating
 def solve_legs(
     inverse: bool,
     s: F64,
@@ -383,7 +388,7 @@ def solve_legs(
     )
 
 
-@njit(cache=True)
+@allocating
 def _solve_general(
     inverse: bool,
     s: F64,

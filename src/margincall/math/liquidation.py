@@ -8,6 +8,8 @@ The risk engine (:mod:`margincall.risk.waterfall`) orders the steps; this module
 * :func:`partial_step_cost_fee_plus_slippage` — what one partial step takes from the equity.
 * :func:`nominal_liquidation_fee` / :func:`liquidation_fee_rounded_up` — the clearance fee on the closed amount.
 * :func:`takeover_fund_result_after_closing_at_fills` — what the insurance fund is left with by a takeover.
+* :func:`liquidation_fee_of_closes` — the fee of a watch closed in full, rounded up once.
+* :func:`market_fill_price` — where the default executor's liquidation order fills.
 * :func:`socialized_loss_shares_pro_rata_to_profit` — the last resort: the loss charged to profitable accounts.
 
 Notation as in :mod:`margincall.math.contracts`: ``qty`` is ``|size| × contract_size``; ``sign`` +1 long, −1 short.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Context, Decimal, localcontext
 
 from margincall.math.contracts import notional_of, pnl_of, price_after_pnl
 from margincall.model.enums import ContractKind
@@ -26,6 +28,15 @@ from margincall.model.numbers import ONE, ZERO
 #: Computed prices carried in events (bankruptcy prices, the executor's fills) keep 10 decimals; the dust this
 #: leaves in PnL is settled with the insurance fund at the bankruptcy settlement.
 PRICE_QUANTUM = Decimal("1e-10")
+
+#: The context a computed price, and a sum the waterfall compares or rounds, is formed in: 60 digits, so that
+#: within the core's ranges (quantities and amounts of at most 19 digits) nothing is rounded before the one
+#: rounding the rule names — a quotient that does not end is never within 10^-50 of a 10-decimal tie, and one that
+#: ends is exact — and the value is the exact value rounded once (what the core's integer twins compute,
+#: ``margincall.core.prices`` and ``margincall.core.takeover``).
+EXACT_CONTEXT = Context(prec=60)
+#: The most a market executor's fill moves from the mark (``market_fill_price``).
+MAX_FILL_MOVE = Decimal("0.5")
 
 #: How far past the edge of positive prices a bankruptcy price is put when no positive price gives the share
 #: (an inverse short cannot lose more than ``Q / P``; a linear long cannot lose more than ``Q·P``): the mark
@@ -61,16 +72,29 @@ def bankruptcy_prices_sharing_equity_pro_rata_to_notional(legs: Sequence[Closing
     (:func:`~margincall.math.contracts.price_after_pnl`). With one leg this is the venue's bankruptcy price of
     that position, others fixed. A price past the edge of positive prices is put at ``mark / 1000`` (linear) or
     ``mark × 1000`` (inverse). Each price to 10 decimals (:func:`price_in_event`)."""
-    notionals = [notional_of(leg.kind, leg.qty, leg.mark) for leg in legs]
-    total = sum(notionals, ZERO)
     out: list[Decimal] = []
-    for leg, n in zip(legs, notionals, strict=True):
-        share = equity * n / total if total > 0 else ZERO
-        price = price_after_pnl(leg.kind, leg.sign, leg.qty, leg.mark, -share)
-        if price is None:
-            price = leg.mark / _PAST_THE_EDGE if leg.kind is ContractKind.LINEAR else leg.mark * _PAST_THE_EDGE
-        out.append(price_in_event(price))
+    with localcontext(EXACT_CONTEXT):
+        notionals = [notional_of(leg.kind, leg.qty, leg.mark) for leg in legs]
+        total = sum(notionals, ZERO)
+        for leg, n in zip(legs, notionals, strict=True):
+            share = equity * n / total if total > 0 else ZERO
+            price = price_after_pnl(leg.kind, leg.sign, leg.qty, leg.mark, -share)
+            if price is None:
+                price = leg.mark / _PAST_THE_EDGE if leg.kind is ContractKind.LINEAR else leg.mark * _PAST_THE_EDGE
+            out.append(price_in_event(price))
     return out
+
+
+def market_fill_price(sign: int, mark: Decimal, notional: Decimal, slippage: Decimal, impact_per_million: Decimal
+                      ) -> Decimal:
+    """Where a liquidation's market order fills (the default executor, ``risk.executor.MarketExecutor``): the
+    mark moved against the closed side by ``move = slippage + impact_per_million × notional / 1,000,000`` (a
+    linear impact model), at most :data:`MAX_FILL_MOVE`: ``mark × (1 − move)`` closing a long (a sell),
+    ``mark × (1 + move)`` closing a short. Formed in :data:`EXACT_CONTEXT` and rounded once to 10 decimals
+    (:func:`price_in_event`)."""
+    with localcontext(EXACT_CONTEXT):
+        move = min(slippage + impact_per_million * notional / Decimal(1_000_000), MAX_FILL_MOVE)
+        return price_in_event(mark * (ONE - move) if sign > 0 else mark * (ONE + move))
 
 
 def nominal_liquidation_fee(kind: ContractKind, qty: Decimal, price: Decimal, rate: Decimal) -> Decimal:
@@ -100,8 +124,20 @@ def takeover_fund_result_after_closing_at_fills(equity: Decimal, legs: Sequence[
     pnl(mark → fill)``. Positive, it is the surplus above bankruptcy the insurance fund takes over; negative, the
     deficit the fund pays (docs/venues.md §3.8: "a better fill goes to the insurance fund, a worse one is paid by
     it"). The fund can take the positions over when its balance plus this is not negative."""
-    return equity + sum((pnl_of(leg.kind, leg.sign, leg.qty, leg.mark, fill)
-                         for leg, fill in zip(legs, fills, strict=True)), ZERO)
+    with localcontext(EXACT_CONTEXT):
+        return equity + sum((pnl_of(leg.kind, leg.sign, leg.qty, leg.mark, fill)
+                             for leg, fill in zip(legs, fills, strict=True)), ZERO)
+
+
+def liquidation_fee_of_closes(legs: Sequence[ClosingLeg], fills: Sequence[Decimal], rates: Sequence[Decimal],
+                              unit: Decimal) -> Decimal:
+    """The liquidation fee of a watch closed in full: the nominal fees of its legs at their fills
+    (:func:`nominal_liquidation_fee`), summed exactly (:data:`EXACT_CONTEXT`) and rounded up once to ``unit``
+    (:func:`liquidation_fee_rounded_up`)."""
+    with localcontext(EXACT_CONTEXT):
+        nominal = sum((nominal_liquidation_fee(leg.kind, leg.qty, fill, rate)
+                       for leg, fill, rate in zip(legs, fills, rates, strict=True)), ZERO)
+        return liquidation_fee_rounded_up(nominal, unit)
 
 
 def socialized_loss_shares_pro_rata_to_profit(loss: Decimal, profits: Mapping[str, Decimal],

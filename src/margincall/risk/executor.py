@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from margincall.model.numbers import ONE
+from margincall.math.liquidation import market_fill_price
 
 
 class LiquidationExecutor(Protocol):
@@ -32,9 +32,7 @@ class MarketExecutor:
     name: str = "market"
 
     def fill_price(self, sign: int, mark: Decimal, notional: Decimal, bankruptcy: Decimal | None) -> Decimal:
-        move = self.slippage + self.impact_per_million * notional / Decimal(1_000_000)
-        move = min(move, Decimal("0.5"))
-        return mark * (ONE - move) if sign > 0 else mark * (ONE + move)
+        return market_fill_price(sign, mark, notional, self.slippage, self.impact_per_million)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,7 @@ from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.liquidation import (
     ClosingLeg,
     bankruptcy_prices_sharing_equity_pro_rata_to_notional,
-    liquidation_fee_rounded_up,
-    nominal_liquidation_fee,
+    liquidation_fee_of_closes,
     partial_step_cost_fee_plus_slippage,
     price_in_event,
     socialized_loss_shares_pro_rata_to_profit,
@@ -176,10 +175,8 @@ class Waterfall:
                  for leg in legs]
         fund_result = takeover_fund_result_after_closing_at_fills(st.equity, legs, fills)
         fund = led.book_balance(INSURANCE, asset)
-        fee = liquidation_fee_rounded_up(sum((nominal_liquidation_fee(leg.kind, leg.qty, fill,
-                                                                      led.markets[p.key.symbol].liquidation_fee)
-                                              for p, leg, fill in zip(st.positions, legs, fills, strict=True)), ZERO),
-                                         led.unit)
+        fee = liquidation_fee_of_closes(legs, fills, [led.markets[p.key.symbol].liquidation_fee for p in st.positions],
+                                        led.unit)
         steps = 0
         bankrupt = bankruptcy_prices_sharing_equity_pro_rata_to_notional(legs, st.equity)
         # takeover when the fund can absorb what is left after closing at the executor's prices (the equity,

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
-from margincall.math.batch_book import ERRORS, evaluate_rows
+from margincall.math.batch_book import ERRORS, evaluate_rows, evaluate_rows_parallel
 from margincall.math.batch_kernels import RATIO_EQUITY_OVER_MM, RATIO_MM_OVER_EQUITY, KernelTiers
 from margincall.math.vector import TierArrays
 from margincall.model.enums import ContractKind, MarginMode
@@ -32,6 +33,12 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
+
+#: From this many rows a book is cut into blocks of whole accounts evaluated in numba's threads (below it the
+#: threads' start costs more than they save).
+PARALLEL_ROWS = 1 << 16
+#: Blocks per thread.
+BLOCKS = 8
 
 _RATIO = {RatioConvention.MM_OVER_EQUITY: RATIO_MM_OVER_EQUITY, RatioConvention.EQUITY_OVER_MM: RATIO_EQUITY_OVER_MM}
 
@@ -177,8 +184,18 @@ def evaluate_book(
     liq, bank, im, mm, ratio = (np.empty(n) for _ in range(5))
     err = np.zeros(n, dtype=np.int8)
     sgn, sz, ep, mp, lev, iso, extra, wb = cols
-    evaluate_rows(acc, inst, sgn, sz, ep, mp, crs, lev, iso, extra, wb, instruments.arrays,
-                  instruments.kernel_tiers(), liq, bank, im, mm, ratio, err)
+    threads = numba.get_num_threads()
+    if n >= PARALLEL_ROWS and threads > 1:
+        # Blocks handed out one at a time: a thread slowed by another process on its core takes fewer.
+        chunk = numba.set_parallel_chunksize(1)
+        try:
+            evaluate_rows_parallel(acc, inst, sgn, sz, ep, mp, crs, lev, iso, extra, wb, instruments.arrays,
+                                   instruments.kernel_tiers(), liq, bank, im, mm, ratio, err, BLOCKS * threads)
+        finally:
+            numba.set_parallel_chunksize(chunk)
+    else:
+        evaluate_rows(acc, inst, sgn, sz, ep, mp, crs, lev, iso, extra, wb, instruments.arrays,
+                      instruments.kernel_tiers(), liq, bank, im, mm, ratio, err)
     if strict:
         bad = np.flatnonzero(err)
         if bad.size:

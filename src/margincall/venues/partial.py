@@ -13,10 +13,11 @@ profile names its rule (:attr:`margincall.venues.profiles.VenueProfile.partial_l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import TYPE_CHECKING, Protocol
 
 from margincall.math.contracts import contracts_for_amount, notional_of
+from margincall.math.liquidation import EXACT_CONTEXT
 from margincall.math.margin import tier_amount
 from margincall.model.enums import TierBasis
 
@@ -44,13 +45,14 @@ def _contracts_below(market: MarketSpec, amount_cap: Decimal, price: Decimal) ->
     """Largest multiple of the lot whose tier amount at ``price`` is strictly below ``amount_cap``."""
     inst = market.instrument
     lot = inst.lot_size
-    if market.tiers.basis is TierBasis.CONTRACTS:
-        contracts = amount_cap
-    else:
-        contracts = contracts_for_amount(inst.kind, amount_cap, price, inst.contract_size)
-    n = (contracts / lot).to_integral_value(rounding=ROUND_DOWN) * lot
-    if n >= contracts:
-        n -= lot
+    with localcontext(EXACT_CONTEXT):  # the quotient exact to far below a lot: the floor is the exact one
+        if market.tiers.basis is TierBasis.CONTRACTS:
+            contracts = amount_cap
+        else:
+            contracts = contracts_for_amount(inst.kind, amount_cap, price, inst.contract_size)
+        n = (contracts / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+        if n >= contracts:
+            n -= lot
     return max(n, Decimal(0))
 
 
@@ -63,6 +65,11 @@ class PartialRule(Protocol):
     def step(self, market: MarketSpec, size: Decimal, price: Decimal, steps_done: int, since_last_ms: int | None
              ) -> Step | None:
         """The next step for a position of ``size`` contracts at ``price``; ``None`` = wait (cooldown)."""
+        ...
+
+    def core_form(self) -> tuple[int, int] | None:
+        """The rule as the engine core's integers ``(tiers stepped down, lowest 0-based tier that steps)`` —
+        ``(0, 0)``: closed in full — or ``None`` when the core does not hold it yet (``margincall.core.partial``)."""
         ...
 
 
@@ -86,6 +93,9 @@ class TierStepDown:
         if keep <= 0 or keep >= size:
             return Step(None, f"tier {k + 1} → {target + 1} leaves nothing: closed in full", k)
         return Step(size - keep, f"step down from tier {k + 1} to tier {target + 1}", k, target)
+
+    def core_form(self) -> tuple[int, int] | None:
+        return self.tiers, self.min_tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +121,9 @@ class FractionStep:
             return None
         return Step(None, "closed in full" if steps_done == 0 else "after the cooldown: the whole remainder", k)
 
+    def core_form(self) -> tuple[int, int] | None:
+        return None  # a step in time (its cooldown) is not held by the core yet
+
 
 @dataclass(frozen=True, slots=True)
 class FullOnly:
@@ -121,3 +134,6 @@ class FullOnly:
     def step(self, market: MarketSpec, size: Decimal, price: Decimal, steps_done: int, since_last_ms: int | None
              ) -> Step | None:
         return Step(None, "closed in full", _tier_index(market, size, price))
+
+    def core_form(self) -> tuple[int, int] | None:
+        return 0, 0

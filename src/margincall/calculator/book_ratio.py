@@ -1,0 +1,162 @@
+"""The margin ratio of a book's rows where its float lies near a 1e-8 boundary, from the cells' integers.
+
+A ratio of thousands (equity / a small MM) is ~10^11 units of 1e-8: a float's 1e-12 relative error spans units,
+so the float band cannot settle it. For a row whose MM the integer path decided
+(:mod:`margincall.calculator.book_exact`) — and, for a cross row, every cross row of its account — the ratio is
+formed here as ``evaluate`` forms it, with the same functions of ``margincall.math`` on exact Decimals built from
+the integers: ``pnl_of`` for each PnL, ``initial_margin(notional_of(…))`` for an isolated margin (its IM at entry),
+``MM = N·(MMR_k + fee) − cum_k`` from the row's tier, the equity ``wallet + ΣPnL`` (cross) or ``margin + PnL``
+(isolated), then :meth:`~margincall.venues.profiles.RatioConvention.ratio` and the book's rounding
+(:func:`~margincall.calculator.book.book_values`). No Scenario, no solver: a few Decimal operations a row.
+
+An MM is built only while its exact value has at most 27 digits (the reference's 28-digit context computes it
+exactly then); a row outside is left to the reference.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from margincall.calculator.book import RATIO_ROUNDING, RATIO_UNIT
+from margincall.calculator.book_arrays import CEIL, FLOOR, BookArrays, unit_parts
+from margincall.calculator.book_exact import ExactMargins
+from margincall.math.contracts import notional_of, pnl_of
+from margincall.math.margin import initial_margin
+from margincall.model.enums import ContractKind
+from margincall.model.numbers import ZERO
+from margincall.venues.profiles import get_venue
+
+_LINEAR = ContractKind.LINEAR
+_DIGITS = 10**27
+
+
+def exact_ratios(
+    arrays: BookArrays, exact: ExactMargins, rows: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """For each row in ``rows``: its ratio in whole units of 1e-8 (NaN: none) and whether it was formed here."""
+    n = arrays.account.size
+    k = np.full(n, np.nan)
+    ok = np.zeros(n, np.bool_)
+    which = np.flatnonzero(rows)
+    if which.size == 0:
+        return k, ok
+    c = exact.cells
+    conventions = [get_venue(e[0]).ratio_convention for e in arrays.entries]
+    dq, dp = c.ds + c.dc, c.dp
+    dn = dq + dp
+    lengths = np.diff(np.append(arrays.starts, n))
+    ends = arrays.starts + lengths
+    mm_ok, im_ok = exact.mm_ok, exact.im_ok
+
+    def mm_of(r: int) -> Decimal | None:
+        t = int(c.tier[r])
+        notional = int(c.size[r]) * int(c.contract[r]) * int(c.mm_price[r])
+        x = notional * int(c.rates[t])
+        if abs(x) >= _DIGITS:
+            return None
+        return Decimal(x - int(c.amounts[t]) * 10**dn).scaleb(-(dn + 8))
+
+    def pnl(r: int) -> Decimal:
+        q = Decimal(int(c.size[r]) * int(c.contract[r])).scaleb(-dq)
+        return pnl_of(_LINEAR, int(arrays.side[r]), q, Decimal(int(c.entry[r])).scaleb(-dp),
+                      Decimal(int(c.mark[r])).scaleb(-dp))  # fmt: skip
+
+    def cross_parts(a: int) -> tuple[Decimal, Decimal] | None:
+        """The account's cross equity and MM as ``evaluate`` sums them, or None if a cross row is not exact."""
+        lo, hi = int(arrays.starts[a]), int(ends[a])
+        cross = [j for j in range(lo, hi) if arrays.cross[j]]
+        if not all(mm_ok[j] and im_ok[j] and c.pnl_ok[j] for j in cross):
+            return None
+        given = [j for j in range(lo, hi) if not np.isnan(arrays.wallet_balance[j])]
+        if given and not c.wallet_ok[given[0]]:
+            return None
+        wallet = Decimal(int(c.wallet[given[0]])).scaleb(-c.dw) if given else ZERO
+        mms = [mm_of(j) for j in cross]
+        if any(m is None for m in mms):
+            return None
+        return wallet + sum((pnl(j) for j in cross), ZERO), sum((m for m in mms if m is not None), ZERO)
+
+    cache: dict[int, tuple[Decimal, Decimal] | None] = {}
+    for r in which.tolist():
+        convention = conventions[int(arrays.instrument[r])]
+        if arrays.cross[r]:
+            a = int(arrays.account[r])
+            if a not in cache:
+                cache[a] = cross_parts(a)
+            parts = cache[a]
+            if parts is None:
+                continue
+            ratio = convention.ratio(*parts)
+        else:
+            mm = mm_of(r) if mm_ok[r] and im_ok[r] and c.plain[r] else None
+            if mm is None:
+                continue
+            q = Decimal(int(c.size[r]) * int(c.contract[r])).scaleb(-dq)
+            margin = initial_margin(notional_of(_LINEAR, q, Decimal(int(c.entry[r])).scaleb(-dp)),
+                                    Decimal(int(c.lev[r])).scaleb(-c.dl))  # fmt: skip
+            ratio = convention.ratio(margin + pnl(r), mm)
+        ok[r] = True
+        if ratio is not None:
+            k[r] = float(int(ratio.quantize(RATIO_UNIT, RATIO_ROUNDING[convention]).scaleb(8)))
+    return k, ok
+
+
+def _round_ticks(num: int, den: int, mode: int) -> int:
+    """``num / den`` (``den > 0``) in whole ticks by ``mode``: up, down, half up (``book_arrays`` codes)."""
+    if mode == CEIL:
+        return -((-num) // den)
+    if mode == FLOOR:
+        return num // den
+    return (2 * num + den) // (2 * den)
+
+
+def exact_cross_bankruptcy(
+    arrays: BookArrays, exact: ExactMargins, rows: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """For each cross row in ``rows``: its bankruptcy price in whole ticks (NaN: none) and whether it was formed
+    here — ``GenericRule.cross_bankruptcy_price`` (``cross_solution`` with no requirement, docs/venues.md §3.5):
+    the price ``P`` of the row's symbol where ``wallet + Σ PnL = 0``, the other symbols at their marks. With the
+    symbol's one linear leg, ``P = EP − s·C / Q`` (``C`` the wallet plus the other legs' PnL), exact in integers:
+    ``P·Q·10^(D+dp) = E·Q·10^D − s·C·10^(dq+dp)`` with ``C`` at ``10^-D``, rounded to the tick as
+    ``round_trigger_price`` does. An account with a leg the integers cannot carry, or two legs of one symbol,
+    is left to the reference."""
+    n = arrays.account.size
+    k = np.full(n, np.nan)
+    ok = np.zeros(n, np.bool_)
+    which = np.flatnonzero(rows & arrays.cross)
+    if which.size == 0:
+        return k, ok
+    c = exact.cells
+    dq, dp = c.ds + c.dc, c.dp
+    big_d = max(dq + dp, c.dw)
+    ticks = [unit_parts(e[1].tick_size) for e in arrays.entries]
+    ends = np.append(arrays.starts[1:], n)
+    for r in which.tolist():
+        a = int(arrays.account[r])
+        lo, hi = int(arrays.starts[a]), int(ends[a])
+        cross = [j for j in range(lo, hi) if arrays.cross[j]]
+        same = [j for j in cross if arrays.instrument[j] == arrays.instrument[r]]
+        given = [j for j in range(lo, hi) if not np.isnan(arrays.wallet_balance[j])]
+        if len(same) != 1 or not all(exact.im_ok[j] and c.pnl_ok[j] for j in cross):
+            continue
+        if given and not c.wallet_ok[given[0]]:
+            continue
+        constant = int(c.wallet[given[0]]) * 10 ** (big_d - c.dw) if given else 0
+        for j in cross:
+            if j != r:
+                q_j = int(c.size[j]) * int(c.contract[j])
+                constant += int(arrays.side[j]) * q_j * (int(c.mark[j]) - int(c.entry[j])) * 10 ** (big_d - dq - dp)
+        q = int(c.size[r]) * int(c.contract[r])
+        num = int(c.entry[r]) * q * 10**big_d - int(arrays.side[r]) * constant * 10 ** (dq + dp)
+        ok[r] = True
+        if num <= 0:
+            continue  # no positive price: none
+        tc, dt = ticks[int(arrays.instrument[r])]
+        k[r] = float(_round_ticks(num * 10**dt, q * 10 ** (big_d + dp) * tc, int(arrays.price_mode[r])))
+    return k, ok
+
+
+__all__ = ["exact_cross_bankruptcy", "exact_ratios"]
