@@ -35,6 +35,7 @@ import numba as nb
 import numpy as np
 
 from margincall.core.fills import MAX_PRO_RATA_SIZE, fill_amounts
+from margincall.core.kernels import tier_of
 from margincall.core.ranges import MAX_MONEY, RATE_ONE
 from margincall.core.state import SYSTEM_CLEARING, SYSTEM_EXTERNAL, SYSTEM_FEES, SYSTEM_FUNDING, SYSTEM_INSURANCE
 from margincall.ledger.state import DEFAULT_LEVERAGE
@@ -163,13 +164,7 @@ def _tier_refusal(m: Any, size_after: Any, price: Any, lev: Any, cs: Any, basis_
     cap = last_cap[m]
     if cap >= 0 and (amount > cap if incl else amount >= cap):
         return 3
-    k = tier_ptr[m]
-    for t in range(tier_ptr[m] + 1, tier_ptr[m + 1]):
-        f = floor[t]
-        if f < amount or (f == amount and not incl):
-            k = t
-        else:
-            break
+    k = tier_of(amount, floor, tier_ptr[m], tier_ptr[m + 1], incl)
     return 4 if lev > max_lev[k] else 0
 
 
