@@ -85,6 +85,13 @@ def test_core_tick_benchmark_prints_its_keys_and_agrees_with_the_reference() -> 
     assert res["positions"] == 3000 and res["sample_agrees"] is True
 
 
+def test_core_inputs_benchmark_prints_its_keys_and_agrees_with_the_ledger() -> None:
+    res = _last_json("core_inputs.py", "--accounts", "300", "--batches", "2", "--json")
+    for key in ("core_fills_per_s", "ledger_fills_per_s", "core_fills_per_cpu_s", "ledger_fills_per_cpu_s"):
+        assert key in res, key
+    assert res["fills"] == 2000 and res["states_agree"] is True
+
+
 def test_liquidation_map_benchmark_prints_the_lock_cost() -> None:
     res = _last_json("liquidation_map.py", "--positions", "200", "--symbols", "5", "--rows", "2000", "--json")
     for key in ("positions", "lock_read_ms", "lock_read_us_per_position", "pricing_ms", "map_build_ms",

@@ -125,3 +125,21 @@ def test_what_the_core_refuses_by_design_leaves_no_trace(event_type: str, payloa
     assert e.value.field == field
     assert reference_values(core) == before
     assert core.events_applied == 0
+
+
+@pytest.mark.parametrize(("amount", "code"), [("96.66666666", None), ("96.66666667", "insufficient_balance")])
+def test_a_transfer_of_exactly_the_withdrawable_and_the_funds_capital(amount: str, code: str | None) -> None:
+    # a holds 0.001 long at 10000, leverage 3 (IM 3.3333…): it can pass 96.66666666 of its 100 to b, not a unit more
+    snap = _ledger("100", [["a", "ONE", "both", "0.001", "10000", "cross", "3"]], leverage="3").snapshot()
+    snap["accounts"]["b"] = False
+    led = Ledger.from_snapshot(snap)
+    core, got = _both(led, "transfer", {"from": "a", "to": "b", "asset": "USDT", "amount": amount})
+    assert got == code
+    if code is None:
+        assert reference_values(core)["balances"][("wallet:b", "USDT")] == D("96.66666666")
+    assert _both(led, "transfer", {"from": "a", "to": "a", "asset": "USDT", "amount": "1"})[1] == "invalid_field"
+    core, _ = _both(led, "insurance_fund_deposit", {"asset": "USDT", "amount": "250.5"})
+    back = reference_values(core)
+    assert back["balances"][("insurance", "USDT")] == D("250.5")
+    assert back["balances"][("external", "USDT")] == D("-250.5")
+    assert back["deposits"] == {"USDT": D("250.5")}

@@ -1,9 +1,10 @@
-"""Fills, deposits, withdrawals and funding payments through the core (``core.inputs``) leave, after every input,
-the state the ledger leaves (``Ledger.apply``): every balance (wallets, isolated margins, the system books, the
-external book), every position's size, entry, mode and leverage, the deposits and withdrawals, the count of
-applied events — the same integers, converted back with ``loader.reference_values``. An input the ledger refuses
-is refused by the core for the same rule (the same code); an increase at a price other than the entry, which the
-core refuses by design (its averaged entry), is refused with a ``CoreRangeError`` and leaves the core untouched.
+"""Fills, deposits, withdrawals, transfers, the insurance fund's capital and funding payments through the core
+(``core.inputs``) leave, after every input, the state the ledger leaves (``Ledger.apply``): every balance (wallets,
+isolated margins, the system books, the external book), every position's size, entry, mode and leverage, the
+deposits and withdrawals, the count of applied events — the same integers, converted back with
+``loader.reference_values``. An input the ledger refuses is refused by the core for the same rule (the same code);
+an increase at a price other than the entry, which the core refuses by design (its averaged entry), is refused with
+a ``CoreRangeError`` and leaves the core untouched.
 
 The same inputs as one batch (``apply_batch``: positions opened and closed within the batch, the table compacted
 once at its end) give the same outcomes and the same final state; both leave the very arrays ``load`` makes from the
@@ -26,7 +27,7 @@ from margincall.core.loader import load, reference_values
 from margincall.core.ranges import CoreRangeError
 from margincall.ledger import Ledger, Rejected
 from support.core_books import ledger_of, snapshots
-from support.core_inputs import averages, fill_payload, funding_payload, ledger_values, money_payload
+from support.core_inputs import averages, fill_payload, funding_payload, ledger_values, money_payload, transfer_payload
 
 EXAMPLES = int(os.environ.get("CORE_DIFF_EXAMPLES", "1000"))
 
@@ -72,11 +73,16 @@ def test_every_input_leaves_the_ledgers_state(snap, data) -> None:  # type: igno
     outcomes: list[str | None] = []
     ts = 0
     for _ in range(data.draw(st.integers(1, 14))):
-        kind = data.draw(st.sampled_from(["fill"] * 5 + ["deposit", "withdrawal", "funding"]))
+        kind = data.draw(st.sampled_from(["fill"] * 5 + ["deposit", "withdrawal", "funding", "transfer",
+                                                         "insurance_fund_deposit"]))
         if kind == "fill":
             payload = data.draw(fill_payload(led))
         elif kind == "funding":
             payload = data.draw(funding_payload(led))
+        elif kind == "transfer":
+            payload = data.draw(transfer_payload(led))
+        elif kind == "insurance_fund_deposit":
+            payload = {k: v for k, v in data.draw(money_payload(led, False)).items() if k != "account"}
         else:
             payload = data.draw(money_payload(led, kind == "withdrawal"))
         ts += data.draw(st.sampled_from([0, 1, 1, 5, -1]))  # now and then earlier than the last: out of order

@@ -1,8 +1,8 @@
-"""Random input sequences for the core's input tests: fills (opens, increases at the entry price, reductions,
-closes, flips, refused ones: reduce-only, beyond a hedge leg, too large for the tier table, too little margin,
-off the lot, unknown account), deposits, withdrawals (exactly the withdrawable, one unit more, more) and funding
-payments, over a ledger made by :func:`support.core_books.snapshots`; and the ledger's state keyed as
-``core.loader.reference_values`` keys the core's.
+"""Random input sequences for the core's input tests: fills (opens, increases at the entry price, reductions, closes,
+flips, refused ones: reduce-only, beyond a hedge leg, too large for the tier table, too little margin, off the lot,
+unknown account), deposits, withdrawals and transfers (exactly the withdrawable, one unit more, more), the insurance
+fund's capital and funding payments, over a ledger made by :func:`support.core_books.snapshots`; and the ledger's
+state keyed as ``core.loader.reference_values`` keys the core's.
 """
 
 from __future__ import annotations
@@ -90,6 +90,16 @@ def money_payload(draw: st.DrawFn, led: Ledger, withdrawal: bool) -> dict[str, A
     if amount <= 0:
         amount = D("0.00000001")
     return {"account": acct, "asset": asset, "amount": format(amount, "f")}
+
+
+@st.composite
+def transfer_payload(draw: st.DrawFn, led: Ledger) -> dict[str, Any]:
+    """Wallet to wallet: mostly within the withdrawable of the source; now and then to itself (refused)."""
+    payload = draw(money_payload(led, True))
+    src = payload.pop("account")
+    others = sorted(a for a in led.accounts if a != src)
+    dst = src if not others or not draw(st.integers(0, 9)) else draw(st.sampled_from(others))
+    return {"from": src, "to": dst, **payload}
 
 
 @st.composite

@@ -12,8 +12,8 @@ same rule:
    above its tier's maximum (``leverage_too_high``, ``check_leverage``), then the available balance after the
    fill (wallet + Σ cross uPnL − Σ cross IM − order margin) below zero: ``insufficient_margin``;
 5. a wallet (not liquidating) below zero after the input: ``insufficient_balance``;
-6. a withdrawal above the withdrawable ``max(0, min(wallet − Σ IM − order margin + min(Σ uPnL, 0), wallet))``:
-   ``insufficient_balance``.
+6. a withdrawal or a transfer above the withdrawable ``max(0, min(wallet − Σ IM − order margin + min(Σ uPnL, 0),
+   wallet))`` of its account: ``insufficient_balance``.
 
 The fill's money is :func:`margincall.core.fills.fill_amounts`. Every term is an integer but the initial margin
 ``notional / leverage``, which the reference sums as 28-digit Decimals: the pass bounds ``Σ IM`` between the sums
@@ -35,11 +35,12 @@ import numba as nb
 import numpy as np
 
 from margincall.core.fills import MAX_PRO_RATA_SIZE, fill_amounts
+from margincall.core.kernels import tier_of
 from margincall.core.ranges import MAX_MONEY, RATE_ONE
-from margincall.core.state import SYSTEM_CLEARING, SYSTEM_EXTERNAL, SYSTEM_FEES, SYSTEM_FUNDING
+from margincall.core.state import SYSTEM_CLEARING, SYSTEM_EXTERNAL, SYSTEM_FEES, SYSTEM_FUNDING, SYSTEM_INSURANCE
 from margincall.ledger.state import DEFAULT_LEVERAGE
 
-FILL, DEPOSIT, WITHDRAWAL = 0, 1, 2
+FILL, DEPOSIT, WITHDRAWAL, TRANSFER, INSURANCE_DEPOSIT = 0, 1, 2, 3, 4
 #: an input refused before the pass (its payload), decided after the ``ts`` check; or before it (not an object,
 #: a bad ``ts``)
 PRE_REFUSED, STATIC_REFUSED = -1, -4
@@ -163,13 +164,7 @@ def _tier_refusal(m: Any, size_after: Any, price: Any, lev: Any, cs: Any, basis_
     cap = last_cap[m]
     if cap >= 0 and (amount > cap if incl else amount >= cap):
         return 3
-    k = tier_ptr[m]
-    for t in range(tier_ptr[m] + 1, tier_ptr[m + 1]):
-        f = floor[t]
-        if f < amount or (f == amount and not incl):
-            k = t
-        else:
-            break
+    k = tier_of(amount, floor, tier_ptr[m], tier_ptr[m + 1], incl)
     return 4 if lev > max_lev[k] else 0
 
 
@@ -198,14 +193,18 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
             continue
         a = acct[i]
         x = asset[i]
-        if kind[i] == DEPOSIT:
-            if float(wallet[a, x]) + float(amount[i]) > _HALF or float(deposits[x]) + float(amount[i]) > _HALF:
+        if kind[i] == DEPOSIT or kind[i] == INSURANCE_DEPOSIT:
+            held = wallet[a, x] if kind[i] == DEPOSIT else system[SYSTEM_INSURANCE, x]
+            if float(held) + float(amount[i]) > _HALF or float(deposits[x]) + float(amount[i]) > _HALF:
                 code[i] = OUT_OF_RANGE
                 continue
-            wallet[a, x] += amount[i]
+            if kind[i] == DEPOSIT:
+                wallet[a, x] += amount[i]
+            else:
+                system[SYSTEM_INSURANCE, x] += amount[i]
             system[SYSTEM_EXTERNAL, x] -= amount[i]
             deposits[x] += amount[i]
-        elif kind[i] == WITHDRAWAL:
+        elif kind[i] == WITHDRAWAL or kind[i] == TRANSFER:
             w = wallet[a, x]
             if amount[i] > w:
                 code[i] = 6
@@ -228,9 +227,16 @@ def run_inputs(start: Any, kind: Any, acct: Any, mkt: Any, leg: Any, signed: Any
             if verdict == FORCE_EXCEEDS:
                 code[i] = 6
                 continue
-            wallet[a, x] -= amount[i]
-            system[SYSTEM_EXTERNAL, x] += amount[i]
-            withdrawals[x] += amount[i]
+            if kind[i] == TRANSFER:  # to the wallet of account ``mkt[i]``
+                if float(wallet[mkt[i], x]) + float(amount[i]) > _HALF:
+                    code[i] = OUT_OF_RANGE
+                    continue
+                wallet[a, x] -= amount[i]
+                wallet[mkt[i], x] += amount[i]
+            else:
+                wallet[a, x] -= amount[i]
+                system[SYSTEM_EXTERNAL, x] += amount[i]
+                withdrawals[x] += amount[i]
         else:
             m = mkt[i]
             s_leg = leg[i]

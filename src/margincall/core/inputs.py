@@ -1,5 +1,6 @@
-"""Inputs through the core: fills, deposits, withdrawals and funding payments, checked and written into the arrays
-exactly as the ledger applies them (``Ledger.apply``), one input or a batch of them.
+"""Inputs through the core: fills, deposits, withdrawals, transfers, the insurance fund's capital and funding
+payments, checked and written into the arrays exactly as the ledger applies them (``Ledger.apply``), one input or
+a batch of them.
 
 ``apply_batch(core, events)`` takes ``(type, payload, ts)`` as the ledger does and returns the state after them and,
 per input, ``None`` (applied) or the refusal: a :class:`~margincall.ledger.Rejected` with the ledger's code (the same
@@ -46,13 +47,13 @@ Event = tuple[str, Mapping[str, Any], int]
 _STATIC = (K.STATIC_REFUSED, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 _PRE = (K.PRE_REFUSED, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 #: the event types the core runs
-SUPPORTED = ("fill", "deposit", "withdrawal", "funding")
-_KINDS = {"fill": K.FILL, "deposit": K.DEPOSIT, "withdrawal": K.WITHDRAWAL}
+SUPPORTED = ("fill", "deposit", "withdrawal", "transfer", "insurance_fund_deposit", "funding")
+_KINDS = {"fill": K.FILL, "deposit": K.DEPOSIT, "withdrawal": K.WITHDRAWAL, "transfer": K.TRANSFER,
+          "insurance_fund_deposit": K.INSURANCE_DEPOSIT}
 _FIELDS = {"reduce_exceeds_position": "size", "reduce_only_violation": "reduce_only", "position_too_large": "size",
            "leverage_too_high": "leverage", "insufficient_margin": "size", "out_of_order": "ts"}
-_LEDGER_TYPES = ("market_listed", "account_opened", "position_mode_set", "transfer", "mark", "marks",
-                 "margin_added", "margin_removed", "leverage_set", "order_margin_reserved", "order_margin_released",
-                 "insurance_fund_deposit", "audit")
+_LEDGER_TYPES = ("market_listed", "account_opened", "position_mode_set", "mark", "marks", "margin_added",
+                 "margin_removed", "leverage_set", "order_margin_reserved", "order_margin_released", "audit")
 
 
 def apply(core: CoreState, event_type: str, payload: Mapping[str, Any], ts: int = 0) -> CoreState:
@@ -115,11 +116,11 @@ def _lookup(core: CoreState) -> _Lookup:
     return found
 
 
-def _account(look: _Lookup, p: Mapping[str, Any]) -> int:
-    acct = read_id(p, "account")
+def _account(look: _Lookup, p: Mapping[str, Any], name: str = "account") -> int:
+    acct = read_id(p, name)
     a = look.accounts.get(acct)
     if a is None:
-        raise Rejected("unknown_account", f"unknown account {acct!r}", field="account")
+        raise Rejected("unknown_account", f"unknown account {acct!r}", field=name)
     return a
 
 
@@ -155,6 +156,13 @@ def _read(core: CoreState, look: _Lookup, event_type: str, p: Mapping[str, Any])
             raise CoreRangeError(f"type: {event_type} events are not run through the core yet", field="type")
         raise Rejected("unknown_event_type", f"unknown event type {event_type!r}", field="type")
     kind = _KINDS[event_type]
+    if kind == K.INSURANCE_DEPOSIT:
+        return kind, 0, 0, 0, 0, 0, 0, 0, _asset(look, p), _amount(core, p)
+    if kind == K.TRANSFER:  # the receiving account in the market column
+        src, dst = _account(look, p, "from"), _account(look, p, "to")
+        if src == dst:
+            raise Rejected("invalid_field", "transfer to the same account", field="to")
+        return kind, src, dst, 0, 0, 0, 0, 0, _asset(look, p), _amount(core, p)
     a = _account(look, p)
     if kind != K.FILL:
         x = _asset(look, p)
@@ -249,7 +257,7 @@ def _outcome(code: int, kind: int, early: MarginCallError | None) -> MarginCallE
     if code == K.OUT_OF_RANGE:
         return CoreRangeError("size: the input takes an amount outside the core's range", field="size")
     rule = K.REFUSALS[code]
-    field = "amount" if kind == K.WITHDRAWAL else _FIELDS.get(rule)
+    field = "amount" if kind in (K.WITHDRAWAL, K.TRANSFER) else _FIELDS.get(rule)
     return Rejected(rule, f"refused: {rule}", field=field)
 
 
