@@ -36,7 +36,7 @@ from margincall.core.build import tables_of_sorted
 from margincall.core.ranges import RATE_DIGITS, CoreRangeError, scaled, unscaled
 from margincall.core.state import SIDES, CoreState, Positions
 from margincall.ledger import Rejected
-from margincall.ledger.fields import read_choice, read_id, read_number
+from margincall.ledger.fields import read_choice, read_fill_terms, read_id, read_number
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.margin import initial_margin
 from margincall.model.enums import ContractKind
@@ -169,15 +169,8 @@ def _read(core: CoreState, look: _Lookup, event_type: str, p: Mapping[str, Any])
         return kind, a, 0, 0, 0, 0, 0, 0, x, _amount(core, p)
     m = _market(look, p)
     sd, lot, pd, maker, taker, asset = look.market[m]
-    side = read_choice(p, "side", ("buy", "sell"))
-    size = read_number(p, "size")
-    price = read_number(p, "price")
-    liquidity = read_choice(p, "liquidity", ("maker", "taker"), "taker")
-    reduce_only = p.get("reduce_only", False)
-    if not isinstance(reduce_only, bool):
-        raise Rejected("invalid_field", "reduce_only: expected true or false", field="reduce_only")
-    if size % lot != 0:
-        raise Rejected("invalid_lot", f"size {size} is not a multiple of the lot size {lot}", field="size")
+    t = read_fill_terms(p, lot)
+    side, size, price, liquidity, reduce_only = t.side, t.size, t.price, t.liquidity, t.reduce_only
     if core.hedge[a]:  # (a numpy bool)
         leg = read_choice(p, "position_side", ("long", "short"))
     else:

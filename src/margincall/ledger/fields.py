@@ -4,6 +4,7 @@ the accounts a payload names; and the text the ledger writes numbers as in its r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -94,3 +95,30 @@ def read_choice(payload: Mapping[str, Any], name: str, options: Iterable[str], d
     if v not in opts:
         raise Rejected("invalid_field", f"{name}: expected one of {', '.join(opts)}, got {v!r}", field=name)
     return str(v)
+
+
+@dataclass(frozen=True, slots=True)
+class FillTerms:
+    """What a ``fill`` payload says of the trade, read and checked (``read_fill_terms``)."""
+
+    side: str
+    size: Decimal
+    price: Decimal
+    liquidity: str
+    reduce_only: bool
+
+
+def read_fill_terms(payload: Mapping[str, Any], lot: Decimal) -> FillTerms:
+    """A fill's side, size (a multiple of the market's ``lot``), price, liquidity (default taker) and reduce-only
+    flag, in the order the ledger reads them (the first bad field is the one named)."""
+    side = read_choice(payload, "side", ("buy", "sell"))
+    size = read_number(payload, "size")
+    price = read_number(payload, "price")
+    liquidity = read_choice(payload, "liquidity", ("maker", "taker"), "taker")
+    reduce_only = payload.get("reduce_only", False)
+    if not isinstance(reduce_only, bool):
+        raise Rejected("invalid_field", "reduce_only: expected true or false", field="reduce_only")
+    if size % lot != 0:
+        raise Rejected("invalid_lot", f"size {size} is not a multiple of the lot size {lot}", field="size")
+    return FillTerms(side, size, price, liquidity, reduce_only)
+

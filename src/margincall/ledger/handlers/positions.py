@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from margincall.ledger.fields import plain, read_choice, read_id, read_number
+from margincall.ledger.fields import plain, read_choice, read_fill_terms, read_id, read_number
 from margincall.ledger.state import position_order
 from margincall.ledger.trading import check_leverage
 from margincall.ledger.tx import Tx
@@ -24,21 +24,12 @@ def fill(led: Ledger, tx: Tx, p: Mapping[str, Any]) -> dict[str, Any]:
     acct = led.account_of(p)
     symbol = read_id(p, "symbol")
     market = led.market(symbol)
-    side = read_choice(p, "side", ("buy", "sell"))
-    size = read_number(p, "size")
-    price = read_number(p, "price")
-    liquidity = read_choice(p, "liquidity", ("maker", "taker"), "taker")
-    reduce_only = p.get("reduce_only", False)
-    if not isinstance(reduce_only, bool):
-        raise Rejected("invalid_field", "reduce_only: expected true or false", field="reduce_only")
-    lot = market.instrument.lot_size
-    if size % lot != 0:
-        raise Rejected("invalid_lot", f"size {size} is not a multiple of the lot size {lot}", field="size")
+    t = read_fill_terms(p, market.instrument.lot_size)
     key = led.position_key(acct, symbol, p)
-    signed = size if side == "buy" else -size
-    rate = market.maker_fee if liquidity == "maker" else market.taker_fee
-    details = led.trade(tx, key, signed, price, rate, FEES, reduce_only=reduce_only, memo="fill")
-    details["liquidity"] = liquidity
+    signed = t.size if t.side == "buy" else -t.size
+    rate = market.maker_fee if t.liquidity == "maker" else market.taker_fee
+    details = led.trade(tx, key, signed, t.price, rate, FEES, reduce_only=t.reduce_only, memo="fill")
+    details["liquidity"] = t.liquidity
     return details
 
 
