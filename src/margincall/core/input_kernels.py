@@ -60,9 +60,9 @@ _HALF = float(MAX_MONEY) / 2
 _MAX_LEVERAGE_INT = 18 * 10**10  # b × 1e8 < 2^64 for b < leverage at 1e-8
 
 
-@nb.njit(cache=True)
-def _find(acc: Any, mkt: Any, side: Any, a: Any, m: Any, s: Any) -> Any:
-    """The row of (a, m, s) in rows sorted by (account, market, side), or −1."""
+@nb.njit(cache=True, inline="always")
+def _lower_bound(acc: Any, mkt: Any, side: Any, a: Any, m: Any, s: Any) -> Any:
+    """The first row not below (a, m, s) in rows sorted by (account, market, side)."""
     lo, hi = 0, len(acc)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -71,6 +71,13 @@ def _find(acc: Any, mkt: Any, side: Any, a: Any, m: Any, s: Any) -> Any:
             lo = mid + 1
         else:
             hi = mid
+    return lo
+
+
+@nb.njit(cache=True)
+def _find(acc: Any, mkt: Any, side: Any, a: Any, m: Any, s: Any) -> Any:
+    """The row of (a, m, s) in rows sorted by (account, market, side), or −1."""
+    lo = _lower_bound(acc, mkt, side, a, m, s)
     if lo < len(acc) and acc[lo] == a and mkt[lo] == m and side[lo] == s:
         return lo
     return -1
@@ -400,16 +407,7 @@ def insertion_points(acc: Any, mkt: Any, side: Any, t_acc: Any, t_mkt: Any, t_si
     at = np.empty(len(order), np.int64)
     for j in range(len(order)):
         r = order[j]
-        a, m, s = t_acc[r], t_mkt[r], t_side[r]
-        lo, hi = 0, len(acc)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            ka, km, ks = acc[mid], mkt[mid], side[mid]
-            if ka < a or (ka == a and (km < m or (km == m and ks < s))):
-                lo = mid + 1
-            else:
-                hi = mid
-        at[j] = lo
+        at[j] = _lower_bound(acc, mkt, side, t_acc[r], t_mkt[r], t_side[r])
     return at
 
 
