@@ -39,6 +39,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import RATIO_ROUNDING, BookInstruments, Chunk
+from margincall.calculator.book_parse import decimal_texts, parse_decimals
 from margincall.calculator.evaluate import instrument_of, instrument_tiers
 from margincall.model.enums import PriceRounding
 from margincall.model.errors import MarginCallError
@@ -99,14 +100,20 @@ def _number(batch: pa.RecordBatch, name: str) -> tuple[F64, npt.NDArray[np.bool_
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         return values, ~np.isfinite(values) & ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
-    # Text parsed by pyarrow (correctly rounded); a cell that is not a plain decimal number is bad: its account
-    # goes to the reference, which reads it itself and gives its error or its value.
-    text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
-    text = pc.fill_null(pc.utf8_trim_whitespace(text), "")
-    good = pc.match_substring_regex(text, _FLOAT)
-    values = pc.cast(pc.if_else(good, text, "nan"), pa.float64()).to_numpy(zero_copy_only=False)
-    given = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
-    return values, given & ~(good.to_numpy(zero_copy_only=False) & np.isfinite(values))
+    # A plain decimal cell is its mantissa over a power of ten: one correctly rounded division when both are exact
+    # floats. Any other cell (signed, exponent form, long) is parsed by pyarrow; one that is not a number is bad:
+    # its account goes to the reference, which reads it itself and gives its error or its value.
+    mantissa, digits, ok, empty = parse_decimals(col)
+    ok &= (mantissa < 2**53) & (digits <= 22)
+    values = np.where(ok, mantissa / 10.0 ** np.where(ok, digits, 0), np.nan)
+    other = np.flatnonzero(~ok & ~empty)
+    if other.size:
+        text = pc.utf8_trim_whitespace(pc.take(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()),
+                                               pa.array(other)))  # fmt: skip
+        good = pc.match_substring_regex(text, _FLOAT)
+        parsed = pc.cast(pc.if_else(good, text, "nan"), pa.float64()).to_numpy(zero_copy_only=False)
+        values[other] = np.where(good.to_numpy(zero_copy_only=False), parsed, np.nan)
+    return values, ~empty & ~np.isfinite(values)
 
 
 def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
@@ -187,20 +194,9 @@ def round_units(values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int
 
 def scaled_texts(values: npt.NDArray[np.int64], scale: int, valid: npt.NDArray[np.bool_] | None = None) -> pa.Array:
     """Integers at ``10^-scale`` as exact decimal text without trailing zeros (``Decimal.normalize`` written
-    with ``"f"``; zero is ``0``), built by pyarrow kernels: no Python object per value. ``valid``: False → null."""
-    v = np.asarray(values, np.int64)
-    mask = None if valid is None else ~np.asarray(valid, np.bool_)
-    magnitude = np.abs(v)
-    one = 10**scale
-    whole = pc.cast(pa.array(magnitude // one, mask=mask), pa.string())
-    sign = pa.array(np.where(v < 0, "-", ""), pa.string())
-    if scale == 0:
-        return pc.binary_join_element_wise(sign, whole, "")
-    # one + fraction has the fraction's leading zeros after a leading 1, which is cut off
-    frac = pc.utf8_slice_codeunits(pc.cast(pa.array(magnitude % one + one), pa.string()), 1)
-    frac = pc.replace_substring_regex(frac, r"0+$", "")
-    dot = pa.array(np.where(magnitude % one != 0, ".", ""), pa.string())
-    return pc.binary_join_element_wise(sign, whole, dot, frac, "")
+    with ``"f"``; zero is ``0``), written by a compiled kernel: no Python object per value. ``valid``: False →
+    null."""
+    return decimal_texts(np.asarray(values, np.int64), scale, valid)
 
 
 def unit_parts(unit: Decimal) -> tuple[int, int]:
