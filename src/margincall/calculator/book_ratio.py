@@ -5,8 +5,9 @@ so the float band cannot settle it. For a row whose MM the integer path decided
 (:mod:`margincall.calculator.book_exact`) — and, for a cross row, every cross row of its account — the ratio is
 formed here as ``evaluate`` forms it, with the same functions of ``margincall.math`` on exact Decimals built from
 the integers: ``pnl_of`` for each PnL, ``initial_margin(notional_of(…))`` for an isolated margin (its IM at entry),
-``MM = N·(MMR_k + fee) − cum_k`` from the row's tier, the equity ``wallet + ΣPnL`` (cross) or ``margin + PnL``
-(isolated), then :meth:`~margincall.venues.profiles.RatioConvention.ratio` and the book's rounding
+``MM = N·(MMR_k + fee) − cum_k`` from the row's tier, the equity ``wallet + ΣPnL`` (cross: summed exactly in
+integers, :func:`_cross_sums`, then made one exact Decimal each) or ``margin + PnL`` (isolated), then
+:meth:`~margincall.venues.profiles.RatioConvention.ratio` and the book's rounding
 (:func:`~margincall.calculator.book.book_values`). No Scenario, no solver: a few Decimal operations a row.
 
 An MM is built only while its exact value has at most 27 digits (the reference's 28-digit context computes it
@@ -26,7 +27,6 @@ from margincall.calculator.book_exact import ExactMargins
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.margin import initial_margin
 from margincall.model.enums import ContractKind
-from margincall.model.numbers import ZERO
 from margincall.venues.profiles import get_venue
 
 _LINEAR = ContractKind.LINEAR
@@ -47,8 +47,6 @@ def exact_ratios(
     conventions = [get_venue(e[0]).ratio_convention for e in arrays.entries]
     dq, dp = c.ds + c.dc, c.dp
     dn = dq + dp
-    lengths = np.diff(np.append(arrays.starts, n))
-    ends = arrays.starts + lengths
     mm_ok, im_ok = exact.mm_ok, exact.im_ok
 
     def mm_of(r: int) -> Decimal | None:
@@ -64,20 +62,17 @@ def exact_ratios(
         return pnl_of(_LINEAR, int(arrays.side[r]), q, Decimal(int(c.entry[r])).scaleb(-dp),
                       Decimal(int(c.mark[r])).scaleb(-dp))  # fmt: skip
 
+    no_cross: tuple[list[int], list[int], list[bool]] = ([], [], [])
+    cross_equity, cross_mm, cross_ok = _cross_sums(arrays, exact) if (rows & arrays.cross).any() else no_cross
+
     def cross_parts(a: int) -> tuple[Decimal, Decimal] | None:
-        """The account's cross equity and MM as ``evaluate`` sums them, or None if a cross row is not exact."""
-        lo, hi = int(arrays.starts[a]), int(ends[a])
-        cross = [j for j in range(lo, hi) if arrays.cross[j]]
-        if not all(mm_ok[j] and im_ok[j] and c.pnl_ok[j] for j in cross):
+        """The account's cross equity and MM (exact, as ``evaluate`` sums them), or None if a row is not exact."""
+        if not cross_ok[a]:
             return None
-        given = [j for j in range(lo, hi) if not np.isnan(arrays.wallet_balance[j])]
-        if given and not c.wallet_ok[given[0]]:
+        equity, mm = cross_equity[a], cross_mm[a]
+        if abs(equity) >= _DIGITS or abs(mm) >= _DIGITS:
             return None
-        wallet = Decimal(int(c.wallet[given[0]])).scaleb(-c.dw) if given else ZERO
-        mms = [mm_of(j) for j in cross]
-        if any(m is None for m in mms):
-            return None
-        return wallet + sum((pnl(j) for j in cross), ZERO), sum((m for m in mms if m is not None), ZERO)
+        return Decimal(equity).scaleb(-max(dn, c.dw)), Decimal(mm).scaleb(-(dn + 8))
 
     cache: dict[int, tuple[Decimal, Decimal] | None] = {}
     for r in which.tolist():
@@ -102,6 +97,42 @@ def exact_ratios(
         if ratio is not None:
             k[r] = float(int(ratio.quantize(RATIO_UNIT, RATIO_ROUNDING[convention]).scaleb(8)))
     return k, ok
+
+
+def _cross_sums(arrays: BookArrays, exact: ExactMargins) -> tuple[list[int], list[int], list[bool]]:
+    """Per account: its cross equity ``wallet + Σ s·Q·(MP − EP)`` at ``10^-max(dn, dw)`` and its cross MM
+    ``Σ (N·R_k − cum_k·10^dn)`` at ``10^-(dn+8)`` as ints — ``pnl_of`` (linear) and the MM of
+    :mod:`margincall.math.book_exact` summed in int64 over the rows, the whole in Python ints — and whether every
+    cross row is exact (linear, MM decided, cells integers, no sum near int64's range)."""
+    c = exact.cells
+    dn = c.ds + c.dc + c.dp
+    cross = arrays.cross
+    limit = 2.0**62
+    q = c.size * c.contract
+    move = c.mark - c.entry
+    side = np.nan_to_num(arrays.side).astype(np.int64)
+    f_pnl = q.astype(np.float64) * move.astype(np.float64)
+    notional = q * c.mm_price
+    f_n = q.astype(np.float64) * c.mm_price.astype(np.float64)
+    tier = np.where(exact.mm_ok, c.tier, 0)
+    rate, amount = (c.rates[tier], c.amounts[tier]) if c.rates.size else (np.zeros_like(q), np.zeros_like(q))
+    f_x = f_n * rate.astype(np.float64) + np.abs(amount.astype(np.float64)) * 10.0**dn
+    row_ok = exact.mm_ok & exact.im_ok & c.pnl_ok & (np.abs(f_pnl) < limit / 64) & (np.abs(f_x) < limit / 64)
+    use = cross & row_ok
+    pnl = np.where(use, side * q * move, 0)
+    x = np.where(use, notional * rate - amount * 10**dn, 0)
+    starts = arrays.starts
+    sum_pnl, sum_x = np.add.reduceat(pnl, starts).tolist(), np.add.reduceat(x, starts).tolist()
+    ok = np.logical_and.reduceat(row_ok | ~cross, starts)
+    # the wallet: its cell on any row that gives one (the rows agree, or the account is the reference's)
+    has_wallet = np.logical_or.reduceat(~np.isnan(arrays.wallet_balance), starts)
+    wallet_ok = np.logical_or.reduceat(c.wallet_ok, starts)
+    wallet = np.maximum.reduceat(np.where(c.wallet_ok, c.wallet, np.iinfo(np.int64).min), starts)
+    ok &= wallet_ok | ~has_wallet
+    big_d = max(dn, c.dw)
+    equity = [(int(w) * 10 ** (big_d - c.dw) if h else 0) + p * 10 ** (big_d - dn)
+              for w, h, p in zip(wallet.tolist(), has_wallet.tolist(), sum_pnl, strict=True)]  # fmt: skip
+    return equity, sum_x, ok.tolist()
 
 
 def _round_ticks(num: int, den: int, mode: int) -> int:
