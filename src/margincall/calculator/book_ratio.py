@@ -16,6 +16,7 @@ exactly then); a row outside is left to the reference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -62,17 +63,19 @@ def exact_ratios(
         return pnl_of(_LINEAR, int(arrays.side[r]), q, Decimal(int(c.entry[r])).scaleb(-dp),
                       Decimal(int(c.mark[r])).scaleb(-dp))  # fmt: skip
 
-    no_cross: tuple[list[int], list[int], list[bool]] = ([], [], [])
-    cross_equity, cross_mm, cross_ok = _cross_sums(arrays, exact) if (rows & arrays.cross).any() else no_cross
+    sums = _cross_sums(arrays, exact) if (rows & arrays.cross).any() else None
+    big_d = max(dn, c.dw)
 
     def cross_parts(a: int) -> tuple[Decimal, Decimal] | None:
         """The account's cross equity and MM (exact, as ``evaluate`` sums them), or None if a row is not exact."""
-        if not cross_ok[a]:
+        if sums is None or not sums.ok[a]:
             return None
-        equity, mm = cross_equity[a], cross_mm[a]
+        wallet = int(sums.wallet[a]) * 10 ** (big_d - c.dw) if sums.has_wallet[a] else 0
+        equity = wallet + int(sums.pnl[a]) * 10 ** (big_d - dn)
+        mm = int(sums.mm[a])
         if abs(equity) >= _DIGITS or abs(mm) >= _DIGITS:
             return None
-        return Decimal(equity).scaleb(-max(dn, c.dw)), Decimal(mm).scaleb(-(dn + 8))
+        return Decimal(equity).scaleb(-big_d), Decimal(mm).scaleb(-(dn + 8))
 
     cache: dict[int, tuple[Decimal, Decimal] | None] = {}
     for r in which.tolist():
@@ -99,40 +102,45 @@ def exact_ratios(
     return k, ok
 
 
-def _cross_sums(arrays: BookArrays, exact: ExactMargins) -> tuple[list[int], list[int], list[bool]]:
-    """Per account: its cross equity ``wallet + Σ s·Q·(MP − EP)`` at ``10^-max(dn, dw)`` and its cross MM
-    ``Σ (N·R_k − cum_k·10^dn)`` at ``10^-(dn+8)`` as ints — ``pnl_of`` (linear) and the MM of
-    :mod:`margincall.math.book_exact` summed in int64 over the rows, the whole in Python ints — and whether every
-    cross row is exact (linear, MM decided, cells integers, no sum near int64's range)."""
+@dataclass(frozen=True)
+class _CrossSums:
+    """Per account: the wallet cell at ``10^-dw`` (where ``has_wallet``), ``Σ s·Q·(MP − EP)`` over its cross rows at
+    ``10^-dn`` and their MM ``Σ (N·R_k − cum_k·10^dn)`` at ``10^-(dn+8)``, and whether every cross row is exact."""
+
+    wallet: npt.NDArray[np.int64]
+    has_wallet: npt.NDArray[np.bool_]
+    pnl: npt.NDArray[np.int64]
+    mm: npt.NDArray[np.int64]
+    ok: npt.NDArray[np.bool_]
+
+
+def _cross_sums(arrays: BookArrays, exact: ExactMargins) -> _CrossSums:
+    """The cross sums of every account — ``pnl_of`` (linear) and the MM of :mod:`margincall.math.book_exact`
+    summed in int64 (a row whose terms come near int64's range is not exact: its account goes elsewhere)."""
     c = exact.cells
     dn = c.ds + c.dc + c.dp
     cross = arrays.cross
-    limit = 2.0**62
+    limit = 2.0**62 / 64  # 64 rows of an account at most before a sum could leave int64
     q = c.size * c.contract
     move = c.mark - c.entry
     side = np.nan_to_num(arrays.side).astype(np.int64)
     f_pnl = q.astype(np.float64) * move.astype(np.float64)
-    notional = q * c.mm_price
     f_n = q.astype(np.float64) * c.mm_price.astype(np.float64)
     tier = np.where(exact.mm_ok, c.tier, 0)
     rate, amount = (c.rates[tier], c.amounts[tier]) if c.rates.size else (np.zeros_like(q), np.zeros_like(q))
     f_x = f_n * rate.astype(np.float64) + np.abs(amount.astype(np.float64)) * 10.0**dn
-    row_ok = exact.mm_ok & exact.im_ok & c.pnl_ok & (np.abs(f_pnl) < limit / 64) & (np.abs(f_x) < limit / 64)
+    row_ok = exact.mm_ok & exact.im_ok & c.pnl_ok & (np.abs(f_pnl) < limit) & (np.abs(f_x) < limit)
+    lengths = np.diff(np.append(arrays.starts, arrays.account.size))
     use = cross & row_ok
-    pnl = np.where(use, side * q * move, 0)
-    x = np.where(use, notional * rate - amount * 10**dn, 0)
     starts = arrays.starts
-    sum_pnl, sum_x = np.add.reduceat(pnl, starts).tolist(), np.add.reduceat(x, starts).tolist()
-    ok = np.logical_and.reduceat(row_ok | ~cross, starts)
+    pnl = np.add.reduceat(np.where(use, side * q * move, 0), starts)
+    mm = np.add.reduceat(np.where(use, q * c.mm_price * rate - amount * 10**dn, 0), starts)
+    ok = np.logical_and.reduceat(row_ok | ~cross, starts) & (lengths <= 64)
     # the wallet: its cell on any row that gives one (the rows agree, or the account is the reference's)
     has_wallet = np.logical_or.reduceat(~np.isnan(arrays.wallet_balance), starts)
-    wallet_ok = np.logical_or.reduceat(c.wallet_ok, starts)
+    ok &= np.logical_or.reduceat(c.wallet_ok, starts) | ~has_wallet
     wallet = np.maximum.reduceat(np.where(c.wallet_ok, c.wallet, np.iinfo(np.int64).min), starts)
-    ok &= wallet_ok | ~has_wallet
-    big_d = max(dn, c.dw)
-    equity = [(int(w) * 10 ** (big_d - c.dw) if h else 0) + p * 10 ** (big_d - dn)
-              for w, h, p in zip(wallet.tolist(), has_wallet.tolist(), sum_pnl, strict=True)]  # fmt: skip
-    return equity, sum_x, ok.tolist()
+    return _CrossSums(wallet, has_wallet, pnl, mm, ok)
 
 
 def _round_ticks(num: int, den: int, mode: int) -> int:
