@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from margincall.calculator.book_compiled import CompiledEvaluator
 from margincall.calculator.book_exact import exact_margins, scaled_ints
 from margincall.calculator.book_groups import account_runs
 from margincall.calculator.book_io import open_book
+from margincall.calculator.book_isolated import exact_isolated_liquidation
 from margincall.calculator.evaluate import evaluate, instrument_of
 from margincall.calculator.scenario import Scenario
 from margincall.math.book_exact import isolated_bankruptcy_ticks
@@ -172,3 +174,44 @@ def test_an_isolated_bankruptcy_price_in_integers_is_calcs(
         assert not ok[0]  # no price: a long at 1x (P = 0)
         return
     assert ok[0] and Decimal(int(k[0])) * inst.tick_size == want, (entry, leverage, long)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    market=st.sampled_from([("binance-usdm", "BTCUSDT", ""), ("hyperliquid", "SOL", ""), ("okx", "ETH-USDT-SWAP", ""),
+                            ("bybit-linear", "BTCUSDT", "2024"), ("bybit-linear", "BTCUSDT", "legacy"),
+                            ("dydx", "ETH-USD", ""), ("bitunix", "BTCUSDT", ""), ("binance-coinm", "BTCUSD_PERP", "")]),
+    ticks=st.integers(10_000, 10**6),
+    move=st.integers(-400, 400),
+    leverage=st.sampled_from(["1", "2", "3", "5", "10", "2.5"]),
+    long=st.booleans(),
+)
+def test_an_isolated_liquidation_price_by_the_rule_is_calcs(
+    tmp_path_factory: pytest.TempPathFactory, market: tuple[str, str, str], ticks: int, move: int, leverage: str,
+    long: bool
+) -> None:  # fmt: skip
+    venue, symbol, formula = market
+    books = BookInstruments(INSTRUMENTS)
+    inst = instrument_of(get_venue(venue), symbol, books.for_symbols(venue, {symbol}).get(symbol))
+    entry = inst.tick_size * ticks
+    mark = entry + inst.tick_size * move
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(account="a", venue=venue, symbol=symbol, side="long" if long else "short", size="100",
+               entry_price=str(entry), mark_price=str(mark), margin_mode="isolated", leverage=leverage,
+               wallet_balance="0", formula=formula, taker_fee="")  # fmt: skip
+    path = tmp_path_factory.mktemp("liq") / "book.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "formula", "taker_fee"], extrasaction="ignore")
+        w.writeheader()
+        w.writerow(row)
+    want = _rows(path, DecimalEvaluator(BookInstruments(INSTRUMENTS)))[0]
+    if want["error"] is not None:
+        return
+    batch = next(iter(open_book(path, 10).batches()))
+    chunk = Chunk(batch, 1, np.zeros(1, np.int64))
+    arrays = chunk_arrays(chunk, BookInstruments(INSTRUMENTS))
+    liq, dist, ok = exact_isolated_liquidation(arrays, exact_margins(chunk, arrays), np.ones(1, np.bool_))
+    assert ok[0]
+    got_liq = None if np.isnan(liq[0]) else format((Decimal(int(liq[0])) * inst.tick_size).normalize(), "f")
+    got_dist = None if np.isnan(dist[0]) else format(Decimal(int(dist[0])).scaleb(-4).normalize(), "f")
+    assert (got_liq, got_dist) == (want["liquidation_price"], want["distance_to_liquidation"]), row
