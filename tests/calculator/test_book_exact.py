@@ -84,6 +84,12 @@ def _book(tmp_path: Path, seed: int) -> Path:
                    mark_price=mark, margin_mode="cross", leverage="5", wallet_balance="10000", formula="",
                    taker_fee="")  # fmt: skip
         rows.append(row)
+    # a ratio exactly on a unit: OKX equity / MM = 30,000 / (10 × 0.1 × 3,000 × 0.004 = 12) = 2,500
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(account="whole", venue="okx", symbol="ETH-USDT-SWAP", side="long", size="10", entry_price="3000",
+               mark_price="3000", margin_mode="cross", leverage="5", wallet_balance="30000", formula="",
+               taker_fee="")  # fmt: skip
+    rows.append(row)
     path = tmp_path / "book.csv"
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "formula", "taker_fee"], extrasaction="ignore")
@@ -107,6 +113,7 @@ def test_books_with_formulas_fees_and_boundary_values_give_the_references_rows(t
         assert compiled.exact_rows > 0 and compiled.exact_ratios > 0
     # the Binance floor row: MM = 50,000 × 0.005 − 50 = 200, IM = 50,000 / 3 up to 1e-8
     assert [r["bankruptcy_price"] for r in want if r["account"] == "ticks"] == ["49900", "13000"]
+    assert [r["margin_ratio"] for r in want if r["account"] == "whole"] == ["2500"]
     assert [r["bankruptcy_price"] for r in want if str(r["account"]).startswith("inverse")][:2] == ["45000", "100000"]
     edges = [r for r in want if str(r["account"]).startswith("edge")]
     assert len(edges) == 10 and all(r["error"] is None for r in edges)

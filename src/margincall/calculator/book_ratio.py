@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +29,7 @@ from margincall.calculator.book_exact import ExactMargins
 from margincall.math.contracts import notional_of, pnl_of
 from margincall.math.margin import initial_margin
 from margincall.model.enums import ContractKind
-from margincall.venues.profiles import get_venue
+from margincall.venues.profiles import RatioConvention, get_venue
 
 _LINEAR = ContractKind.LINEAR
 _DIGITS = 10**27
@@ -76,6 +77,13 @@ def exact_ratios(
         if abs(equity) >= _DIGITS or abs(mm) >= _DIGITS:
             return None
         return Decimal(equity).scaleb(-big_d), Decimal(mm).scaleb(-(dn + 8))
+
+    if sums is not None:
+        # most cross ratios are decided by a 64-bit-mantissa quotient of the exact integers (:func:`_screen`)
+        screened_k, screened = _screen(arrays, sums, rows & arrays.cross, dn, c.dw, conventions)
+        k = np.where(screened, screened_k, k)
+        ok |= screened
+        which = which[~screened[which]]
 
     cache: dict[int, tuple[Decimal, Decimal] | None] = {}
     for r in which.tolist():
@@ -141,6 +149,49 @@ def _cross_sums(arrays: BookArrays, exact: ExactMargins) -> _CrossSums:
     ok &= np.logical_or.reduceat(c.wallet_ok, starts) | ~has_wallet
     wallet = np.maximum.reduceat(np.where(c.wallet_ok, c.wallet, np.iinfo(np.int64).min), starts)
     return _CrossSums(wallet, has_wallet, pnl, mm, ok)
+
+
+#: Relative bound on the error of :func:`_screen`'s quotient: two roundings of a 64-bit mantissa (5.4e-20 each),
+#: and one more for a negative power of ten; 1e-18 leaves a margin of 5x.
+_SCREEN_BAND = 1e-18
+
+
+def _screen(
+    arrays: BookArrays, sums: _CrossSums, rows: npt.NDArray[np.bool_], dn: int, dw: int, conventions: list[Any]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The cross ratio of the accounts of ``rows`` in whole units of 1e-8, where a long double (64-bit mantissa)
+    quotient of the exact equity and MM integers settles it: ``E·10^(dn+16−D) / MM`` (equity over MM) or
+    ``MM·10^(D−dn) / E`` (MM over equity), farther than :data:`_SCREEN_BAND` (relative) from a whole unit. The
+    reference's 28-digit quotient (relative error 5e-28) then rounds to the same unit; a quotient inside the band
+    is left to the Decimal path. An equity or MM beyond int64 is left there too; a ratio of none (MM over a
+    non-positive equity, equity over a non-positive MM) is exact in integers."""
+    n = arrays.account.size
+    out_k = np.full(n, np.nan)
+    out_ok = np.zeros(n, np.bool_)
+    big_d = max(dn, dw)
+    f_equity = sums.wallet.astype(np.float64) * 10.0 ** (big_d - dw) * sums.has_wallet + sums.pnl.astype(
+        np.float64) * 10.0 ** (big_d - dn)  # fmt: skip
+    fits = sums.ok & (np.abs(f_equity) < 2.0**62) & (np.abs(sums.mm.astype(np.float64)) < 2.0**62)
+    fits &= np.abs(sums.wallet.astype(np.float64)) * 10.0 ** (big_d - dw) < 2.0**62
+    wallet = np.where(fits & sums.has_wallet, sums.wallet, 0) * 10 ** (big_d - dw)
+    equity = wallet + np.where(fits, sums.pnl, 0) * 10 ** (big_d - dn)
+    mm = np.where(fits, sums.mm, 0)
+    over_mm = np.array([conv is RatioConvention.EQUITY_OVER_MM for conv in conventions] + [False])
+    per_row = np.flatnonzero(rows & fits[arrays.account])
+    a = arrays.account[per_row]
+    eq_over = over_mm[arrays.instrument[per_row]]
+    e, m = equity[a].astype(np.longdouble), mm[a].astype(np.longdouble)
+    none = np.where(eq_over, mm[a] <= 0, equity[a] <= 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(eq_over, e * np.longdouble(10.0) ** (dn + 16 - big_d) / m,
+                     m * np.longdouble(10.0) ** (big_d - dn) / e)  # fmt: skip
+        units = np.where(eq_over, np.floor(q), np.ceil(q))  # toward more risk: down for E/MM, up for MM/E
+        settled = none | (np.abs(q - np.round(q)) > _SCREEN_BAND * np.maximum(np.abs(q), 1))
+        settled &= none | (np.abs(q) < 2.0**53)
+    out_ok[per_row] = settled
+    out_k[per_row] = np.where(none, np.nan, units.astype(np.float64))
+    out_k[~out_ok] = np.nan
+    return out_k, out_ok
 
 
 def _round_ticks(num: int, den: int, mode: int) -> int:
