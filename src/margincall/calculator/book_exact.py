@@ -223,14 +223,17 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
                      im, mm, im_ok, mm_ok, tier)  # fmt: skip
     # an isolated row's margin is its IM at entry unless a margin or an extra one is given
     plain = ~arrays.cross & np.isnan(arrays.isolated_margin) & (np.nan_to_num(arrays.extra_margin) == 0)
-    use_bank = plain & entry_ok & lev_ok & forms.im[arrays.instrument] & np.isin(arrays.side, (-1.0, 1.0))
+    inverse = np.array([e[1].kind is ContractKind.INVERSE for e in arrays.entries] + [False])[arrays.instrument]
+    known = forms.im[arrays.instrument] | inverse
+    use_bank = plain & entry_ok & lev_ok & known & np.isin(arrays.side, (-1.0, 1.0))
     bank, bank_ok = np.zeros(n, np.int64), np.zeros(n, np.bool_)
     if use_bank.any():
         ticks = [unit_parts(e[1].tick_size) for e in arrays.entries] + [(0, 0)]
         tick = np.array([c for c, _ in ticks], np.int64)[arrays.instrument]
         dt = np.array([d for _, d in ticks], np.int64)[arrays.instrument]
-        isolated_bankruptcy_ticks(use_bank, np.nan_to_num(arrays.side).astype(np.int64), entry, dp, lev, dl, tick,
-                                  dt, arrays.price_mode, bank, bank_ok)  # fmt: skip
+        side = np.nan_to_num(arrays.side).astype(np.int64)
+        isolated_bankruptcy_ticks(use_bank, inverse, side, entry, dp, lev, dl, tick, dt, arrays.price_mode, bank,
+                                  bank_ok)  # fmt: skip
     wallet, dw, wallet_ok = scaled_ints(column("wallet_balance"), n)
     cells = Cells(size, ds, mark, mm_price, entry, dp, lev, dl, forms.contract[arrays.instrument], forms.dc, wallet,
                   dw, wallet_ok, tier, forms.tiers[2], forms.tiers[3], plain & entry_ok & mark_ok & size_ok,
