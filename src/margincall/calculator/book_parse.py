@@ -79,7 +79,8 @@ def _parse(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], valid: B
         ok[i] = True
 
 
-def _layout(column: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], B]:
+def string_layout(column: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], B]:
+    """A text column's offsets (int64, ``n + 1``), bytes and validity, without a copy of the bytes."""
     if not pa.types.is_string(column.type):
         column = pc.cast(column, pa.string())
     n = len(column)
@@ -95,7 +96,7 @@ def parse_decimals(column: pa.Array) -> tuple[I64, I64, B, B]:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     n = len(column)
-    offsets, data, valid = _layout(column)
+    offsets, data, valid = string_layout(column)
     mantissa, digits = np.empty(n, np.int64), np.empty(n, np.int64)
     ok, empty = np.empty(n, np.bool_), np.empty(n, np.bool_)
     _parse(offsets, data, valid, mantissa, digits, ok, empty)
@@ -157,4 +158,4 @@ def decimal_texts(values: I64, scale: int, valid: B | None = None) -> pa.Array:
                                  null_count=int(n - ok.sum()))  # fmt: skip
 
 
-__all__ = ["decimal_texts", "parse_decimals"]
+__all__ = ["decimal_texts", "parse_decimals", "string_layout"]
