@@ -194,15 +194,6 @@ def _screen(
     return out_k, out_ok
 
 
-def _round_ticks(num: int, den: int, mode: int) -> int:
-    """``num / den`` (``den > 0``) in whole ticks by ``mode``: up, down, half up (``book_arrays`` codes)."""
-    if mode == CEIL:
-        return -((-num) // den)
-    if mode == FLOOR:
-        return num // den
-    return (2 * num + den) // (2 * den)
-
-
 def exact_cross_bankruptcy(
     arrays: BookArrays, exact: ExactMargins, rows: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
@@ -211,41 +202,60 @@ def exact_cross_bankruptcy(
     the price ``P`` of the row's symbol where ``wallet + Σ PnL = 0``, the other symbols at their marks. With the
     symbol's one linear leg, ``P = EP − s·C / Q`` (``C`` the wallet plus the other legs' PnL), exact in integers:
     ``P·Q·10^(D+dp) = E·Q·10^D − s·C·10^(dq+dp)`` with ``C`` at ``10^-D``, rounded to the tick as
-    ``round_trigger_price`` does. An account with a leg the integers cannot carry, or two legs of one symbol,
-    is left to the reference."""
+    ``round_trigger_price`` does — in int64 arrays, each product checked in float64 first. An account with a leg
+    the integers cannot carry, more than 64 rows, or two legs of one symbol is left to the reference."""
     n = arrays.account.size
     k = np.full(n, np.nan)
     ok = np.zeros(n, np.bool_)
-    which = np.flatnonzero(rows & arrays.cross)
-    if which.size == 0:
+    cross = arrays.cross
+    if not (rows & cross).any():
         return k, ok
     c = exact.cells
-    dq, dp = c.ds + c.dc, c.dp
-    big_d = max(dq + dp, c.dw)
-    ticks = [unit_parts(e[1].tick_size) for e in arrays.entries]
-    ends = np.append(arrays.starts[1:], n)
-    for r in which.tolist():
-        a = int(arrays.account[r])
-        lo, hi = int(arrays.starts[a]), int(ends[a])
-        cross = [j for j in range(lo, hi) if arrays.cross[j]]
-        same = [j for j in cross if arrays.instrument[j] == arrays.instrument[r]]
-        given = [j for j in range(lo, hi) if not np.isnan(arrays.wallet_balance[j])]
-        if len(same) != 1 or not all(exact.im_ok[j] and c.pnl_ok[j] for j in cross):
-            continue
-        if given and not c.wallet_ok[given[0]]:
-            continue
-        constant = int(c.wallet[given[0]]) * 10 ** (big_d - c.dw) if given else 0
-        for j in cross:
-            if j != r:
-                q_j = int(c.size[j]) * int(c.contract[j])
-                constant += int(arrays.side[j]) * q_j * (int(c.mark[j]) - int(c.entry[j])) * 10 ** (big_d - dq - dp)
-        q = int(c.size[r]) * int(c.contract[r])
-        num = int(c.entry[r]) * q * 10**big_d - int(arrays.side[r]) * constant * 10 ** (dq + dp)
-        ok[r] = True
-        if num <= 0:
-            continue  # no positive price: none
-        tc, dt = ticks[int(arrays.instrument[r])]
-        k[r] = float(_round_ticks(num * 10**dt, q * 10 ** (big_d + dp) * tc, int(arrays.price_mode[r])))
+    dn = c.ds + c.dc + c.dp
+    big_d = max(dn, c.dw)
+    starts, account = arrays.starts, arrays.account
+    limit = 2.0**62
+    # every row's PnL at 10^-dn, and per account the cross sum (int64, each term far inside its range)
+    q = c.size * c.contract
+    f_pnl = q.astype(np.float64) * (c.mark - c.entry).astype(np.float64)
+    row_ok = exact.im_ok & c.pnl_ok & (np.abs(f_pnl) < limit / 64)
+    pnl = np.where(row_ok, np.nan_to_num(arrays.side).astype(np.int64) * q * (c.mark - c.entry), 0)
+    lengths = np.diff(np.append(starts, n))
+    pnl_sum = np.add.reduceat(np.where(cross, pnl, 0), starts)
+    acct_ok = np.logical_and.reduceat(row_ok | ~cross, starts) & (lengths <= 64)
+    has_wallet = np.logical_or.reduceat(~np.isnan(arrays.wallet_balance), starts)
+    acct_ok &= np.logical_or.reduceat(c.wallet_ok, starts) | ~has_wallet
+    wallet = np.where(
+        has_wallet, np.maximum.reduceat(np.where(c.wallet_ok, c.wallet, np.iinfo(np.int64).min), starts), 0
+    )
+    # the symbol's legs in the account: exactly one
+    pair = account * (len(arrays.entries) + 1) + arrays.instrument
+    _, inverse_ix, counts = np.unique(np.where(cross, pair, -1), return_inverse=True, return_counts=True)
+    single = counts[inverse_ix] == 1
+    which = rows & cross & single & row_ok & acct_ok[account]
+    # C = wallet + the other legs' PnL at 10^-D; P·Q·10^(D+dp) = E·Q·10^D − s·C·10^dn
+    f_const = wallet[account].astype(np.float64) * 10.0 ** (big_d - c.dw) + (
+        pnl_sum[account] - pnl).astype(np.float64) * 10.0 ** (big_d - dn)  # fmt: skip
+    ticks = [unit_parts(e[1].tick_size) for e in arrays.entries] + [(1, 0)]
+    tc = np.array([t for t, _ in ticks], np.int64)[arrays.instrument]
+    dt = np.array([d for _, d in ticks], np.int64)[arrays.instrument]
+    f_num = np.abs(c.entry.astype(np.float64) * q.astype(np.float64)) * 10.0**big_d + np.abs(f_const) * 10.0**dn
+    f_den = q.astype(np.float64) * 10.0 ** (big_d + c.dp) * tc
+    which &= (f_num * 10.0**dt < limit / 4) & (f_den < limit / 4) & (np.abs(f_const) < limit / 4) & (q > 0)
+    if not which.any():
+        return k, ok
+    r = np.flatnonzero(which)
+    const = (np.where(has_wallet, wallet, 0)[account[r]] * 10 ** (big_d - c.dw)
+             + (pnl_sum[account[r]] - pnl[r]) * 10 ** (big_d - dn))  # fmt: skip
+    side = np.nan_to_num(arrays.side[r]).astype(np.int64)
+    num = c.entry[r] * q[r] * 10**big_d - side * const * 10**dn
+    den = q[r] * 10 ** (big_d + c.dp) * tc[r]
+    num_t = num * 10 ** dt[r]
+    mode = arrays.price_mode[r]
+    up, down, half = -((-num_t) // den), num_t // den, (2 * num_t + den) // (2 * den)
+    ticks_k = np.where(mode == CEIL, up, np.where(mode == FLOOR, down, half))
+    ok[r] = True
+    k[r] = np.where(num > 0, ticks_k.astype(np.float64), np.nan)  # no positive price: none
     return k, ok
 
 
