@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from margincall.calculator.book_compiled import CompiledEvaluator
 from margincall.calculator.book_exact import exact_margins, scaled_ints
 from margincall.calculator.book_groups import account_runs
 from margincall.calculator.book_io import open_book
+from margincall.calculator.book_isolated import exact_isolated_liquidation
 from margincall.calculator.evaluate import evaluate, instrument_of
 from margincall.calculator.scenario import Scenario
 from margincall.math.book_exact import isolated_bankruptcy_ticks
@@ -82,6 +84,12 @@ def _book(tmp_path: Path, seed: int) -> Path:
                    mark_price=mark, margin_mode="cross", leverage="5", wallet_balance="10000", formula="",
                    taker_fee="")  # fmt: skip
         rows.append(row)
+    # a ratio exactly on a unit: OKX equity / MM = 30,000 / (10 × 0.1 × 3,000 × 0.004 = 12) = 2,500
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(account="whole", venue="okx", symbol="ETH-USDT-SWAP", side="long", size="10", entry_price="3000",
+               mark_price="3000", margin_mode="cross", leverage="5", wallet_balance="30000", formula="",
+               taker_fee="")  # fmt: skip
+    rows.append(row)
     path = tmp_path / "book.csv"
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "formula", "taker_fee"], extrasaction="ignore")
@@ -105,6 +113,7 @@ def test_books_with_formulas_fees_and_boundary_values_give_the_references_rows(t
         assert compiled.exact_rows > 0 and compiled.exact_ratios > 0
     # the Binance floor row: MM = 50,000 × 0.005 − 50 = 200, IM = 50,000 / 3 up to 1e-8
     assert [r["bankruptcy_price"] for r in want if r["account"] == "ticks"] == ["49900", "13000"]
+    assert [r["margin_ratio"] for r in want if r["account"] == "whole"] == ["2500"]
     assert [r["bankruptcy_price"] for r in want if str(r["account"]).startswith("inverse")][:2] == ["45000", "100000"]
     edges = [r for r in want if str(r["account"]).startswith("edge")]
     assert len(edges) == 10 and all(r["error"] is None for r in edges)
@@ -152,11 +161,14 @@ def test_an_isolated_bankruptcy_price_in_integers_is_calcs(
 ) -> None:
     venue, symbol = market
     profile = get_venue(venue)
-    inst = instrument_of(profile, symbol, None)
-    entry = inst.tick_size * ticks  # on a tick: the bankruptcy price EP·(1 ∓ 1/L) is often on one too
+    spec = INSTRUMENTS["venues"].get(venue, {}).get(symbol)
+    inst = instrument_of(profile, symbol, BookInstruments(INSTRUMENTS).for_symbols(venue, {symbol}).get(symbol))
+    inverse = inst.kind.value == "inverse"
+    # on a tick: the bankruptcy price EP·(1 ∓ 1/L), or EP·L/(L ± 1) for an inverse one, is often on one too
+    entry = inst.tick_size * ticks
     scenario = Scenario.model_validate({"venue": venue, "wallet_balance": "0", "positions": [{
         "symbol": symbol, "side": "long" if long else "short", "size": "1", "entry_price": str(entry),
-        "margin_mode": "isolated", "leverage": leverage}]})  # fmt: skip
+        "margin_mode": "isolated", "leverage": leverage}], "instruments": {symbol: spec} if spec else {}})  # fmt: skip
     try:
         want = evaluate(scenario).positions[0].bankruptcy_price
     except MarginCallError:
@@ -165,10 +177,55 @@ def test_an_isolated_bankruptcy_price_in_integers_is_calcs(
     c, dt = unit_parts(inst.tick_size)
     mode = HALF_UP if profile.price_rounding is PriceRounding.NEAREST else (CEIL if long else FLOOR)
     k, ok = np.zeros(1, np.int64), np.zeros(1, np.bool_)
-    isolated_bankruptcy_ticks(np.ones(1, np.bool_), np.array([1 if long else -1]), np.array([int(entry.scaleb(8))]),
+    isolated_bankruptcy_ticks(np.ones(1, np.bool_), np.array([inverse]), np.array([1 if long else -1]),
+                              np.array([int(entry.scaleb(8))]),
                               8, np.array([int(lev.scaleb(1))]), 1, np.array([c]), np.array([dt]),
                               np.array([mode], np.int8), k, ok)  # fmt: skip
     if want is None:
-        assert not ok[0]  # no price: a long at 1x (P = 0)
+        assert not ok[0]  # no price: a long at 1x (P = 0), a short inverse at 1x
         return
-    assert ok[0] and Decimal(int(k[0])) * inst.tick_size == want, (entry, leverage, long)
+    if not ok[0]:
+        assert inverse  # an inverse root exactly on a boundary: left to the reference's own Decimals
+        return
+    assert Decimal(int(k[0])) * inst.tick_size == want, (entry, leverage, long)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    market=st.sampled_from([("binance-usdm", "BTCUSDT", ""), ("hyperliquid", "SOL", ""), ("okx", "ETH-USDT-SWAP", ""),
+                            ("bybit-linear", "BTCUSDT", "2024"), ("bybit-linear", "BTCUSDT", "legacy"),
+                            ("dydx", "ETH-USD", ""), ("bitunix", "BTCUSDT", ""), ("binance-coinm", "BTCUSD_PERP", "")]),
+    ticks=st.integers(10_000, 10**6),
+    move=st.integers(-400, 400),
+    leverage=st.sampled_from(["1", "2", "3", "5", "10", "2.5"]),
+    long=st.booleans(),
+)
+def test_an_isolated_liquidation_price_by_the_rule_is_calcs(
+    tmp_path_factory: pytest.TempPathFactory, market: tuple[str, str, str], ticks: int, move: int, leverage: str,
+    long: bool
+) -> None:  # fmt: skip
+    venue, symbol, formula = market
+    books = BookInstruments(INSTRUMENTS)
+    inst = instrument_of(get_venue(venue), symbol, books.for_symbols(venue, {symbol}).get(symbol))
+    entry = inst.tick_size * ticks
+    mark = entry + inst.tick_size * move
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(account="a", venue=venue, symbol=symbol, side="long" if long else "short", size="100",
+               entry_price=str(entry), mark_price=str(mark), margin_mode="isolated", leverage=leverage,
+               wallet_balance="0", formula=formula, taker_fee="")  # fmt: skip
+    path = tmp_path_factory.mktemp("liq") / "book.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "formula", "taker_fee"], extrasaction="ignore")
+        w.writeheader()
+        w.writerow(row)
+    want = _rows(path, DecimalEvaluator(BookInstruments(INSTRUMENTS)))[0]
+    if want["error"] is not None:
+        return
+    batch = next(iter(open_book(path, 10).batches()))
+    chunk = Chunk(batch, 1, np.zeros(1, np.int64))
+    arrays = chunk_arrays(chunk, BookInstruments(INSTRUMENTS))
+    liq, dist, ok = exact_isolated_liquidation(arrays, exact_margins(chunk, arrays), np.ones(1, np.bool_))
+    assert ok[0]
+    got_liq = None if np.isnan(liq[0]) else format((Decimal(int(liq[0])) * inst.tick_size).normalize(), "f")
+    got_dist = None if np.isnan(dist[0]) else format(Decimal(int(dist[0])).scaleb(-4).normalize(), "f")
+    assert (got_liq, got_dist) == (want["liquidation_price"], want["distance_to_liquidation"]), row

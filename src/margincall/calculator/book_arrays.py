@@ -34,11 +34,11 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import RATIO_ROUNDING, BookInstruments, Chunk
+from margincall.calculator.book_parse import decimal_texts, parse_decimals
 from margincall.calculator.evaluate import instrument_of, instrument_tiers
 from margincall.model.enums import PriceRounding
 from margincall.model.errors import MarginCallError
@@ -51,6 +51,7 @@ F64 = npt.NDArray[np.float64]
 #: Rounding modes of :func:`round_units`.
 CEIL, FLOOR, HALF_UP, TOWARD_ZERO = 0, 1, 2, 3
 RATIO_MODE = {ROUND_CEILING: CEIL, ROUND_FLOOR: FLOOR}
+_SEP = "\x1f"
 _FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 #: A float within this relative distance of a rounding boundary is confirmed exactly.
 BOUNDARY = 4e-12
@@ -82,13 +83,18 @@ class BookArrays:
     exact: npt.NDArray[np.bool_]
 
 
-def _text(batch: pa.RecordBatch, name: str) -> npt.NDArray[np.object_]:
+def _arrow_text(batch: pa.RecordBatch, name: str) -> pa.Array:
+    """The column as trimmed text, empty for a missing cell or column."""
     if name not in batch.schema.names:
-        return np.full(batch.num_rows, "", dtype=object)
+        return pa.array(np.full(batch.num_rows, "", dtype=object), pa.string())
     col = batch.column(name)
     if not pa.types.is_string(col.type):
         col = pc.cast(col, pa.string())
-    return np.asarray(pc.fill_null(pc.utf8_trim_whitespace(col), "").to_numpy(zero_copy_only=False), dtype=object)
+    return pc.fill_null(pc.utf8_trim_whitespace(col), "")
+
+
+def _is(text: pa.Array, value: str) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.equal(text, value).to_numpy(zero_copy_only=False), np.bool_)
 
 
 def _number(batch: pa.RecordBatch, name: str) -> tuple[F64, npt.NDArray[np.bool_]]:
@@ -99,14 +105,20 @@ def _number(batch: pa.RecordBatch, name: str) -> tuple[F64, npt.NDArray[np.bool_
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         return values, ~np.isfinite(values) & ~np.asarray(col.is_null().to_numpy(zero_copy_only=False))
-    # Text parsed by pyarrow (correctly rounded); a cell that is not a plain decimal number is bad: its account
-    # goes to the reference, which reads it itself and gives its error or its value.
-    text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
-    text = pc.fill_null(pc.utf8_trim_whitespace(text), "")
-    good = pc.match_substring_regex(text, _FLOAT)
-    values = pc.cast(pc.if_else(good, text, "nan"), pa.float64()).to_numpy(zero_copy_only=False)
-    given = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
-    return values, given & ~(good.to_numpy(zero_copy_only=False) & np.isfinite(values))
+    # A plain decimal cell is its mantissa over a power of ten: one correctly rounded division when both are exact
+    # floats. Any other cell (signed, exponent form, long) is parsed by pyarrow; one that is not a number is bad:
+    # its account goes to the reference, which reads it itself and gives its error or its value.
+    mantissa, digits, ok, empty = parse_decimals(col)
+    ok &= (mantissa < 2**53) & (digits <= 22)
+    values = np.where(ok, mantissa / 10.0 ** np.where(ok, digits, 0), np.nan)
+    other = np.flatnonzero(~ok & ~empty)
+    if other.size:
+        text = pc.utf8_trim_whitespace(pc.take(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()),
+                                               pa.array(other)))  # fmt: skip
+        good = pc.match_substring_regex(text, _FLOAT)
+        parsed = pc.cast(pc.if_else(good, text, "nan"), pa.float64()).to_numpy(zero_copy_only=False)
+        values[other] = np.where(good.to_numpy(zero_copy_only=False), parsed, np.nan)
+    return values, ~empty & ~np.isfinite(values)
 
 
 def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
@@ -121,16 +133,20 @@ def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
                  "wallet_balance", "taker_fee"):  # fmt: skip
         nums[name], wrong = _number(batch, name)
         bad |= wrong
-    side_text, mode = _text(batch, "side"), _text(batch, "margin_mode")
-    side = np.where(side_text == "long", 1.0, np.where(side_text == "short", -1.0, np.nan))
-    cross = (mode == "cross") | (mode == "")
-    bad |= np.isnan(side) | ~(cross | (mode == "isolated")) | (_text(batch, "account") == "")
-    bad |= ~np.isin(_text(batch, "position_side"), ["", "both"])
-    venue, symbol, formula = _text(batch, "venue"), _text(batch, "symbol"), _text(batch, "formula")
-    venue = np.where(venue == "", "generic", venue)
-    fee_text = _text(batch, "taker_fee")
-    keys = pd.MultiIndex.from_arrays([venue, symbol, formula, fee_text])
-    codes, uniques = pd.factorize(keys)
+    side_text, mode = _arrow_text(batch, "side"), _arrow_text(batch, "margin_mode")
+    side = np.where(_is(side_text, "long"), 1.0, np.where(_is(side_text, "short"), -1.0, np.nan))
+    isolated = _is(mode, "isolated")
+    cross = _is(mode, "cross") | _is(mode, "")
+    bad |= np.isnan(side) | ~(cross | isolated) | _is(_arrow_text(batch, "account"), "")
+    position_side = _arrow_text(batch, "position_side")
+    bad |= ~(_is(position_side, "") | _is(position_side, "both"))
+    venue, symbol, formula = _arrow_text(batch, "venue"), _arrow_text(batch, "symbol"), _arrow_text(batch, "formula")
+    venue = pc.if_else(pc.equal(venue, ""), "generic", venue)
+    fee_text = _arrow_text(batch, "taker_fee")
+    # one code per (venue, symbol, formula, taker fee), in order of first appearance
+    keys = pc.binary_join_element_wise(venue, symbol, formula, fee_text, _SEP).dictionary_encode()
+    codes = keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    uniques = [tuple(k.split(_SEP)) for k in keys.dictionary.to_pylist()]
     entries: list[Entry] = []
     index_of: dict[int, int] = {}
     for u, (v, s, f, fee) in enumerate(uniques):
@@ -154,7 +170,12 @@ def chunk_arrays(chunk: Chunk, instruments: BookInstruments) -> BookArrays:
     disagree = np.isfinite(wmax) & (wmax != wmin)
     fields_differ = np.zeros(len(starts), np.bool_)  # formula, taker_fee: one per account
     if n:
-        fields_differ = pd.Series(formula + "\x1f" + fee_text).groupby(account).nunique().to_numpy() > 1
+        fields = (
+            pc.binary_join_element_wise(formula, fee_text, _SEP)
+            .dictionary_encode()
+            .indices.to_numpy(zero_copy_only=False)
+        )
+        fields_differ = np.maximum.reduceat(fields, starts) != np.minimum.reduceat(fields, starts)
     exact = (np.logical_or.reduceat(bad, starts) if n else np.zeros(0, np.bool_)) | disagree | fields_differ
     wallet_acct = np.where(np.isfinite(wmax), wmax, np.nan)
     ticks = np.array([float(e[1].tick_size) for e in entries] + [np.nan])
@@ -187,20 +208,9 @@ def round_units(values: F64, unit: F64 | float, mode: npt.NDArray[np.int8] | int
 
 def scaled_texts(values: npt.NDArray[np.int64], scale: int, valid: npt.NDArray[np.bool_] | None = None) -> pa.Array:
     """Integers at ``10^-scale`` as exact decimal text without trailing zeros (``Decimal.normalize`` written
-    with ``"f"``; zero is ``0``), built by pyarrow kernels: no Python object per value. ``valid``: False → null."""
-    v = np.asarray(values, np.int64)
-    mask = None if valid is None else ~np.asarray(valid, np.bool_)
-    magnitude = np.abs(v)
-    one = 10**scale
-    whole = pc.cast(pa.array(magnitude // one, mask=mask), pa.string())
-    sign = pa.array(np.where(v < 0, "-", ""), pa.string())
-    if scale == 0:
-        return pc.binary_join_element_wise(sign, whole, "")
-    # one + fraction has the fraction's leading zeros after a leading 1, which is cut off
-    frac = pc.utf8_slice_codeunits(pc.cast(pa.array(magnitude % one + one), pa.string()), 1)
-    frac = pc.replace_substring_regex(frac, r"0+$", "")
-    dot = pa.array(np.where(magnitude % one != 0, ".", ""), pa.string())
-    return pc.binary_join_element_wise(sign, whole, dot, frac, "")
+    with ``"f"``; zero is ``0``), written by a compiled kernel: no Python object per value. ``valid``: False →
+    null."""
+    return decimal_texts(np.asarray(values, np.int64), scale, valid)
 
 
 def unit_parts(unit: Decimal) -> tuple[int, int]:

@@ -50,7 +50,7 @@ from margincall.calculator.book_arrays import (
     unit_texts,
 )
 from margincall.calculator.book_exact import exact_margins
-from margincall.calculator.book_isolated import exact_isolated
+from margincall.calculator.book_isolated import exact_isolated, exact_isolated_liquidation
 from margincall.calculator.book_ratio import exact_cross_bankruptcy, exact_ratios
 from margincall.ledger.state import DEFAULT_UNIT
 from margincall.math.sizing import distance_to_liquidation_pct
@@ -172,7 +172,15 @@ class CompiledEvaluator:
             near_dist |= np.abs(q - np.round(q)) <= BOUNDARY * terms
         # A bankruptcy price or a ratio near its boundary, in an account nothing else sends to the reference:
         # formed exactly here (cross prices in integers, isolated rows with the reference's own functions).
-        others = np.logical_or.reduceat(near_liq | near_im | near_mm | near_dist, arrays.starts)
+        others = np.logical_or.reduceat(near_im | near_mm, arrays.starts)
+        free = ~others[arrays.account]
+        # an isolated liquidation price (and its distance) by the venue rule's own function
+        iso_liq, iso_dist, iso_liq_ok = exact_isolated_liquidation(arrays, exact, (near_liq | near_dist) & free)
+        liq_k = np.where(iso_liq_ok, iso_liq, liq_k)
+        dist_k = np.where(iso_liq_ok, iso_dist, dist_k)
+        near_liq &= ~iso_liq_ok
+        near_dist &= ~iso_liq_ok
+        others |= np.logical_or.reduceat(near_liq | near_dist, arrays.starts)
         free = ~others[arrays.account]
         bank_x, bank_ok = exact_cross_bankruptcy(arrays, exact, near_bank & free)
         bank_k = np.where(bank_ok, bank_x, bank_k)

@@ -18,10 +18,10 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from margincall.calculator.book import Chunk
 from margincall.calculator.book_arrays import BookArrays, unit_parts
+from margincall.calculator.book_parse import parse_decimals
 from margincall.math.book_exact import im_mm_linear, isolated_bankruptcy_ticks
 from margincall.math.bybit import BybitForm
 from margincall.model.enums import ContractKind, TierBasis, TierMode
@@ -31,7 +31,6 @@ from margincall.venues.rules import BitunixRule, BybitRule, Fees, GenericRule
 I64 = npt.NDArray[np.int64]
 #: Most digits after the point a cell may have for the integer path (more: the float band and the reference).
 MAX_DIGITS = 8
-_NUMBER = r"^[0-9]{1,15}(\.[0-9]*)?$"
 
 
 def scaled_ints(column: pa.Array | None, n: int) -> tuple[I64, int, npt.NDArray[np.bool_]]:
@@ -39,24 +38,17 @@ def scaled_ints(column: pa.Array | None, n: int) -> tuple[I64, int, npt.NDArray[
     numbers, trailing zeros aside, at most :data:`MAX_DIGITS`) and where a cell is such a number."""
     if column is None:
         return np.zeros(n, np.int64), 0, np.zeros(n, np.bool_)
-    text = _text(column)
-    good = pc.match_substring_regex(text, _NUMBER)
-    text = pc.if_else(good, text, "0")
-    # trailing zeros after the point say nothing
-    text = pc.replace_substring_regex(text, r"(\.[0-9]*?)0+$", r"\1")
-    dot = pc.find_substring(text, ".").to_numpy()
-    length = pc.utf8_length(text).to_numpy()
-    digits = np.where(dot >= 0, length - dot - 1, 0)
-    ok = good.to_numpy(zero_copy_only=False) & (digits <= MAX_DIGITS)
+    mantissa, digits, ok, _ = parse_decimals(column)
+    return _scaled(mantissa, digits, ok)
+
+
+def _scaled(mantissa: I64, digits: I64, ok: npt.NDArray[np.bool_]) -> tuple[I64, int, npt.NDArray[np.bool_]]:
+    ok = ok & (digits <= MAX_DIGITS)
     d = int(digits[ok].max()) if ok.any() else 0
-    whole = pc.replace_substring(text, ".", "")
-    whole = pc.if_else(pc.equal(whole, ""), "0", whole)
-    ints = pc.cast(whole, pa.int64()).to_numpy()
-    # the value at 10^-d: 15 integer digits and 8 after the point stay below 10^23 — checked in float first
     shift = np.where(ok, d - digits, 0)
-    big = ints.astype(np.float64) * 10.0**shift >= 2.0**62
-    ok &= ~big
-    return np.where(ok, ints * 10 ** np.where(ok, shift, 0), 0), d, ok
+    # the value at 10^-d stays inside int64 — checked in float first
+    ok &= mantissa.astype(np.float64) * 10.0**shift < 2.0**62
+    return np.where(ok, mantissa * 10 ** np.where(ok, shift, 0), 0), d, ok
 
 
 @dataclass(frozen=True)
@@ -189,27 +181,27 @@ def _rescale(ints: I64, d: int, ok: npt.NDArray[np.bool_], to: int) -> tuple[I64
     return np.where(ok, ints, 0) * 10 ** (to - d), ok
 
 
-def _text(column: pa.Array | None) -> pa.Array | None:
-    if column is None:
-        return None
-    column = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-    return pc.fill_null(pc.utf8_trim_whitespace(column), "")
-
-
 def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
     """IM and MM of every row the integer path can decide (see the module docstring)."""
     n = arrays.account.size
     names = chunk.batch.schema.names
 
     def column(name: str) -> pa.Array | None:
-        return _text(chunk.batch.column(name)) if name in names else None
+        return chunk.batch.column(name) if name in names else None
 
     size, ds, size_ok = scaled_ints(column("size"), n)
-    entry_text, mark_text = column("entry_price"), column("mark_price")
-    if mark_text is not None and entry_text is not None:
-        mark_text = pc.if_else(pc.equal(mark_text, ""), entry_text, mark_text)  # calc: no mark → the entry
-    entry, de, entry_ok = scaled_ints(entry_text, n)
-    mark, dm, mark_ok = scaled_ints(mark_text if mark_text is not None else entry_text, n)
+    entry_col, mark_col = column("entry_price"), column("mark_price")
+    if entry_col is None:
+        raise ValueError("a book has an entry_price column (book.REQUIRED_COLUMNS)")
+    e_m, e_d, e_ok, _ = parse_decimals(entry_col)
+    if mark_col is not None:
+        m_m, m_d, m_ok, m_empty = parse_decimals(mark_col)
+        # calc: no mark → the entry price
+        m_m, m_d, m_ok = np.where(m_empty, e_m, m_m), np.where(m_empty, e_d, m_d), np.where(m_empty, e_ok, m_ok)
+    else:
+        m_m, m_d, m_ok = e_m, e_d, e_ok
+    entry, de, entry_ok = _scaled(e_m, e_d, e_ok)
+    mark, dm, mark_ok = _scaled(m_m, m_d, m_ok)
     dp = max(de, dm)
     entry, entry_ok = _rescale(entry, de, entry_ok, dp)
     mark, mark_ok = _rescale(mark, dm, mark_ok, dp)
@@ -231,14 +223,17 @@ def exact_margins(chunk: Chunk, arrays: BookArrays) -> ExactMargins:
                      im, mm, im_ok, mm_ok, tier)  # fmt: skip
     # an isolated row's margin is its IM at entry unless a margin or an extra one is given
     plain = ~arrays.cross & np.isnan(arrays.isolated_margin) & (np.nan_to_num(arrays.extra_margin) == 0)
-    use_bank = plain & entry_ok & lev_ok & forms.im[arrays.instrument] & np.isin(arrays.side, (-1.0, 1.0))
+    inverse = np.array([e[1].kind is ContractKind.INVERSE for e in arrays.entries] + [False])[arrays.instrument]
+    known = forms.im[arrays.instrument] | inverse
+    use_bank = plain & entry_ok & lev_ok & known & np.isin(arrays.side, (-1.0, 1.0))
     bank, bank_ok = np.zeros(n, np.int64), np.zeros(n, np.bool_)
     if use_bank.any():
         ticks = [unit_parts(e[1].tick_size) for e in arrays.entries] + [(0, 0)]
         tick = np.array([c for c, _ in ticks], np.int64)[arrays.instrument]
         dt = np.array([d for _, d in ticks], np.int64)[arrays.instrument]
-        isolated_bankruptcy_ticks(use_bank, np.nan_to_num(arrays.side).astype(np.int64), entry, dp, lev, dl, tick,
-                                  dt, arrays.price_mode, bank, bank_ok)  # fmt: skip
+        side = np.nan_to_num(arrays.side).astype(np.int64)
+        isolated_bankruptcy_ticks(use_bank, inverse, side, entry, dp, lev, dl, tick, dt, arrays.price_mode, bank,
+                                  bank_ok)  # fmt: skip
     wallet, dw, wallet_ok = scaled_ints(column("wallet_balance"), n)
     cells = Cells(size, ds, mark, mm_price, entry, dp, lev, dl, forms.contract[arrays.instrument], forms.dc, wallet,
                   dw, wallet_ok, tier, forms.tiers[2], forms.tiers[3], plain & entry_ok & mark_ok & size_ok,

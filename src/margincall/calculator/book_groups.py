@@ -1,8 +1,9 @@
 """The accounts of a book: runs of contiguous rows with the same ``account`` and ``venue``, and a check that no
 account comes back after another one began (a book must be grouped by account; it may be streamed then).
 
-Accounts already finished are remembered by a 64-bit hash of their key (pandas' SipHash of ``account`` and
-``venue``) in an open-addressing set compiled with numba, 8 bytes a slot: 10 million accounts take 256 MiB at most.
+Accounts already finished are remembered by a 64-bit hash of their key (FNV-1a of ``account`` and ``venue``
+with splitmix64's finaliser, over Arrow's string bytes) in an open-addressing set compiled with numba, 8 bytes a
+slot: 10 million accounts take 256 MiB at most.
 Two different accounts with the same hash (about 3·10⁻⁶ for a book of 10 million accounts) would be reported as a
 repeat — a refused book, never a wrong number.
 """
@@ -10,11 +11,11 @@ repeat — a refused book, never a wrong number.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from numba import njit
 
+from margincall.calculator.book_parse import string_layout
 from margincall.model.errors import MarginCallError
 
 
@@ -37,9 +38,32 @@ def account_runs(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     changed = pc.not_equal(key.slice(1), key.slice(0, n - 1)).to_numpy(zero_copy_only=False)
     starts = np.concatenate([[0], np.flatnonzero(changed) + 1]).astype(np.int64)
-    run_keys = key.take(pa.array(starts)).to_numpy(zero_copy_only=False)
-    hashes = pd.util.hash_array(run_keys.astype(object), categorize=False)
-    return starts, hashes.astype(np.uint64)
+    return starts, _hash_strings(key.take(pa.array(starts)))
+
+
+@njit(cache=True)
+def _fnv1a(offsets: np.ndarray, data: np.ndarray, out: np.ndarray) -> None:
+    """FNV-1a, 64-bit, of each string's bytes, then a final avalanche (splitmix64's) so that close keys spread."""
+    for i in range(out.size):
+        h = np.uint64(0xCBF29CE484222325)
+        for p in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[p])) * np.uint64(0x100000001B3)
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+        out[i] = h
+
+
+def _hash_strings(keys: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each key, from Arrow's string layout (no Python object per key)."""
+    n = len(keys)
+    out = np.empty(n, np.uint64)
+    if n:
+        offsets, data, _ = string_layout(keys)
+        _fnv1a(offsets, data, out)
+    return out
 
 
 @njit(cache=True)

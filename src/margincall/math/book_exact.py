@@ -121,36 +121,49 @@ def im_mm_linear(
 
 @njit(cache=True)
 def isolated_bankruptcy_ticks(
-    use: B, side: I64, entry: I64, dp: int, lev: I64, dl: int, tick: I64, dt: I64, mode: npt.NDArray[np.int8],
-    k_out: I64, ok_out: B,
+    use: B, inverse: B, side: I64, entry: I64, dp: int, lev: I64, dl: int, tick: I64, dt: I64,
+    mode: npt.NDArray[np.int8], k_out: I64, ok_out: B,
 ) -> None:  # fmt: skip
-    """Per row with ``use`` (a linear isolated position whose margin is its IM at entry, no extra): the bankruptcy
+    """Per row with ``use`` (an isolated position whose margin is its IM at entry, no extra): the bankruptcy
     price in whole ticks, as ``GenericRule.isolated_bankruptcy_price`` gives it and
     :func:`margincall.math.rounding.round_trigger_price` rounds it — the price where ``margin + PnL(P) = 0``
-    (docs/venues.md §3.5) with ``margin = Q·EP / L``: ``P = EP·(1 − s/L) = E·(L − s·10^dl) / (L·10^dp)``, in
-    ticks ``tick·10^-dt`` rounded by ``mode`` (0 up, 1 down, 2 half up). Not ``ok`` where ``P ≤ 0`` (no price) or
-    a product would leave int64. ``tests/calculator/test_book_exact.py`` pins it to calc's price."""
+    (docs/venues.md §3.5), in ticks ``tick·10^-dt`` rounded by ``mode`` (0 up, 1 down, 2 half up):
+
+    * linear, ``margin = Q·EP / L``: ``P = EP·(1 − s/L) = E·(L − s·10^dl) / (L·10^dp)``;
+    * inverse, ``margin = Q / (EP·L)`` and ``PnL = s·Q·(1/EP − 1/P)``: ``P = s·EP·L / (1 + s·L) =
+      s·E·L / ((10^dl + s·L)·10^dp)``. The reference solves this through ``1/P`` in 28-digit Decimals, within
+      ~1e-26 of the exact root, while an exact root off a rounding boundary is at least ``1/num`` (≥ 1e-18,
+      relative) from it: both round alike. A root exactly on a boundary is left to the reference (not ``ok``).
+
+    Not ``ok`` where ``P ≤ 0`` (no price) or a product would leave int64. ``tests/calculator/test_book_exact.py``
+    pins both to calc's price."""
     for i in range(len(use)):
         ok_out[i] = False
-        if not use[i] or entry[i] <= 0 or lev[i] <= 0 or tick[i] <= 0:
+        if not use[i] or entry[i] <= 0 or lev[i] <= 0 or tick[i] <= 0 or dl > 18:
             continue
-        factor = lev[i] - side[i] * _pow10(dl) if dl <= 18 else 0
+        if inverse[i]:
+            factor = side[i] * (_pow10(dl) + side[i] * lev[i])  # s·(10^dl + s·L): the root's denominator
+            scale = lev[i]
+        else:
+            factor = lev[i] - side[i] * _pow10(dl)
+            scale = 0
         if factor <= 0:
             continue
+        top, bottom = (lev[i], factor) if inverse[i] else (factor, lev[i])
         if (
-            float(entry[i]) * float(factor) * 10.0 ** dt[i] >= _LIMIT
-            or float(lev[i]) * float(tick[i]) * 10.0**dp >= _LIMIT
+            float(entry[i]) * float(top) * 10.0 ** dt[i] >= _LIMIT / 2
+            or float(bottom) * float(tick[i]) * 10.0**dp >= _LIMIT / 2
         ):
             continue
-        num = entry[i] * factor * _pow10(dt[i])
-        den = lev[i] * tick[i] * _pow10(dp)
+        num = entry[i] * top * _pow10(dt[i])
+        den = bottom * tick[i] * _pow10(dp)
+        if scale and (num % den == 0 if mode[i] != 2 else (2 * num) % (2 * den) == den):
+            continue  # an inverse root on a boundary: the reference's own Decimal decides
         if mode[i] == 0:
             k_out[i] = _ceil_div(num, den)
         elif mode[i] == 1:
             k_out[i] = num // den
         else:
-            if float(num) * 2.0 >= _LIMIT:
-                continue
             k_out[i] = (2 * num + den) // (2 * den)
         ok_out[i] = True
 
