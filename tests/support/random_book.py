@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from margincall.calculator.evaluate import _holding, evaluate
+from margincall.calculator.evaluate import evaluate, holding_of
 from margincall.calculator.scenario import Scenario
 from margincall.model.enums import ContractKind
 from margincall.model.instrument import Instrument
@@ -203,7 +203,7 @@ def reference(scenario_data: dict[str, Any]) -> list[tuple[float, float, float, 
     result = evaluate(scenario)
     profile = get_venue(scenario.venue)
     rule = profile.form(scenario.formula).rule
-    holdings = [_holding(profile, scenario, i, p) for i, p in enumerate(scenario.positions)]
+    holdings = [holding_of(profile, scenario, i, p) for i, p in enumerate(scenario.positions)]
     cross = [h for h in holdings if not h.position.is_isolated]
     fees = Fees(taker=scenario.taker_fee or Decimal(0))
     out = []

@@ -159,7 +159,9 @@ def scenario_instrument(scenario: Scenario, symbol: str) -> Instrument:
     return instrument_of(get_venue(scenario.venue), symbol, scenario.instruments.get(symbol))
 
 
-def _holding(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -> Holding:
+def holding_of(profile: VenueProfile, scenario: Scenario, i: int, p: PositionIn) -> Holding:
+    """Position ``i`` of ``scenario`` (``p``) as the venue's formulas take it: its instrument, tiers and position,
+    refused naming ``positions[i]`` when the venue cannot hold it."""
     where = f"positions[{i}]"
     try:
         spec = scenario.instruments.get(p.symbol)
@@ -217,7 +219,7 @@ def evaluate(scenario: Scenario) -> CalcResult:
     quantities = answer(profile, scenario)
     rule: GenericRule = form.rule
     fees = Fees(taker=scenario.taker_fee or ZERO)
-    holdings = [_holding(profile, scenario, i, p) for i, p in enumerate(scenario.positions)]
+    holdings = [holding_of(profile, scenario, i, p) for i, p in enumerate(scenario.positions)]
     refuse_unused_inputs(profile, form, scenario, holdings)
     cross = [h for h in holdings if h.position.margin_mode is MarginMode.CROSS]
     assets = {h.instrument.settle_asset for h in cross}
@@ -334,4 +336,4 @@ def _json_value(v: object) -> object:
     return v
 
 
-__all__: Sequence[str] = ["AccountResult", "CalcResult", "PositionResult", "evaluate", "result_to_json"]
+__all__: Sequence[str] = ["AccountResult", "CalcResult", "PositionResult", "evaluate", "holding_of", "result_to_json"]
