@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from margincall.calculator.book_groups import SeenAccounts, UngroupedBook, account_runs
 from margincall.calculator.book_io import BookReader
+from margincall.calculator.book_pipeline import in_order
 from margincall.calculator.evaluate import PositionResult, evaluate
 from margincall.calculator.scenario import InstrumentIn, PositionIn, Scenario
 from margincall.ledger.state import DEFAULT_UNIT
@@ -399,7 +400,19 @@ def price_book(
 ) -> Iterator[BookChunk]:
     """Price a book chunk by chunk (an iterator, so a consumer — a file writer, the liquidation map — takes each
     chunk as it comes). An account's rows are held back until its last row is read; an account that appears
-    again after another one is a :class:`BookError` (the book must be grouped by account)."""
+    again after another one is a :class:`BookError` (the book must be grouped by account). Chunks are priced on
+    a worker thread while the next ones are read (:func:`~margincall.calculator.book_pipeline.in_order`)."""
+
+    def price(piece: tuple[pa.RecordBatch, int, np.ndarray]) -> BookChunk:
+        return _price(*piece, evaluator, strict)
+
+    yield from in_order(_pieces(reader, progress), price)
+
+
+def _pieces(
+    reader: BookReader, progress: Callable[[int, int], None] | None
+) -> Iterator[tuple[pa.RecordBatch, int, np.ndarray]]:
+    """The book's complete accounts, chunk by chunk: rows, first row number, account starts."""
     seen = SeenAccounts()
     held: pa.RecordBatch | None = None  # the rows of the last account of the previous chunk
     held_first = 1
@@ -433,11 +446,11 @@ def price_book(
         cut = int(starts[-1])
         held, held_first = batch.slice(cut), first + cut
         if cut:
-            yield _price(batch.slice(0, cut), first, starts[:-1], evaluator, strict)
+            yield batch.slice(0, cut), first, starts[:-1]
         if progress is not None:
             progress(reader.done(), reader.total)
     if held is not None and held.num_rows:
-        yield _price(held, held_first, np.zeros(1, dtype=np.int64), evaluator, strict)
+        yield held, held_first, np.zeros(1, dtype=np.int64)
     if next_row == 1 and reader.schema is not None:
         check_columns(reader.schema)  # a book of no rows: its columns are still checked
     if progress is not None:

@@ -23,6 +23,7 @@ value near its boundary — the band scaled by the prices, not by their differen
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import numpy as np
@@ -61,6 +62,9 @@ F64 = npt.NDArray[np.float64]
 _MONEY = float(DEFAULT_UNIT)
 _RATIO_UNIT = Decimal("1e-8")
 _DISTANCE_UNIT = Decimal("1e-4")
+#: Chunks are priced on two threads (:mod:`margincall.calculator.book_pipeline`); numba's default threading
+#: layer (workqueue) runs one parallel kernel at a time, so the kernels' call is taken in turn.
+_KERNELS = threading.Lock()
 
 
 def _batch_instruments(arrays: BookArrays) -> tuple[BatchInstruments | None, npt.NDArray[np.bool_]]:
@@ -104,9 +108,10 @@ def _evaluate(arrays: BookArrays) -> tuple[BookResult | None, npt.NDArray[np.boo
     account = np.where(np.repeat(arrays.exact, np.diff(np.append(arrays.starts, n))) | to_reference, -1,
                        arrays.account)  # fmt: skip
     mark = np.where(np.isnan(arrays.mark_price), arrays.entry_price, arrays.mark_price)  # calc: no mark → entry
-    res = evaluate_book(batch, account, instrument, arrays.side, arrays.size, arrays.entry_price, mark,
-                        arrays.cross, arrays.leverage, arrays.isolated_margin, arrays.extra_margin,
-                        arrays.wallet_balance)  # fmt: skip
+    with _KERNELS:
+        res = evaluate_book(batch, account, instrument, arrays.side, arrays.size, arrays.entry_price, mark,
+                            arrays.cross, arrays.leverage, arrays.isolated_margin, arrays.extra_margin,
+                            arrays.wallet_balance)  # fmt: skip
     return res, to_reference | (res.error != 0)
 
 
@@ -122,6 +127,7 @@ class CompiledEvaluator:
         self.redone = 0
         self.exact_rows = 0
         self.exact_ratios = 0
+        self._counts = threading.Lock()  # two threads may price chunks at once
 
     def __call__(self, chunk: Chunk, *, strict: bool) -> PricedRows:
         arrays = chunk_arrays(chunk, self.instruments)
@@ -133,8 +139,9 @@ class CompiledEvaluator:
         columns: dict[str, pa.Array] = {name: pa.nulls(n, pa.string()) for name in RESULT_COLUMNS}
         if res is not None and n:
             redo |= self._round(chunk, arrays, res, columns)
-        self.accounts += int(arrays.starts.size)
-        self.redone += int(redo.sum())
+        with self._counts:
+            self.accounts += int(arrays.starts.size)
+            self.redone += int(redo.sum())
         which = np.flatnonzero(redo)
         outcomes = [self.reference.account(chunk.account(int(k))) for k in which]
         exact = priced_rows(outcomes, strict=strict)
@@ -153,7 +160,8 @@ class CompiledEvaluator:
         mm_k, near_mm = round_units(res.maintenance_margin, _MONEY, CEIL)
         # IM and MM decided in integers where the rows allow it: no band, no reference
         exact = exact_margins(chunk, arrays)
-        self.exact_rows += int((exact.im_ok & exact.mm_ok).sum())
+        with self._counts:
+            self.exact_rows += int((exact.im_ok & exact.mm_ok).sum())
         im_k = np.where(exact.im_ok, exact.initial_margin, im_k)
         mm_k = np.where(exact.mm_ok, exact.maintenance_margin, mm_k)
         near_im &= ~exact.im_ok
@@ -195,7 +203,8 @@ class CompiledEvaluator:
         ratio_x, ratio_ok = exact_ratios(arrays, exact, near_ratio & ~others[arrays.account])
         ratio_k = np.where(ratio_ok, ratio_x, ratio_k)
         near_ratio &= ~ratio_ok
-        self.exact_ratios += int(ratio_ok.sum() + iso_ratio_ok.sum())
+        with self._counts:
+            self.exact_ratios += int(ratio_ok.sum() + iso_ratio_ok.sum())
         near = near_liq | near_bank | near_im | near_mm | near_ratio | near_dist
         for name, k in (("initial_margin", im_k), ("maintenance_margin", mm_k)):
             columns[name] = unit_texts(k, DEFAULT_UNIT)

@@ -41,7 +41,7 @@ def account_runs(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     return starts, _hash_strings(key.take(pa.array(starts)))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fnv1a(offsets: np.ndarray, data: np.ndarray, out: np.ndarray) -> None:
     """FNV-1a, 64-bit, of each string's bytes, then a final avalanche (splitmix64's) so that close keys spread."""
     for i in range(out.size):
@@ -66,7 +66,7 @@ def _hash_strings(keys: pa.Array) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _probe(table: np.ndarray, keys: np.ndarray, insert: bool) -> tuple[int, int]:
     """Index of the first key of ``keys`` already in ``table`` (or repeated within ``keys``), -1 if none; inserts
     the keys (up to that one) when ``insert``. Slot value 0 is empty, so key 0 is stored as 1."""

@@ -21,7 +21,7 @@ B = npt.NDArray[np.bool_]
 _MAX_MANTISSA_DIGITS = 18
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _parse(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], valid: B, mantissa: I64, digits: I64,
            ok: B, empty: B) -> None:  # fmt: skip
     for i in range(len(mantissa)):
@@ -103,7 +103,7 @@ def parse_decimals(column: pa.Array) -> tuple[I64, I64, B, B]:
     return mantissa, digits, ok, empty
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _write(values: I64, scale: int, valid: B, offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]) -> int:
     """Write each valid value's text into ``data`` (at most 22 bytes each); the bytes used."""
     pos = 0
