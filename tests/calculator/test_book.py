@@ -124,6 +124,15 @@ def test_strict_stops_at_the_first_bad_row(tmp_path: Path) -> None:
         _price(_write_csv(tmp_path / "b.csv", rows), strict=True)
 
 
+def test_strict_reports_the_first_bad_row_while_later_chunks_are_priced_beside_it(tmp_path: Path) -> None:
+    # chunks of 2 rows priced on two threads: the later bad row's chunk may finish first, its error never wins
+    rows = mixed_book(40, seed=5)
+    rows[4]["side"] = "up"
+    rows[30]["size"] = "lots"
+    with pytest.raises(BookError, match=r"row 5: side: Input should be 'long' or 'short'"):
+        _price(_write_csv(tmp_path / "b.csv", rows), chunk=2, strict=True)
+
+
 def test_rows_of_an_account_disagreeing_on_the_wallet_are_an_error(tmp_path: Path) -> None:
     base = dict.fromkeys(COLUMNS, "")
     base.update(account="x", venue="binance-usdm", symbol="BTCUSDT", side="long", size="0.01", entry_price="60000",
