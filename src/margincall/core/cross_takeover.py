@@ -31,21 +31,14 @@ from decimal import Decimal
 import numba as nb
 import numpy as np
 
+from margincall.core.prices import bankruptcy_price
 from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError
 from margincall.core.state import I64, SYSTEM_INSURANCE, B, CoreState
-from margincall.core.takeover import FILL_DIGITS, MAX_QUANTITY, nominal_fee_parts
-from margincall.core.wide import mul_div_half_even, mul_div_pow10_floor
+from margincall.core.takeover import FILL_DIGITS, MAX_QUANTITY, nominal_fee_parts, settle
+from margincall.core.wide import mul_div_pow10_floor, pow10
 
 #: Columns of :attr:`CrossTakeovers` per watch.
 _COLS = 9
-
-
-@nb.njit(cache=True)
-def _pow10(k: int) -> int:
-    p = 1
-    for _ in range(k):
-        p *= 10
-    return p
 
 
 @nb.njit(cache=True)
@@ -56,14 +49,14 @@ def _cross_batch(ptr: I64, rows: I64, sign: I64, a: I64, entry: I64, fill: I64, 
         big_k = 0
         for j in range(lo, hi):
             big_k = max(big_k, k[j])
-        scale = _pow10(big_k)
+        scale = pow10(big_k)
         whole = wallet[w]
         frac = 0
         fee_whole = 0
         fee_frac = 0  # at 10^-(8 + K)
         fee_scale = RATE_ONE * scale
         for j in range(lo, hi):
-            p10 = _pow10(k[j])
+            p10 = pow10(k[j])
             f, rem = mul_div_pow10_floor(a[j], sign[j] * (fill[j] - entry[j] * p10), k[j])
             realized[j] = f
             whole += f
@@ -87,15 +80,10 @@ def _cross_batch(ptr: I64, rows: I64, sign: I64, a: I64, entry: I64, fill: I64, 
             continue
         took[w] = True
         asked = fee_whole + (1 if fee_frac > 0 else 0)
+        paid, surplus, from_fund, venue = settle(residual, asked, fund[ai])
         out[w, 3], out[w, 4] = asked, residual
-        if residual >= 0:
-            paid = min(residual, asked)
-            out[w, 5], out[w, 6] = paid, residual - paid
-            fund[ai] += residual
-        else:
-            from_fund = min(-residual, max(fund[ai], 0))
-            out[w, 7], out[w, 8] = from_fund, -residual - from_fund
-            fund[ai] -= from_fund
+        out[w, 5], out[w, 6], out[w, 7], out[w, 8] = paid, surplus, from_fund, venue
+        fund[ai] += paid + surplus - from_fund
 
 
 @nb.njit(cache=True)
@@ -105,10 +93,7 @@ def _bankruptcy(ptr: I64, sign: I64, a: I64, mark: I64, k: I64, equity: I64, out
         for j in range(ptr[w], ptr[w + 1]):
             total += a[j] * mark[j]
         for j in range(ptr[w], ptr[w + 1]):
-            base = mark[j] * _pow10(k[j])
-            left = total - sign[j] * equity[w]
-            out[j] = mul_div_half_even(base, left, total) if left > 0 else mul_div_half_even(mark[j], _pow10(k[j]),
-                                                                                              1000)
+            out[j] = bankruptcy_price(sign[j], mark[j], k[j], total, equity[w])
 
 
 @dataclass(frozen=True, slots=True)

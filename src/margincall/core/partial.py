@@ -38,7 +38,7 @@ from margincall.core.prices import executor_fills
 from margincall.core.ranges import CoreRangeError
 from margincall.core.state import I64, B, CoreState
 from margincall.core.takeover import FILL_DIGITS, nominal_fee_parts
-from margincall.core.wide import mul_div_pow10_floor
+from margincall.core.wide import mul_div_pow10_floor, pow10
 from margincall.venues.partial import PartialRule
 
 
@@ -65,9 +65,7 @@ def step_amounts(sign: int, size: int, step: int, cs: int, entry: int, mark: int
                  equity: int, held: int) -> tuple[bool, int, int, int]:
     """Whether the waterfall takes the step of ``step`` (of ``|size|``) closing at ``fill``, and the event's fee,
     realized PnL and isolated margin released (``held``: the isolated margin, 0 for cross)."""
-    p10 = 1
-    for _ in range(k):
-        p10 *= 10
+    p10 = pow10(k)
     q = step * cs
     fee_w, fee_f = nominal_fee_parts(q, fill, k, rate)
     slip, slip_rem = mul_div_pow10_floor(q, sign * (fill - mark * p10), k)

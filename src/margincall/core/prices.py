@@ -10,8 +10,9 @@ With a price ``M`` at ``10^-pd``, ``k = 10 − pd``, a quantity ``a`` at ``10^-(
 * fill: ``move = slippage + impact × N / 10^6`` with the notional ``N = a × M`` units, capped at 1/2; with the
   move as ``num / D`` (``D = 10^x``, ``x`` the digits of the move), the fill is ``M·10^k × (D ∓ num) / D``
   (− closing a long);
-* bankruptcy price: the price at which the equity ``E`` (units) is used up, ``mark − E / (sign × Q)``:
-  ``(M·10^k × a − sign × E × 10^k) / a``; not above zero → ``mark / 1000`` (the reference's edge).
+* bankruptcy price: the price at which the watch's equity ``E`` (units), shared pro rata to the legs' notional
+  ``ΣN`` at their marks, is used up: ``M·10^k × (ΣN − sign × E) / ΣN`` (one leg, ``ΣN = a × M``: ``mark − E /
+  (sign × Q)``); not above zero → ``mark / 1000`` (the reference's edge).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from decimal import Decimal
 import numba as nb
 import numpy as np
 
-from margincall.core.ranges import CoreRangeError, decimal_digits, scaled
+from margincall.core.ranges import MAX_MONEY, CoreRangeError, decimal_digits, scaled
 from margincall.core.state import I64, CoreState
 from margincall.core.takeover import FILL_DIGITS, MAX_QUANTITY
-from margincall.core.wide import divmod_wide, mul, mul_div_half_even
-from margincall.math.liquidation import price_in_event
+from margincall.core.wide import mul, mul_div_half_even, pow10
+from margincall.math.liquidation import MAX_FILL_MOVE, price_in_event
 
 #: Most digits of a move (slippage, impact × N / 10^6) the fill keeps in int64 (``D = 10^x ≤ 10^18``).
 MOVE_DIGITS = 18
@@ -37,16 +38,10 @@ def fill_price(sign: int, mark: int, k: int, notional: int, slip: int, impact: i
                impact_shift: int) -> int:
     """The executor's fill at 1e-10 (−1: out of range). ``slip × 10^slip_shift + impact × notional ×
     10^impact_shift`` is the move at ``10^-x``."""
-    d = 1
-    for _ in range(x):
-        d *= 10
-    p10 = 1
-    for _ in range(k):
-        p10 *= 10
+    d = pow10(x)
+    p10 = pow10(k)
     half = d // 2
-    num = slip
-    for _ in range(slip_shift):
-        num *= 10
+    num = slip * pow10(slip_shift)
     # impact × notional × 10^impact_shift, capped at D/2 before it can leave int64
     hi, lo = mul(impact, notional)
     if hi > 0 or lo >= np.uint64(half):
@@ -63,32 +58,15 @@ def fill_price(sign: int, mark: int, k: int, notional: int, slip: int, impact: i
 
 
 @nb.njit(cache=True)
-def bankruptcy_price(sign: int, mark: int, k: int, a: int, equity: int) -> int:
-    """One isolated leg's bankruptcy price at 1e-10 (−1: out of range)."""
-    p10 = 1
-    for _ in range(k):
-        p10 *= 10
-    base = mark * p10
-    # price = base − sign × E × 10^k / a; the numerator (base × a − sign × E × 10^k) in 128 bits as two terms
-    hi1, lo1 = mul(base, a)
-    e = equity if sign > 0 else -equity  # the price moves against the position by E / Q
-    if e >= 0:
-        hi2, lo2 = mul(e, p10)
-        if hi2 > hi1 or (hi2 == hi1 and lo2 >= lo1):
-            return mul_div_half_even(mark, p10, 1000)  # at or past zero: the reference's mark / 1000
-        lo = lo1 - lo2
-        hi = hi1 - hi2 - (np.uint64(1) if lo1 < lo2 else np.uint64(0))
-    else:
-        hi2, lo2 = mul(-e, p10)
-        lo = lo1 + lo2
-        hi = hi1 + hi2 + (np.uint64(1) if lo < lo1 else np.uint64(0))
-    # (hi, lo) / a, half to even
-    q, r = divmod_wide(hi, lo, a)
-    if q < 0:
-        return -1
-    if 2 * r > a or (2 * r == a and q % 2 == 1):
-        q += 1
-    return q
+def bankruptcy_price(sign: int, mark: int, k: int, total: int, equity: int) -> int:
+    """A leg's bankruptcy price at 1e-10 (−1: out of range) with the watch's equity ``E`` shared pro rata to the
+    legs' notional ``total`` at their marks (money units): ``M·10^k × (ΣN − sign × E) / ΣN``, half to even; not
+    above zero → ``M / 1000``. One leg (``ΣN = a × M``) is an isolated position's ``mark − E / (sign × Q)``."""
+    p10 = pow10(k)
+    left = total - sign * equity
+    if left <= 0:
+        return mul_div_half_even(mark, p10, 1000)
+    return mul_div_half_even(mark * p10, left, total)
 
 
 @nb.njit(cache=True)
@@ -99,9 +77,9 @@ def _fills(sign: I64, mark: I64, k: I64, notional: I64, slip: int, impact: int, 
 
 
 @nb.njit(cache=True)
-def _bankruptcy(sign: I64, mark: I64, k: I64, a: I64, equity: I64, out: I64) -> None:
+def _bankruptcy(sign: I64, mark: I64, k: I64, notional: I64, equity: I64, out: I64) -> None:
     for i in range(sign.shape[0]):
-        out[i] = bankruptcy_price(sign[i], mark[i], k[i], a[i], equity[i])
+        out[i] = bankruptcy_price(sign[i], mark[i], k[i], notional[i], equity[i])
 
 
 def _rows(core: CoreState, rows: I64) -> tuple[I64, I64, I64, I64]:
@@ -115,7 +93,8 @@ def _rows(core: CoreState, rows: I64) -> tuple[I64, I64, I64, I64]:
     k = FILL_DIGITS - pd
     a = np.abs(pos.size[rows]) * m.contract_size[mi]
     mark = m.mark[mi].astype(np.int64)
-    if bool(np.any(mark.astype(np.float64) * 10.0**k > 2.0**62)) or bool(np.any(a >= MAX_QUANTITY)):
+    if (bool(np.any(mark.astype(np.float64) * 10.0**k > 2.0**62)) or bool(np.any(a >= MAX_QUANTITY))
+            or bool(np.any(a.astype(np.float64) * mark > MAX_MONEY / 4))):
         raise CoreRangeError("positions: a mark or a quantity outside the range of the event prices",
                              field="positions")
     sign = np.where(pos.size[rows] > 0, 1, -1).astype(np.int64)
@@ -133,7 +112,8 @@ def executor_fills(core: CoreState, rows: I64, slippage: Decimal, impact_per_mil
     if x > MOVE_DIGITS or slippage < 0 or impact_per_million < 0:
         raise CoreRangeError("executor: a slippage or impact the core's fill cannot hold (at most 18 digits of "
                              "move, impact at most 4 decimals, neither below zero)", field="executor")
-    slip = scaled(slippage, s_digits, "executor.slippage")
+    # min(slip + t, 1/2) = min(min(slip, 1/2) + t, 1/2) for t ≥ 0: a slippage past the cap is the cap
+    slip = scaled(min(slippage, MAX_FILL_MOVE), s_digits, "executor.slippage")
     impact = scaled(impact_per_million, i_digits, "executor.impact_per_million")
     sign, mark, k, a = _rows(core, np.asarray(rows, np.int64))
     if sizes is not None:
@@ -150,7 +130,7 @@ def bankruptcy_prices(core: CoreState, rows: I64, equity: I64) -> I64:
     units)."""
     sign, mark, k, a = _rows(core, np.asarray(rows, np.int64))
     out = np.empty(len(sign), np.int64)
-    _bankruptcy(sign, mark, k, a, np.asarray(equity, np.int64), out)
+    _bankruptcy(sign, mark, k, a * mark, np.asarray(equity, np.int64), out)
     if bool(np.any(out < 0)):
         raise CoreRangeError("positions: a bankruptcy price outside the core's range", field="positions")
     return out

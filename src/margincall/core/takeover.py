@@ -40,7 +40,7 @@ import numpy as np
 
 from margincall.core.ranges import MAX_MONEY, RATE_ONE, CoreRangeError
 from margincall.core.state import I64, SYSTEM_INSURANCE, B, CoreState
-from margincall.core.wide import mul_div_pow10_floor
+from margincall.core.wide import mul_div_pow10_floor, pow10
 
 #: Digits of a computed price in an event (``math.liquidation.PRICE_QUANTUM``).
 FILL_DIGITS = 10
@@ -54,9 +54,7 @@ def nominal_fee_parts(a: int, fill: int, k: int, rate: int) -> tuple[int, int]:
     price ``F`` (1e-10), unrounded, as (whole units, fraction at 10^-(8 + k)): the notional ``n = a × F / 10^k``
     as ``nw + nf / 10^k`` and ``nw = nh·1e8 + nl``, so ``n × rate / 1e8 = nh × rate + (nl × rate) / 1e8 + (nf ×
     rate) / 10^(8 + k)`` with no product above int64 (``rate`` ≤ 1e8, ``nf`` < 10^k ≤ 1e10)."""
-    p10 = 1
-    for _ in range(k):
-        p10 *= 10
+    p10 = pow10(k)
     nw, nf = mul_div_pow10_floor(a, fill, k)
     nh = nw // RATE_ONE
     nl = nw - nh * RATE_ONE
@@ -70,26 +68,31 @@ def nominal_fee_parts(a: int, fill: int, k: int, rate: int) -> tuple[int, int]:
 
 
 @nb.njit(cache=True)
+def settle(residual: int, asked: int, fund: int) -> tuple[int, int, int, int]:
+    """``risk.events._settle`` in integers: what is left of a closed watch (``residual``, money units) pays the fee
+    ``asked`` first, up to what it holds, and the rest is the surplus to the fund; a deficit is paid by the fund up to
+    what it holds (never below zero) and by the venue for the rest. ``(fee paid, surplus, fund pays, venue
+    absorbs)``."""
+    if residual >= 0:
+        paid = min(residual, asked)
+        return paid, residual - paid, 0, 0
+    from_fund = min(-residual, max(fund, 0))
+    return 0, 0, from_fund, -residual - from_fund
+
+
+@nb.njit(cache=True)
 def takeover_amounts(sign: int, a: int, entry: int, margin: int, fill: int, k: int, rate: int, fund: int
                      ) -> tuple[bool, int, int, int, int, int, int, int]:
     """One isolated position closed in full at ``fill`` (10^-10) with ``fund`` in the insurance fund:
     ``(takeover, realized, fund result remainder at 10^-(8+k), fee asked, fee paid, surplus, fund pays, venue
     absorbs)``; when ``takeover`` is false only ``realized`` and the remainder are set (the position goes to ADL)."""
-    p10 = 1
-    for _ in range(k):
-        p10 *= 10
-    realized, rem = mul_div_pow10_floor(a, sign * (fill - entry * p10), k)
+    realized, rem = mul_div_pow10_floor(a, sign * (fill - entry * pow10(k)), k)
     if fund + margin + realized < 0:
         return False, realized, rem, 0, 0, 0, 0, 0
     whole, frac = nominal_fee_parts(a, fill, k, rate)
     asked = whole + (1 if frac > 0 else 0)
-    residual = margin + realized
-    if residual >= 0:
-        paid = min(residual, asked)
-        return True, realized, rem, asked, paid, residual - paid, 0, 0
-    deficit = -residual
-    from_fund = min(deficit, max(fund, 0))
-    return True, realized, rem, asked, 0, 0, from_fund, deficit - from_fund
+    paid, surplus, from_fund, venue = settle(margin + realized, asked, fund)
+    return True, realized, rem, asked, paid, surplus, from_fund, venue
 
 
 @nb.njit(cache=True)

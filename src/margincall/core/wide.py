@@ -18,6 +18,15 @@ _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 
 
+@nb.njit(cache=True, inline="always")
+def pow10(k: int) -> int:
+    """``10^k`` as an int64, ``0 ≤ k ≤ 18``."""
+    p = 1
+    for _ in range(k):
+        p *= 10
+    return p
+
+
 @nb.njit(cache=True)
 def mul(a: int, b: int) -> tuple[np.uint64, np.uint64]:
     """``a × b`` as ``(hi, lo)`` for ``0 ≤ a, b < 2^63``."""
@@ -89,9 +98,7 @@ def mul_div_pow10_floor(a: int, x: int, k: int) -> tuple[int, int]:
     """``(floor(a × x / 10^k), a × x mod 10^k)`` for ``a ≥ 0`` and any ``x``, ``0 ≤ k ≤ 10``, without a product
     above int64 (``a < 9·10^13``: the quotient itself must fit). The products are split: ``x = xh·10^k + xl``
     gives ``a × xh + a × xl / 10^k``, and ``xl`` is split again at 10^5."""
-    d = 1
-    for _ in range(k):
-        d *= 10
+    d = pow10(k)
     neg = x < 0
     ux = -x if neg else x
     xh = ux // d
